@@ -1,0 +1,151 @@
+//! `prefdissect bench`: times the full MAP job and the kernel, next to an SGEMM and the burn
+//! plain-ops reference measured in the same process, so the figures are ratios, not guesses.
+
+use std::time::Instant;
+
+use ndarray::Array2;
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use crate::design::{BatchDesign, KPAD, LANES};
+use crate::error::{Error, Result};
+use crate::load::{Dataset, Selection};
+use crate::simulate::{simulate, write_simulated};
+use crate::solve::{CpuBackend, GradientBackend, MapParams, ReferenceBackend, solve_map};
+
+/// Benchmark settings.
+#[derive(Clone, Debug)]
+pub struct BenchRequest {
+    /// Timed repetitions of the full job (median reported).
+    pub runs: usize,
+    /// Simulator seed of the data.
+    pub seed: u64,
+    /// Folds (10 = the paper's job of 33 × 16 × 10 fits).
+    pub folds: usize,
+    /// Also time the burn plain-ops reference (slow: one full gradient pass).
+    pub reference: bool,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// One full-batch gradient pass (every block, all cores).
+fn gradient_pass<B: GradientBackend>(design: &BatchDesign, backend: &B, w: &[f32]) -> f64 {
+    design
+        .blocks
+        .par_iter()
+        .map(|b| {
+            let mut g = vec![0f64; KPAD * LANES];
+            backend.block_gradient(&design.groups[b.group], b, w, &mut g);
+            g[0]
+        })
+        .sum()
+}
+
+/// SGEMM rate of this machine (ndarray → matrixmultiply, all cores), GFLOP/s, median of 5.
+pub fn sgemm_gflops(n: usize) -> f64 {
+    let a = Array2::<f32>::from_shape_fn((n, n), |(i, j)| ((i * 7 + j * 3) % 11) as f32 * 0.1);
+    let b = Array2::<f32>::from_shape_fn((n, n), |(i, j)| ((i * 5 + j) % 13) as f32 * 0.1);
+    let _ = a.dot(&b);
+    let times: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let c = a.dot(&b);
+            std::hint::black_box(c[[0, 0]]);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    2.0 * (n as f64).powi(3) / median(times) / 1e9
+}
+
+/// Runs the benchmark and returns its report (also printed by the CLI).
+pub fn run(req: &BenchRequest) -> Result<Value> {
+    if req.runs == 0 {
+        return Err(Error::Setting {
+            name: "runs",
+            message: "must be at least 1".into(),
+        });
+    }
+    let dir = std::env::temp_dir().join(format!("prefdissect-bench-{}", std::process::id()));
+    write_simulated(&simulate(req.seed), &dir, req.seed)?;
+    let data = Dataset::load(&dir, &Selection::default());
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = data?;
+    let params = MapParams::new().check()?;
+
+    let t = Instant::now();
+    let design = BatchDesign::build(&data, req.folds, 0)?;
+    let design_s = t.elapsed().as_secs_f64();
+
+    // Full MAP job: warm-up run, then `runs` timed runs.
+    let mut job = Vec::new();
+    let mut batched = Vec::new();
+    let mut last = solve_map(&design, &CpuBackend, &params);
+    for _ in 0..req.runs {
+        let t = Instant::now();
+        last = solve_map(&design, &CpuBackend, &params);
+        job.push(t.elapsed().as_secs_f64());
+        batched.push(last.timings.batched_s);
+    }
+    let iters: Vec<usize> = last.fits.iter().map(|f| f.iterations).collect();
+    let max_kkt = last.fits.iter().map(|f| f.kkt).fold(0.0, f64::max);
+
+    // Kernel alone: full-batch gradient passes at a typical point.
+    let w: Vec<f32> = (0..KPAD * LANES)
+        .map(|i| {
+            if i / LANES < 29 {
+                0.1 * ((i % 7) as f32 - 3.0)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let flops = design.gradient_flops();
+    gradient_pass(&design, &CpuBackend, &w);
+    let pass: Vec<f64> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(gradient_pass(&design, &CpuBackend, &w));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let pass_s = median(pass);
+    let kernel_gflops = flops / pass_s / 1e9;
+    let sgemm = sgemm_gflops(2048);
+    let reference_s = if req.reference {
+        let t = Instant::now();
+        std::hint::black_box(gradient_pass(&design, &ReferenceBackend, &w));
+        Some(t.elapsed().as_secs_f64())
+    } else {
+        None
+    };
+    let job_fits = design.fits.len();
+    Ok(json!({
+        "backend": CpuBackend.name(),
+        "fits": job_fits,
+        "folds": req.folds,
+        "runs": req.runs,
+        "design_s": design_s,
+        "map_job_median_s": median(job.clone()),
+        "map_job_runs_s": job,
+        "map_batched_median_s": median(batched),
+        "map_detail_last_run": last.timings,
+        "iterations_median": median(iters.iter().map(|&i| i as f64).collect()),
+        "iterations_max": iters.iter().max(),
+        "max_kkt": max_kkt,
+        "gradient_pass_median_s": pass_s,
+        "gradient_pass_gflop": flops / 1e9,
+        "kernel_gflops": kernel_gflops,
+        "sgemm_gflops": sgemm,
+        "kernel_fraction_of_sgemm": kernel_gflops / sgemm,
+        "reference_pass_s": reference_s,
+        "fused_speedup_over_reference": reference_s.map(|r| r / pass_s),
+    }))
+}

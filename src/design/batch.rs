@@ -1,0 +1,226 @@
+//! The batched problem: groups (shared X), fits (judge × group × fold) and lane blocks.
+
+use crate::error::{Error, Result};
+use crate::features::N_FEATURES;
+use crate::load::Dataset;
+
+use super::folds::{NEVER_HELD_OUT, held_out_fold};
+
+/// Fits processed together by one kernel call: 16 f32 lanes = two AVX2 registers per row.
+pub const LANES: usize = 16;
+/// Features padded to 32 so a row of X is 128 aligned bytes; the 3 padding columns are zero.
+pub const KPAD: usize = 32;
+/// Rows are padded (with zero weight) to a multiple of this tile, so kernels need no tail loop.
+pub const ROW_TILE: usize = 16;
+
+/// One group's shared design: its usable rows and their sign features.
+#[derive(Clone, Debug)]
+pub struct GroupDesign {
+    /// Group name.
+    pub name: String,
+    /// Sample index of each usable row (ascending; 999 rows dropped).
+    pub samples: Vec<usize>,
+    /// `n_padded × KPAD` signs as f32, row-major; rows past `samples.len()` are zero.
+    pub x: Vec<f32>,
+    /// Rows after padding to [`ROW_TILE`].
+    pub n_padded: usize,
+    /// Fold that leaves each row out ([`NEVER_HELD_OUT`] if none).
+    pub held_out: Vec<u16>,
+}
+
+impl GroupDesign {
+    /// Usable (unpadded) rows.
+    pub fn n_rows(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Row `r` of X (29 signs; padding dropped).
+    pub fn row(&self, r: usize) -> &[f32] {
+        &self.x[r * KPAD..r * KPAD + N_FEATURES]
+    }
+}
+
+/// One model to fit.
+#[derive(Clone, Debug)]
+pub struct Fit {
+    /// Index into [`Dataset::judges`].
+    pub judge: usize,
+    /// Index into [`BatchDesign::groups`].
+    pub group: usize,
+    /// Fold left out, or `None` when the whole group is fitted (`--folds 1`).
+    pub fold: Option<u16>,
+    /// Number of training rows.
+    pub n_train: usize,
+    /// Index into [`BatchDesign::row_weights`]: the fit's per-row weights `c`.
+    pub row_weights: usize,
+}
+
+/// Per-row weights shared by many fits (all judges of one fold share the fold's 0/1 mask).
+#[derive(Clone, Debug)]
+pub struct RowWeights {
+    /// Group the weights index.
+    pub group: usize,
+    /// One weight per padded row (padding rows are 0).
+    pub c: Vec<f32>,
+}
+
+/// Up to [`LANES`] fits of one group, with their per-row data interleaved lane-fastest.
+#[derive(Clone, Debug)]
+pub struct Block {
+    /// Group whose X the block uses.
+    pub group: usize,
+    /// Fit ids of the lanes; lanes past `fits.len()` are empty (all weights zero).
+    pub fits: Vec<usize>,
+    /// `n_padded × LANES` row weights.
+    pub c: Vec<f32>,
+    /// `n_padded × LANES` row weight × label (label 1 = "A").
+    pub cy: Vec<f32>,
+}
+
+/// The whole batched problem.
+#[derive(Clone, Debug)]
+pub struct BatchDesign {
+    /// Groups with their shared X.
+    pub groups: Vec<GroupDesign>,
+    /// All fits, in (group, judge, fold) order.
+    pub fits: Vec<Fit>,
+    /// Distinct row-weight vectors.
+    pub row_weights: Vec<RowWeights>,
+    /// Lane blocks covering every fit once.
+    pub blocks: Vec<Block>,
+    /// Folds per (judge, group); 1 = whole group.
+    pub folds: usize,
+}
+
+impl BatchDesign {
+    /// Designs the batch for every selected judge × group × fold.
+    ///
+    /// `folds == 1` fits each group whole; otherwise the authors' split with `seed`.
+    pub fn build(data: &Dataset, folds: usize, seed: u32) -> Result<BatchDesign> {
+        if folds == 0 {
+            return Err(Error::Setting {
+                name: "folds",
+                message: "must be at least 1".into(),
+            });
+        }
+        let ann = &data.annotations;
+        let mut groups = Vec::with_capacity(data.groups.len());
+        for g in &data.groups {
+            let samples: Vec<usize> = g
+                .samples
+                .iter()
+                .copied()
+                .filter(|&s| !ann.unchecked[s])
+                .collect();
+            // Each fold must leave some rows to train on and (for K > 1) some to hold out.
+            let needed = folds.max(2);
+            if samples.len() < needed {
+                return Err(Error::EmptyGroup {
+                    path: data.dir.join("query_aware_idxs.json"),
+                    group: g.name.clone(),
+                    usable: samples.len(),
+                    needed,
+                });
+            }
+            let n_padded = samples.len().div_ceil(ROW_TILE) * ROW_TILE;
+            let mut x = vec![0f32; n_padded * KPAD];
+            for (r, &s) in samples.iter().enumerate() {
+                for k in 0..N_FEATURES {
+                    x[r * KPAD + k] = ann.signs[[s, k]] as f32;
+                }
+            }
+            let held_out = held_out_fold(samples.len(), folds, seed);
+            groups.push(GroupDesign {
+                name: g.name.clone(),
+                samples,
+                x,
+                n_padded,
+                held_out,
+            });
+        }
+
+        let mut fits = Vec::new();
+        let mut row_weights = Vec::new();
+        let mut blocks = Vec::new();
+        let fold_ids: Vec<Option<u16>> = if folds == 1 {
+            vec![None]
+        } else {
+            (0..folds as u16).map(Some).collect()
+        };
+        for (gi, g) in groups.iter().enumerate() {
+            let mut group_fits = Vec::new();
+            for &fold in &fold_ids {
+                let mut c = vec![0f32; g.n_padded];
+                for (r, &h) in g.held_out.iter().enumerate() {
+                    let train = match fold {
+                        None => true,
+                        Some(f) => h != f || h == NEVER_HELD_OUT,
+                    };
+                    c[r] = if train { 1.0 } else { 0.0 };
+                }
+                let n_train = c.iter().filter(|&&v| v > 0.0).count();
+                let rw = row_weights.len();
+                row_weights.push(RowWeights { group: gi, c });
+                for judge in 0..data.judges.len() {
+                    group_fits.push(Fit {
+                        judge,
+                        group: gi,
+                        fold,
+                        n_train,
+                        row_weights: rw,
+                    });
+                }
+            }
+            // (group, judge, fold) order for the output; lanes are filled in that order too.
+            group_fits.sort_by_key(|f| (f.judge, f.fold));
+            let first = fits.len();
+            fits.extend(group_fits);
+            let ids: Vec<usize> = (first..fits.len()).collect();
+            for chunk in ids.chunks(LANES) {
+                blocks.push(make_block(gi, g, chunk, &fits, &row_weights, data));
+            }
+        }
+        Ok(BatchDesign {
+            groups,
+            fits,
+            row_weights,
+            blocks,
+            folds,
+        })
+    }
+
+    /// Useful multiply-adds of one gradient evaluation of every fit (for GFLOP/s figures):
+    /// 2 × 29 per (training row, fit) for the logits and as many for Xᵀr.
+    pub fn gradient_flops(&self) -> f64 {
+        let rows: usize = self.fits.iter().map(|f| f.n_train).sum();
+        rows as f64 * 4.0 * N_FEATURES as f64
+    }
+}
+
+fn make_block(
+    gi: usize,
+    g: &GroupDesign,
+    lanes: &[usize],
+    fits: &[Fit],
+    row_weights: &[RowWeights],
+    data: &Dataset,
+) -> Block {
+    let mut c = vec![0f32; g.n_padded * LANES];
+    let mut cy = vec![0f32; g.n_padded * LANES];
+    for (lane, &fid) in lanes.iter().enumerate() {
+        let fit = &fits[fid];
+        let weights = &row_weights[fit.row_weights].c;
+        let labels = &data.judges[fit.judge].prefers_a;
+        for (r, &s) in g.samples.iter().enumerate() {
+            let y = if labels[s] { 1.0 } else { 0.0 };
+            c[r * LANES + lane] = weights[r];
+            cy[r * LANES + lane] = weights[r] * y;
+        }
+    }
+    Block {
+        group: gi,
+        fits: lanes.to_vec(),
+        c,
+        cy,
+    }
+}

@@ -1,0 +1,14 @@
+//! Step 2 of the pipeline: turn a data set into one batched problem.
+//!
+//! A fit is one (judge, group, fold). Fits that share a group share its design matrix X, so X is
+//! stored once per group; what differs per fit is a vector of per-row weights `c` (1 for a
+//! training row, 0 for a left-out row; later, bootstrap counts) and the labels `y`. Fits are
+//! packed into blocks of [`LANES`] that the gradient kernel processes together.
+
+mod batch;
+mod folds;
+mod mt19937;
+
+pub use batch::{BatchDesign, Block, Fit, GroupDesign, KPAD, LANES, ROW_TILE, RowWeights};
+pub use folds::{NEVER_HELD_OUT, fold_ranges, held_out_fold};
+pub use mt19937::{Mt19937, shuffled_indices};

@@ -1,0 +1,132 @@
+//! Every way a run can fail, as enum variants that name the file, line or field at fault.
+//!
+//! Bad input must give the user a message they can act on and a non-zero exit, never a panic;
+//! keeping the causes as variants (not strings) lets tests assert which check fired.
+
+use std::path::PathBuf;
+
+/// The one error type of the crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A required file is absent.
+    #[error("{path}: file not found ({what})")]
+    MissingFile { path: PathBuf, what: &'static str },
+    /// Text that is not valid JSON (line is 1-based; 0 = whole-file document).
+    #[error("{path}:{line}: malformed JSON: {message}")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// A JSON document parsed but lacks a field we need, or has the wrong shape.
+    #[error("{path}:{line}: field `{field}`: {message}")]
+    Field {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        message: String,
+    },
+    /// A property comparison outside {-1, 0, 1}.
+    #[error("{path}:{line}: field `{field}`: value {value} is not a sign in {{-1, 0, 1}}")]
+    BadFeature {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        value: String,
+    },
+    /// The 999 "could not check" sentinel somewhere other than `accuracy.comparison`.
+    #[error(
+        "{path}:{line}: field `{field}`: the 999 sentinel is only allowed as the whole `accuracy.comparison`"
+    )]
+    MisplacedSentinel {
+        path: PathBuf,
+        line: usize,
+        field: String,
+    },
+    /// A blank line inside `resolved.jsonl`: it would shift every later sample index.
+    #[error("{path}:{line}: empty line inside the file (sample indices would shift)")]
+    EmptyLine { path: PathBuf, line: usize },
+    /// A group refers to a sample that does not exist.
+    #[error("{path}: group `{group}`: sample index {index} out of range 0..{n_samples}")]
+    GroupIndexOutOfRange {
+        path: PathBuf,
+        group: String,
+        index: i64,
+        n_samples: usize,
+    },
+    /// A group lists a sample twice.
+    #[error("{path}: group `{group}`: sample index {index} listed more than once")]
+    DuplicateIndex {
+        path: PathBuf,
+        group: String,
+        index: usize,
+    },
+    /// A group with no samples (or none left once the 999 rows are dropped).
+    #[error("{path}: group `{group}` has {usable} usable samples; at least {needed} are needed")]
+    EmptyGroup {
+        path: PathBuf,
+        group: String,
+        usable: usize,
+        needed: usize,
+    },
+    /// A labels file whose length differs from the number of samples.
+    #[error("{path}: {got} labels, but resolved.jsonl has {expected} samples")]
+    LabelCount {
+        path: PathBuf,
+        expected: usize,
+        got: usize,
+    },
+    /// A label that is neither "A" nor "B".
+    #[error("{path}: label #{index} is {value}, expected \"A\" or \"B\"")]
+    BadLabel {
+        path: PathBuf,
+        index: usize,
+        value: String,
+    },
+    /// `--judges` named a judge without a `labels/<judge>.json` file.
+    #[error("judge `{judge}`: no labels file {path}")]
+    MissingJudge { judge: String, path: PathBuf },
+    /// `--groups` named a group that `query_aware_idxs.json` does not define.
+    #[error("group `{group}` is not defined in {path} (known: {known})")]
+    UnknownGroup {
+        group: String,
+        path: PathBuf,
+        known: String,
+    },
+    /// No judges to fit.
+    #[error("{path}: no labels/<judge>.json files found")]
+    NoJudges { path: PathBuf },
+    /// A setting out of its valid range (from a flag or a config file).
+    #[error("setting `{name}`: {message}")]
+    Setting { name: &'static str, message: String },
+    /// A config file that is not valid for its schema.
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+    /// The solver could not reach the requested accuracy (reported, not hidden).
+    #[error("{count} fits did not reach KKT <= {tol:e} within {max_iter} iterations")]
+    NotConverged {
+        count: usize,
+        tol: f64,
+        max_iter: usize,
+    },
+}
+
+/// Result alias used across the crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

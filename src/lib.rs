@@ -1,0 +1,20 @@
+//! prefdissect: fits thousands of small Bayesian logistic models of judge preferences at once.
+//!
+//! The pipeline, one module per step:
+//! [`load`] the authors' files → [`design`] the batch → [`solve`] every fit →
+//! [`analyse`] the weights → [`report`] files (and [`simulate`] data to try it all on).
+
+pub mod analyse;
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod design;
+pub mod error;
+pub mod features;
+pub mod load;
+pub mod report;
+pub mod run;
+pub mod simulate;
+pub mod solve;
+
+pub use error::{Error, Result};

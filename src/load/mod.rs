@@ -1,0 +1,87 @@
+//! Step 1 of the pipeline: load the authors' files from a data directory and validate them.
+//!
+//! A data directory holds `resolved.jsonl`, `query_aware_idxs.json` and `labels/<judge>.json`.
+//! Everything is checked here, before any fitting, so a bad file stops the run with a message
+//! naming the file and line and nothing is written.
+
+mod groups;
+mod labels;
+mod resolved;
+
+pub use groups::{Group, groups_to_json, read_groups};
+pub use labels::{Judge, label_path, list_judges, read_labels};
+pub use resolved::{Annotations, read_resolved};
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A loaded, validated data set: features, groups and the selected judges' labels.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// The directory it was read from (for messages).
+    pub dir: PathBuf,
+    /// The sign features of all samples.
+    pub annotations: Annotations,
+    /// The selected groups (never `all`).
+    pub groups: Vec<Group>,
+    /// The selected judges.
+    pub judges: Vec<Judge>,
+}
+
+/// Which judges and groups to load; `None` = all of them.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Judge names (file stems) to fit.
+    pub judges: Option<Vec<String>>,
+    /// Group names to fit.
+    pub groups: Option<Vec<String>>,
+}
+
+impl Dataset {
+    /// Loads `dir`, keeping the selected judges and groups.
+    pub fn load(dir: &Path, selection: &Selection) -> Result<Dataset> {
+        if !dir.is_dir() {
+            return Err(Error::MissingFile {
+                path: dir.to_owned(),
+                what: "data directory",
+            });
+        }
+        let annotations = read_resolved(&dir.join("resolved.jsonl"))?;
+        let n = annotations.n_samples();
+        let groups_path = dir.join("query_aware_idxs.json");
+        let mut groups = read_groups(&groups_path, n)?;
+        if let Some(wanted) = &selection.groups {
+            let known: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+            let mut chosen = Vec::with_capacity(wanted.len());
+            for name in wanted {
+                match groups.iter().position(|g| &g.name == name) {
+                    Some(i) => chosen.push(groups[i].clone()),
+                    None => {
+                        return Err(Error::UnknownGroup {
+                            group: name.clone(),
+                            path: groups_path,
+                            known: known.join(", "),
+                        });
+                    }
+                }
+            }
+            groups = chosen;
+        }
+        let labels_dir = dir.join("labels");
+        let names = match &selection.judges {
+            Some(names) => names.clone(),
+            None => list_judges(&labels_dir)?,
+        };
+        let judges = names
+            .iter()
+            .map(|name| read_labels(&labels_dir, name, n))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Dataset {
+            dir: dir.to_owned(),
+            annotations,
+            groups,
+            judges,
+        })
+    }
+}

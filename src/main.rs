@@ -1,0 +1,193 @@
+//! The `prefdissect` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use prefdissect::config::{Estimator, FitConfig};
+use prefdissect::load::Selection;
+use prefdissect::{Result, bench, demo, run, simulate};
+
+/// Batch compute engine for dissecting what LLM judges and humans prefer.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fit every judge × group × fold of a data set in the authors' format.
+    Fit {
+        /// Data directory: resolved.jsonl, query_aware_idxs.json, labels/<judge>.json.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory (created; files in it are replaced atomically).
+        #[arg(long)]
+        out: PathBuf,
+        /// Settings file (configs/*.json); flags override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Judges to fit (comma-separated file stems); default all.
+        #[arg(long, value_delimiter = ',')]
+        judges: Option<Vec<String>>,
+        /// Groups to fit (comma-separated); default all 16.
+        #[arg(long, value_delimiter = ',')]
+        groups: Option<Vec<String>>,
+        /// Estimator [default: map].
+        #[arg(long, value_enum)]
+        estimator: Option<Estimator>,
+        /// Folds per (judge, group); 1 fits the whole group [default: 10].
+        #[arg(long)]
+        folds: Option<usize>,
+        /// Seed of the authors' fold shuffle [default: 0].
+        #[arg(long)]
+        fold_seed: Option<u32>,
+        /// Laplace prior scale b [default: 0.1].
+        #[arg(long)]
+        prior_scale: Option<f64>,
+        /// KKT tolerance of the MAP [default: 1e-4].
+        #[arg(long)]
+        kkt_tol: Option<f64>,
+        /// Iteration cap per fit [default: 20000].
+        #[arg(long)]
+        max_iter: Option<usize>,
+    },
+    /// Write a paper-shaped synthetic data set with known true weights.
+    Simulate {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Simulate + fit all 5,280 MAP models into ./prefdissect-demo and print a table per judge.
+    Demo {
+        /// Where to put the data and the fit.
+        #[arg(long, default_value = "prefdissect-demo")]
+        dir: PathBuf,
+        /// Simulator seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Time the full MAP job and the fused kernel against an SGEMM and the burn reference.
+    Bench {
+        /// Timed runs of the full job (median reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Simulator seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Folds.
+        #[arg(long, default_value_t = 10)]
+        folds: usize,
+        /// Skip the (slow) burn plain-ops reference pass.
+        #[arg(long)]
+        no_reference: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<()> {
+    match command {
+        Command::Fit {
+            data,
+            out,
+            config,
+            judges,
+            groups,
+            estimator,
+            folds,
+            fold_seed,
+            prior_scale,
+            kkt_tol,
+            max_iter,
+        } => {
+            let base = match &config {
+                Some(path) => FitConfig::read(path)?,
+                None => FitConfig::default(),
+            };
+            let flags = FitConfig {
+                estimator,
+                folds,
+                fold_seed,
+                prior_scale,
+                kkt_tol,
+                max_iter,
+            };
+            let req = run::FitRequest {
+                data,
+                out: out.clone(),
+                selection: Selection { judges, groups },
+                config: base.overridden_by(&flags),
+            };
+            let outcome = run::fit(&req)?;
+            let s = &outcome.summary;
+            eprintln!(
+                "fitted {} models ({} judges × {} groups × {} folds) on {} in {:.3} s; max KKT {:.2e}; wrote {}",
+                s["counts"]["fits"],
+                s["counts"]["judges"],
+                s["counts"]["groups"],
+                s["settings"]["folds"],
+                s["backend"].as_str().unwrap_or("?"),
+                s["timings_s"]["solve"].as_f64().unwrap_or(0.0),
+                s["max_kkt"].as_f64().unwrap_or(0.0),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Simulate { out, seed } => {
+            let sim = simulate::simulate(seed);
+            simulate::write_simulated(&sim, &out, seed)?;
+            eprintln!(
+                "wrote a simulated data set ({} samples, {} groups, {} judges) to {}",
+                sim.records.len(),
+                sim.groups.len(),
+                sim.labels.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Demo { dir, seed } => {
+            let (rows, summary) = demo::demo(&dir, seed)?;
+            println!("{}", demo::render(&rows));
+            println!(
+                "{} MAP fits in {:.3} s ({}); data in {}/data, fit in {}/fit",
+                summary["counts"]["fits"],
+                summary["timings_s"]["solve"].as_f64().unwrap_or(0.0),
+                summary["backend"].as_str().unwrap_or("?"),
+                dir.display(),
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Bench {
+            runs,
+            seed,
+            folds,
+            no_reference,
+        } => {
+            let report = bench::run(&bench::BenchRequest {
+                runs,
+                seed,
+                folds,
+                reference: !no_reference,
+            })?;
+            println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! The CPU backend: the fused kernel of `kernels/cpu_logistic.rs`, one block per call; the
+//! solvers spread blocks over cores with rayon.
+
+#[path = "../../kernels/cpu_logistic.rs"]
+pub mod kernel;
+
+use super::backend::GradientBackend;
+use crate::design::{Block, GroupDesign};
+
+/// Fused-kernel CPU backend (AVX2 + FMA when the CPU has them, portable code otherwise).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuBackend;
+
+impl GradientBackend for CpuBackend {
+    fn name(&self) -> String {
+        let simd = if cfg!(target_arch = "x86_64") && simd_available() {
+            "avx2+fma"
+        } else {
+            "portable"
+        };
+        format!(
+            "cpu-fused ({simd}, {} threads)",
+            rayon::current_num_threads()
+        )
+    }
+
+    fn block_gradient(&self, group: &GroupDesign, block: &Block, w: &[f32], grad: &mut [f64]) {
+        kernel::logistic_gradient_block(&group.x, &block.c, &block.cy, w, grad);
+    }
+}
+
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
