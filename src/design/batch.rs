@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::features::N_FEATURES;
 use crate::load::Dataset;
 
-use super::folds::{NEVER_HELD_OUT, held_out_fold};
+use super::folds::held_out_masks;
 
 /// Fits processed together by one kernel call: 16 f32 lanes = two AVX2 registers per row.
 pub const LANES: usize = 16;
@@ -24,8 +24,8 @@ pub struct GroupDesign {
     pub x: Vec<f32>,
     /// Rows after padding to [`ROW_TILE`].
     pub n_padded: usize,
-    /// Fold that leaves each row out ([`NEVER_HELD_OUT`] if none).
-    pub held_out: Vec<u16>,
+    /// Per fold, whether each row is left out (one all-false mask when folds = 1).
+    pub held_out: Vec<Vec<bool>>,
 }
 
 impl GroupDesign {
@@ -129,7 +129,7 @@ impl BatchDesign {
                     x[r * KPAD + k] = ann.signs[[s, k]] as f32;
                 }
             }
-            let held_out = held_out_fold(samples.len(), folds, seed);
+            let held_out = held_out_masks(samples.len(), folds, seed);
             groups.push(GroupDesign {
                 name: g.name.clone(),
                 samples,
@@ -151,12 +151,9 @@ impl BatchDesign {
             let mut group_fits = Vec::new();
             for &fold in &fold_ids {
                 let mut c = vec![0f32; g.n_padded];
-                for (r, &h) in g.held_out.iter().enumerate() {
-                    let train = match fold {
-                        None => true,
-                        Some(f) => h != f || h == NEVER_HELD_OUT,
-                    };
-                    c[r] = if train { 1.0 } else { 0.0 };
+                let mask = &g.held_out[fold.map_or(0, usize::from)];
+                for (r, &out) in mask.iter().enumerate() {
+                    c[r] = if out { 0.0 } else { 1.0 };
                 }
                 let n_train = c.iter().filter(|&&v| v > 0.0).count();
                 let rw = row_weights.len();

@@ -2,29 +2,31 @@
 //!
 //! Rows are the group's usable samples in ascending index order; they are shuffled with numpy's
 //! legacy generator, and fold i leaves out positions `[int(i/K*n), int(i/K*n) + int(n/K))` of the
-//! shuffled order. With K = 10 and n not a multiple of 10 a few rows are never left out: that is
-//! the authors' split, kept as is.
+//! shuffled order. With K = 10 and n not a multiple of 10 a few rows are never left out, and
+//! float truncation can make two folds share a row: that is the authors' split, kept as is.
 
 use super::mt19937::shuffled_indices;
 
-/// Marks a row that no fold leaves out.
-pub const NEVER_HELD_OUT: u16 = u16::MAX;
-
-/// For each of the `n` rows (in ascending-sample order), the fold that leaves it out.
+/// For each fold, which of the `n` rows (in ascending-sample order) it leaves out.
 ///
-/// `folds == 1` means "fit the whole group": no row is left out.
-pub fn held_out_fold(n: usize, folds: usize, seed: u32) -> Vec<u16> {
-    let mut fold_of = vec![NEVER_HELD_OUT; n];
+/// `folds == 1` means "fit the whole group": one fold that leaves nothing out. Because the cut
+/// points are truncated float products, two neighbouring folds can share a left-out position
+/// (n = 360: fold 6 ends at 252, fold 7 starts at int(0.7·360) = 251); that is kept.
+pub fn held_out_masks(n: usize, folds: usize, seed: u32) -> Vec<Vec<bool>> {
     if folds <= 1 {
-        return fold_of;
+        return vec![vec![false; n]];
     }
     let perm = shuffled_indices(n, seed);
-    for (fold, (start, len)) in fold_ranges(n, folds).into_iter().enumerate() {
-        for &row in &perm[start..start + len] {
-            fold_of[row] = fold as u16;
-        }
-    }
-    fold_of
+    fold_ranges(n, folds)
+        .into_iter()
+        .map(|(start, len)| {
+            let mut mask = vec![false; n];
+            for &row in &perm[start..start + len] {
+                mask[row] = true;
+            }
+            mask
+        })
+        .collect()
 }
 
 /// `(start, len)` in the shuffled order of each fold's left-out slice, as Python computes them.

@@ -10,5 +10,5 @@ mod folds;
 mod mt19937;
 
 pub use batch::{BatchDesign, Block, Fit, GroupDesign, KPAD, LANES, ROW_TILE, RowWeights};
-pub use folds::{NEVER_HELD_OUT, fold_ranges, held_out_fold};
+pub use folds::{fold_ranges, held_out_masks};
 pub use mt19937::{Mt19937, shuffled_indices};

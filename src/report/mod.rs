@@ -15,7 +15,7 @@ pub use atomic::write_atomic;
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::analyse::JudgeGroupWeights;
 use crate::error::Result;
@@ -28,18 +28,46 @@ pub fn fitted_paras_file(group: &str) -> String {
     format!("model_{group}_fitted_paras.jsonl")
 }
 
-/// Renders one group's `fitted_paras` file: judges in data-set order.
+/// Renders one group's `fitted_paras` file: judges in data-set order, byte for byte as the
+/// authors' Python (`json.dumps` defaults: `", "` and `": "` separators, `repr` floats) writes it.
 pub fn render_fitted_paras(entries: &[&JudgeGroupWeights], judge_names: &[String]) -> String {
     let mut out = String::new();
     for e in entries {
-        let line = json!({
-            "model_name": judge_names[e.judge],
-            "parameters": e.weights.to_vec(),
-        });
-        out.push_str(&line.to_string());
-        out.push('\n');
+        let params: Vec<String> = e.weights.iter().map(|&v| python_float(v)).collect();
+        out.push_str(&format!(
+            "{{\"model_name\": {}, \"parameters\": [{}]}}\n",
+            Value::from(judge_names[e.judge].as_str()),
+            params.join(", ")
+        ));
     }
     out
+}
+
+/// A float as Python's `repr` writes it: shortest round-trip digits, exponent form (`1e-05`)
+/// when the decimal exponent is below -4 or at least 16.
+pub fn python_float(v: f64) -> String {
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    let sci = format!("{v:e}"); // shortest round-trip digits, e.g. "-1.7534e-2"
+    let (mant, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("integer exponent");
+    if (-4..16).contains(&exp) {
+        let s = format!("{v}");
+        if s.contains('.') { s } else { s + ".0" }
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    }
 }
 
 /// Renders JSON-lines from values.

@@ -1,0 +1,139 @@
+//! The fused CPU kernel against its plain-ops reference (burn) and an f64 gradient.
+
+use prefdissect::design::{KPAD, LANES, ROW_TILE};
+use prefdissect::solve::cpu::kernel::{exp_approx, logistic_gradient_block};
+use prefdissect::solve::reference::reference_gradient;
+
+const NF: usize = 29;
+
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A random block: signs X, 0/1/2 row weights, labels, weights of realistic size.
+fn random_block(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut rng = Lcg(seed);
+    let mut x = vec![0f32; n * KPAD];
+    for r in 0..n {
+        for k in 0..NF {
+            x[r * KPAD + k] = (rng.next() * 3.0).floor() as f32 - 1.0;
+        }
+    }
+    let mut c = vec![0f32; n * LANES];
+    let mut cy = vec![0f32; n * LANES];
+    for i in 0..n * LANES {
+        c[i] = (rng.next() * 3.0).floor() as f32;
+        cy[i] = if rng.next() < 0.5 { c[i] } else { 0.0 };
+    }
+    let w: Vec<f32> = (0..KPAD * LANES)
+        .map(|i| {
+            if i / LANES < NF {
+                (rng.next() as f32 - 0.5) * 1.5
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    (x, c, cy, w)
+}
+
+fn f64_gradient(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], n: usize) -> (Vec<f64>, Vec<f64>) {
+    // Returns the gradient and, per entry, Σ|terms| (the scale of f32 rounding).
+    let mut g = vec![0f64; KPAD * LANES];
+    let mut scale = vec![0f64; KPAD * LANES];
+    for r in 0..n {
+        for l in 0..LANES {
+            let z: f64 = (0..NF)
+                .map(|k| x[r * KPAD + k] as f64 * w[k * LANES + l] as f64)
+                .sum();
+            let p = 1.0 / (1.0 + (-z).exp());
+            let res = c[r * LANES + l] as f64 * p - cy[r * LANES + l] as f64;
+            for k in 0..NF {
+                g[k * LANES + l] += res * x[r * KPAD + k] as f64;
+                scale[k * LANES + l] += (res * x[r * KPAD + k] as f64).abs();
+            }
+        }
+    }
+    (g, scale)
+}
+
+#[test]
+fn fused_kernel_matches_f64_gradient() {
+    for (n, seed) in [(ROW_TILE, 1), (640, 2), (1424, 3)] {
+        let (x, c, cy, w) = random_block(n, seed);
+        let mut g = vec![0f64; KPAD * LANES];
+        logistic_gradient_block(&x, &c, &cy, &w, &mut g);
+        let (exact, scale) = f64_gradient(&x, &c, &cy, &w, n);
+        for i in 0..KPAD * LANES {
+            let err = (g[i] - exact[i]).abs();
+            // f32 logits/residuals: a few ulps of each term at most.
+            assert!(
+                err <= 1e-6 * scale[i] + 1e-9,
+                "n={n} entry {i}: {} vs {}",
+                g[i],
+                exact[i]
+            );
+        }
+        // Padding features must come out exactly zero.
+        assert!(g[NF * LANES..].iter().all(|&v| v == 0.0));
+    }
+}
+
+#[test]
+fn fused_kernel_matches_burn_plain_ops() {
+    let n = 320;
+    let (x, c, cy, w) = random_block(n, 7);
+    let mut g = vec![0f64; KPAD * LANES];
+    logistic_gradient_block(&x, &c, &cy, &w, &mut g);
+    // Same problem laid out for the reference: X n×29, W m×29, C and CY m×n.
+    let xr: Vec<f32> = (0..n)
+        .flat_map(|r| x[r * KPAD..r * KPAD + NF].to_vec())
+        .collect();
+    let wr: Vec<f32> = (0..LANES)
+        .flat_map(|l| (0..NF).map(move |k| (l, k)))
+        .map(|(l, k)| w[k * LANES + l])
+        .collect();
+    let tr = |a: &[f32]| -> Vec<f32> {
+        (0..LANES)
+            .flat_map(|l| (0..n).map(move |r| (l, r)))
+            .map(|(l, r)| a[r * LANES + l])
+            .collect()
+    };
+    let reference = reference_gradient(&xr, &wr, &tr(&c), &tr(&cy), n);
+    let (_, scale) = f64_gradient(&x, &c, &cy, &w, n);
+    for l in 0..LANES {
+        for k in 0..NF {
+            let ours = g[k * LANES + l];
+            let theirs = reference[l * NF + k] as f64;
+            let tol = 2e-6 * scale[k * LANES + l] + 1e-6;
+            assert!(
+                (ours - theirs).abs() <= tol,
+                "lane {l} feature {k}: {ours} vs {theirs}"
+            );
+        }
+    }
+}
+
+#[test]
+fn exp_approximation_is_within_a_few_ulps() {
+    let mut worst = 0f64;
+    let mut v = -87.0f64;
+    while v <= 87.0 {
+        let x = v as f32;
+        let got = exp_approx::<true>(x) as f64;
+        let plain = exp_approx::<false>(x) as f64;
+        let exact = (x as f64).exp();
+        worst = worst
+            .max(((got - exact) / exact).abs())
+            .max(((plain - exact) / exact).abs());
+        v += 0.001_7;
+    }
+    assert!(worst < 3e-7, "relative error {worst:e}");
+}
