@@ -74,7 +74,7 @@ pub fn render(rows: &[DemoRow]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<27} {:>6}  {:<58} {}",
+        "{:<27} {:>6}  {:<64} {}",
         "judge", "r(true)", "most preferred (prob. %)", "least preferred (prob. %)"
     );
     for r in rows {
@@ -86,7 +86,7 @@ pub fn render(rows: &[DemoRow]) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<27} {:>6.3}  {:<58} {}",
+            "{:<27} {:>6.3}  {:<64} {}",
             r.judge,
             r.r_truth,
             fmt(&r.top),

@@ -19,14 +19,14 @@ pub enum Error {
     #[error("{path}: file not found ({what})")]
     MissingFile { path: PathBuf, what: &'static str },
     /// Text that is not valid JSON (line is 1-based; 0 = whole-file document).
-    #[error("{path}:{line}: malformed JSON: {message}")]
+    #[error("{}: malformed JSON: {message}", at(path, *line))]
     Json {
         path: PathBuf,
         line: usize,
         message: String,
     },
     /// A JSON document parsed but lacks a field we need, or has the wrong shape.
-    #[error("{path}:{line}: field `{field}`: {message}")]
+    #[error("{}: field `{field}`: {message}", at(path, *line))]
     Field {
         path: PathBuf,
         line: usize,
@@ -116,6 +116,15 @@ pub enum Error {
         tol: f64,
         max_iter: usize,
     },
+}
+
+/// `file:line`, or just `file` for whole-document problems (line 0).
+fn at(path: &std::path::Path, line: usize) -> String {
+    if line == 0 {
+        path.display().to_string()
+    } else {
+        format!("{}:{line}", path.display())
+    }
 }
 
 /// Result alias used across the crate.
