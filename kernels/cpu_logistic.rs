@@ -28,7 +28,7 @@ const KB: usize = 4;
 /// `grad` (`KPAD × LANES`) is overwritten. `n` must be a multiple of [`ROW_TILE`].
 pub fn logistic_gradient_block(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], grad: &mut [f64]) {
     let n = c.len() / LANES;
-    assert!(n % ROW_TILE == 0 && x.len() == n * KPAD && cy.len() == c.len());
+    assert!(n.is_multiple_of(ROW_TILE) && x.len() == n * KPAD && cy.len() == c.len());
     assert!(w.len() == KPAD * LANES && grad.len() == KPAD * LANES);
     #[cfg(target_arch = "x86_64")]
     {
@@ -125,6 +125,7 @@ pub fn sigmoid_lanes<const FMA: bool>(z: &[f32; LANES]) -> [f32; LANES] {
 #[inline(always)]
 pub fn exp_approx<const FMA: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
+    #[allow(clippy::excessive_precision)] // Cephes' split of ln 2, kept digit for digit
     const LN2_HI: f32 = 0.693_359_375;
     const LN2_LO: f32 = -2.121_944_4e-4;
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer in the mantissa
@@ -138,7 +139,9 @@ pub fn exp_approx<const FMA: bool>(x: f32) -> f32 {
     p = madd::<FMA>(p, r, 8.333_452e-3);
     p = madd::<FMA>(p, r, 4.166_579_6e-2);
     p = madd::<FMA>(p, r, 1.666_666_5e-1);
-    p = madd::<FMA>(p, r, 5.000_000_1e-1);
+    #[allow(clippy::excessive_precision)]
+    let c0 = 5.000_000_1e-1;
+    p = madd::<FMA>(p, r, c0);
     let e = madd::<FMA>(p, r * r, r) + 1.0;
     let scale = f32::from_bits(((k + 127) as u32) << 23);
     e * scale

@@ -74,8 +74,8 @@ pub fn render(rows: &[DemoRow]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<27} {:>6}  {:<64} {}",
-        "judge", "r(true)", "most preferred (prob. %)", "least preferred (prob. %)"
+        "{:<27} {:>6}  {:<64} least preferred (prob. %)",
+        "judge", "r(true)", "most preferred (prob. %)"
     );
     for r in rows {
         let fmt = |v: &[(String, f64)]| {

@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! The authors' fold split, bit for bit: numpy legacy MT19937 `seed(0)` + `shuffle` test vectors
 //! (copied from shared/spec so this runs without shared/).
 

@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! The fused CPU kernel against its plain-ops reference (burn) and an f64 gradient.
 
 use prefdissect::design::{KPAD, LANES, ROW_TILE};

@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! The batched f32 MAP against an independent f64 coordinate-descent solver: every fit's
 //! objective within 1e-6 (relative) of the reference, and KKT ≤ 1e-4 recomputed here in f64.
 

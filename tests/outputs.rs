@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! Output files: the authors' format byte for byte, fold averages, determinism, the simulator's
 //! truth being recovered, and the full dev-data run writing 16 files × 33 judges.
 

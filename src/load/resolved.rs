@@ -160,10 +160,13 @@ fn parse_sign(path: &Path, line: usize, field: &str, raw: &Value) -> Result<i8> 
             field: field.to_owned(),
         });
     }
-    match v {
-        x if x == -1.0 => Ok(-1),
-        x if x == 0.0 => Ok(0),
-        x if x == 1.0 => Ok(1),
-        _ => Err(bad()),
+    if v == -1.0 {
+        Ok(-1)
+    } else if v == 0.0 {
+        Ok(0)
+    } else if v == 1.0 {
+        Ok(1)
+    } else {
+        Err(bad())
     }
 }

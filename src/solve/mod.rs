@@ -68,7 +68,10 @@ pub struct MapSolution {
 impl MapSolution {
     /// Fits whose f64 KKT violation exceeds `tol`.
     pub fn unconverged(&self, tol: f64) -> usize {
-        self.fits.iter().filter(|f| !(f.kkt <= tol)).count()
+        self.fits
+            .iter()
+            .filter(|f| f.kkt.is_nan() || f.kkt > tol)
+            .count()
     }
 }
 

@@ -11,6 +11,7 @@ use crate::design::{Block, GroupDesign};
 use crate::features::N_FEATURES;
 
 /// Continues FISTA in f64 from `w0`; returns the weights, objective, KKT and iterations used.
+#[allow(clippy::too_many_arguments)] // one fit's coordinates in the batch + solver settings
 pub fn polish_f64(
     group: &GroupDesign,
     block: &Block,
