@@ -18,20 +18,28 @@ pub enum Estimator {
 }
 
 /// Settings of a `fit` run; every field optional in a file.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+///
+/// The same struct is the command line's settings flags, so a file and the flags cannot drift.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct FitConfig {
-    /// Estimator (`map`).
+    /// Estimator [default: map].
+    #[arg(long, value_enum)]
     pub estimator: Option<Estimator>,
-    /// Folds per (judge, group); 1 = fit the whole group. Paper: 10.
+    /// Folds per (judge, group); 1 fits the whole group [default: 10, the paper's].
+    #[arg(long)]
     pub folds: Option<usize>,
-    /// Seed of numpy's legacy shuffle that cuts the folds. Paper: 0.
+    /// Seed of numpy's legacy shuffle that cuts the folds [default: 0, the paper's].
+    #[arg(long)]
     pub fold_seed: Option<u32>,
-    /// Scale b of the Laplace(0, b) prior. Paper: 0.1.
+    /// Scale b of the Laplace(0, b) prior [default: 0.1, the paper's].
+    #[arg(long)]
     pub prior_scale: Option<f64>,
-    /// KKT tolerance of the MAP solver. Default 1e-4.
+    /// KKT tolerance of the MAP solver [default: 1e-4].
+    #[arg(long)]
     pub kkt_tol: Option<f64>,
-    /// Iteration cap per fit of the MAP solver. Default 20,000.
+    /// Iteration cap per fit of the MAP solver [default: 20000].
+    #[arg(long)]
     pub max_iter: Option<usize>,
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use prefdissect::config::{Estimator, FitConfig};
+use prefdissect::config::FitConfig;
 use prefdissect::load::Selection;
 use prefdissect::{Result, bench, demo, run, simulate};
 
@@ -36,24 +36,8 @@ enum Command {
         /// Groups to fit (comma-separated); default all 16.
         #[arg(long, value_delimiter = ',')]
         groups: Option<Vec<String>>,
-        /// Estimator [default: map].
-        #[arg(long, value_enum)]
-        estimator: Option<Estimator>,
-        /// Folds per (judge, group); 1 fits the whole group [default: 10].
-        #[arg(long)]
-        folds: Option<usize>,
-        /// Seed of the authors' fold shuffle [default: 0].
-        #[arg(long)]
-        fold_seed: Option<u32>,
-        /// Laplace prior scale b [default: 0.1].
-        #[arg(long)]
-        prior_scale: Option<f64>,
-        /// KKT tolerance of the MAP [default: 1e-4].
-        #[arg(long)]
-        kkt_tol: Option<f64>,
-        /// Iteration cap per fit [default: 20000].
-        #[arg(long)]
-        max_iter: Option<usize>,
+        #[command(flatten)]
+        settings: FitConfig,
     },
     /// Write a paper-shaped synthetic data set with known true weights.
     Simulate {
@@ -109,24 +93,11 @@ fn execute(command: Command) -> Result<()> {
             config,
             judges,
             groups,
-            estimator,
-            folds,
-            fold_seed,
-            prior_scale,
-            kkt_tol,
-            max_iter,
+            settings: flags,
         } => {
             let base = match &config {
                 Some(path) => FitConfig::read(path)?,
                 None => FitConfig::default(),
-            };
-            let flags = FitConfig {
-                estimator,
-                folds,
-                fold_seed,
-                prior_scale,
-                kkt_tol,
-                max_iter,
             };
             let req = run::FitRequest {
                 data,

@@ -82,27 +82,7 @@ pub fn fista_block<B: GradientBackend + ?Sized>(
                 continue;
             }
             any_active = true;
-            let s = &steps[l].step;
-            let mut x_new = [0f64; N_FEATURES];
-            for k in 0..N_FEATURES {
-                x_new[k] = soft_threshold(y[l][k] - s[k] * gl[k], lambda * s[k]);
-            }
-            // Restart when the momentum step and the gradient step disagree.
-            let uphill: f64 = (0..N_FEATURES)
-                .map(|k| (y[l][k] - x_new[k]) * (x_new[k] - x[l][k]))
-                .sum();
-            if uphill > 0.0 {
-                t[l] = 1.0;
-                y[l] = x_new;
-            } else {
-                let t_next = 0.5 * (1.0 + (1.0 + 4.0 * t[l] * t[l]).sqrt());
-                let beta = (t[l] - 1.0) / t_next;
-                for k in 0..N_FEATURES {
-                    y[l][k] = x_new[k] + beta * (x_new[k] - x[l][k]);
-                }
-                t[l] = t_next;
-            }
-            x[l] = x_new;
+            fista_step(&mut x[l], &mut y[l], &mut t[l], &gl, &steps[l].step, lambda);
         }
         if !any_active {
             break;
@@ -117,6 +97,38 @@ pub fn fista_block<B: GradientBackend + ?Sized>(
         }
     }
     out
+}
+
+/// One FISTA step with adaptive restart: from the gradient `g` at the momentum point `y`, a
+/// proximal step gives the new iterate `x`; momentum restarts (t = 1) when the step and the
+/// momentum disagree (O'Donoghue & Candès), else `y` extrapolates past `x`.
+pub fn fista_step(
+    x: &mut [f64; N_FEATURES],
+    y: &mut [f64; N_FEATURES],
+    t: &mut f64,
+    g: &[f64; N_FEATURES],
+    step: &[f64; N_FEATURES],
+    lambda: f64,
+) {
+    let mut x_new = [0f64; N_FEATURES];
+    for k in 0..N_FEATURES {
+        x_new[k] = soft_threshold(y[k] - step[k] * g[k], lambda * step[k]);
+    }
+    let uphill: f64 = (0..N_FEATURES)
+        .map(|k| (y[k] - x_new[k]) * (x_new[k] - x[k]))
+        .sum();
+    if uphill > 0.0 {
+        *t = 1.0;
+        *y = x_new;
+    } else {
+        let t_next = 0.5 * (1.0 + (1.0 + 4.0 * *t * *t).sqrt());
+        let beta = (*t - 1.0) / t_next;
+        for k in 0..N_FEATURES {
+            y[k] = x_new[k] + beta * (x_new[k] - x[k]);
+        }
+        *t = t_next;
+    }
+    *x = x_new;
 }
 
 /// The proximal map of t·|·|.

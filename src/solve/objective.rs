@@ -24,9 +24,16 @@ pub fn objective_f64(
         let cy = block.cy[r * LANES + lane] as f64;
         let x = &group.x[r * KPAD..r * KPAD + N_FEATURES];
         let z: f64 = x.iter().zip(w).map(|(&a, &b)| a as f64 * b).sum();
-        // c·softplus(z) − cy·z is c·logloss for y = cy / c.
-        loss += c * softplus(z) - cy * z;
-        let resid = c * sigmoid(z) - cy;
+        // c·softplus(z) − cy·z is c·logloss for y = cy / c; one exp serves both terms.
+        let e = (-z.abs()).exp();
+        let softplus = z.max(0.0) + e.ln_1p();
+        let sig = if z >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
+        loss += c * softplus - cy * z;
+        let resid = c * sig - cy;
         for k in 0..N_FEATURES {
             grad[k] += resid * x[k] as f64;
         }

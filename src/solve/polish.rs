@@ -4,7 +4,7 @@
 //! noise can sit near the tolerance. Those fits continue here, one at a time, with the same
 //! proximal method on the exact f64 gradient, until the f64 KKT test passes.
 
-use super::fista::soft_threshold;
+use super::fista::fista_step;
 use super::objective::{kkt_violation, objective_f64};
 use super::precondition::Steps;
 use crate::design::{Block, GroupDesign};
@@ -31,26 +31,7 @@ pub fn polish_f64(
         if kkt <= tol {
             return (y, obj, kkt, it + 1);
         }
-        let mut x_new = [0f64; N_FEATURES];
-        for k in 0..N_FEATURES {
-            let s = steps.step[k];
-            x_new[k] = soft_threshold(y[k] - s * g[k], lambda * s);
-        }
-        let uphill: f64 = (0..N_FEATURES)
-            .map(|k| (y[k] - x_new[k]) * (x_new[k] - x[k]))
-            .sum();
-        if uphill > 0.0 {
-            t = 1.0;
-            y = x_new;
-        } else {
-            let t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t).sqrt());
-            let beta = (t - 1.0) / t_next;
-            for k in 0..N_FEATURES {
-                y[k] = x_new[k] + beta * (x_new[k] - x[k]);
-            }
-            t = t_next;
-        }
-        x = x_new;
+        fista_step(&mut x, &mut y, &mut t, &g, &steps.step, lambda);
     }
     let (obj, g) = objective_f64(group, block, lane, &y, lambda);
     (y, obj, kkt_violation(&y, &g, lambda), max_iter)
