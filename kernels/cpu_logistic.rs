@@ -42,6 +42,21 @@ pub fn logistic_gradient_block(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], grad
     gradient_body::<false>(x, c, cy, w, grad);
 }
 
+/// The same kernel without SIMD feature detection (no FMA contraction): what CPUs without
+/// AVX2+FMA run; public so tests can compare the two paths on any machine.
+pub fn logistic_gradient_block_portable(
+    x: &[f32],
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    grad: &mut [f64],
+) {
+    let n = c.len() / LANES;
+    assert!(n.is_multiple_of(ROW_TILE) && x.len() == n * KPAD && cy.len() == c.len());
+    assert!(w.len() == KPAD * LANES && grad.len() == KPAD * LANES);
+    gradient_body::<false>(x, c, cy, w, grad);
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gradient_avx2_fma(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], grad: &mut [f64]) {

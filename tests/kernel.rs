@@ -2,7 +2,9 @@
 //! The fused CPU kernel against its plain-ops reference (burn) and an f64 gradient.
 
 use prefdissect::design::{KPAD, LANES, ROW_TILE};
-use prefdissect::solve::cpu::kernel::{exp_approx, logistic_gradient_block};
+use prefdissect::solve::cpu::kernel::{
+    exp_approx, logistic_gradient_block, logistic_gradient_block_portable,
+};
 use prefdissect::solve::reference::reference_gradient;
 
 const NF: usize = 29;
@@ -137,4 +139,19 @@ fn exp_approximation_is_within_a_few_ulps() {
         v += 0.001_7;
     }
     assert!(worst < 3e-7, "relative error {worst:e}");
+}
+
+#[test]
+fn portable_path_matches_f64_gradient_too() {
+    let n = 480;
+    let (x, c, cy, w) = random_block(n, 9);
+    let mut g = vec![0f64; KPAD * LANES];
+    logistic_gradient_block_portable(&x, &c, &cy, &w, &mut g);
+    let (exact, scale) = f64_gradient(&x, &c, &cy, &w, n);
+    for i in 0..KPAD * LANES {
+        assert!(
+            (g[i] - exact[i]).abs() <= 1e-6 * scale[i] + 1e-9,
+            "entry {i}"
+        );
+    }
 }
