@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 /// The one error type of the crate.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // fields are named for what they hold; each variant's doc says when
 pub enum Error {
     /// A file or directory could not be read or written.
     #[error("{path}: {source}")]

@@ -4,6 +4,7 @@
 //! [`load`] the authors' files → [`design`] the batch → [`solve`] every fit →
 //! [`analyse`] the weights → [`report`] files (and [`simulate`] data to try it all on).
 
+#![warn(missing_docs)]
 // Numeric code here indexes several fixed-size arrays in lock-step (features × lanes); index
 // loops say that more plainly than zipped iterators.
 #![allow(clippy::needless_range_loop)]

@@ -376,3 +376,9 @@ fn zero_folds() {
     let o = run_case("folds-0", |_| {}, &["--folds", "0"]);
     assert_rejected(&o, &["setting `folds`", "at least 1"]);
 }
+
+#[test]
+fn judge_listed_twice() {
+    let o = run_case("judge-twice", |_| {}, &["--judges", "alice,bob,alice"]);
+    assert_rejected(&o, &["setting `judges`", "`alice` is listed twice"]);
+}

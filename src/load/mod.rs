@@ -47,6 +47,19 @@ impl Dataset {
                 what: "data directory",
             });
         }
+        for (name, list) in [("judges", &selection.judges), ("groups", &selection.groups)] {
+            if let Some(list) = list
+                && let Some(dup) = list
+                    .iter()
+                    .enumerate()
+                    .find(|(i, v)| list[..*i].contains(v))
+            {
+                return Err(Error::Setting {
+                    name,
+                    message: format!("`{}` is listed twice", dup.1),
+                });
+            }
+        }
         let annotations = read_resolved(&dir.join("resolved.jsonl"))?;
         let n = annotations.n_samples();
         let groups_path = dir.join("query_aware_idxs.json");
