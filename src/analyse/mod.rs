@@ -4,6 +4,8 @@
 //! "probability of preferred" is 100·σ(w_k), the chance that a response better only in that
 //! property wins.
 
+pub mod diagnostics;
+
 use crate::design::BatchDesign;
 use crate::features::N_FEATURES;
 
