@@ -74,3 +74,44 @@ fn disagreeing_chains_have_large_rhat() {
     // Split chains: means 2,2,0×6 → B/n ≈ 0.86, so R-hat ≈ √1.86 ≈ 1.36 on the raw scale.
     assert!(r > 1.2, "rhat {r}");
 }
+
+#[test]
+fn agrees_with_arviz() {
+    // tests/data/arviz_reference.json: seeded chains and ArviZ 0.23.4's rhat (rank), ess_bulk
+    // and mcse_mean for them.
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("data/arviz_reference.json")).unwrap();
+    for case in doc["cases"].as_array().unwrap() {
+        let chains: Vec<Vec<f64>> = case["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                c.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[f64]> = chains.iter().map(|c| c.as_slice()).collect();
+        let d = diagnose(&refs);
+        let name = case["name"].as_str().unwrap();
+        let close = |ours: f64, theirs: &serde_json::Value, what: &str| {
+            let theirs = theirs.as_f64().unwrap();
+            assert!(
+                (ours - theirs).abs() <= 1e-6 * theirs.abs(),
+                "{name} {what}: ours {ours} vs arviz {theirs}"
+            );
+        };
+        close(d.rhat, &case["rhat"], "rhat");
+        close(d.ess_bulk, &case["ess_bulk"], "ess_bulk");
+        close(d.mcse, &case["mcse_mean"], "mcse_mean");
+    }
+}
+
+#[test]
+fn too_short_chains_give_nan_not_a_panic() {
+    let chains: Vec<&[f64]> = vec![&[1.0, 2.0, 3.0], &[2.0, 1.0, 0.5]];
+    assert!(ess(&chains).is_nan());
+}

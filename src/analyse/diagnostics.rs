@@ -87,8 +87,9 @@ pub fn rhat(chains: &[&[f64]]) -> f64 {
     (((n - 1.0) / n * w + b / n) / w).sqrt()
 }
 
-/// Stan's multi-chain ESS: autocorrelations combined across chains, Geyer's initial positive
-/// and monotone sequences, and the antithetic-chain correction.
+/// Stan's multi-chain ESS as ArviZ implements it (bit for bit up to the FFT's round-off):
+/// autocorrelations combined across chains, Geyer's initial positive and monotone sequences,
+/// and the antithetic-chain correction.
 pub fn ess(chains: &[&[f64]]) -> f64 {
     let m = chains.len();
     let n = chains[0].len();
@@ -127,7 +128,7 @@ pub fn ess(chains: &[&[f64]]) -> f64 {
     let mut odd = rho(1);
     rho_hat[1] = odd;
     let mut t = 1;
-    while t + 4 < n && even + odd > 0.0 {
+    while t + 3 < n && even + odd > 0.0 {
         even = rho(t + 1);
         odd = rho(t + 2);
         if even + odd >= 0.0 {
@@ -136,12 +137,12 @@ pub fn ess(chains: &[&[f64]]) -> f64 {
         }
         t += 2;
     }
-    let max_t = t;
+    let max_t = t - 2;
     if even > 0.0 {
         rho_hat[max_t + 1] = even;
     }
     let mut s = 1;
-    while s + 3 <= max_t {
+    while s + 2 <= max_t {
         if rho_hat[s + 1] + rho_hat[s + 2] > rho_hat[s - 1] + rho_hat[s] {
             rho_hat[s + 1] = (rho_hat[s - 1] + rho_hat[s]) / 2.0;
             rho_hat[s + 2] = rho_hat[s + 1];
@@ -149,7 +150,7 @@ pub fn ess(chains: &[&[f64]]) -> f64 {
         s += 2;
     }
     let total = (m * n) as f64;
-    let tau = -1.0 + 2.0 * rho_hat[..max_t].iter().sum::<f64>() + rho_hat[max_t + 1];
+    let tau = -1.0 + 2.0 * rho_hat[..=max_t].iter().sum::<f64>() + rho_hat[max_t + 1];
     total / tau.max(1.0 / total.log10())
 }
 
