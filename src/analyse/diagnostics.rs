@@ -93,6 +93,9 @@ pub fn rhat(chains: &[&[f64]]) -> f64 {
 pub fn ess(chains: &[&[f64]]) -> f64 {
     let m = chains.len();
     let n = chains[0].len();
+    if n < 4 {
+        return f64::NAN; // too short for any autocorrelation estimate
+    }
     let means: Vec<f64> = chains
         .iter()
         .map(|c| c.iter().sum::<f64>() / n as f64)
