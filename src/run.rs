@@ -115,6 +115,9 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
             "max_iter": params.max_iter(),
         },
         "backend": solution.backend,
+        // What this run wrote: files of other groups in OUT are from earlier runs.
+        "judges": judge_names,
+        "groups": design.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
         "counts": {
             "judges": data.judges.len(),
             "groups": design.groups.len(),
