@@ -7,6 +7,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
+use crate::analyse::median;
 use crate::design::{BatchDesign, KPAD, LANES};
 use crate::error::{Error, Result};
 use crate::load::{Dataset, Selection};
@@ -24,16 +25,6 @@ pub struct BenchRequest {
     pub folds: usize,
     /// Also time the burn plain-ops reference (slow: one full gradient pass).
     pub reference: bool,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
 }
 
 /// One full-batch gradient pass (every block, all cores).

@@ -28,16 +28,7 @@ pub fn diagnose(chains: &[&[f64]]) -> Diagnostics {
     let ess_mean = ess(&as_slices(&split_raw));
     let ranked = rank_normalise(&split_raw);
     let ess_bulk = ess(&as_slices(&ranked));
-    let median = {
-        let mut s = all.clone();
-        s.sort_by(f64::total_cmp);
-        let m = s.len();
-        if m % 2 == 1 {
-            s[m / 2]
-        } else {
-            0.5 * (s[m / 2 - 1] + s[m / 2])
-        }
-    };
+    let median = super::median(all.clone());
     let folded: Vec<Vec<f64>> = split_raw
         .iter()
         .map(|c| c.iter().map(|v| (v - median).abs()).collect())

@@ -68,6 +68,20 @@ pub fn top_bottom(values: &[f64], k: usize) -> (Vec<usize>, Vec<usize>) {
     (top, bottom)
 }
 
+/// Median (mean of the two middle values for an even count); NaN for no values.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        0.5 * (values[n / 2 - 1] + values[n / 2])
+    }
+}
+
 /// Pearson correlation (NaN when either side is constant).
 pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len() as f64;
