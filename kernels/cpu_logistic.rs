@@ -6,7 +6,9 @@
 //! grad[k][l] = Σ_r x[r][k] · (c[r][l] · σ(z[r][l]) − cy[r][l]),   z[r][l] = Σ_k x[r][k] · w[k][l]
 //! ```
 //!
-//! i.e. the gradient of Σ_r c_r · logloss(y_r, z_r). The logits live only in a 16-row × 16-lane
+//! i.e. the gradient of Σ_r c_r · logloss(y_r, z_r), and on request the loss itself,
+//! `loss[l] = Σ_r c[r][l] · softplus(z[r][l]) − cy[r][l] · z[r][l]` (the HMC sampler needs it once
+//! per trajectory for its accept test). The logits live only in a 16-row × 16-lane
 //! tile (1 KiB, in L1): logits → sigmoid → residual → Xᵀr happen per tile, so memory traffic is
 //! X plus the per-row weights, and the work is two register-blocked rank-4 update loops that
 //! LLVM turns into AVX2 FMAs. Tile sums are added into an f64 accumulator so the gradient's
@@ -25,21 +27,49 @@ const RB: usize = 4;
 const KB: usize = 4;
 
 /// Gradient of one block. `x`: `n × KPAD`; `c`, `cy`: `n × LANES`; `w`: `KPAD × LANES`;
-/// `grad` (`KPAD × LANES`) is overwritten. `n` must be a multiple of [`ROW_TILE`].
-pub fn logistic_gradient_block(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], grad: &mut [f64]) {
-    let n = c.len() / LANES;
-    assert!(n.is_multiple_of(ROW_TILE) && x.len() == n * KPAD && cy.len() == c.len());
-    assert!(w.len() == KPAD * LANES && grad.len() == KPAD * LANES);
+/// `grad` (`KPAD × LANES`) is overwritten, and so is `loss` (`LANES`) when given. `n` must be a
+/// multiple of [`ROW_TILE`].
+pub fn logistic_gradient_block(
+    x: &[f32],
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    grad: &mut [f64],
+    loss: Option<&mut [f64]>,
+) {
+    check_shapes(x, c, cy, w, grad, &loss);
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { gradient_avx2_fma(x, c, cy, w, grad) };
+            // SAFETY: the CPU supports the features the functions are compiled for.
+            unsafe {
+                match loss {
+                    Some(l) => gradient_avx2_fma_loss(x, c, cy, w, grad, l),
+                    None => gradient_avx2_fma(x, c, cy, w, grad),
+                }
+            }
             return;
         }
     }
-    gradient_body::<false>(x, c, cy, w, grad);
+    match loss {
+        Some(l) => gradient_body::<false, true>(x, c, cy, w, grad, l),
+        None => gradient_body::<false, false>(x, c, cy, w, grad, &mut []),
+    }
+}
+
+fn check_shapes(
+    x: &[f32],
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    grad: &[f64],
+    loss: &Option<&mut [f64]>,
+) {
+    let n = c.len() / LANES;
+    assert!(n.is_multiple_of(ROW_TILE) && x.len() == n * KPAD && cy.len() == c.len());
+    assert!(w.len() == KPAD * LANES && grad.len() == KPAD * LANES);
+    assert!(loss.as_ref().is_none_or(|l| l.len() == LANES));
 }
 
 /// The same kernel without SIMD feature detection (no FMA contraction): what CPUs without
@@ -50,17 +80,32 @@ pub fn logistic_gradient_block_portable(
     cy: &[f32],
     w: &[f32],
     grad: &mut [f64],
+    loss: Option<&mut [f64]>,
 ) {
-    let n = c.len() / LANES;
-    assert!(n.is_multiple_of(ROW_TILE) && x.len() == n * KPAD && cy.len() == c.len());
-    assert!(w.len() == KPAD * LANES && grad.len() == KPAD * LANES);
-    gradient_body::<false>(x, c, cy, w, grad);
+    check_shapes(x, c, cy, w, grad, &loss);
+    match loss {
+        Some(l) => gradient_body::<false, true>(x, c, cy, w, grad, l),
+        None => gradient_body::<false, false>(x, c, cy, w, grad, &mut []),
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gradient_avx2_fma(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], grad: &mut [f64]) {
-    gradient_body::<true>(x, c, cy, w, grad);
+    gradient_body::<true, false>(x, c, cy, w, grad, &mut []);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gradient_avx2_fma_loss(
+    x: &[f32],
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    grad: &mut [f64],
+    loss: &mut [f64],
+) {
+    gradient_body::<true, true>(x, c, cy, w, grad, loss);
 }
 
 #[inline(always)]
@@ -69,13 +114,21 @@ fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
 }
 
 #[inline(always)]
-fn gradient_body<const FMA: bool>(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], grad: &mut [f64]) {
+fn gradient_body<const FMA: bool, const LOSS: bool>(
+    x: &[f32],
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    grad: &mut [f64],
+    loss: &mut [f64],
+) {
     let (x_rows, _) = x.as_chunks::<KPAD>();
     let (c_rows, _) = c.as_chunks::<LANES>();
     let (cy_rows, _) = cy.as_chunks::<LANES>();
     let (w_rows, _) = w.as_chunks::<LANES>();
     let w_rows: &[[f32; LANES]; KPAD] = w_rows.try_into().expect("KPAD rows");
     grad.fill(0.0);
+    loss.fill(0.0);
     let mut res = [[0f32; LANES]; ROW_TILE];
     for tile in 0..x_rows.len() / ROW_TILE {
         let base = tile * ROW_TILE;
@@ -83,6 +136,7 @@ fn gradient_body<const FMA: bool>(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], g
         let ct: &[[f32; LANES]; ROW_TILE] = c_rows[base..base + ROW_TILE].try_into().unwrap();
         let cyt: &[[f32; LANES]; ROW_TILE] = cy_rows[base..base + ROW_TILE].try_into().unwrap();
         // Logits → residuals, RB rows at a time.
+        let mut tile_loss = [0f32; LANES];
         for r0 in (0..ROW_TILE).step_by(RB) {
             let mut z = [[0f32; LANES]; RB];
             for k in 0..N_FEATURES {
@@ -99,6 +153,17 @@ fn gradient_body<const FMA: bool>(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], g
                 for l in 0..LANES {
                     res[r0 + i][l] = ct[r0 + i][l] * s[l] - cyt[r0 + i][l];
                 }
+                if LOSS {
+                    let sp = softplus_lanes::<FMA>(&z[i]);
+                    for l in 0..LANES {
+                        tile_loss[l] += ct[r0 + i][l] * sp[l] - cyt[r0 + i][l] * z[i][l];
+                    }
+                }
+            }
+        }
+        if LOSS {
+            for l in 0..LANES {
+                loss[l] += tile_loss[l] as f64;
             }
         }
         // Xᵀ·residual for the tile, KB features at a time, then into the f64 accumulator.
@@ -134,6 +199,43 @@ pub fn sigmoid_lanes<const FMA: bool>(z: &[f32; LANES]) -> [f32; LANES] {
         out[l] = 1.0 / (1.0 + exp_approx::<FMA>(-z[l]));
     }
     out
+}
+
+/// softplus(z) = log(1 + e^z) = max(z, 0) + log(1 + e^−|z|) for 16 lanes, branch-free.
+#[inline(always)]
+pub fn softplus_lanes<const FMA: bool>(z: &[f32; LANES]) -> [f32; LANES] {
+    let mut out = [0f32; LANES];
+    for l in 0..LANES {
+        out[l] = z[l].max(0.0) + log_approx::<FMA>(1.0 + exp_approx::<FMA>(-z[l].abs()));
+    }
+    out
+}
+
+/// ln x for normal positive x (Cephes' logf polynomial, ≈1 ulp), branch-free.
+#[inline(always)]
+pub fn log_approx<const FMA: bool>(x: f32) -> f32 {
+    const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    let bits = x.to_bits();
+    let mut e = ((bits >> 23) & 0xff) as i32 - 126;
+    let m = f32::from_bits((bits & 0x807f_ffff) | 0x3f00_0000); // in [0.5, 1)
+    let small = m < SQRT_HALF;
+    e -= small as i32;
+    let m = if small { m + m - 1.0 } else { m - 1.0 };
+    let e = e as f32;
+    let z = m * m;
+    let mut y = 7.037_683_6e-2f32;
+    y = madd::<FMA>(y, m, -1.151_461_1e-1);
+    y = madd::<FMA>(y, m, 1.167_699_9e-1);
+    y = madd::<FMA>(y, m, -1.242_014_1e-1);
+    y = madd::<FMA>(y, m, 1.424_932_3e-1);
+    y = madd::<FMA>(y, m, -1.666_805_8e-1);
+    y = madd::<FMA>(y, m, 2.000_071_4e-1);
+    y = madd::<FMA>(y, m, -2.499_999_4e-1);
+    y = madd::<FMA>(y, m, 3.333_333e-1);
+    y = y * m * z;
+    y = madd::<FMA>(e, -2.121_944_4e-4, y);
+    y = madd::<FMA>(z, -0.5, y);
+    madd::<FMA>(e, 0.693_359_4, m + y)
 }
 
 /// e^x, |relative error| ≲ 2e-7 on [-87, 87]; inputs are clamped to that range.

@@ -34,7 +34,7 @@ fn gradient_pass<B: GradientBackend>(design: &BatchDesign, backend: &B, w: &[f32
         .par_iter()
         .map(|b| {
             let mut g = vec![0f64; KPAD * LANES];
-            backend.block_gradient(&design.groups[b.group], b, w, &mut g);
+            backend.block_gradient(&design.groups[b.group], b, w, &mut g, None);
             g[0]
         })
         .sum()

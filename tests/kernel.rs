@@ -72,7 +72,7 @@ fn fused_kernel_matches_f64_gradient() {
     for (n, seed) in [(ROW_TILE, 1), (640, 2), (1424, 3)] {
         let (x, c, cy, w) = random_block(n, seed);
         let mut g = vec![0f64; KPAD * LANES];
-        logistic_gradient_block(&x, &c, &cy, &w, &mut g);
+        logistic_gradient_block(&x, &c, &cy, &w, &mut g, None);
         let (exact, scale) = f64_gradient(&x, &c, &cy, &w, n);
         for i in 0..KPAD * LANES {
             let err = (g[i] - exact[i]).abs();
@@ -94,7 +94,7 @@ fn fused_kernel_matches_burn_plain_ops() {
     let n = 320;
     let (x, c, cy, w) = random_block(n, 7);
     let mut g = vec![0f64; KPAD * LANES];
-    logistic_gradient_block(&x, &c, &cy, &w, &mut g);
+    logistic_gradient_block(&x, &c, &cy, &w, &mut g, None);
     // Same problem laid out for the reference: X n×29, W m×29, C and CY m×n.
     let xr: Vec<f32> = (0..n)
         .flat_map(|r| x[r * KPAD..r * KPAD + NF].to_vec())
@@ -146,7 +146,7 @@ fn portable_path_matches_f64_gradient_too() {
     let n = 480;
     let (x, c, cy, w) = random_block(n, 9);
     let mut g = vec![0f64; KPAD * LANES];
-    logistic_gradient_block_portable(&x, &c, &cy, &w, &mut g);
+    logistic_gradient_block_portable(&x, &c, &cy, &w, &mut g, None);
     let (exact, scale) = f64_gradient(&x, &c, &cy, &w, n);
     for i in 0..KPAD * LANES {
         assert!(
@@ -154,4 +154,59 @@ fn portable_path_matches_f64_gradient_too() {
             "entry {i}"
         );
     }
+}
+
+#[test]
+fn loss_output_matches_f64_and_does_not_change_the_gradient() {
+    let n = 640;
+    let (x, c, cy, w) = random_block(n, 11);
+    let (mut g0, mut g1, mut g2) = (
+        vec![0f64; KPAD * LANES],
+        vec![0f64; KPAD * LANES],
+        vec![0f64; KPAD * LANES],
+    );
+    let (mut loss, mut loss_portable) = (vec![0f64; LANES], vec![0f64; LANES]);
+    logistic_gradient_block(&x, &c, &cy, &w, &mut g0, None);
+    logistic_gradient_block(&x, &c, &cy, &w, &mut g1, Some(&mut loss));
+    logistic_gradient_block_portable(&x, &c, &cy, &w, &mut g2, Some(&mut loss_portable));
+    assert_eq!(g0, g1);
+    for l in 0..LANES {
+        let (mut exact, mut scale) = (0f64, 0f64);
+        for r in 0..n {
+            let z: f64 = (0..NF)
+                .map(|k| x[r * KPAD + k] as f64 * w[k * LANES + l] as f64)
+                .sum();
+            let sp = if z > 0.0 {
+                z + (-z).exp().ln_1p()
+            } else {
+                z.exp().ln_1p()
+            };
+            let term = c[r * LANES + l] as f64 * sp - cy[r * LANES + l] as f64 * z;
+            exact += term;
+            scale += term.abs();
+        }
+        for got in [loss[l], loss_portable[l]] {
+            assert!(
+                (got - exact).abs() <= 1e-6 * scale,
+                "lane {l}: {got} vs {exact}"
+            );
+        }
+    }
+}
+
+#[test]
+fn log_approximation_is_within_a_few_ulps() {
+    use prefdissect::solve::cpu::kernel::log_approx;
+    let mut worst = 0f64;
+    let mut v = 1e-30f64;
+    while v < 1e30 {
+        let x = v as f32;
+        let exact = (x as f64).ln();
+        for got in [log_approx::<true>(x) as f64, log_approx::<false>(x) as f64] {
+            let err = (got - exact).abs() / exact.abs().max(1.0);
+            worst = worst.max(err);
+        }
+        v *= 1.000_37;
+    }
+    assert!(worst < 3e-7, "error {worst:e}");
 }

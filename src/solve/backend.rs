@@ -12,6 +12,14 @@ pub trait GradientBackend: Sync {
     /// Short name for reports (`cpu-fused`, `wgpu`, …).
     fn name(&self) -> String;
 
-    /// `w` and `grad` are `KPAD × LANES`, lane-fastest; `grad` is overwritten.
-    fn block_gradient(&self, group: &GroupDesign, block: &Block, w: &[f32], grad: &mut [f64]);
+    /// `w` and `grad` are `KPAD × LANES`, lane-fastest; `grad` is overwritten. When `loss` is
+    /// given (`LANES` long) it receives each lane's Σ_r c_r · logloss.
+    fn block_gradient(
+        &self,
+        group: &GroupDesign,
+        block: &Block,
+        w: &[f32],
+        grad: &mut [f64],
+        loss: Option<&mut [f64]>,
+    );
 }

@@ -24,8 +24,15 @@ impl GradientBackend for CpuBackend {
         )
     }
 
-    fn block_gradient(&self, group: &GroupDesign, block: &Block, w: &[f32], grad: &mut [f64]) {
-        kernel::logistic_gradient_block(&group.x, &block.c, &block.cy, w, grad);
+    fn block_gradient(
+        &self,
+        group: &GroupDesign,
+        block: &Block,
+        w: &[f32],
+        grad: &mut [f64],
+        loss: Option<&mut [f64]>,
+    ) {
+        kernel::logistic_gradient_block(&group.x, &block.c, &block.cy, w, grad, loss);
     }
 }
 

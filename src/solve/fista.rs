@@ -58,7 +58,7 @@ pub fn fista_block<B: GradientBackend + ?Sized>(
                 w32[k * LANES + l] = y[l][k] as f32;
             }
         }
-        backend.block_gradient(group, block, &w32, &mut grad);
+        backend.block_gradient(group, block, &w32, &mut grad, None);
         let mut any_active = false;
         for l in 0..lanes {
             if !active[l] {

@@ -3,7 +3,7 @@
 //! keeps one beside each fused op. Tests compare the fused kernel to it; the benchmark times it
 //! as the "generic tensor library" baseline.
 
-use burn::tensor::activation::sigmoid;
+use burn::tensor::activation::{sigmoid, softplus};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::backend::GradientBackend;
@@ -13,6 +13,17 @@ use crate::features::N_FEATURES;
 /// `G = (C ∘ σ(W Xᵀ) − CY) X` for `m` models over `n` rows: `x` is `n × 29`, `w` is `m × 29`,
 /// `c` and `cy` are `m × n`; returns `m × 29`, row-major.
 pub fn reference_gradient(x: &[f32], w: &[f32], c: &[f32], cy: &[f32], n: usize) -> Vec<f32> {
+    reference_gradient_loss(x, w, c, cy, n).0
+}
+
+/// [`reference_gradient`] plus each model's loss Σ_r c·softplus(z) − cy·z.
+pub fn reference_gradient_loss(
+    x: &[f32],
+    w: &[f32],
+    c: &[f32],
+    cy: &[f32],
+    n: usize,
+) -> (Vec<f32>, Vec<f32>) {
     let m = w.len() / N_FEATURES;
     let device = Device::flex();
     let x = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [n, N_FEATURES]), &device);
@@ -20,12 +31,11 @@ pub fn reference_gradient(x: &[f32], w: &[f32], c: &[f32], cy: &[f32], n: usize)
     let c = Tensor::<2>::from_data(TensorData::new(c.to_vec(), [m, n]), &device);
     let cy = Tensor::<2>::from_data(TensorData::new(cy.to_vec(), [m, n]), &device);
     let z = w.matmul(x.clone().transpose());
+    let loss = (c.clone() * softplus(z.clone(), 1.0) - cy.clone() * z.clone()).sum_dim(1);
     let residual = c * sigmoid(z) - cy;
-    residual
-        .matmul(x)
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("f32 tensor")
+    let grad = residual.matmul(x).into_data().try_into_vec::<f32>();
+    let loss = loss.into_data().try_into_vec::<f32>();
+    (grad.expect("f32 tensor"), loss.expect("f32 tensor"))
 }
 
 /// The reference as a backend, so a solver can run on it and be compared end to end.
@@ -37,7 +47,14 @@ impl GradientBackend for ReferenceBackend {
         "burn-flex plain ops (reference)".into()
     }
 
-    fn block_gradient(&self, group: &GroupDesign, block: &Block, w: &[f32], grad: &mut [f64]) {
+    fn block_gradient(
+        &self,
+        group: &GroupDesign,
+        block: &Block,
+        w: &[f32],
+        grad: &mut [f64],
+        loss: Option<&mut [f64]>,
+    ) {
         let n = group.n_padded;
         let mut x = vec![0f32; n * N_FEATURES];
         for r in 0..n {
@@ -49,7 +66,12 @@ impl GradientBackend for ReferenceBackend {
             transpose(&block.c, n, LANES, n),
             transpose(&block.cy, n, LANES, n),
         );
-        let g = reference_gradient(&x, &wm, &cm, &cym, n);
+        let (g, lane_loss) = reference_gradient_loss(&x, &wm, &cm, &cym, n);
+        if let Some(loss) = loss {
+            for (out, v) in loss.iter_mut().zip(&lane_loss) {
+                *out = *v as f64;
+            }
+        }
         grad.fill(0.0);
         for l in 0..LANES {
             for k in 0..N_FEATURES {
