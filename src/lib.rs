@@ -16,6 +16,7 @@ pub mod demo;
 pub mod design;
 pub mod error;
 pub mod features;
+pub mod fidelity;
 pub mod load;
 pub mod report;
 pub mod run;

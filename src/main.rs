@@ -57,6 +57,30 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Compare posterior means with the authors' numpyro runs on the dev data (z-scores).
+    Fidelity {
+        /// The dev data directory (with numpyro/*.json).
+        #[arg(long, default_value = "../shared/data/dev")]
+        dev: PathBuf,
+        /// Chains per fit.
+        #[arg(long, default_value_t = 4)]
+        chains: usize,
+        /// Warm-up iterations.
+        #[arg(long, default_value_t = 500)]
+        warmup: usize,
+        /// Draws per chain.
+        #[arg(long, default_value_t = 2000)]
+        draws: usize,
+        /// Leapfrog steps per iteration.
+        #[arg(long, default_value_t = 5)]
+        leapfrog_steps: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Only the first N (judge, group) pairs of each file.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// Time the full MAP job and the fused kernel against an SGEMM and the burn reference.
     Bench {
         /// Timed runs of the full job (median reported).
@@ -143,6 +167,26 @@ fn execute(command: Command) -> Result<()> {
                 dir.display(),
                 dir.display()
             );
+            Ok(())
+        }
+        Command::Fidelity {
+            dev,
+            chains,
+            warmup,
+            draws,
+            leapfrog_steps,
+            seed,
+            limit,
+        } => {
+            let params = prefdissect::solve::hmc::HmcParams::new()
+                .chains(chains)
+                .warmup(warmup)
+                .draws(draws)
+                .leapfrog_steps(leapfrog_steps)
+                .seed(seed)
+                .check()?;
+            let report = prefdissect::fidelity::compare(&dev, &params, limit)?;
+            println!("{}", serde_json::to_string_pretty(&report).expect("json"));
             Ok(())
         }
         Command::Bench {

@@ -64,13 +64,16 @@ pub struct RowWeights {
     pub c: Vec<f32>,
 }
 
-/// Up to [`LANES`] fits of one group, with their per-row data interleaved lane-fastest.
+/// Up to [`LANES`] lanes of one group, with their per-row data interleaved lane-fastest. A lane
+/// is a fit (MAP) or one Markov chain of a fit (posterior sampling).
 #[derive(Clone, Debug)]
 pub struct Block {
     /// Group whose X the block uses.
     pub group: usize,
-    /// Fit ids of the lanes; lanes past `fits.len()` are empty (all weights zero).
+    /// Fit id of each lane; lanes past `fits.len()` are empty (all weights zero).
     pub fits: Vec<usize>,
+    /// Chain number of each lane (0 for MAP blocks).
+    pub chains: Vec<u16>,
     /// `n_padded × LANES` row weights.
     pub c: Vec<f32>,
     /// `n_padded × LANES` row weight × label (label 1 = "A").
@@ -174,7 +177,8 @@ impl BatchDesign {
             fits.extend(group_fits);
             let ids: Vec<usize> = (first..fits.len()).collect();
             for chunk in ids.chunks(LANES) {
-                blocks.push(make_block(gi, g, chunk, &fits, &row_weights, data));
+                let chains = vec![0; chunk.len()];
+                blocks.push(make_block(gi, g, chunk, &chains, &fits, &row_weights, data));
             }
         }
         Ok(BatchDesign {
@@ -184,6 +188,41 @@ impl BatchDesign {
             blocks,
             folds,
         })
+    }
+
+    /// Blocks for posterior sampling: each fit gets `chains` lanes (one per Markov chain) and a
+    /// block holds whole fits, so a block's task can summarise its fits' draws and drop them.
+    pub fn chain_blocks(&self, data: &Dataset, chains: usize) -> Result<Vec<Block>> {
+        if chains == 0 || chains > LANES {
+            return Err(Error::Setting {
+                name: "chains",
+                message: format!("must be between 1 and {LANES}, got {chains}"),
+            });
+        }
+        let per_block = LANES / chains;
+        let mut blocks = Vec::new();
+        for (gi, g) in self.groups.iter().enumerate() {
+            let ids: Vec<usize> = (0..self.fits.len())
+                .filter(|&f| self.fits[f].group == gi)
+                .collect();
+            for chunk in ids.chunks(per_block) {
+                let lanes: Vec<usize> = chunk
+                    .iter()
+                    .flat_map(|&f| std::iter::repeat_n(f, chains))
+                    .collect();
+                let lane_chains: Vec<u16> = (0..lanes.len()).map(|i| (i % chains) as u16).collect();
+                blocks.push(make_block(
+                    gi,
+                    g,
+                    &lanes,
+                    &lane_chains,
+                    &self.fits,
+                    &self.row_weights,
+                    data,
+                ));
+            }
+        }
+        Ok(blocks)
     }
 
     /// Useful multiply-adds of one gradient evaluation of every fit (for GFLOP/s figures):
@@ -198,6 +237,7 @@ fn make_block(
     gi: usize,
     g: &GroupDesign,
     lanes: &[usize],
+    chains: &[u16],
     fits: &[Fit],
     row_weights: &[RowWeights],
     data: &Dataset,
@@ -217,6 +257,7 @@ fn make_block(
     Block {
         group: gi,
         fits: lanes.to_vec(),
+        chains: chains.to_vec(),
         c,
         cy,
     }

@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod cpu;
 pub mod fista;
+pub mod hmc;
 pub mod objective;
 pub mod params;
 pub mod polish;

@@ -16,6 +16,22 @@ pub struct Steps {
     pub step: [f64; N_FEATURES],
 }
 
+/// The diagonal of the curvature bound XᵀCX/4: a cheap per-feature precision estimate, which
+/// also seeds the HMC sampler's mass matrix.
+pub fn curvature_diag(group: &GroupDesign, c: &[f32]) -> [f64; N_FEATURES] {
+    let mut d = [0f64; N_FEATURES];
+    for r in 0..group.n_rows() {
+        let w = c[r] as f64;
+        if w == 0.0 {
+            continue;
+        }
+        for (k, &x) in group.x[r * KPAD..r * KPAD + N_FEATURES].iter().enumerate() {
+            d[k] += w * (x as f64) * (x as f64) / 4.0;
+        }
+    }
+    d
+}
+
 /// Step sizes for fits over `group` with row weights `c`.
 pub fn steps_for(group: &GroupDesign, c: &[f32]) -> Steps {
     let mut h = [[0f64; N_FEATURES]; N_FEATURES];

@@ -1,0 +1,142 @@
+//! Posterior-sampling settings: a builder whose setters document their defaults (the paper's
+//! numpyro settings), checked once into a validated type before sampling.
+
+use crate::design::LANES;
+use crate::error::{Error, Result};
+
+/// Unchecked sampler settings; call [`HmcParams::check`].
+#[derive(Clone, Debug)]
+pub struct HmcParams {
+    chains: usize,
+    warmup: usize,
+    draws: usize,
+    leapfrog_steps: usize,
+    target_accept: f64,
+    seed: u64,
+    prior_scale: f64,
+}
+
+impl Default for HmcParams {
+    fn default() -> Self {
+        HmcParams {
+            chains: 4,
+            warmup: 500,
+            draws: 2000,
+            leapfrog_steps: 5,
+            target_accept: 0.8,
+            seed: 0,
+            prior_scale: 0.1,
+        }
+    }
+}
+
+impl HmcParams {
+    /// The paper's settings (4 chains, 500 warm-up, 2,000 draws, seed 0, Laplace(0, 0.1)).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Markov chains per fit, 1–16 (lanes of one block). Default 4.
+    pub fn chains(mut self, n: usize) -> Self {
+        self.chains = n;
+        self
+    }
+    /// Warm-up (adaptation) iterations per chain, discarded. Default 500.
+    pub fn warmup(mut self, n: usize) -> Self {
+        self.warmup = n;
+        self
+    }
+    /// Kept draws per chain. Default 2,000.
+    pub fn draws(mut self, n: usize) -> Self {
+        self.draws = n;
+        self
+    }
+    /// Leapfrog steps per HMC iteration (all lanes take them in lock-step). Default 5.
+    pub fn leapfrog_steps(mut self, n: usize) -> Self {
+        self.leapfrog_steps = n;
+        self
+    }
+    /// Acceptance rate the step-size adaptation aims at. Default 0.8 (Stan, numpyro).
+    pub fn target_accept(mut self, a: f64) -> Self {
+        self.target_accept = a;
+        self
+    }
+    /// Seed of the chains' random numbers. Default 0.
+    pub fn seed(mut self, s: u64) -> Self {
+        self.seed = s;
+        self
+    }
+    /// Scale b of the Laplace(0, b) prior. Default 0.1 (the paper).
+    pub fn prior_scale(mut self, b: f64) -> Self {
+        self.prior_scale = b;
+        self
+    }
+
+    /// Validates the settings.
+    pub fn check(self) -> Result<ValidHmcParams> {
+        let bad = |name: &'static str, message: String| Err(Error::Setting { name, message });
+        if self.chains == 0 || self.chains > LANES {
+            return bad(
+                "chains",
+                format!("must be 1..={LANES}, got {}", self.chains),
+            );
+        }
+        if self.draws < 4 {
+            return bad("draws", format!("must be at least 4, got {}", self.draws));
+        }
+        if self.leapfrog_steps == 0 {
+            return bad("leapfrog_steps", "must be at least 1".into());
+        }
+        if !(self.target_accept > 0.0 && self.target_accept < 1.0) {
+            return bad(
+                "target_accept",
+                format!("must be in (0, 1), got {}", self.target_accept),
+            );
+        }
+        if !(self.prior_scale.is_finite() && self.prior_scale > 0.0) {
+            return bad(
+                "prior_scale",
+                format!("must be a positive number, got {}", self.prior_scale),
+            );
+        }
+        Ok(ValidHmcParams(self))
+    }
+}
+
+/// Sampler settings that passed [`HmcParams::check`].
+#[derive(Clone, Debug)]
+pub struct ValidHmcParams(HmcParams);
+
+impl ValidHmcParams {
+    /// Chains per fit.
+    pub fn chains(&self) -> usize {
+        self.0.chains
+    }
+    /// Warm-up iterations.
+    pub fn warmup(&self) -> usize {
+        self.0.warmup
+    }
+    /// Kept draws per chain.
+    pub fn draws(&self) -> usize {
+        self.0.draws
+    }
+    /// Leapfrog steps per iteration.
+    pub fn leapfrog_steps(&self) -> usize {
+        self.0.leapfrog_steps
+    }
+    /// Target acceptance.
+    pub fn target_accept(&self) -> f64 {
+        self.0.target_accept
+    }
+    /// Seed.
+    pub fn seed(&self) -> u64 {
+        self.0.seed
+    }
+    /// Prior scale b.
+    pub fn prior_scale(&self) -> f64 {
+        self.0.prior_scale
+    }
+    /// L1 weight λ = 1/b of the potential.
+    pub fn lambda(&self) -> f64 {
+        1.0 / self.0.prior_scale
+    }
+}
