@@ -149,14 +149,19 @@ fn gradient_body<const FMA: bool, const LOSS: bool>(
                 }
             }
             for i in 0..RB {
-                let s = sigmoid_lanes::<FMA>(&z[i]);
+                // One exp serves both: e = e^−z gives σ(z) = 1/(1+e) and e^−|z| = min(e, 1/e).
+                let mut e = [0f32; LANES];
                 for l in 0..LANES {
-                    res[r0 + i][l] = ct[r0 + i][l] * s[l] - cyt[r0 + i][l];
+                    e[l] = exp_approx::<FMA>(-z[i][l]);
+                }
+                for l in 0..LANES {
+                    res[r0 + i][l] = ct[r0 + i][l] / (1.0 + e[l]) - cyt[r0 + i][l];
                 }
                 if LOSS {
-                    let sp = softplus_lanes::<FMA>(&z[i]);
                     for l in 0..LANES {
-                        tile_loss[l] += ct[r0 + i][l] * sp[l] - cyt[r0 + i][l] * z[i][l];
+                        let e_abs = if z[i][l] >= 0.0 { e[l] } else { 1.0 / e[l] };
+                        let sp = z[i][l].max(0.0) + log_approx::<FMA>(1.0 + e_abs);
+                        tile_loss[l] += ct[r0 + i][l] * sp - cyt[r0 + i][l] * z[i][l];
                     }
                 }
             }
@@ -188,27 +193,6 @@ fn gradient_body<const FMA: bool, const LOSS: bool>(
             }
         }
     }
-}
-
-/// σ(z) for 16 lanes, branch-free so it vectorises: Cephes' expf polynomial (≈1 ulp) with the
-/// power of two built from the exponent bits.
-#[inline(always)]
-pub fn sigmoid_lanes<const FMA: bool>(z: &[f32; LANES]) -> [f32; LANES] {
-    let mut out = [0f32; LANES];
-    for l in 0..LANES {
-        out[l] = 1.0 / (1.0 + exp_approx::<FMA>(-z[l]));
-    }
-    out
-}
-
-/// softplus(z) = log(1 + e^z) = max(z, 0) + log(1 + e^−|z|) for 16 lanes, branch-free.
-#[inline(always)]
-pub fn softplus_lanes<const FMA: bool>(z: &[f32; LANES]) -> [f32; LANES] {
-    let mut out = [0f32; LANES];
-    for l in 0..LANES {
-        out[l] = z[l].max(0.0) + log_approx::<FMA>(1.0 + exp_approx::<FMA>(-z[l].abs()));
-    }
-    out
 }
 
 /// ln x for normal positive x (Cephes' logf polynomial, ≈1 ulp), branch-free.

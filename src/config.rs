@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Estimator {
+    /// The paper's estimate: the posterior mean under the Laplace prior, by batched HMC.
+    PosteriorMean,
     /// The Laplace-prior MAP (L1-penalised logistic regression), by batched FISTA.
     Map,
 }
@@ -23,7 +25,7 @@ pub enum Estimator {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct FitConfig {
-    /// Estimator [default: map].
+    /// Estimator [default: posterior-mean].
     #[arg(long, value_enum)]
     pub estimator: Option<Estimator>,
     /// Folds per (judge, group); 1 fits the whole group [default: 10, the paper's].
@@ -41,6 +43,24 @@ pub struct FitConfig {
     /// Iteration cap per fit of the MAP solver [default: 20000].
     #[arg(long)]
     pub max_iter: Option<usize>,
+    /// Markov chains per fit [default: 4, the paper's].
+    #[arg(long)]
+    pub chains: Option<usize>,
+    /// Warm-up iterations per chain [default: 500, the paper's].
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    /// Kept draws per chain [default: 2000, the paper's].
+    #[arg(long)]
+    pub draws: Option<usize>,
+    /// Leapfrog steps per HMC iteration [default: 5].
+    #[arg(long)]
+    pub leapfrog_steps: Option<usize>,
+    /// Acceptance rate the step-size adaptation targets [default: 0.8].
+    #[arg(long)]
+    pub target_accept: Option<f64>,
+    /// Seed of the Markov chains [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 impl FitConfig {
@@ -62,6 +82,12 @@ impl FitConfig {
             prior_scale: over.prior_scale.or(self.prior_scale),
             kkt_tol: over.kkt_tol.or(self.kkt_tol),
             max_iter: over.max_iter.or(self.max_iter),
+            chains: over.chains.or(self.chains),
+            warmup: over.warmup.or(self.warmup),
+            draws: over.draws.or(self.draws),
+            leapfrog_steps: over.leapfrog_steps.or(self.leapfrog_steps),
+            target_accept: over.target_accept.or(self.target_accept),
+            seed: over.seed.or(self.seed),
         }
     }
 }

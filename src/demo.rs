@@ -35,9 +35,13 @@ pub fn demo(root: &Path, seed: u64) -> Result<(Vec<DemoRow>, serde_json::Value)>
         data: data_dir,
         out: fit_dir,
         selection: Selection::default(),
-        config: FitConfig::default(),
+        config: FitConfig {
+            estimator: Some(crate::config::Estimator::Map),
+            ..FitConfig::default()
+        },
+        progress: false,
     })?;
-    let per_fit: Vec<_> = outcome.solution.fits.iter().map(|f| f.weights).collect();
+    let per_fit = outcome.solution.weights();
     let averaged = fold_average(&outcome.design, &per_fit);
     let mut rows = Vec::new();
     for (j, judge) in outcome.data.judges.iter().enumerate() {

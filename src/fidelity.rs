@@ -39,6 +39,29 @@ pub struct FidelityRow {
     pub fold_avg_max_abs_delta: Option<f64>,
 }
 
+/// One weight of one fit, compared.
+#[derive(Clone, Debug, Serialize)]
+pub struct WeightRow {
+    /// Judge.
+    pub judge: String,
+    /// Group.
+    pub group: String,
+    /// Fold (0 for whole-group fits).
+    pub fold: usize,
+    /// Feature index.
+    pub feature: usize,
+    /// Our posterior mean.
+    pub ours: f64,
+    /// numpyro's posterior mean.
+    pub numpyro: f64,
+    /// Our MCSE.
+    pub mcse_ours: f64,
+    /// numpyro's MCSE.
+    pub mcse_numpyro: f64,
+    /// (ours − numpyro) / combined MCSE.
+    pub z: f64,
+}
+
 /// The whole comparison.
 #[derive(Clone, Debug, Serialize)]
 pub struct FidelityReport {
@@ -62,6 +85,8 @@ pub struct FidelityReport {
     pub median_mcse_numpyro: f64,
     /// Our sampling time, seconds.
     pub our_seconds: f64,
+    /// Every weight compared.
+    pub weights: Vec<WeightRow>,
     /// numpyro's summed wall time for the same fits, seconds.
     pub numpyro_seconds: f64,
 }
@@ -75,6 +100,7 @@ struct Accum {
     mcse_numpyro: Vec<f64>,
     our_s: f64,
     numpyro_s: f64,
+    weights: Vec<WeightRow>,
 }
 
 struct Reference {
@@ -188,6 +214,17 @@ fn compare_file(
                 let z = d / (ours.mcse[k].powi(2) + r.mcse[k].powi(2)).sqrt();
                 row_d.push(d.abs());
                 row_z.push(z.abs());
+                acc.weights.push(WeightRow {
+                    judge: r.judge.clone(),
+                    group: r.group.clone(),
+                    fold: r.fold,
+                    feature: k,
+                    ours: ours.mean[k],
+                    numpyro: r.mean[k],
+                    mcse_ours: ours.mcse[k],
+                    mcse_numpyro: r.mcse[k],
+                    z,
+                });
                 acc.zs.push(z);
                 acc.deltas.push(d.abs());
                 acc.mcse_ours.push(ours.mcse[k]);
@@ -213,6 +250,43 @@ fn compare_file(
         });
     }
     Ok(rows)
+}
+
+/// The report as a text table (one row per judge × group, then the totals).
+pub fn render(r: &FidelityReport) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<20} {:<18} {:>5} {:>9} {:>9} {:>7} {:>11}",
+        "judge", "group", "fits", "max|Δ|", "med|Δ|", "max|z|", "fold-avg|Δ|"
+    );
+    for row in &r.rows {
+        let _ = writeln!(
+            s,
+            "{:<20} {:<18} {:>5} {:>9.4} {:>9.4} {:>7.2} {:>11}",
+            row.judge,
+            row.group,
+            row.fits,
+            row.max_abs_delta,
+            row.median_abs_delta,
+            row.max_abs_z,
+            row.fold_avg_max_abs_delta
+                .map_or("-".to_string(), |v| format!("{v:.4}"))
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n{} weights: sd(z) {:.3} (want 0.8–1.25), mean(z) {:+.3}, max|z| {:.2} (≤ 5), \
+         median|Δ| {:.4} (≤ 0.002), 10-fold average max|Δ| {:.4} (≤ 0.003)",
+        r.n_weights, r.sd_z, r.mean_z, r.max_abs_z, r.median_abs_delta, r.fold_avg_max_abs_delta
+    );
+    let _ = writeln!(
+        s,
+        "median MCSE: ours {:.4}, numpyro {:.4}; time: ours {:.1} s, numpyro {:.0} s for the same fits",
+        r.median_mcse_ours, r.median_mcse_numpyro, r.our_seconds, r.numpyro_seconds
+    );
+    s
 }
 
 /// Runs the comparison on both numpyro files of `dev` (`limit`: first pairs of each only).
@@ -244,6 +318,7 @@ pub fn compare(
         median_mcse_numpyro: median(acc.mcse_numpyro),
         our_seconds: acc.our_s,
         numpyro_seconds: acc.numpyro_s,
+        weights: acc.weights,
         rows,
     })
 }

@@ -38,6 +38,9 @@ enum Command {
         groups: Option<Vec<String>>,
         #[command(flatten)]
         settings: FitConfig,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Write a paper-shaped synthetic data set with known true weights.
     Simulate {
@@ -80,6 +83,9 @@ enum Command {
         /// Only the first N (judge, group) pairs of each file.
         #[arg(long)]
         limit: Option<usize>,
+        /// Also write the full report (every weight's Δ and z) as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Time the full MAP job and the fused kernel against an SGEMM and the burn reference.
     Bench {
@@ -118,6 +124,7 @@ fn execute(command: Command) -> Result<()> {
             judges,
             groups,
             settings: flags,
+            quiet,
         } => {
             let base = match &config {
                 Some(path) => FitConfig::read(path)?,
@@ -128,20 +135,24 @@ fn execute(command: Command) -> Result<()> {
                 out: out.clone(),
                 selection: Selection { judges, groups },
                 config: base.overridden_by(&flags),
+                progress: !quiet,
             };
             let outcome = run::fit(&req)?;
             let s = &outcome.summary;
             eprintln!(
-                "fitted {} models ({} judges × {} groups × {} folds) on {} in {:.3} s; max KKT {:.2e}; wrote {}",
+                "fitted {} models ({} judges × {} groups × {} folds, {}) on {} in {:.3} s; wrote {}",
                 s["counts"]["fits"],
                 s["counts"]["judges"],
                 s["counts"]["groups"],
                 s["settings"]["folds"],
+                s["settings"]["estimator"].as_str().unwrap_or("?"),
                 s["backend"].as_str().unwrap_or("?"),
                 s["timings_s"]["solve"].as_f64().unwrap_or(0.0),
-                s["max_kkt"].as_f64().unwrap_or(0.0),
                 out.display()
             );
+            for w in &outcome.warnings {
+                eprintln!("warning: {w}");
+            }
             Ok(())
         }
         Command::Simulate { out, seed } => {
@@ -177,6 +188,7 @@ fn execute(command: Command) -> Result<()> {
             leapfrog_steps,
             seed,
             limit,
+            json,
         } => {
             let params = prefdissect::solve::hmc::HmcParams::new()
                 .chains(chains)
@@ -186,7 +198,11 @@ fn execute(command: Command) -> Result<()> {
                 .seed(seed)
                 .check()?;
             let report = prefdissect::fidelity::compare(&dev, &params, limit)?;
-            println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+            print!("{}", prefdissect::fidelity::render(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).expect("json");
+                prefdissect::report::write_atomic(&path, text.as_bytes())?;
+            }
             Ok(())
         }
         Command::Bench {

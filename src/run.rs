@@ -9,9 +9,16 @@ use crate::analyse::fold_average;
 use crate::config::{Estimator, FitConfig};
 use crate::design::BatchDesign;
 use crate::error::{Error, Result};
+use crate::features::N_FEATURES;
 use crate::load::{Dataset, Selection};
 use crate::report::{self, FITTED_PARAS_DIR};
-use crate::solve::{CpuBackend, MapParams, MapSolution, solve_map};
+use crate::solve::hmc::{HmcParams, PosteriorSolution, ValidHmcParams, solve_posterior};
+use crate::solve::{CpuBackend, MapParams, MapSolution, ValidMapParams, solve_map};
+
+/// A fit flagged when any weight's R-hat exceeds this.
+pub const RHAT_WARN: f64 = 1.01;
+/// A fit flagged when any weight's bulk ESS is below this.
+pub const ESS_WARN: f64 = 400.0;
 
 /// Everything a `fit` run needs.
 #[derive(Clone, Debug)]
@@ -24,6 +31,27 @@ pub struct FitRequest {
     pub selection: Selection,
     /// Settings (config file merged with flags).
     pub config: FitConfig,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// The estimator's results.
+#[derive(Clone, Debug)]
+pub enum Solution {
+    /// Posterior summaries (HMC).
+    Posterior(PosteriorSolution),
+    /// MAP fits (FISTA).
+    Map(MapSolution),
+}
+
+impl Solution {
+    /// The reported weights of every fit (posterior mean or MAP).
+    pub fn weights(&self) -> Vec<[f64; N_FEATURES]> {
+        match self {
+            Solution::Posterior(s) => s.fits.iter().map(|f| f.mean).collect(),
+            Solution::Map(s) => s.fits.iter().map(|f| f.weights).collect(),
+        }
+    }
 }
 
 /// What a finished run reports back (also written as `summary.json`).
@@ -34,9 +62,55 @@ pub struct FitOutcome {
     /// The loaded data set.
     pub data: Dataset,
     /// Per-fit results.
-    pub solution: MapSolution,
+    pub solution: Solution,
     /// The summary document.
     pub summary: Value,
+    /// Human-readable warnings (also in the summary).
+    pub warnings: Vec<String>,
+}
+
+/// Validated settings of either estimator.
+enum Settings {
+    Posterior(ValidHmcParams),
+    Map(ValidMapParams),
+}
+
+fn settings(cfg: &FitConfig) -> Result<Settings> {
+    let b = cfg.prior_scale.unwrap_or(0.1);
+    Ok(match cfg.estimator.unwrap_or(Estimator::PosteriorMean) {
+        Estimator::PosteriorMean => {
+            let mut p = HmcParams::new().prior_scale(b);
+            if let Some(v) = cfg.chains {
+                p = p.chains(v);
+            }
+            if let Some(v) = cfg.warmup {
+                p = p.warmup(v);
+            }
+            if let Some(v) = cfg.draws {
+                p = p.draws(v);
+            }
+            if let Some(v) = cfg.leapfrog_steps {
+                p = p.leapfrog_steps(v);
+            }
+            if let Some(v) = cfg.target_accept {
+                p = p.target_accept(v);
+            }
+            if let Some(v) = cfg.seed {
+                p = p.seed(v);
+            }
+            Settings::Posterior(p.check()?)
+        }
+        Estimator::Map => {
+            let mut p = MapParams::new().prior_scale(b);
+            if let Some(t) = cfg.kkt_tol {
+                p = p.kkt_tol(t);
+            }
+            if let Some(m) = cfg.max_iter {
+                p = p.max_iter(m);
+            }
+            Settings::Map(p.check()?)
+        }
+    })
 }
 
 /// Runs a fit and writes its outputs.
@@ -44,35 +118,37 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     let t0 = Instant::now();
     let cfg = &req.config;
     let folds = cfg.folds.unwrap_or(10);
-    let seed = cfg.fold_seed.unwrap_or(0);
-    let estimator = cfg.estimator.unwrap_or(Estimator::Map);
-    let mut params = MapParams::new();
-    if let Some(b) = cfg.prior_scale {
-        params = params.prior_scale(b);
-    }
-    if let Some(t) = cfg.kkt_tol {
-        params = params.kkt_tol(t);
-    }
-    if let Some(m) = cfg.max_iter {
-        params = params.max_iter(m);
-    }
-    let params = params.check()?;
+    let fold_seed = cfg.fold_seed.unwrap_or(0);
+    let settings = settings(cfg)?;
     check_out_dir(&req.out)?;
 
     let data = Dataset::load(&req.data, &req.selection)?;
     let t_load = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let design = BatchDesign::build(&data, folds, seed)?;
+    let design = BatchDesign::build(&data, folds, fold_seed)?;
     let t_design = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
-    let solution = match estimator {
-        Estimator::Map => solve_map(&design, &CpuBackend, &params),
+    let solution = match &settings {
+        Settings::Map(p) => Solution::Map(solve_map(&design, &CpuBackend, p)),
+        Settings::Posterior(p) => {
+            let bar = progress_bar(req.progress);
+            let tick = |total: usize| {
+                if let Some(bar) = &bar {
+                    bar.set_length(total as u64);
+                    bar.inc(1);
+                }
+            };
+            let s = solve_posterior(&design, &data, &CpuBackend, p, &tick)?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            Solution::Posterior(s)
+        }
     };
     let t_solve = t2.elapsed().as_secs_f64();
 
     let judge_names: Vec<String> = data.judges.iter().map(|j| j.name.clone()).collect();
-    let per_fit: Vec<_> = solution.fits.iter().map(|f| f.weights).collect();
-    let averaged = fold_average(&design, &per_fit);
+    let averaged = fold_average(&design, &solution.weights());
     let mut files = Vec::new();
     for (gi, g) in design.groups.iter().enumerate() {
         let entries: Vec<_> = averaged.iter().filter(|e| e.group == gi).collect();
@@ -84,56 +160,119 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     let fit_lines: Vec<Value> = design
         .fits
         .iter()
-        .zip(&solution.fits)
-        .map(|(f, r)| {
-            json!({
+        .enumerate()
+        .map(|(i, f)| {
+            let mut line = json!({
                 "judge": judge_names[f.judge],
                 "group": design.groups[f.group].name,
                 "fold": f.fold,
                 "n_train": f.n_train,
-                "weights": r.weights.to_vec(),
-                "objective": r.objective,
-                "kkt": r.kkt,
-                "iterations": r.iterations,
-                "polish_iterations": r.polish_iterations,
-            })
+            });
+            let extra = match &solution {
+                Solution::Map(s) => report::map_fit_json(&s.fits[i]),
+                Solution::Posterior(s) => report::posterior_fit_json(&s.fits[i]),
+            };
+            line.as_object_mut()
+                .expect("object")
+                .extend(extra.as_object().expect("object").clone());
+            line
         })
         .collect();
     files.push(("fits.jsonl".into(), report::render_jsonl(&fit_lines)));
-    let tol = params.kkt_tol();
-    let unconverged = solution.unconverged(tol);
-    let max_kkt = solution.fits.iter().map(|f| f.kkt).fold(0.0, f64::max);
+
+    let mut warnings = Vec::new();
+    let (settings_json, backend, counts, detail) = match (&settings, &solution) {
+        (Settings::Map(p), Solution::Map(s)) => {
+            let over = s.unconverged(p.kkt_tol());
+            if over > 0 {
+                warnings.push(format!(
+                    "{over} fits did not reach KKT <= {:e}",
+                    p.kkt_tol()
+                ));
+            }
+            (
+                json!({"estimator": "map", "prior_scale": p.prior_scale(),
+                       "kkt_tol": p.kkt_tol(), "max_iter": p.max_iter()}),
+                s.backend.clone(),
+                json!({
+                    "fits_over_kkt_tol": over,
+                    "fits_polished_f64": s.fits.iter().filter(|f| f.polish_iterations > 0).count(),
+                    "max_kkt": s.fits.iter().map(|f| f.kkt).fold(0.0, f64::max),
+                }),
+                serde_json::to_value(&s.timings).expect("json"),
+            )
+        }
+        (Settings::Posterior(p), Solution::Posterior(s)) => {
+            let high_rhat = s
+                .fits
+                .iter()
+                .filter(|f| !(f.max_rhat() <= RHAT_WARN))
+                .count();
+            let low_ess = s.fits.iter().filter(|f| !(f.min_ess() >= ESS_WARN)).count();
+            let divergent = s.fits.iter().filter(|f| f.divergences > 0).count();
+            if high_rhat > 0 {
+                warnings.push(format!(
+                    "{high_rhat} fits have a weight with R-hat > {RHAT_WARN}"
+                ));
+            }
+            if low_ess > 0 {
+                warnings.push(format!(
+                    "{low_ess} fits have a weight with bulk ESS < {ESS_WARN}"
+                ));
+            }
+            if divergent > 0 {
+                warnings.push(format!("{divergent} fits had divergent transitions"));
+            }
+            (
+                json!({"estimator": "posterior-mean", "prior_scale": p.prior_scale(),
+                       "chains": p.chains(), "warmup": p.warmup(), "draws": p.draws(),
+                       "leapfrog_steps": p.leapfrog_steps(), "target_accept": p.target_accept(),
+                       "seed": p.seed()}),
+                s.backend.clone(),
+                json!({
+                    "fits_rhat_over_1.01": high_rhat,
+                    "fits_ess_under_400": low_ess,
+                    "fits_with_divergences": divergent,
+                    "max_rhat": s.fits.iter().map(|f| f.max_rhat()).fold(f64::NAN, f64::max),
+                    "min_ess": s.fits.iter().map(|f| f.min_ess()).fold(f64::NAN, f64::min),
+                    "max_mcse": s.fits.iter()
+                        .flat_map(|f| f.mcse.iter().copied())
+                        .fold(f64::NAN, f64::max),
+                }),
+                serde_json::to_value(&s.timings).expect("json"),
+            )
+        }
+        _ => unreachable!("the solution comes from the settings"),
+    };
+    let mut settings_json = settings_json;
+    settings_json["folds"] = json!(folds);
+    settings_json["fold_seed"] = json!(fold_seed);
+    let mut counts_json = json!({
+        "judges": data.judges.len(),
+        "groups": design.groups.len(),
+        "fits": design.fits.len(),
+        "samples": data.annotations.n_samples(),
+        "samples_unchecked_999": data.annotations.unchecked.iter().filter(|&&u| u).count(),
+    });
+    counts_json
+        .as_object_mut()
+        .expect("object")
+        .extend(counts.as_object().expect("object").clone());
     let summary = json!({
         "tool": concat!("prefdissect ", env!("CARGO_PKG_VERSION")),
         "data": req.data.display().to_string(),
-        "settings": {
-            "estimator": estimator,
-            "folds": folds,
-            "fold_seed": seed,
-            "prior_scale": params.prior_scale(),
-            "kkt_tol": tol,
-            "max_iter": params.max_iter(),
-        },
-        "backend": solution.backend,
+        "settings": settings_json,
+        "backend": backend,
         // What this run wrote: files of other groups in OUT are from earlier runs.
         "judges": judge_names,
         "groups": design.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
-        "counts": {
-            "judges": data.judges.len(),
-            "groups": design.groups.len(),
-            "fits": design.fits.len(),
-            "blocks": design.blocks.len(),
-            "samples": data.annotations.n_samples(),
-            "samples_unchecked_999": data.annotations.unchecked.iter().filter(|&&u| u).count(),
-            "fits_over_kkt_tol": unconverged,
-            "fits_polished_f64": solution.fits.iter().filter(|f| f.polish_iterations > 0).count(),
-        },
-        "max_kkt": max_kkt,
+        "counts": counts_json,
+        "warnings": warnings,
         "timings_s": {
             "load": t_load,
             "design": t_design,
             "solve": t_solve,
-            "solve_detail": solution.timings,
+            "solve_detail": detail,
         },
     });
     files.push((
@@ -141,19 +280,42 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
         serde_json::to_string_pretty(&summary).expect("json") + "\n",
     ));
     report::write_all(&req.out, &files)?;
-    if unconverged > 0 {
-        return Err(Error::NotConverged {
-            count: unconverged,
-            tol,
-            max_iter: params.max_iter(),
-        });
+    if let Solution::Map(s) = &solution {
+        let tol = match &settings {
+            Settings::Map(p) => p,
+            Settings::Posterior(_) => unreachable!(),
+        };
+        let over = s.unconverged(tol.kkt_tol());
+        if over > 0 {
+            return Err(Error::NotConverged {
+                count: over,
+                tol: tol.kkt_tol(),
+                max_iter: tol.max_iter(),
+            });
+        }
     }
     Ok(FitOutcome {
         design,
         data,
         solution,
         summary,
+        warnings,
     })
+}
+
+fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
+    if !show {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} blocks of chains, ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    Some(bar)
 }
 
 /// The output must be a directory (or not exist yet); a file there is an error, not overwritten.

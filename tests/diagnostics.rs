@@ -115,3 +115,51 @@ fn too_short_chains_give_nan_not_a_panic() {
     let chains: Vec<&[f64]> = vec![&[1.0, 2.0, 3.0], &[2.0, 1.0, 0.5]];
     assert!(ess(&chains).is_nan());
 }
+
+#[test]
+fn fast_path_equals_the_reference_including_ties() {
+    use prefdissect::analyse::diagnostics::FastDiagnostics;
+    let mut rng = Rng::new(5);
+    let (m, n) = (4, 600);
+    let mut fast = FastDiagnostics::new(m, n);
+    for case in 0..6 {
+        // HMC-like chains: AR(1) values on the f32 grid, with repeats (rejections).
+        let chains: Vec<Vec<f32>> = (0..m)
+            .map(|c| {
+                let mut out = Vec::with_capacity(n);
+                let mut x = 0.0f64;
+                for _ in 0..n {
+                    if rng.uniform() < 0.75 {
+                        x = 0.6 * x + rng.normal() + if c == 0 { 0.1 * case as f64 } else { 0.0 };
+                    }
+                    let v = if case == 5 {
+                        (x * 4.0).round() / 4.0
+                    } else {
+                        x
+                    };
+                    out.push(v as f32);
+                }
+                out
+            })
+            .collect();
+        let as_f64: Vec<Vec<f64>> = chains
+            .iter()
+            .map(|c| c.iter().map(|&v| v as f64).collect())
+            .collect();
+        let refs: Vec<&[f64]> = as_f64.iter().map(|c| c.as_slice()).collect();
+        let want = diagnose(&refs);
+        let got = fast.diagnose(|c, d| chains[c][d]);
+        for (a, b, what) in [
+            (got.mean, want.mean, "mean"),
+            (got.sd, want.sd, "sd"),
+            (got.mcse, want.mcse, "mcse"),
+            (got.rhat, want.rhat, "rhat"),
+            (got.ess_bulk, want.ess_bulk, "ess_bulk"),
+        ] {
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs(),
+                "case {case} {what}: {a} vs {b}"
+            );
+        }
+    }
+}

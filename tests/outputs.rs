@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use prefdissect::analyse::pearson;
-use prefdissect::config::FitConfig;
+use prefdissect::config::{Estimator, FitConfig};
 use prefdissect::features::SCENARIO_GROUPS;
 use prefdissect::load::Selection;
 use prefdissect::report::python_float;
@@ -48,7 +48,11 @@ fn fitted_paras_are_fold_means_in_the_authors_format_and_runs_repeat_exactly() {
         data: data.clone(),
         out: dir.join(out),
         selection: Selection::default(),
-        config: FitConfig::default(),
+        config: FitConfig {
+            estimator: Some(Estimator::Map),
+            ..FitConfig::default()
+        },
+        progress: false,
     };
     fit(&request("a")).unwrap();
     fit(&request("b")).unwrap();
@@ -122,7 +126,11 @@ fn fits_recover_the_simulators_true_weights() {
             judges: Some(judges.iter().map(|s| s.to_string()).collect()),
             groups: None,
         },
-        config: FitConfig::default(),
+        config: FitConfig {
+            estimator: Some(Estimator::Map),
+            ..FitConfig::default()
+        },
+        progress: false,
     })
     .unwrap();
     for judge in judges {

@@ -229,3 +229,144 @@ pub fn inverse_normal_cdf(p: f64) -> f64 {
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     }
 }
+
+/// [`diagnose`] for many quantities with the same chain shape, computed faster and to the same
+/// result: one integer sort per quantity (draws are f32), the folded ranks by merging outwards
+/// from the median instead of a second sort, and Φ⁻¹ of every possible (half-)rank tabulated
+/// once. Summarising 5,280 fits × 29 weights × 8,000 draws is otherwise a large part of a run.
+pub struct FastDiagnostics {
+    chains: usize,
+    draws: usize,
+    /// Φ⁻¹((m/2 − 3/8)/(S + 1/4)) for m = 2·(average rank), m in 0..=2S.
+    table: Vec<f64>,
+    keys: Vec<u64>,
+    sorted: Vec<f64>,
+    order: Vec<u32>,
+    bulk: Vec<Vec<f64>>,
+    folded: Vec<Vec<f64>>,
+    raw: Vec<Vec<f64>>,
+}
+
+impl FastDiagnostics {
+    /// A workspace for `chains` chains of `draws` draws (an even number, ≥ 4).
+    pub fn new(chains: usize, draws: usize) -> Self {
+        assert!(
+            draws >= 4 && draws.is_multiple_of(2),
+            "even number of draws ≥ 4"
+        );
+        let s = chains * draws;
+        let table = (0..=2 * s)
+            .map(|m| inverse_normal_cdf((m as f64 / 2.0 - 0.375) / (s as f64 + 0.25)))
+            .collect();
+        let half = draws / 2;
+        FastDiagnostics {
+            chains,
+            draws,
+            table,
+            keys: Vec::with_capacity(s),
+            sorted: vec![0.0; s],
+            order: vec![0; s],
+            bulk: vec![vec![0.0; half]; 2 * chains],
+            folded: vec![vec![0.0; half]; 2 * chains],
+            raw: vec![vec![0.0; half]; 2 * chains],
+        }
+    }
+
+    /// Diagnostics of one quantity; `value(c, d)` is draw `d` of chain `c`.
+    pub fn diagnose(&mut self, value: impl Fn(usize, usize) -> f32) -> Diagnostics {
+        let (m, n) = (self.chains, self.draws);
+        let s = m * n;
+        let half = n / 2;
+        // Split-chain layout: split chain 2c holds the first half of chain c, 2c + 1 the second.
+        self.keys.clear();
+        let (mut sum, mut count) = (0.0f64, 0.0f64);
+        for c in 0..m {
+            for d in 0..n {
+                let v = value(c, d);
+                let split = 2 * c + d / half;
+                self.raw[split][d % half] = v as f64;
+                sum += v as f64;
+                count += 1.0;
+                let bits = v.to_bits();
+                let key = if bits >> 31 == 1 {
+                    !bits
+                } else {
+                    bits | 0x8000_0000
+                };
+                self.keys.push(((key as u64) << 32) | (c * n + d) as u64);
+            }
+        }
+        self.keys.sort_unstable();
+        for (i, &k) in self.keys.iter().enumerate() {
+            let idx = (k & 0xffff_ffff) as usize;
+            self.order[i] = idx as u32;
+            self.sorted[i] = self.raw[2 * (idx / n) + (idx % n) / half][idx % half];
+        }
+        let mean = sum / count;
+        let sd = (self
+            .raw
+            .iter()
+            .flatten()
+            .map(|v| (v - mean) * (v - mean))
+            .sum::<f64>()
+            / (count - 1.0))
+            .sqrt();
+        let median = if s % 2 == 1 {
+            self.sorted[s / 2]
+        } else {
+            0.5 * (self.sorted[s / 2 - 1] + self.sorted[s / 2])
+        };
+        // Bulk ranks: runs of equal values share their average rank.
+        let mut i = 0;
+        while i < s {
+            let mut j = i;
+            while j + 1 < s && self.sorted[j + 1] == self.sorted[i] {
+                j += 1;
+            }
+            let z = self.table[i + j + 2];
+            for &idx in &self.order[i..=j] {
+                let idx = idx as usize;
+                self.bulk[2 * (idx / n) + (idx % n) / half][idx % half] = z;
+            }
+            i = j + 1;
+        }
+        // Folded ranks of |x − median|: merge the two sides, nearest to the median first.
+        let split_at = self.sorted.partition_point(|&v| v < median);
+        let (mut lo, mut hi) = (split_at, split_at); // left side: lo-1 downwards
+        let dist_lo = |k: usize| median - self.sorted[k];
+        let dist_hi = |k: usize| self.sorted[k] - median;
+        let mut merged: Vec<(f64, u32)> = Vec::with_capacity(s);
+        while lo > 0 || hi < s {
+            let take_lo = hi >= s || (lo > 0 && dist_lo(lo - 1) <= dist_hi(hi));
+            if take_lo {
+                lo -= 1;
+                merged.push((dist_lo(lo), self.order[lo]));
+            } else {
+                merged.push((dist_hi(hi), self.order[hi]));
+                hi += 1;
+            }
+        }
+        let mut i = 0;
+        while i < s {
+            let mut j = i;
+            while j + 1 < s && merged[j + 1].0 == merged[i].0 {
+                j += 1;
+            }
+            let z = self.table[i + j + 2];
+            for &(_, idx) in &merged[i..=j] {
+                let idx = idx as usize;
+                self.folded[2 * (idx / n) + (idx % n) / half][idx % half] = z;
+            }
+            i = j + 1;
+        }
+        let ess_mean = ess(&as_slices(&self.raw));
+        let bulk = as_slices(&self.bulk);
+        Diagnostics {
+            mean,
+            sd,
+            mcse: sd / ess_mean.sqrt(),
+            rhat: rhat(&bulk).max(rhat(&as_slices(&self.folded))),
+            ess_bulk: ess(&bulk),
+        }
+    }
+}

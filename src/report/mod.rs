@@ -80,6 +80,35 @@ pub fn render_jsonl(lines: &[Value]) -> String {
     out
 }
 
+/// The `fits.jsonl` fields of a MAP fit.
+pub fn map_fit_json(f: &crate::solve::MapFit) -> Value {
+    serde_json::json!({
+        "estimator": "map",
+        "weights": f.weights.to_vec(),
+        "objective": f.objective,
+        "kkt": f.kkt,
+        "iterations": f.iterations,
+        "polish_iterations": f.polish_iterations,
+    })
+}
+
+/// The `fits.jsonl` fields of a posterior fit: the mean (as `weights`) and its diagnostics.
+pub fn posterior_fit_json(f: &crate::solve::hmc::PosteriorFit) -> Value {
+    serde_json::json!({
+        "estimator": "posterior-mean",
+        "weights": f.mean.to_vec(),
+        "sd": f.sd.to_vec(),
+        "mcse": f.mcse.to_vec(),
+        "rhat": f.rhat.to_vec(),
+        "ess_bulk": f.ess_bulk.to_vec(),
+        "max_rhat": f.max_rhat(),
+        "min_ess": f.min_ess(),
+        "accept_rate": f.accept_rate,
+        "step_size": f.step_size,
+        "divergences": f.divergences,
+    })
+}
+
 /// Writes a set of rendered files under `out` (each atomically, after all were rendered).
 pub fn write_all(out: &Path, files: &[(String, String)]) -> Result<()> {
     for (rel, contents) in files {

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 pub use params::{HmcParams, ValidHmcParams};
 
-use crate::analyse::diagnostics::diagnose;
+use crate::analyse::diagnostics::{FastDiagnostics, diagnose};
 use crate::design::BatchDesign;
 use crate::error::Result;
 use crate::features::N_FEATURES;
@@ -153,6 +153,10 @@ fn summarise(
     draws: usize,
 ) -> Vec<(usize, PosteriorFit)> {
     let mut out = Vec::new();
+    let chains_per_fit = lane_fits.iter().filter(|&&f| f == lane_fits[0]).count();
+    // The fast path needs an even number of draws (split halves without a dropped middle).
+    let mut fast = (draws >= 4 && draws.is_multiple_of(2))
+        .then(|| FastDiagnostics::new(chains_per_fit, draws));
     let mut i = 0;
     while i < lane_fits.len() {
         let fit = lane_fits[i];
@@ -173,13 +177,18 @@ fn summarise(
         };
         let mut traces: Vec<Vec<f64>> = vec![vec![0.0; draws]; own.len()];
         for k in 0..N_FEATURES {
-            for (trace, chain) in traces.iter_mut().zip(own) {
-                for (d, v) in trace.iter_mut().enumerate() {
-                    *v = chain.draws[d * N_FEATURES + k] as f64;
+            let d = match fast.as_mut() {
+                Some(fast) => fast.diagnose(|c, d| own[c].draws[d * N_FEATURES + k]),
+                None => {
+                    for (trace, chain) in traces.iter_mut().zip(own) {
+                        for (d, v) in trace.iter_mut().enumerate() {
+                            *v = chain.draws[d * N_FEATURES + k] as f64;
+                        }
+                    }
+                    let refs: Vec<&[f64]> = traces.iter().map(|t| t.as_slice()).collect();
+                    diagnose(&refs)
                 }
-            }
-            let refs: Vec<&[f64]> = traces.iter().map(|t| t.as_slice()).collect();
-            let d = diagnose(&refs);
+            };
             summary.mean[k] = d.mean;
             summary.sd[k] = d.sd;
             summary.mcse[k] = d.mcse;

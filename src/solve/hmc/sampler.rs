@@ -2,6 +2,9 @@
 //! leapfrog steps at once, so each step is one fused-kernel call for the whole block, while step
 //! size, mass matrix, accept test and random numbers are the lane's own. A lane's draws thus do
 //! not depend on which other lanes share its block.
+//!
+//! State is kept feature-major and lane-fastest (`[feature][lane]`, the kernel's layout), so the
+//! per-step updates of all 16 lanes vectorise.
 
 use super::adapt::{DualAveraging, WarmupSchedule, Welford};
 use super::laplace_flow::laplace_flow;
@@ -10,6 +13,9 @@ use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::features::N_FEATURES;
 use crate::simulate::Rng;
 use crate::solve::backend::GradientBackend;
+
+/// One value per (feature, lane).
+type Field = [[f64; LANES]; N_FEATURES];
 
 /// What one chain produced.
 #[derive(Clone, Debug)]
@@ -24,7 +30,7 @@ pub struct ChainOutput {
     pub step_size: f64,
 }
 
-/// Where a chain starts: its seed, its first mass-matrix guess (variances) and its start point.
+/// Where a chain starts: its seed and its first mass-matrix guess (variances).
 #[derive(Clone, Debug)]
 pub struct ChainStart {
     /// Seed of the chain's own generator.
@@ -33,11 +39,133 @@ pub struct ChainStart {
     pub inv_mass: [f64; N_FEATURES],
 }
 
-/// Relative step-size jitter per iteration: breaks the resonances a fixed trajectory length can
-/// fall into on near-Gaussian targets.
+/// Relative step-size jitter per iteration (each lane its own).
 const STEP_JITTER: f64 = 0.1;
 /// Energy error beyond which a transition counts as divergent (Stan, numpyro).
 const MAX_ENERGY_ERROR: f64 = 1000.0;
+
+/// The potential's smooth part (the kernel) at the points `q` of every lane.
+struct Potential<'a, B: GradientBackend + ?Sized> {
+    backend: &'a B,
+    group: &'a GroupDesign,
+    block: &'a Block,
+    lambda: f64,
+    w32: Vec<f32>,
+    grad: Vec<f64>,
+    loss: Vec<f64>,
+}
+
+impl<B: GradientBackend + ?Sized> Potential<'_, B> {
+    /// Loss gradient into `g`; with `u`, also U = loss + λ‖q‖₁ per lane.
+    fn eval(&mut self, q: &Field, g: &mut Field, u: Option<&mut [f64; LANES]>) {
+        for k in 0..N_FEATURES {
+            for l in 0..LANES {
+                self.w32[k * LANES + l] = q[k][l] as f32;
+            }
+        }
+        let want_loss = u.is_some();
+        self.backend.block_gradient(
+            self.group,
+            self.block,
+            &self.w32,
+            &mut self.grad,
+            if want_loss {
+                Some(&mut self.loss)
+            } else {
+                None
+            },
+        );
+        for k in 0..N_FEATURES {
+            g[k].copy_from_slice(&self.grad[k * LANES..(k + 1) * LANES]);
+        }
+        if let Some(u) = u {
+            let mut l1 = [0f64; LANES];
+            for k in 0..N_FEATURES {
+                for l in 0..LANES {
+                    l1[l] += q[k][l].abs();
+                }
+            }
+            for l in 0..LANES {
+                u[l] = self.loss[l] + self.lambda * l1[l];
+            }
+        }
+    }
+}
+
+/// Exact prior flow for every (feature, lane): the common no-crossing case in a vectorisable
+/// pass, the rest through [`laplace_flow`]. Compiled for AVX2 when the CPU has it (the sqrt and
+/// division of 464 values per step are otherwise a quarter of the sampler's time).
+fn prior_flow(q: &mut Field, p: &mut Field, inv_mass: &Field, step: &[f64; LANES], lambda: f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { prior_flow_avx2(q, p, inv_mass, step, lambda) };
+            return;
+        }
+    }
+    prior_flow_body(q, p, inv_mass, step, lambda);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn prior_flow_avx2(
+    q: &mut Field,
+    p: &mut Field,
+    inv_mass: &Field,
+    step: &[f64; LANES],
+    lambda: f64,
+) {
+    prior_flow_body(q, p, inv_mass, step, lambda);
+}
+
+#[inline(always)]
+fn prior_flow_body(
+    q: &mut Field,
+    p: &mut Field,
+    inv_mass: &Field,
+    step: &[f64; LANES],
+    lambda: f64,
+) {
+    for k in 0..N_FEATURES {
+        // Branch-free (selects only) so the 16 lanes vectorise.
+        let mut slow = [0f64; LANES];
+        let (qk, pk_row, im_row) = (&mut q[k], &mut p[k], &inv_mass[k]);
+        for l in 0..LANES {
+            let (x, pk, im, t) = (qk[l], pk_row[l], im_row[l], step[l]);
+            let sx = if x > 0.0 { 1.0 } else { -1.0 };
+            let sp = if pk > 0.0 {
+                1.0
+            } else if pk < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            let s = if x != 0.0 { sx } else { sp };
+            let b = im * lambda;
+            let (y, u) = (s * x, s * im * pk);
+            // Crossing iff the time to reach zero, (u + √(u² + 2by))/b, is below t; compared
+            // without the division.
+            let reach = u + (u * u + 2.0 * b * y).sqrt();
+            let fast = (s != 0.0) & (reach >= t * b);
+            slow[l] = if fast { 0.0 } else { 1.0 };
+            qk[l] = if fast {
+                x + s * (u * t - 0.5 * b * t * t)
+            } else {
+                x
+            };
+            pk_row[l] = if fast { pk - s * lambda * t } else { pk };
+        }
+        if slow.iter().sum::<f64>() > 0.0 {
+            for l in 0..LANES {
+                if slow[l] != 0.0 {
+                    laplace_flow(&mut q[k][l], &mut p[k][l], inv_mass[k][l], lambda, step[l]);
+                }
+            }
+        }
+    }
+}
 
 /// Runs warm-up and sampling for every lane of `block`; returns one output per used lane.
 pub fn sample_block<B: GradientBackend + ?Sized>(
@@ -52,13 +180,14 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     let (warmup, draws, steps) = (params.warmup(), params.draws(), params.leapfrog_steps());
     let schedule = WarmupSchedule::new(warmup);
     let mut rng: Vec<Rng> = starts.iter().map(|s| Rng::new(s.seed)).collect();
-    let mut inv_mass = [[1f64; N_FEATURES]; LANES];
-    let mut q = [[0f64; N_FEATURES]; LANES];
+    let mut inv_mass: Field = [[1.0; LANES]; N_FEATURES];
+    let mut q: Field = [[0.0; LANES]; N_FEATURES];
     for l in 0..lanes {
-        inv_mass[l] = starts[l].inv_mass;
         for k in 0..N_FEATURES {
-            // Start near the prior's centre, dispersed by about one posterior sd.
-            q[l][k] = ((rng[l].normal() * inv_mass[l][k].sqrt()) as f32) as f64;
+            inv_mass[k][l] = starts[l].inv_mass[k];
+            // Start near the prior's centre, dispersed by about one posterior sd; positions
+            // live on the f32 grid the kernel evaluates, so U and ∇U are exactly theirs.
+            q[k][l] = ((rng[l].normal() * inv_mass[k][l].sqrt()) as f32) as f64;
         }
     }
     let mut eps = [0.5f64; LANES];
@@ -74,89 +203,71 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
             step_size: 0.0,
         })
         .collect();
-
-    let mut w32 = vec![0f32; KPAD * LANES];
-    let mut grad = vec![0f64; KPAD * LANES];
-    let mut loss = vec![0f64; LANES];
-    // Potential U = loss + λ‖q‖₁ at the current points, and the gradient of its smooth part
-    // (the prior's part is integrated exactly by `laplace_flow`).
-    let mut eval = |pts: &[[f64; N_FEATURES]; LANES],
-                    g_out: &mut [[f64; N_FEATURES]; LANES],
-                    u_out: Option<&mut [f64; LANES]>| {
-        for l in 0..LANES {
-            for k in 0..N_FEATURES {
-                w32[k * LANES + l] = pts[l][k] as f32;
-            }
-        }
-        let want_loss = u_out.is_some();
-        backend.block_gradient(
-            group,
-            block,
-            &w32,
-            &mut grad,
-            if want_loss { Some(&mut loss) } else { None },
-        );
-        for l in 0..LANES {
-            for k in 0..N_FEATURES {
-                g_out[l][k] = grad[k * LANES + l];
-            }
-        }
-        if let Some(u) = u_out {
-            for l in 0..LANES {
-                let l1: f64 = (0..N_FEATURES)
-                    .map(|k| (w32[k * LANES + l] as f64).abs())
-                    .sum();
-                u[l] = loss[l] + lambda * l1;
-            }
-        }
+    let mut pot = Potential {
+        backend,
+        group,
+        block,
+        lambda,
+        w32: vec![0f32; KPAD * LANES],
+        grad: vec![0f64; KPAD * LANES],
+        loss: vec![0f64; LANES],
     };
-    let mut grad_u = [[0f64; N_FEATURES]; LANES];
+    let mut grad_u: Field = [[0.0; LANES]; N_FEATURES];
     let mut u = [0f64; LANES];
-    eval(&q, &mut grad_u, Some(&mut u));
+    pot.eval(&q, &mut grad_u, Some(&mut u));
 
-    let mut p = [[0f64; N_FEATURES]; LANES];
-    let mut un = u;
+    let mut p: Field = [[0.0; LANES]; N_FEATURES];
+    let mut un = [0f64; LANES];
     let mut step = [0f64; LANES];
-    let mut k0 = [0f64; LANES];
+    let mut half = [0f64; LANES];
+    let mut column = [0f64; N_FEATURES];
+    // Trajectory lengths vary per iteration, uniform in 1..=2L−1 (mean L): with a fixed length,
+    // near-Gaussian targets make HMC nearly periodic: chain means then agree superbly but the
+    // spread mixes slowly (chains' sds differed by 25% and the folded R-hat exceeded 1.01).
+    // The sequence depends only on the seed, so every block (and lane) sees the same one.
+    let mut length_rng = Rng::new(params.seed() ^ 0x7472_616a_6563_746f);
     for it in 0..warmup + draws {
+        let steps = 1 + length_rng.below(2 * steps - 1);
         for l in 0..lanes {
-            let mut kin = 0.0;
-            for k in 0..N_FEATURES {
-                p[l][k] = rng[l].normal() / inv_mass[l][k].sqrt();
-                kin += p[l][k] * p[l][k] * inv_mass[l][k];
+            let mut k = 0;
+            while k < N_FEATURES {
+                let (a, b) = rng[l].normal_pair();
+                p[k][l] = a / inv_mass[k][l].sqrt();
+                if k + 1 < N_FEATURES {
+                    p[k + 1][l] = b / inv_mass[k + 1][l].sqrt();
+                }
+                k += 2;
             }
-            k0[l] = 0.5 * kin;
             step[l] = eps[l] * (1.0 + STEP_JITTER * (2.0 * rng[l].uniform() - 1.0));
+            half[l] = 0.5 * step[l];
         }
+        let k0 = kinetic(&p, &inv_mass);
         let mut qn = q;
         let mut gn = grad_u;
         for s in 0..steps {
-            for l in 0..lanes {
-                for k in 0..N_FEATURES {
-                    p[l][k] -= 0.5 * step[l] * gn[l][k];
-                    let (mut x, mut pk) = (qn[l][k], p[l][k]);
-                    laplace_flow(&mut x, &mut pk, inv_mass[l][k], lambda, step[l]);
-                    // Positions live on the f32 grid the kernel evaluates, so U and ∇U are
-                    // exactly those of the point the chain holds.
-                    qn[l][k] = (x as f32) as f64;
-                    p[l][k] = pk;
+            for k in 0..N_FEATURES {
+                for l in 0..LANES {
+                    p[k][l] -= half[l] * gn[k][l];
+                }
+            }
+            prior_flow(&mut qn, &mut p, &inv_mass, &step, lambda);
+            for row in qn.iter_mut() {
+                for v in row.iter_mut() {
+                    *v = (*v as f32) as f64;
                 }
             }
             let last = s + 1 == steps;
-            eval(&qn, &mut gn, if last { Some(&mut un) } else { None });
-            for l in 0..lanes {
-                for k in 0..N_FEATURES {
-                    p[l][k] -= 0.5 * step[l] * gn[l][k];
+            pot.eval(&qn, &mut gn, if last { Some(&mut un) } else { None });
+            for k in 0..N_FEATURES {
+                for l in 0..LANES {
+                    p[k][l] -= half[l] * gn[k][l];
                 }
             }
         }
+        let kn = kinetic(&p, &inv_mass);
         let sampling = it >= warmup;
         for l in 0..lanes {
-            let kin: f64 = (0..N_FEATURES)
-                .map(|k| p[l][k] * p[l][k] * inv_mass[l][k])
-                .sum::<f64>()
-                * 0.5;
-            let delta = (un[l] + kin) - (u[l] + k0[l]);
+            let delta = (un[l] + kn[l]) - (u[l] + k0[l]);
             let divergent = !delta.is_finite() || delta > MAX_ENERGY_ERROR;
             let alpha = if divergent {
                 0.0
@@ -164,21 +275,29 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 (-delta).exp().min(1.0)
             };
             if rng[l].uniform() < alpha {
-                q[l] = qn[l];
-                grad_u[l] = gn[l];
+                for k in 0..N_FEATURES {
+                    q[k][l] = qn[k][l];
+                    grad_u[k][l] = gn[k][l];
+                }
                 u[l] = un[l];
+            }
+            for k in 0..N_FEATURES {
+                column[k] = q[k][l];
             }
             if sampling {
                 out[l].accept_rate += alpha;
                 out[l].divergences += divergent as usize;
-                out[l].draws.extend(q[l].iter().map(|&v| v as f32));
+                out[l].draws.extend(column.iter().map(|&v| v as f32));
             } else {
                 eps[l] = dual[l].update(alpha);
                 if schedule.in_window(it) {
-                    welford[l].add(&q[l]);
+                    welford[l].add(&column);
                 }
                 if schedule.closes_window(it) {
-                    inv_mass[l] = welford[l].regularised_variance();
+                    let var = welford[l].regularised_variance();
+                    for k in 0..N_FEATURES {
+                        inv_mass[k][l] = var[k];
+                    }
                     welford[l] = Welford::default();
                     dual[l] = DualAveraging::new(eps[l], params.target_accept());
                 }
@@ -193,4 +312,15 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
         o.step_size = eps[l];
     }
     out
+}
+
+/// ½ Σ_k p²·M⁻¹ per lane.
+fn kinetic(p: &Field, inv_mass: &Field) -> [f64; LANES] {
+    let mut kin = [0f64; LANES];
+    for k in 0..N_FEATURES {
+        for l in 0..LANES {
+            kin[l] += p[k][l] * p[k][l] * inv_mass[k][l];
+        }
+    }
+    kin.map(|v| 0.5 * v)
 }
