@@ -61,6 +61,13 @@ pub struct FitConfig {
     /// Seed of the Markov chains [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Stop sampling a block once every weight's MCSE is at most this; `draws` is the cap
+    /// [default: off, always `draws` draws].
+    #[arg(long)]
+    pub mcse_target: Option<f64>,
+    /// Draws between two early-stopping checks [default: 250].
+    #[arg(long)]
+    pub check_every: Option<usize>,
 }
 
 impl FitConfig {
@@ -88,6 +95,8 @@ impl FitConfig {
             leapfrog_steps: over.leapfrog_steps.or(self.leapfrog_steps),
             target_accept: over.target_accept.or(self.target_accept),
             seed: over.seed.or(self.seed),
+            mcse_target: over.mcse_target.or(self.mcse_target),
+            check_every: over.check_every.or(self.check_every),
         }
     }
 }

@@ -98,6 +98,10 @@ fn settings(cfg: &FitConfig) -> Result<Settings> {
             if let Some(v) = cfg.seed {
                 p = p.seed(v);
             }
+            p = p.mcse_target(cfg.mcse_target);
+            if let Some(v) = cfg.check_every {
+                p = p.check_every(v);
+            }
             Settings::Posterior(p.check()?)
         }
         Estimator::Map => {
@@ -206,9 +210,13 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
             let high_rhat = s
                 .fits
                 .iter()
-                .filter(|f| !(f.max_rhat() <= RHAT_WARN))
+                .filter(|f| f.max_rhat().is_nan() || f.max_rhat() > RHAT_WARN)
                 .count();
-            let low_ess = s.fits.iter().filter(|f| !(f.min_ess() >= ESS_WARN)).count();
+            let low_ess = s
+                .fits
+                .iter()
+                .filter(|f| f.min_ess().is_nan() || f.min_ess() < ESS_WARN)
+                .count();
             let divergent = s.fits.iter().filter(|f| f.divergences > 0).count();
             if high_rhat > 0 {
                 warnings.push(format!(
@@ -227,7 +235,8 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
                 json!({"estimator": "posterior-mean", "prior_scale": p.prior_scale(),
                        "chains": p.chains(), "warmup": p.warmup(), "draws": p.draws(),
                        "leapfrog_steps": p.leapfrog_steps(), "target_accept": p.target_accept(),
-                       "seed": p.seed()}),
+                       "seed": p.seed(), "mcse_target": p.mcse_target(),
+                       "check_every": p.check_every()}),
                 s.backend.clone(),
                 json!({
                     "fits_rhat_over_1.01": high_rhat,

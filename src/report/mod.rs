@@ -106,6 +106,7 @@ pub fn posterior_fit_json(f: &crate::solve::hmc::PosteriorFit) -> Value {
         "accept_rate": f.accept_rate,
         "step_size": f.step_size,
         "divergences": f.divergences,
+        "draws": f.draws,
     })
 }
 

@@ -44,6 +44,8 @@ pub struct PosteriorFit {
     pub step_size: f64,
     /// Divergent transitions over all chains' kept draws.
     pub divergences: usize,
+    /// Draws kept per chain (fewer than asked when an MCSE target stopped sampling early).
+    pub draws: usize,
 }
 
 impl PosteriorFit {
@@ -66,6 +68,8 @@ pub struct PosteriorTimings {
     pub block_gradients: usize,
     /// Lane blocks sampled.
     pub blocks: usize,
+    /// Useful GFLOP done by the gradient kernel (4 × 29 per training row and lane per call).
+    pub kernel_gflop: f64,
 }
 
 /// All posterior fits, in [`BatchDesign::fits`] order.
@@ -101,7 +105,7 @@ pub fn solve_posterior<B: GradientBackend>(
                 .map(|d| if d > 0.0 { 1.0 / d } else { prior_var })
         })
         .collect();
-    let per_block: Vec<Vec<(usize, PosteriorFit)>> = blocks
+    let per_block: Vec<(Vec<(usize, PosteriorFit)>, usize)> = blocks
         .par_iter()
         .map(|block| {
             let starts: Vec<ChainStart> = block
@@ -113,25 +117,72 @@ pub fn solve_posterior<B: GradientBackend>(
                     inv_mass: inv_mass0[design.fits[f].row_weights],
                 })
                 .collect();
-            let chains = sample_block(backend, &design.groups[block.group], block, &starts, params);
-            let summaries = summarise(&block.fits, &chains, params.draws());
+            // The early-stopping test needs only the MCSE of each mean (no ranks).
+            let enough = |outs: &[sampler::ChainOutput]| {
+                let target = params.mcse_target().unwrap_or(f64::INFINITY);
+                outs.chunks(params.chains()).all(|fit_chains| {
+                    (0..N_FEATURES).all(|k| mcse_of_mean(fit_chains, k) <= target)
+                })
+            };
+            let group = &design.groups[block.group];
+            let chains = sample_block(backend, group, block, &starts, params, &enough);
+            let kept = chains[0].draws.len() / N_FEATURES;
+            let summaries = summarise(&block.fits, &chains, kept);
             tick(n_blocks);
-            summaries
+            (summaries, kept)
         })
         .collect();
-    let mut fits: Vec<(usize, PosteriorFit)> = per_block.into_iter().flatten().collect();
+    // Block-gradient calls: warm-up plus kept draws, each a trajectory of L steps on average.
+    let iterations: usize = per_block
+        .iter()
+        .map(|(_, kept)| params.warmup() + kept)
+        .sum();
+    let kernel_gflop: f64 = blocks
+        .iter()
+        .zip(&per_block)
+        .map(|(b, (_, kept))| {
+            let rows: usize = b.fits.iter().map(|&f| design.fits[f].n_train).sum();
+            (params.warmup() + kept) as f64
+                * params.leapfrog_steps() as f64
+                * rows as f64
+                * 4.0
+                * N_FEATURES as f64
+        })
+        .sum::<f64>()
+        / 1e9;
+    let mut fits: Vec<(usize, PosteriorFit)> = per_block.into_iter().flat_map(|(s, _)| s).collect();
     fits.sort_by_key(|(id, _)| *id);
     Ok(PosteriorSolution {
         fits: fits.into_iter().map(|(_, f)| f).collect(),
         timings: PosteriorTimings {
             sampling_s: t0.elapsed().as_secs_f64(),
-            block_gradients: n_blocks
-                * (params.warmup() + params.draws())
-                * params.leapfrog_steps(),
+            block_gradients: iterations * params.leapfrog_steps(),
+            kernel_gflop,
             blocks: n_blocks,
         },
         backend: backend.name(),
     })
+}
+
+/// MCSE of the mean of weight `k` over `chains` (sd / √ESS of the split raw draws).
+fn mcse_of_mean(chains: &[sampler::ChainOutput], k: usize) -> f64 {
+    let kept = chains[0].draws.len() / N_FEATURES;
+    let traces: Vec<Vec<f64>> = chains
+        .iter()
+        .map(|c| {
+            (0..kept)
+                .map(|d| c.draws[d * N_FEATURES + k] as f64)
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[f64]> = traces.iter().map(|t| t.as_slice()).collect();
+    let split = crate::analyse::diagnostics::split(&refs);
+    let split_refs: Vec<&[f64]> = split.iter().map(|t| t.as_slice()).collect();
+    let all: Vec<f64> = split.iter().flatten().copied().collect();
+    let n = all.len() as f64;
+    let mean = all.iter().sum::<f64>() / n;
+    let sd = (all.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt();
+    sd / crate::analyse::diagnostics::ess(&split_refs).sqrt()
 }
 
 /// A chain's seed from the run seed, the fit and the chain number (SplitMix-style mixing).
@@ -174,6 +225,7 @@ fn summarise(
             accept_rate: own.iter().map(|c| c.accept_rate).sum::<f64>() / own.len() as f64,
             step_size: own.iter().map(|c| c.step_size).sum::<f64>() / own.len() as f64,
             divergences: own.iter().map(|c| c.divergences).sum(),
+            draws,
         };
         let mut traces: Vec<Vec<f64>> = vec![vec![0.0; draws]; own.len()];
         for k in 0..N_FEATURES {

@@ -14,6 +14,8 @@ pub struct HmcParams {
     target_accept: f64,
     seed: u64,
     prior_scale: f64,
+    mcse_target: Option<f64>,
+    check_every: usize,
 }
 
 impl Default for HmcParams {
@@ -26,6 +28,8 @@ impl Default for HmcParams {
             target_accept: 0.8,
             seed: 0,
             prior_scale: 0.1,
+            mcse_target: None,
+            check_every: 250,
         }
     }
 }
@@ -73,6 +77,19 @@ impl HmcParams {
         self
     }
 
+    /// Stop sampling a block early once every weight of every fit in it has a Monte-Carlo
+    /// standard error at most this (checked every `check_every` draws; `draws` stays the cap).
+    /// Default: off (always `draws` draws, as the paper).
+    pub fn mcse_target(mut self, target: Option<f64>) -> Self {
+        self.mcse_target = target;
+        self
+    }
+    /// Draws between two early-stopping checks. Default 250.
+    pub fn check_every(mut self, n: usize) -> Self {
+        self.check_every = n;
+        self
+    }
+
     /// Validates the settings.
     pub fn check(self) -> Result<ValidHmcParams> {
         let bad = |name: &'static str, message: String| Err(Error::Setting { name, message });
@@ -98,6 +115,17 @@ impl HmcParams {
             return bad(
                 "prior_scale",
                 format!("must be a positive number, got {}", self.prior_scale),
+            );
+        }
+        if let Some(t) = self.mcse_target
+            && !(t.is_finite() && t > 0.0)
+        {
+            return bad("mcse_target", format!("must be a positive number, got {t}"));
+        }
+        if self.check_every < 4 || !self.check_every.is_multiple_of(2) {
+            return bad(
+                "check_every",
+                format!("must be an even number ≥ 4, got {}", self.check_every),
             );
         }
         Ok(ValidHmcParams(self))
@@ -136,6 +164,14 @@ impl ValidHmcParams {
     /// Prior scale b.
     pub fn prior_scale(&self) -> f64 {
         self.0.prior_scale
+    }
+    /// Early-stopping MCSE target, if any.
+    pub fn mcse_target(&self) -> Option<f64> {
+        self.0.mcse_target
+    }
+    /// Draws between early-stopping checks.
+    pub fn check_every(&self) -> usize {
+        self.0.check_every
     }
     /// L1 weight λ = 1/b of the potential.
     pub fn lambda(&self) -> f64 {

@@ -168,12 +168,15 @@ fn prior_flow_body(
 }
 
 /// Runs warm-up and sampling for every lane of `block`; returns one output per used lane.
+/// With an MCSE target, `enough(outputs)` is asked every `check_every` draws whether sampling
+/// can stop.
 pub fn sample_block<B: GradientBackend + ?Sized>(
     backend: &B,
     group: &GroupDesign,
     block: &Block,
     starts: &[ChainStart],
     params: &ValidHmcParams,
+    enough: &dyn Fn(&[ChainOutput]) -> bool,
 ) -> Vec<ChainOutput> {
     let lanes = block.fits.len();
     let lambda = params.lambda();
@@ -226,6 +229,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     // spread mixes slowly (chains' sds differed by 25% and the folded R-hat exceeded 1.01).
     // The sequence depends only on the seed, so every block (and lane) sees the same one.
     let mut length_rng = Rng::new(params.seed() ^ 0x7472_616a_6563_746f);
+    let mut kept = 0;
     for it in 0..warmup + draws {
         let steps = 1 + length_rng.below(2 * steps - 1);
         for l in 0..lanes {
@@ -306,9 +310,19 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 }
             }
         }
+        if sampling {
+            kept += 1;
+            if params.mcse_target().is_some()
+                && kept < draws
+                && kept.is_multiple_of(params.check_every())
+                && enough(&out)
+            {
+                break;
+            }
+        }
     }
     for (l, o) in out.iter_mut().enumerate() {
-        o.accept_rate /= draws as f64;
+        o.accept_rate /= kept.max(1) as f64;
         o.step_size = eps[l];
     }
     out
