@@ -52,10 +52,7 @@ pub fn logistic_gradient_block(
             return;
         }
     }
-    match loss {
-        Some(l) => gradient_body::<false, true>(x, c, cy, w, grad, l),
-        None => gradient_body::<false, false>(x, c, cy, w, grad, &mut []),
-    }
+    portable(x, c, cy, w, grad, loss);
 }
 
 fn check_shapes(
@@ -83,6 +80,17 @@ pub fn logistic_gradient_block_portable(
     loss: Option<&mut [f64]>,
 ) {
     check_shapes(x, c, cy, w, grad, &loss);
+    portable(x, c, cy, w, grad, loss);
+}
+
+fn portable(
+    x: &[f32],
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    grad: &mut [f64],
+    loss: Option<&mut [f64]>,
+) {
     match loss {
         Some(l) => gradient_body::<false, true>(x, c, cy, w, grad, l),
         None => gradient_body::<false, false>(x, c, cy, w, grad, &mut []),

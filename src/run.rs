@@ -185,10 +185,17 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     files.push(("fits.jsonl".into(), report::render_jsonl(&fit_lines)));
 
     let mut warnings = Vec::new();
+    // A MAP run whose fits missed the KKT tolerance still writes its files, then fails.
+    let mut map_failure = None;
     let (settings_json, backend, counts, detail) = match (&settings, &solution) {
         (Settings::Map(p), Solution::Map(s)) => {
             let over = s.unconverged(p.kkt_tol());
             if over > 0 {
+                map_failure = Some(Error::NotConverged {
+                    count: over,
+                    tol: p.kkt_tol(),
+                    max_iter: p.max_iter(),
+                });
                 warnings.push(format!(
                     "{over} fits did not reach KKT <= {:e}",
                     p.kkt_tol()
@@ -289,19 +296,8 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
         serde_json::to_string_pretty(&summary).expect("json") + "\n",
     ));
     report::write_all(&req.out, &files)?;
-    if let Solution::Map(s) = &solution {
-        let tol = match &settings {
-            Settings::Map(p) => p,
-            Settings::Posterior(_) => unreachable!(),
-        };
-        let over = s.unconverged(tol.kkt_tol());
-        if over > 0 {
-            return Err(Error::NotConverged {
-                count: over,
-                tol: tol.kkt_tol(),
-                max_iter: tol.max_iter(),
-            });
-        }
+    if let Some(e) = map_failure {
+        return Err(e);
     }
     Ok(FitOutcome {
         design,
