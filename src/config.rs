@@ -8,6 +8,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::solve::hmc::{HmcParams, ValidHmcParams};
+use crate::solve::{MapParams, ValidMapParams};
 
 /// Which estimate of the weights a fit reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -98,5 +100,60 @@ impl FitConfig {
             mcse_target: over.mcse_target.or(self.mcse_target),
             check_every: over.check_every.or(self.check_every),
         }
+    }
+}
+
+/// Validated settings of either estimator, checked once before any fitting.
+#[derive(Clone, Debug)]
+pub enum EstimatorSettings {
+    /// Posterior mean by batched HMC.
+    Posterior(ValidHmcParams),
+    /// Laplace-prior MAP by batched FISTA.
+    Map(ValidMapParams),
+}
+
+impl FitConfig {
+    /// The estimator's validated settings; `default` applies when no estimator is set.
+    pub fn estimator_settings(&self, default: Estimator) -> Result<EstimatorSettings> {
+        let cfg = self;
+        let b = cfg.prior_scale.unwrap_or(0.1);
+        Ok(match cfg.estimator.unwrap_or(default) {
+            Estimator::PosteriorMean => {
+                let mut p = HmcParams::new().prior_scale(b);
+                if let Some(v) = cfg.chains {
+                    p = p.chains(v);
+                }
+                if let Some(v) = cfg.warmup {
+                    p = p.warmup(v);
+                }
+                if let Some(v) = cfg.draws {
+                    p = p.draws(v);
+                }
+                if let Some(v) = cfg.leapfrog_steps {
+                    p = p.leapfrog_steps(v);
+                }
+                if let Some(v) = cfg.target_accept {
+                    p = p.target_accept(v);
+                }
+                if let Some(v) = cfg.seed {
+                    p = p.seed(v);
+                }
+                p = p.mcse_target(cfg.mcse_target);
+                if let Some(v) = cfg.check_every {
+                    p = p.check_every(v);
+                }
+                EstimatorSettings::Posterior(p.check()?)
+            }
+            Estimator::Map => {
+                let mut p = MapParams::new().prior_scale(b);
+                if let Some(t) = cfg.kkt_tol {
+                    p = p.kkt_tol(t);
+                }
+                if let Some(m) = cfg.max_iter {
+                    p = p.max_iter(m);
+                }
+                EstimatorSettings::Map(p.check()?)
+            }
+        })
     }
 }

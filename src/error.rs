@@ -110,6 +110,9 @@ pub enum Error {
     /// A config file that is not valid for its schema.
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
+    /// A bootstrap checkpoint that cannot be used to resume.
+    #[error("{path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
     /// The solver could not reach the requested accuracy (reported, not hidden).
     #[error("{count} fits did not reach KKT <= {tol:e} within {max_iter} iterations")]
     NotConverged {

@@ -11,6 +11,7 @@
 
 pub mod analyse;
 pub mod bench;
+pub mod bootstrap;
 pub mod config;
 pub mod demo;
 pub mod design;

@@ -43,6 +43,84 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Bootstrap CIs for every judge × group model (and the probabilities and similarities
+    /// read from them) in one batched job.
+    Bootstrap {
+        /// Data directory: resolved.jsonl, query_aware_idxs.json, labels/<judge>.json.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory: bootstrap_ci.csv, bootstrap_ci.json, summary.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replicates per model.
+        #[arg(long)]
+        replicates: usize,
+        /// Settings file (configs/*.json) for the estimator; flags override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Judges (comma-separated file stems); default all.
+        #[arg(long, value_delimiter = ',')]
+        judges: Option<Vec<String>>,
+        /// Groups (comma-separated); default all 16.
+        #[arg(long, value_delimiter = ',')]
+        groups: Option<Vec<String>>,
+        /// Resample rows with independent Poisson(1) counts instead of multinomially.
+        #[arg(long)]
+        poisson: bool,
+        /// Resampling scheme (`--poisson` is short for `--resampling poisson`).
+        #[arg(
+            long,
+            value_enum,
+            default_value = "multinomial",
+            conflicts_with = "poisson"
+        )]
+        resampling: prefdissect::bootstrap::Resampling,
+        /// Coverage of the intervals.
+        #[arg(long, default_value_t = 0.95)]
+        level: f64,
+        /// Also compute BCa intervals (acceleration from a delete-a-group jackknife).
+        #[arg(long)]
+        bca: bool,
+        /// Groups of that jackknife.
+        #[arg(long, default_value_t = 20)]
+        jackknife_groups: usize,
+        /// Memory for the kept replicates and those in flight (e.g. 512MiB, 4GiB).
+        #[arg(long, default_value = "1GiB", value_parser = prefdissect::bootstrap::parse_size)]
+        memory_budget: u64,
+        /// Continue from the checkpoint an interrupted run left in OUT.
+        #[arg(long)]
+        resume: bool,
+        #[command(flatten)]
+        settings: FitConfig,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check the bootstrap on simulated data: bootstrap sd vs the true sampling sd over fresh
+    /// data sets, and interval coverage per property.
+    Calibrate {
+        /// Fresh simulated data sets.
+        #[arg(long, default_value_t = 200)]
+        refits: usize,
+        /// Bootstrap replicates per data set.
+        #[arg(long, default_value_t = 200)]
+        replicates: usize,
+        /// Judges.
+        #[arg(long, default_value_t = 8)]
+        judges: usize,
+        /// Rows of each group (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "400,400,820")]
+        group_sizes: Vec<usize>,
+        /// Interval coverage.
+        #[arg(long, default_value_t = 0.95)]
+        level: f64,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Also write the full report (every weight) as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Write a paper-shaped synthetic data set with known true weights.
     Simulate {
         /// Output directory.
@@ -153,6 +231,105 @@ fn execute(command: Command) -> Result<()> {
             );
             for w in &outcome.warnings {
                 eprintln!("warning: {w}");
+            }
+            Ok(())
+        }
+        Command::Bootstrap {
+            data,
+            out,
+            replicates,
+            config,
+            judges,
+            groups,
+            poisson,
+            resampling,
+            level,
+            bca,
+            jackknife_groups,
+            memory_budget,
+            resume,
+            settings: flags,
+            quiet,
+        } => {
+            let base = match &config {
+                Some(path) => FitConfig::read(path)?,
+                None => FitConfig::default(),
+            };
+            let config = base.overridden_by(&flags);
+            let resampling = if poisson {
+                prefdissect::bootstrap::Resampling::Poisson
+            } else {
+                resampling
+            };
+            let params = prefdissect::bootstrap::BootstrapParams::new()
+                .replicates(replicates)
+                .resampling(resampling)
+                .level(level)
+                .bca(bca)
+                .jackknife_groups(jackknife_groups)
+                .memory_budget(memory_budget)
+                .seed(config.seed.unwrap_or(0))
+                .check()?;
+            let req = prefdissect::bootstrap::BootstrapRequest {
+                data,
+                out: out.clone(),
+                selection: Selection { judges, groups },
+                config,
+                params,
+                resume,
+                progress: !quiet,
+                stop_after_chunks: None,
+            };
+            let outcome = prefdissect::bootstrap::bootstrap(&req)?;
+            let s = &outcome.summary;
+            eprintln!(
+                "bootstrapped {} models × {} replicates ({} fits, {}) in {:.2} s ({:.0} replicate fits/s); wrote {}",
+                s["counts"]["models"],
+                s["counts"]["replicates"],
+                s["counts"]["replicate_fits"],
+                s["settings"]["estimator"]["estimator"]
+                    .as_str()
+                    .unwrap_or("?"),
+                s["timings_s"]["total_this_call"].as_f64().unwrap_or(0.0),
+                s["throughput"]["replicate_fits_per_s"]
+                    .as_f64()
+                    .unwrap_or(0.0),
+                out.display()
+            );
+            for w in &outcome.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(())
+        }
+        Command::Calibrate {
+            refits,
+            replicates,
+            judges,
+            group_sizes,
+            level,
+            seed,
+            json,
+        } => {
+            use prefdissect::bootstrap::calibrate;
+            if refits < 3 || replicates < 2 || judges == 0 || group_sizes.iter().any(|&n| n < 2) {
+                return Err(prefdissect::Error::Setting {
+                    name: "calibrate",
+                    message: "needs refits >= 3, replicates >= 2, judges >= 1, groups of >= 2 rows"
+                        .into(),
+                });
+            }
+            let report = calibrate::calibrate(&calibrate::CalibrationParams {
+                refits,
+                replicates,
+                judges,
+                group_sizes,
+                level,
+                seed,
+            })?;
+            print!("{}", calibrate::render(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).expect("json");
+                prefdissect::report::write_atomic(&path, text.as_bytes())?;
             }
             Ok(())
         }

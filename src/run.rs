@@ -6,14 +6,14 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::analyse::fold_average;
-use crate::config::{Estimator, FitConfig};
+use crate::config::{Estimator, EstimatorSettings, FitConfig};
 use crate::design::BatchDesign;
 use crate::error::{Error, Result};
 use crate::features::N_FEATURES;
 use crate::load::{Dataset, Selection};
 use crate::report::{self, FITTED_PARAS_DIR};
-use crate::solve::hmc::{HmcParams, PosteriorSolution, ValidHmcParams, solve_posterior};
-use crate::solve::{CpuBackend, MapParams, MapSolution, ValidMapParams, solve_map};
+use crate::solve::hmc::{PosteriorSolution, solve_posterior};
+use crate::solve::{CpuBackend, MapSolution, solve_map};
 
 /// A fit flagged when any weight's R-hat exceeds this.
 pub const RHAT_WARN: f64 = 1.01;
@@ -69,61 +69,13 @@ pub struct FitOutcome {
     pub warnings: Vec<String>,
 }
 
-/// Validated settings of either estimator.
-enum Settings {
-    Posterior(ValidHmcParams),
-    Map(ValidMapParams),
-}
-
-fn settings(cfg: &FitConfig) -> Result<Settings> {
-    let b = cfg.prior_scale.unwrap_or(0.1);
-    Ok(match cfg.estimator.unwrap_or(Estimator::PosteriorMean) {
-        Estimator::PosteriorMean => {
-            let mut p = HmcParams::new().prior_scale(b);
-            if let Some(v) = cfg.chains {
-                p = p.chains(v);
-            }
-            if let Some(v) = cfg.warmup {
-                p = p.warmup(v);
-            }
-            if let Some(v) = cfg.draws {
-                p = p.draws(v);
-            }
-            if let Some(v) = cfg.leapfrog_steps {
-                p = p.leapfrog_steps(v);
-            }
-            if let Some(v) = cfg.target_accept {
-                p = p.target_accept(v);
-            }
-            if let Some(v) = cfg.seed {
-                p = p.seed(v);
-            }
-            p = p.mcse_target(cfg.mcse_target);
-            if let Some(v) = cfg.check_every {
-                p = p.check_every(v);
-            }
-            Settings::Posterior(p.check()?)
-        }
-        Estimator::Map => {
-            let mut p = MapParams::new().prior_scale(b);
-            if let Some(t) = cfg.kkt_tol {
-                p = p.kkt_tol(t);
-            }
-            if let Some(m) = cfg.max_iter {
-                p = p.max_iter(m);
-            }
-            Settings::Map(p.check()?)
-        }
-    })
-}
-
 /// Runs a fit and writes its outputs.
 pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     let t0 = Instant::now();
     let cfg = &req.config;
     let folds = cfg.folds.unwrap_or(10);
     let fold_seed = cfg.fold_seed.unwrap_or(0);
-    let settings = settings(cfg)?;
+    let settings = cfg.estimator_settings(Estimator::PosteriorMean)?;
     check_out_dir(&req.out)?;
 
     let data = Dataset::load(&req.data, &req.selection)?;
@@ -133,8 +85,8 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     let t_design = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     let solution = match &settings {
-        Settings::Map(p) => Solution::Map(solve_map(&design, &CpuBackend, p)),
-        Settings::Posterior(p) => {
+        EstimatorSettings::Map(p) => Solution::Map(solve_map(&design, &CpuBackend, p)),
+        EstimatorSettings::Posterior(p) => {
             let bar = progress_bar(req.progress);
             let tick = |total: usize| {
                 if let Some(bar) = &bar {
@@ -188,7 +140,7 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     // A MAP run whose fits missed the KKT tolerance still writes its files, then fails.
     let mut map_failure = None;
     let (settings_json, backend, counts, detail) = match (&settings, &solution) {
-        (Settings::Map(p), Solution::Map(s)) => {
+        (EstimatorSettings::Map(p), Solution::Map(s)) => {
             let over = s.unconverged(p.kkt_tol());
             if over > 0 {
                 map_failure = Some(Error::NotConverged {
@@ -213,7 +165,7 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
                 serde_json::to_value(&s.timings).expect("json"),
             )
         }
-        (Settings::Posterior(p), Solution::Posterior(s)) => {
+        (EstimatorSettings::Posterior(p), Solution::Posterior(s)) => {
             let high_rhat = s
                 .fits
                 .iter()

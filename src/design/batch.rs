@@ -38,6 +38,61 @@ impl GroupDesign {
     pub fn row(&self, r: usize) -> &[f32] {
         &self.x[r * KPAD..r * KPAD + N_FEATURES]
     }
+
+    /// A padded row-weight vector with `weight(r)` for each usable row and 0 for padding.
+    pub fn weights_from(&self, weight: impl Fn(usize) -> f32) -> Vec<f32> {
+        let mut c = vec![0f32; self.n_padded];
+        for (r, v) in c.iter_mut().enumerate().take(self.n_rows()) {
+            *v = weight(r);
+        }
+        c
+    }
+
+    /// Every selected group's shared X, with the fold split of `folds` folds cut with `seed`.
+    pub fn build_all(data: &Dataset, folds: usize, seed: u32) -> Result<Vec<GroupDesign>> {
+        if folds == 0 {
+            return Err(Error::Setting {
+                name: "folds",
+                message: "must be at least 1".into(),
+            });
+        }
+        let ann = &data.annotations;
+        let mut groups = Vec::with_capacity(data.groups.len());
+        for g in &data.groups {
+            let samples: Vec<usize> = g
+                .samples
+                .iter()
+                .copied()
+                .filter(|&s| !ann.unchecked[s])
+                .collect();
+            // Each fold must leave some rows to train on and (for K > 1) some to hold out.
+            let needed = folds.max(2);
+            if samples.len() < needed {
+                return Err(Error::EmptyGroup {
+                    path: data.dir.join("query_aware_idxs.json"),
+                    group: g.name.clone(),
+                    usable: samples.len(),
+                    needed,
+                });
+            }
+            let n_padded = samples.len().div_ceil(ROW_TILE) * ROW_TILE;
+            let mut x = vec![0f32; n_padded * KPAD];
+            for (r, &s) in samples.iter().enumerate() {
+                for k in 0..N_FEATURES {
+                    x[r * KPAD + k] = ann.signs[[s, k]] as f32;
+                }
+            }
+            let held_out = held_out_masks(samples.len(), folds, seed);
+            groups.push(GroupDesign {
+                name: g.name.clone(),
+                samples,
+                x,
+                n_padded,
+                held_out,
+            });
+        }
+        Ok(groups)
+    }
 }
 
 /// One model to fit.
@@ -53,6 +108,10 @@ pub struct Fit {
     pub n_train: usize,
     /// Index into [`BatchDesign::row_weights`]: the fit's per-row weights `c`.
     pub row_weights: usize,
+    /// Key the sampler derives this fit's chain seeds from. A plain fit's key is its index;
+    /// every bootstrap replicate of a model reuses the model's key (common random numbers), so
+    /// a replicate whose counts are all 1 is the plain fit exactly.
+    pub seed_key: u64,
 }
 
 /// Per-row weights shared by many fits (all judges of one fold share the fold's 0/1 mask).
@@ -100,48 +159,7 @@ impl BatchDesign {
     ///
     /// `folds == 1` fits each group whole; otherwise the authors' split with `seed`.
     pub fn build(data: &Dataset, folds: usize, seed: u32) -> Result<BatchDesign> {
-        if folds == 0 {
-            return Err(Error::Setting {
-                name: "folds",
-                message: "must be at least 1".into(),
-            });
-        }
-        let ann = &data.annotations;
-        let mut groups = Vec::with_capacity(data.groups.len());
-        for g in &data.groups {
-            let samples: Vec<usize> = g
-                .samples
-                .iter()
-                .copied()
-                .filter(|&s| !ann.unchecked[s])
-                .collect();
-            // Each fold must leave some rows to train on and (for K > 1) some to hold out.
-            let needed = folds.max(2);
-            if samples.len() < needed {
-                return Err(Error::EmptyGroup {
-                    path: data.dir.join("query_aware_idxs.json"),
-                    group: g.name.clone(),
-                    usable: samples.len(),
-                    needed,
-                });
-            }
-            let n_padded = samples.len().div_ceil(ROW_TILE) * ROW_TILE;
-            let mut x = vec![0f32; n_padded * KPAD];
-            for (r, &s) in samples.iter().enumerate() {
-                for k in 0..N_FEATURES {
-                    x[r * KPAD + k] = ann.signs[[s, k]] as f32;
-                }
-            }
-            let held_out = held_out_masks(samples.len(), folds, seed);
-            groups.push(GroupDesign {
-                name: g.name.clone(),
-                samples,
-                x,
-                n_padded,
-                held_out,
-            });
-        }
-
+        let groups = GroupDesign::build_all(data, folds, seed)?;
         let mut fits = Vec::new();
         let mut row_weights = Vec::new();
         let mut blocks = Vec::new();
@@ -153,11 +171,8 @@ impl BatchDesign {
         for (gi, g) in groups.iter().enumerate() {
             let mut group_fits = Vec::new();
             for &fold in &fold_ids {
-                let mut c = vec![0f32; g.n_padded];
                 let mask = &g.held_out[fold.map_or(0, usize::from)];
-                for (r, &out) in mask.iter().enumerate() {
-                    c[r] = if out { 0.0 } else { 1.0 };
-                }
+                let c = g.weights_from(|r| if mask[r] { 0.0 } else { 1.0 });
                 let n_train = c.iter().filter(|&&v| v > 0.0).count();
                 let rw = row_weights.len();
                 row_weights.push(RowWeights { group: gi, c });
@@ -168,6 +183,7 @@ impl BatchDesign {
                         fold,
                         n_train,
                         row_weights: rw,
+                        seed_key: 0,
                     });
                 }
             }
@@ -175,6 +191,9 @@ impl BatchDesign {
             group_fits.sort_by_key(|f| (f.judge, f.fold));
             let first = fits.len();
             fits.extend(group_fits);
+            for (i, f) in fits.iter_mut().enumerate().skip(first) {
+                f.seed_key = i as u64;
+            }
             let ids: Vec<usize> = (first..fits.len()).collect();
             for chunk in ids.chunks(LANES) {
                 let chains = vec![0; chunk.len()];
@@ -188,6 +207,50 @@ impl BatchDesign {
             blocks,
             folds,
         })
+    }
+
+    /// A design over given row-weight vectors (bootstrap counts, jackknife masks): every judge
+    /// is fitted once per vector. Fit `i` is (vector `i / J`, judge `i % J`) for J judges, with
+    /// seed key `seed_keys[vector] · J + judge`; `fold` is `None`. Fits of one group fill
+    /// blocks consecutively, so blocks mix vectors but never groups. `lane_blocks = false`
+    /// leaves `blocks` empty, for the sampler, which builds its own chain blocks.
+    pub fn from_row_weights(
+        data: &Dataset,
+        groups: Vec<GroupDesign>,
+        row_weights: Vec<RowWeights>,
+        seed_keys: &[u64],
+        lane_blocks: bool,
+    ) -> BatchDesign {
+        let judges = data.judges.len();
+        let mut fits = Vec::with_capacity(row_weights.len() * judges);
+        for (rw, weights) in row_weights.iter().enumerate() {
+            let n_train = weights.c.iter().filter(|&&v| v > 0.0).count();
+            for judge in 0..judges {
+                fits.push(Fit {
+                    judge,
+                    group: weights.group,
+                    fold: None,
+                    n_train,
+                    row_weights: rw,
+                    seed_key: seed_keys[rw] * judges as u64 + judge as u64,
+                });
+            }
+        }
+        let mut blocks = Vec::new();
+        for (gi, g) in groups.iter().enumerate().filter(|_| lane_blocks) {
+            let ids: Vec<usize> = (0..fits.len()).filter(|&f| fits[f].group == gi).collect();
+            for chunk in ids.chunks(LANES) {
+                let chains = vec![0; chunk.len()];
+                blocks.push(make_block(gi, g, chunk, &chains, &fits, &row_weights, data));
+            }
+        }
+        BatchDesign {
+            groups,
+            fits,
+            row_weights,
+            blocks,
+            folds: 1,
+        }
     }
 
     /// Blocks for posterior sampling: each fit gets `chains` lanes (one per Markov chain) and a

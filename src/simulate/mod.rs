@@ -71,7 +71,7 @@ const QUERY_SIZES: [usize; 5] = [1418, 459, 401, 388, 121];
 const QUERY_FEATURE: [usize; 5] = [25, 23, 27, 26, 24];
 
 /// Consensus weights every judge shares (errors, relevance and clarity matter most).
-const CONSENSUS: [f64; N_FEATURES] = [
+pub(crate) const CONSENSUS: [f64; N_FEATURES] = [
     0.4, 0.2, 0.1, 0.1, 0.1, 0.1, 0.0, 0.0, 0.0, 0.2, 0.2, 0.1, 0.0, 0.2, -0.1, 0.2, 0.5, 0.8, 0.1,
     0.5, 0.3, 0.6, 1.2, 0.3, 0.1, 0.8, 0.4, 0.5, 0.3,
 ];

@@ -25,20 +25,27 @@ pub struct LaneResult {
     pub converged: bool,
 }
 
-/// Runs FISTA on every lane of `block`; `steps[lane]` are that lane's per-feature steps.
-/// Returns one result per fit of the block (empty lanes are skipped).
+/// Runs FISTA on every lane of `block`; `steps[lane]` are that lane's per-feature steps and
+/// `init[lane]` its starting point (zero when `None`; a bootstrap replicate starts at the
+/// point estimate, a few steps from its own optimum). Returns one result per fit of the block
+/// (empty lanes are skipped).
+#[allow(clippy::too_many_arguments)] // the solver's whole state, passed once per block
 pub fn fista_block<B: GradientBackend + ?Sized>(
     backend: &B,
     group: &GroupDesign,
     block: &Block,
     steps: &[&Steps],
+    init: Option<&[[f64; N_FEATURES]]>,
     lambda: f64,
     tol: f64,
     max_iter: usize,
 ) -> Vec<LaneResult> {
     let lanes = block.fits.len();
     let mut x = [[0f64; N_FEATURES]; LANES];
-    let mut y = [[0f64; N_FEATURES]; LANES];
+    if let Some(init) = init {
+        x[..lanes].copy_from_slice(&init[..lanes]);
+    }
+    let mut y = x;
     let mut t = [1f64; LANES];
     let mut active = [false; LANES];
     let mut out: Vec<LaneResult> = (0..lanes)

@@ -32,9 +32,9 @@ use precondition::{Steps, steps_for};
 pub struct MapFit {
     /// Weights, feature order.
     pub weights: [f64; N_FEATURES],
-    /// f64 objective Σ logloss + λ‖w‖₁ at `weights`.
+    /// f64 objective Σ logloss + λ‖w‖₁ at `weights` (NaN when the f64 check was skipped).
     pub objective: f64,
-    /// f64 KKT violation at `weights`.
+    /// KKT violation at `weights`: f64, or the batched loop's when the f64 check was skipped.
     pub kkt: f64,
     /// Batched (f32) iterations.
     pub iterations: usize,
@@ -76,11 +76,33 @@ impl MapSolution {
     }
 }
 
-/// Solves the L1-penalised logistic MAP of every fit.
+/// How [`solve_map_with`] starts and checks its fits.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MapOptions<'a> {
+    /// Starting weights per fit ([`BatchDesign::fits`] order); zero when `None`.
+    pub init: Option<&'a [[f64; N_FEATURES]]>,
+    /// Skip the f64 recomputation of each fit's objective and KKT (and the polish). The
+    /// batched loop's own KKT test, on a gradient accumulated in f64 from f32 logits, then
+    /// decides convergence and `objective` is NaN. The bootstrap uses this: millions of
+    /// replicate fits would spend more time in the scalar f64 pass than in the kernel.
+    pub skip_f64_check: bool,
+}
+
+/// Solves the L1-penalised logistic MAP of every fit, each checked in f64.
 pub fn solve_map<B: GradientBackend>(
     design: &BatchDesign,
     backend: &B,
     params: &ValidMapParams,
+) -> MapSolution {
+    solve_map_with(design, backend, params, MapOptions::default())
+}
+
+/// [`solve_map`] with a starting point per fit and an optional f64 check.
+pub fn solve_map_with<B: GradientBackend>(
+    design: &BatchDesign,
+    backend: &B,
+    params: &ValidMapParams,
+    options: MapOptions<'_>,
 ) -> MapSolution {
     let lambda = params.lambda();
     let tol = params.kkt_tol();
@@ -102,11 +124,15 @@ pub fn solve_map<B: GradientBackend>(
                 .iter()
                 .map(|&f| &steps[design.fits[f].row_weights])
                 .collect();
+            let init: Option<Vec<[f64; N_FEATURES]>> = options
+                .init
+                .map(|init| block.fits.iter().map(|&f| init[f]).collect());
             fista::fista_block(
                 backend,
                 &design.groups[block.group],
                 block,
                 &lane_steps,
+                init.as_deref(),
                 lambda,
                 inner_tol,
                 params.max_iter(),
@@ -131,6 +157,16 @@ pub fn solve_map<B: GradientBackend>(
             let group = &design.groups[block.group];
             let lane_steps = &steps[design.fits[fit_id].row_weights];
             let w: [f64; N_FEATURES] = result.w.map(|v| v as f64);
+            if options.skip_f64_check {
+                let fit = MapFit {
+                    weights: w,
+                    objective: f64::NAN,
+                    kkt: result.kkt_f32,
+                    iterations: result.iterations,
+                    polish_iterations: 0,
+                };
+                return (fit_id, fit);
+            }
             let (objective, grad) = objective::objective_f64(group, block, lane, &w, lambda);
             let kkt = objective::kkt_violation(&w, &grad, lambda);
             let fit = if kkt <= tol {

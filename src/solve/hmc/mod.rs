@@ -113,7 +113,7 @@ pub fn solve_posterior<B: GradientBackend>(
                 .iter()
                 .zip(&block.chains)
                 .map(|(&f, &c)| ChainStart {
-                    seed: chain_seed(params.seed(), f, c),
+                    seed: chain_seed(params.seed(), design.fits[f].seed_key, c),
                     inv_mass: inv_mass0[design.fits[f].row_weights],
                 })
                 .collect();
@@ -185,10 +185,10 @@ fn mcse_of_mean(chains: &[sampler::ChainOutput], k: usize) -> f64 {
     sd / crate::analyse::diagnostics::ess(&split_refs).sqrt()
 }
 
-/// A chain's seed from the run seed, the fit and the chain number (SplitMix-style mixing).
-fn chain_seed(seed: u64, fit: usize, chain: u16) -> u64 {
+/// A chain's seed from the run seed, the fit's seed key and the chain number (SplitMix-style mixing).
+fn chain_seed(seed: u64, key: u64, chain: u16) -> u64 {
     let mut z = seed ^ 0x5851_f42d_4c95_7f2d;
-    for v in [fit as u64, chain as u64] {
+    for v in [key, chain as u64] {
         z = z.wrapping_add(0x9e37_79b9_7f4a_7c15) ^ v;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

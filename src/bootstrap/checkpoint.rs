@@ -1,0 +1,135 @@
+//! The checkpoint that lets an interrupted bootstrap continue: finished chunks of replicates
+//! as raw little-endian f32 files plus a manifest, each written atomically (chunk file first,
+//! then the manifest that counts it), so a kill at any moment leaves a consistent state.
+//!
+//! Resuming needs the same data and settings: the manifest carries a fingerprint of both and a
+//! mismatch is an error, never a silent mix of two runs.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::report::write_atomic;
+
+/// Directory (inside OUT) holding the checkpoint.
+pub const CHECKPOINT_DIR: &str = ".bootstrap-checkpoint";
+
+/// What a finished chunk reported.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChunkRecord {
+    /// Replicates in the chunk.
+    pub replicates: usize,
+    /// Fits in doubt (see [`super::engine::VectorFits::flagged`]).
+    pub flagged: usize,
+    /// Useful GFLOP of the kernel.
+    pub kernel_gflop: f64,
+    /// Wall seconds spent on the chunk.
+    pub seconds: f64,
+}
+
+/// The manifest.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Hash of the data and every setting that changes a replicate.
+    pub fingerprint: String,
+    /// Replicates per chunk (kept from the first run, so a resume cuts the same chunks).
+    pub chunk_replicates: usize,
+    /// Finished chunks, in order.
+    pub chunks: Vec<ChunkRecord>,
+}
+
+/// A checkpoint directory.
+pub struct Checkpoint {
+    dir: PathBuf,
+}
+
+impl Checkpoint {
+    /// The checkpoint of output directory `out`.
+    pub fn new(out: &Path) -> Self {
+        Checkpoint {
+            dir: out.join(CHECKPOINT_DIR),
+        }
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.dir.join("manifest.json")
+    }
+
+    fn chunk_path(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("chunk-{i:06}.f32"))
+    }
+
+    /// The manifest, if a checkpoint exists.
+    pub fn read_manifest(&self) -> Result<Option<Manifest>> {
+        let path = self.manifest_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::Json {
+                path,
+                line: 0,
+                message: e.to_string(),
+            })
+    }
+
+    /// Removes any checkpoint (a fresh run, or a finished one).
+    pub fn clear(&self) -> Result<()> {
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the manifest.
+    pub fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let text = serde_json::to_string_pretty(manifest).expect("json") + "\n";
+        write_atomic(&self.manifest_path(), text.as_bytes())
+    }
+
+    /// Stores chunk `i`'s replicate weights.
+    pub fn write_chunk(&self, i: usize, values: &[f32]) -> Result<()> {
+        let mut bytes = Vec::with_capacity(values.len() * 4);
+        for v in values {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        write_atomic(&self.chunk_path(i), &bytes)
+    }
+
+    /// Reads chunk `i` into `out` (whose length says how many values it must hold).
+    pub fn read_chunk(&self, i: usize, out: &mut [f32]) -> Result<()> {
+        let path = self.chunk_path(i);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        if bytes.len() != out.len() * 4 {
+            return Err(Error::Checkpoint {
+                path,
+                message: format!(
+                    "holds {} bytes, expected {}; delete the checkpoint or run without --resume",
+                    bytes.len(),
+                    out.len() * 4
+                ),
+            });
+        }
+        for (v, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Ok(())
+    }
+
+    /// The checkpoint's directory (for messages).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// FNV-1a over bytes, continuing from `h` (fingerprints of data and settings).
+pub fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

@@ -1,0 +1,77 @@
+//! Solves a batch of row-weight vectors (bootstrap counts, jackknife masks, the plain fit) for
+//! every judge with the chosen estimator, on the same engine and kernel as `fit`.
+
+use crate::config::EstimatorSettings;
+use crate::design::{BatchDesign, GroupDesign, RowWeights};
+use crate::error::Result;
+use crate::features::N_FEATURES;
+use crate::load::Dataset;
+use crate::run::{ESS_WARN, RHAT_WARN};
+use crate::solve::hmc::solve_posterior;
+use crate::solve::{GradientBackend, MapOptions, solve_map_with};
+
+/// One weight vector per (row-weight vector, judge): fit `v · J + j`.
+#[derive(Clone, Debug, Default)]
+pub struct VectorFits {
+    /// Weights per fit.
+    pub weights: Vec<[f64; N_FEATURES]>,
+    /// Fits in doubt: a MAP over the KKT tolerance, or a posterior with R-hat > 1.01, bulk
+    /// ESS < 400 or a divergence.
+    pub flagged: usize,
+    /// Useful GFLOP the gradient kernel did.
+    pub kernel_gflop: f64,
+}
+
+/// Fits every judge on every vector of `vectors`. `seed_keys[v]` keys vector v's chains (see
+/// [`crate::design::Fit::seed_key`]); `init[v · J + j]` is a MAP starting point.
+pub fn solve_vectors<B: GradientBackend>(
+    data: &Dataset,
+    groups: &[GroupDesign],
+    vectors: Vec<RowWeights>,
+    seed_keys: &[u64],
+    settings: &EstimatorSettings,
+    init: Option<&[[f64; N_FEATURES]]>,
+    backend: &B,
+) -> Result<VectorFits> {
+    let map = matches!(settings, EstimatorSettings::Map(_));
+    let design = BatchDesign::from_row_weights(data, groups.to_vec(), vectors, seed_keys, map);
+    let useful = |iterations: &dyn Fn(usize) -> f64| -> f64 {
+        design
+            .fits
+            .iter()
+            .enumerate()
+            .map(|(i, f)| iterations(i) * f.n_train as f64 * 4.0 * N_FEATURES as f64)
+            .sum::<f64>()
+            / 1e9
+    };
+    match settings {
+        EstimatorSettings::Map(p) => {
+            let options = MapOptions {
+                init,
+                skip_f64_check: true,
+            };
+            let s = solve_map_with(&design, backend, p, options);
+            let kernel_gflop = useful(&|i| s.fits[i].iterations as f64);
+            Ok(VectorFits {
+                flagged: s.unconverged(p.kkt_tol()),
+                weights: s.fits.into_iter().map(|f| f.weights).collect(),
+                kernel_gflop,
+            })
+        }
+        EstimatorSettings::Posterior(p) => {
+            let s = solve_posterior(&design, data, backend, p, &|_| {})?;
+            let flagged = s
+                .fits
+                .iter()
+                .filter(|f| {
+                    !(f.max_rhat() <= RHAT_WARN && f.min_ess() >= ESS_WARN && f.divergences == 0)
+                })
+                .count();
+            Ok(VectorFits {
+                flagged,
+                weights: s.fits.into_iter().map(|f| f.mean).collect(),
+                kernel_gflop: s.timings.kernel_gflop,
+            })
+        }
+    }
+}

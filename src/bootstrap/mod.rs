@@ -1,0 +1,540 @@
+//! The `bootstrap` command: nonparametric bootstrap CIs for every (judge, group) model at once.
+//!
+//! A replicate is a vector of resampling counts over a group's rows, used as the per-row
+//! weights `c` of the fused kernel, so replicates are batch lanes that share X and copy no
+//! data. Each group is fitted whole (the paper's 10-fold average is, up to fold noise, the
+//! whole-group fit). The run is cut into chunks of replicates sized to a memory budget; each
+//! finished chunk goes to a checkpoint, so `--resume` continues after an interrupt, and since
+//! every replicate's counts come from its own random stream and every fit is independent of
+//! its batch mates, the result is the same however the run was cut or interrupted.
+
+pub mod calibrate;
+pub mod checkpoint;
+pub mod derived;
+pub mod engine;
+pub mod intervals;
+pub mod output;
+pub mod params;
+pub mod resample;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
+
+use crate::config::{Estimator, EstimatorSettings, FitConfig};
+use crate::design::{GroupDesign, RowWeights};
+use crate::error::{Error, Result};
+use crate::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
+use crate::load::{Dataset, Selection};
+use crate::report::write_atomic;
+use crate::solve::CpuBackend;
+use checkpoint::{Checkpoint, ChunkRecord, Manifest, fnv};
+use derived::DerivedLayout;
+use engine::solve_vectors;
+use intervals::summarise;
+use output::Row;
+
+/// Everything a `bootstrap` run needs.
+#[derive(Clone, Debug)]
+pub struct BootstrapRequest {
+    /// Data directory in the authors' format.
+    pub data: PathBuf,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Judges and groups.
+    pub selection: Selection,
+    /// Estimator settings (config file merged with flags); the default estimator is the MAP.
+    pub config: FitConfig,
+    /// Bootstrap settings.
+    pub params: ValidBootstrapParams,
+    /// Continue from the checkpoint in `out` if there is one.
+    pub resume: bool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Stop after this many chunks have been computed in this call, leaving the checkpoint
+    /// (what an interrupt leaves; for tests of `--resume`).
+    pub stop_after_chunks: Option<usize>,
+}
+
+/// What a bootstrap run produced.
+#[derive(Clone, Debug)]
+pub struct BootstrapOutcome {
+    /// Whether every replicate was computed (false after `stop_after_chunks`).
+    pub finished: bool,
+    /// The summary document (also `summary.json`); `Null` when not finished.
+    pub summary: Value,
+    /// One row per statistic (empty when not finished).
+    pub rows: Vec<Row>,
+    /// Point estimate per model (m = group · J + judge).
+    pub point: Vec<[f64; N_FEATURES]>,
+    /// Replicate weights, `[replicate][model][feature]`, f32.
+    pub replicates: Vec<f32>,
+    /// Human-readable warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Bytes of run state per replicate in flight: the lane blocks' c and c·y (per chain for the
+/// sampler) and row weights for every group, plus starting points and results per model.
+fn bytes_per_replicate(groups: &[GroupDesign], judges: usize, lanes_per_fit: usize) -> u64 {
+    let rows: usize = groups.iter().map(|g| g.n_padded).sum();
+    let models = groups.len() * judges;
+    let blocks = rows * judges * lanes_per_fit * 8 + rows * 4;
+    (blocks + models * (N_FEATURES * 8 * 3 + 64)) as u64
+}
+
+/// A hash of the data and every setting that changes a replicate.
+fn fingerprint(data: &Dataset, groups: &[GroupDesign], settings: &Value) -> String {
+    let mut h = fnv(0xcbf2_9ce4_8422_2325, settings.to_string().as_bytes());
+    for g in groups {
+        h = fnv(h, g.name.as_bytes());
+        for &s in &g.samples {
+            h = fnv(h, &(s as u64).to_le_bytes());
+        }
+        for v in &g.x {
+            h = fnv(h, &[*v as i8 as u8]);
+        }
+    }
+    for j in &data.judges {
+        h = fnv(h, j.name.as_bytes());
+        let bits: Vec<u8> = j.prefers_a.iter().map(|&a| a as u8).collect();
+        h = fnv(h, &bits);
+    }
+    format!("{h:016x}")
+}
+
+fn settings_json(settings: &EstimatorSettings, p: &ValidBootstrapParams) -> Value {
+    let estimator = match settings {
+        EstimatorSettings::Map(m) => json!({"estimator": "map", "prior_scale": m.prior_scale(),
+            "kkt_tol": m.kkt_tol(), "max_iter": m.max_iter()}),
+        EstimatorSettings::Posterior(h) => json!({"estimator": "posterior-mean",
+            "prior_scale": h.prior_scale(), "chains": h.chains(), "warmup": h.warmup(),
+            "draws": h.draws(), "leapfrog_steps": h.leapfrog_steps(),
+            "target_accept": h.target_accept(), "seed": h.seed(),
+            "mcse_target": h.mcse_target(), "check_every": h.check_every()}),
+    };
+    json!({
+        "estimator": estimator,
+        "replicates": p.replicates(),
+        "resampling": p.resampling(),
+        "seed": p.seed(),
+        "bca": p.bca(),
+        "jackknife_groups": p.jackknife_groups(),
+        "folds": 1,
+    })
+}
+
+/// Runs a bootstrap and writes `bootstrap_ci.csv`, `bootstrap_ci.json` and `summary.json`.
+pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
+    let t0 = Instant::now();
+    let p = &req.params;
+    let settings = req.config.estimator_settings(Estimator::Map)?;
+    let mut warnings = Vec::new();
+    if let Some(folds) = req.config.folds.filter(|&f| f != 1) {
+        warnings.push(format!(
+            "the bootstrap fits each group whole; folds = {folds} is ignored"
+        ));
+    }
+    if req.out.exists() && !req.out.is_dir() {
+        return Err(Error::Setting {
+            name: "out",
+            message: format!("{} exists and is not a directory", req.out.display()),
+        });
+    }
+    let data = Dataset::load(&req.data, &req.selection)?;
+    let groups = GroupDesign::build_all(&data, 1, 0)?;
+    let (nj, ng) = (data.judges.len(), groups.len());
+    let models = nj * ng;
+    let layout = DerivedLayout {
+        judges: nj,
+        scenarios: (0..ng)
+            .filter(|&g| SCENARIO_GROUPS.contains(&groups[g].name.as_str()))
+            .collect(),
+    };
+    let run_settings = settings_json(&settings, p);
+    let print = fingerprint(&data, &groups, &run_settings);
+
+    // Memory: the kept results, then as many replicates in flight as the rest allows.
+    let r_total = p.replicates();
+    let per_model = N_FEATURES * 4;
+    let store = r_total as u64 * (models * per_model + layout.len() * 8) as u64;
+    let lanes_per_fit = match &settings {
+        EstimatorSettings::Map(_) => 1,
+        EstimatorSettings::Posterior(h) => h.chains(),
+    };
+    let per_rep = bytes_per_replicate(&groups, nj, lanes_per_fit);
+    if store + per_rep > p.memory_budget() {
+        return Err(Error::Setting {
+            name: "memory_budget",
+            message: format!(
+                "{} replicates of {models} models need at least {} bytes ({:.1} MiB); \
+                 raise --memory-budget or lower --replicates",
+                r_total,
+                store + per_rep,
+                (store + per_rep) as f64 / 1048576.0
+            ),
+        });
+    }
+    let fit_chunk = ((p.memory_budget() - store) / per_rep) as usize;
+    // At least ~20 chunks, so a checkpoint never holds back more than 5% of the work.
+    let mut chunk_reps = fit_chunk.min(r_total.div_ceil(20)).max(1);
+
+    let ck = Checkpoint::new(&req.out);
+    let mut manifest = Manifest {
+        fingerprint: print.clone(),
+        chunk_replicates: chunk_reps,
+        chunks: Vec::new(),
+    };
+    if req.resume {
+        if let Some(m) = ck.read_manifest()? {
+            if m.fingerprint != print {
+                return Err(Error::Checkpoint {
+                    path: ck.dir().to_owned(),
+                    message: "was made with other data or settings; run without --resume to \
+                              start over"
+                        .into(),
+                });
+            }
+            chunk_reps = m.chunk_replicates;
+            manifest = m;
+        }
+    } else {
+        ck.clear()?;
+    }
+
+    let backend = CpuBackend;
+    // The plain fit of every model: the point estimates, and the replicates' starting points.
+    let t_point = Instant::now();
+    let ones: Vec<RowWeights> = groups
+        .iter()
+        .enumerate()
+        .map(|(g, gd)| RowWeights {
+            group: g,
+            c: gd.weights_from(|_| 1.0),
+        })
+        .collect();
+    let group_keys: Vec<u64> = (0..ng as u64).collect();
+    let point = solve_vectors(&data, &groups, ones, &group_keys, &settings, None, &backend)?;
+    if point.flagged > 0 {
+        warnings.push(format!(
+            "{} point-estimate fits are in doubt (not converged / poor mixing)",
+            point.flagged
+        ));
+    }
+    let point = point.weights;
+    let point_s = t_point.elapsed().as_secs_f64();
+
+    // Delete-a-group jackknife for the BCa acceleration.
+    let t_jack = Instant::now();
+    let jg = p.jackknife_groups();
+    let jack: Option<Vec<[f64; N_FEATURES]>> = if p.bca() {
+        let mut vectors = Vec::new();
+        let mut keys = Vec::new();
+        let mut init = Vec::new();
+        for (g, gd) in groups.iter().enumerate() {
+            let parts = jg.min(gd.n_rows());
+            let part = resample::jackknife_partition(p.seed(), &gd.name, gd.n_rows(), parts);
+            for drop in 0..jg {
+                vectors.push(RowWeights {
+                    group: g,
+                    c: gd.weights_from(|r| if part[r] == drop % parts { 0.0 } else { 1.0 }),
+                });
+                keys.push(g as u64);
+                init.extend_from_slice(&point[g * nj..(g + 1) * nj]);
+            }
+        }
+        let fits = solve_vectors(
+            &data,
+            &groups,
+            vectors,
+            &keys,
+            &settings,
+            Some(&init),
+            &backend,
+        )?;
+        // Reorder to [model][drop].
+        let mut out = vec![[0.0; N_FEATURES]; models * jg];
+        for g in 0..ng {
+            for drop in 0..jg {
+                for j in 0..nj {
+                    out[(g * nj + j) * jg + drop] = fits.weights[((g * jg + drop) * nj) + j];
+                }
+            }
+        }
+        Some(out)
+    } else {
+        None
+    };
+    let jack_s = t_jack.elapsed().as_secs_f64();
+
+    // The replicates, chunk by chunk.
+    let t_reps = Instant::now();
+    let mut reps = vec![0f32; r_total * models * N_FEATURES];
+    let n_chunks = r_total.div_ceil(chunk_reps);
+    let stride = models * N_FEATURES;
+    for (i, rec) in manifest.chunks.iter().enumerate() {
+        let r0 = i * chunk_reps;
+        ck.read_chunk(i, &mut reps[r0 * stride..(r0 + rec.replicates) * stride])?;
+    }
+    let done_before = manifest.chunks.len();
+    let bar = progress_bar(req.progress, r_total, done_before * chunk_reps);
+    let mut computed = 0;
+    let mut finished = true;
+    for i in done_before..n_chunks {
+        if req.stop_after_chunks.is_some_and(|n| computed >= n) {
+            finished = false;
+            break;
+        }
+        let t_chunk = Instant::now();
+        let r0 = i * chunk_reps;
+        let r1 = (r0 + chunk_reps).min(r_total);
+        let mut vectors = Vec::with_capacity((r1 - r0) * ng);
+        let mut keys = Vec::with_capacity((r1 - r0) * ng);
+        for r in r0..r1 {
+            for (g, gd) in groups.iter().enumerate() {
+                let counts =
+                    resample::counts(p.resampling(), p.seed(), &gd.name, r as u64, gd.n_rows());
+                vectors.push(RowWeights {
+                    group: g,
+                    c: gd.weights_from(|row| counts[row] as f32),
+                });
+                keys.push(g as u64);
+            }
+        }
+        let init: Vec<[f64; N_FEATURES]> = (r0..r1).flat_map(|_| point.iter().copied()).collect();
+        let fits = solve_vectors(
+            &data,
+            &groups,
+            vectors,
+            &keys,
+            &settings,
+            Some(&init),
+            &backend,
+        )?;
+        let slot = &mut reps[r0 * stride..r1 * stride];
+        for (dst, w) in slot.chunks_exact_mut(N_FEATURES).zip(&fits.weights) {
+            for k in 0..N_FEATURES {
+                dst[k] = w[k] as f32;
+            }
+        }
+        ck.write_chunk(i, slot)?;
+        manifest.chunks.push(ChunkRecord {
+            replicates: r1 - r0,
+            flagged: fits.flagged,
+            kernel_gflop: fits.kernel_gflop,
+            seconds: t_chunk.elapsed().as_secs_f64(),
+        });
+        ck.write_manifest(&manifest)?;
+        computed += 1;
+        if let Some(bar) = &bar {
+            bar.inc((r1 - r0) as u64);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let reps_s = t_reps.elapsed().as_secs_f64();
+    if !finished {
+        return Ok(BootstrapOutcome {
+            finished,
+            summary: Value::Null,
+            rows: Vec::new(),
+            point,
+            replicates: reps,
+            warnings,
+        });
+    }
+
+    let t_sum = Instant::now();
+    let rows = summarise_all(&data, &groups, &layout, p, &point, &reps, jack.as_deref());
+    let summarise_s = t_sum.elapsed().as_secs_f64();
+
+    let flagged: usize = manifest.chunks.iter().map(|c| c.flagged).sum();
+    if flagged > 0 {
+        warnings.push(format!(
+            "{flagged} of {} replicate fits are in doubt (not converged / poor mixing); they are \
+             included",
+            r_total * models
+        ));
+    }
+    let gflop: f64 = manifest.chunks.iter().map(|c| c.kernel_gflop).sum();
+    let chunk_s: f64 = manifest.chunks.iter().map(|c| c.seconds).sum();
+    let mut settings_out = run_settings.clone();
+    settings_out["level"] = json!(p.level());
+    settings_out["memory_budget"] = json!(p.memory_budget());
+    settings_out["chunk_replicates"] = json!(chunk_reps);
+    let summary = json!({
+        "tool": concat!("prefdissect ", env!("CARGO_PKG_VERSION")),
+        "data": req.data.display().to_string(),
+        "settings": settings_out,
+        "backend": crate::solve::GradientBackend::name(&backend),
+        "judges": data.judges.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(),
+        "groups": groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        "scenario_groups_averaged": layout.scenarios.iter()
+            .map(|&g| groups[g].name.as_str()).collect::<Vec<_>>(),
+        "counts": {
+            "models": models,
+            "replicates": r_total,
+            "replicate_fits": r_total * models,
+            "replicate_fits_in_doubt": flagged,
+            "chunks": n_chunks,
+            "chunks_resumed": done_before,
+            "statistics": rows.len(),
+        },
+        "warnings": warnings,
+        "timings_s": {
+            "point_estimates": point_s,
+            "jackknife": jack_s,
+            "replicates_this_call": reps_s,
+            "replicates_all_calls": chunk_s,
+            "summaries": summarise_s,
+            "total_this_call": t0.elapsed().as_secs_f64(),
+        },
+        "throughput": {
+            "replicate_fits_per_s": (r_total * models) as f64 / chunk_s.max(1e-9),
+            "kernel_gflop": gflop,
+            "kernel_gflop_per_s": gflop / chunk_s.max(1e-9),
+        },
+    });
+    write_atomic(
+        &req.out.join("bootstrap_ci.csv"),
+        output::render_csv(&rows).as_bytes(),
+    )?;
+    write_atomic(
+        &req.out.join("bootstrap_ci.json"),
+        output::render_json(&rows, &settings_out, p.level()).as_bytes(),
+    )?;
+    write_atomic(
+        &req.out.join("summary.json"),
+        (serde_json::to_string_pretty(&summary).expect("json") + "\n").as_bytes(),
+    )?;
+    ck.clear()?;
+    Ok(BootstrapOutcome {
+        finished,
+        summary,
+        rows,
+        point,
+        replicates: reps,
+        warnings,
+    })
+}
+
+/// Every statistic's interval, in output order: weights, probabilities, scenario means,
+/// similarities.
+fn summarise_all(
+    data: &Dataset,
+    groups: &[GroupDesign],
+    layout: &DerivedLayout,
+    p: &ValidBootstrapParams,
+    point: &[[f64; N_FEATURES]],
+    reps: &[f32],
+    jack: Option<&[[f64; N_FEATURES]]>,
+) -> Vec<Row> {
+    let nj = data.judges.len();
+    let models = point.len();
+    let stride = models * N_FEATURES;
+    let r_total = reps.len() / stride;
+    let jg = p.jackknife_groups();
+    let level = p.level();
+    let prob = crate::analyse::probability_of_preferred;
+
+    let mut rows: Vec<Row> = (0..models * N_FEATURES * 2)
+        .into_par_iter()
+        .map(|i| {
+            let (is_prob, mk) = (i >= models * N_FEATURES, i % (models * N_FEATURES));
+            let (m, k) = (mk / N_FEATURES, mk % N_FEATURES);
+            let f = |w: f64| if is_prob { prob(w) } else { w };
+            let mut values: Vec<f64> = (0..r_total)
+                .map(|r| f(reps[r * stride + mk] as f64))
+                .collect();
+            let jk: Option<Vec<f64>> = jack.map(|j| (0..jg).map(|d| f(j[m * jg + d][k])).collect());
+            Row {
+                quantity: if is_prob { "probability" } else { "weight" },
+                judge: data.judges[m % nj].name.clone(),
+                judge_b: String::new(),
+                group: groups[m / nj].name.clone(),
+                feature: FEATURE_NAMES[k].to_string(),
+                interval: summarise(f(point[m][k]), &mut values, level, jk.as_deref()),
+            }
+        })
+        .collect();
+
+    if layout.is_empty() {
+        return rows;
+    }
+    // Derived statistics per replicate (and per jackknife drop), then their intervals.
+    let derived: Vec<Vec<f64>> = (0..r_total)
+        .into_par_iter()
+        .map(|r| {
+            let base = &reps[r * stride..(r + 1) * stride];
+            layout.compute(|m| &base[m * N_FEATURES..(m + 1) * N_FEATURES])
+        })
+        .collect();
+    let to_f32 = |ws: &[[f64; N_FEATURES]]| -> Vec<f32> {
+        ws.iter()
+            .flat_map(|w| w.iter().map(|&v| v as f32))
+            .collect()
+    };
+    let point32 = to_f32(point);
+    let point_d = layout.compute(|m| &point32[m * N_FEATURES..(m + 1) * N_FEATURES]);
+    let jack_d: Option<Vec<Vec<f64>>> = jack.map(|j| {
+        (0..jg)
+            .map(|d| {
+                let ws: Vec<[f64; N_FEATURES]> = (0..models).map(|m| j[m * jg + d]).collect();
+                let w32 = to_f32(&ws);
+                layout.compute(|m| &w32[m * N_FEATURES..(m + 1) * N_FEATURES])
+            })
+            .collect()
+    });
+    let pairs = layout.pairs();
+    let extra: Vec<Row> = (0..layout.len())
+        .into_par_iter()
+        .map(|d| {
+            let mut values: Vec<f64> = derived.iter().map(|v| v[d]).collect();
+            let jk: Option<Vec<f64>> = jack_d.as_ref().map(|j| j.iter().map(|v| v[d]).collect());
+            let interval = summarise(point_d[d], &mut values, level, jk.as_deref());
+            if d < nj * N_FEATURES {
+                Row {
+                    quantity: "probability_scenario_mean",
+                    judge: data.judges[d / N_FEATURES].name.clone(),
+                    judge_b: String::new(),
+                    group: "scenarios".into(),
+                    feature: FEATURE_NAMES[d % N_FEATURES].to_string(),
+                    interval,
+                }
+            } else {
+                let (a, b) = pairs[d - nj * N_FEATURES];
+                Row {
+                    quantity: "similarity_scenario_mean",
+                    judge: data.judges[a].name.clone(),
+                    judge_b: data.judges[b].name.clone(),
+                    group: "scenarios".into(),
+                    feature: String::new(),
+                    interval,
+                }
+            }
+        })
+        .collect();
+    rows.extend(extra);
+    rows
+}
+
+fn progress_bar(show: bool, total: usize, done: usize) -> Option<indicatif::ProgressBar> {
+    if !show {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} replicates, ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_position(done as u64);
+    bar.reset_eta();
+    Some(bar)
+}
