@@ -20,8 +20,21 @@ import sys
 import tempfile
 import time
 
+import warnings
+
 import numpy as np
+import sklearn
 from sklearn.linear_model import LogisticRegression
+
+
+def l1_logistic(**kw):
+    """L1 logistic regression without intercept, C = b = 0.1; scikit-learn >= 1.8 spells the
+    L1 penalty `l1_ratio=1`, older versions `penalty="l1"`."""
+    major, minor = (int(v) for v in sklearn.__version__.split(".")[:2])
+    if (major, minor) >= (1, 8):
+        return LogisticRegression(l1_ratio=1.0, C=0.1, solver="liblinear", fit_intercept=False,
+                                  **kw)
+    return LogisticRegression(penalty="l1", C=0.1, solver="liblinear", fit_intercept=False, **kw)
 
 KEYS = [
     "harmlessness", "grammar, spelling, punctuation, and code-switching", "friendly", "polite",
@@ -74,7 +87,7 @@ def load(data):
 
 def peer(models, n_fits, seed=0):
     rng = np.random.default_rng(seed)
-    clf = LogisticRegression(penalty="l1", C=0.1, solver="liblinear", fit_intercept=False)
+    clf = l1_logistic()
     t0 = time.perf_counter()
     done = 0
     for i in range(n_fits):
@@ -95,6 +108,7 @@ def main():
     ap.add_argument("--slice", type=int, default=2000)
     ap.add_argument("--bin", default=None)
     a = ap.parse_args()
+    warnings.simplefilter("error")  # a warning per fit would be timed as part of the loop
     target = os.environ.get("CARGO_TARGET_DIR", "target")
     binary = a.bin or os.path.join(target, "release", "prefdissect")
     tmp = tempfile.mkdtemp(prefix="prefdissect-bootbench-")
@@ -115,8 +129,7 @@ def main():
             c = line.split(",")
             if c[0] == "weight":
                 ours.setdefault((c[3], c[1]), []).append(float(c[5]))
-    clf = LogisticRegression(penalty="l1", C=0.1, solver="liblinear", fit_intercept=False,
-                             tol=1e-8, max_iter=10000)
+    clf = l1_logistic(tol=1e-8, max_iter=10000)
     worst = 0.0
     for g, j, x, y in models[:40]:
         clf.fit(x, y)

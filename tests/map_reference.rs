@@ -7,10 +7,16 @@ mod common;
 use std::path::Path;
 
 use common::{NF, coordinate_descent, kkt, objective};
+use prefdissect::bootstrap::Resampling;
+use prefdissect::bootstrap::resample::counts;
 use prefdissect::design::{BatchDesign, KPAD, LANES};
+use prefdissect::design::{GroupDesign, RowWeights};
 use prefdissect::load::{Dataset, Selection};
 use prefdissect::simulate::{simulate, write_simulated};
-use prefdissect::solve::{CpuBackend, MapParams, ReferenceBackend, solve_map};
+use prefdissect::solve::newton::Metric;
+use prefdissect::solve::{
+    CpuBackend, MapOptions, MapParams, MapSolution, ReferenceBackend, solve_map, solve_map_with,
+};
 use rayon::prelude::*;
 
 const LAMBDA: f64 = 10.0;
@@ -24,6 +30,10 @@ struct Check {
 fn check_against_reference(design: &BatchDesign, which: &[usize]) -> Check {
     let params = MapParams::new().check().unwrap();
     let sol = solve_map(design, &CpuBackend, &params);
+    check_solution(design, &sol, which)
+}
+
+fn check_solution(design: &BatchDesign, sol: &MapSolution, which: &[usize]) -> Check {
     let mut lane_of = vec![(0usize, 0usize); design.fits.len()];
     for (b, block) in design.blocks.iter().enumerate() {
         for (l, &f) in block.fits.iter().enumerate() {
@@ -132,5 +142,84 @@ fn reference_backend_and_fused_kernel_reach_the_same_map() {
     }
     eprintln!("fused vs burn plain ops: max |Δw| = {worst:.2e}");
     assert!(worst <= 1e-3);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Bootstrap-count fits solved the bootstrap's way (warm start at the plain fit, proximal
+/// Newton with the plain fit's curvature) against the f64 reference; and with a metric 20×
+/// too small, which overshoots, the FISTA fallback still reaches the same optimum.
+#[test]
+fn warm_started_newton_on_bootstrap_counts_matches_f64_coordinate_descent() {
+    let dir = common::temp_dir("mapref-newton");
+    write_simulated(&simulate(5), &dir, 5).unwrap();
+    let sel = Selection {
+        judges: Some(vec!["human".into(), "qwen-7b".into(), "yi-34b".into()]),
+        groups: None,
+    };
+    let data = Dataset::load(&dir, &sel).unwrap();
+    let groups = GroupDesign::build_all(&data, 1, 0).unwrap();
+    let nj = data.judges.len();
+    let ones: Vec<RowWeights> = groups
+        .iter()
+        .enumerate()
+        .map(|(g, gd)| RowWeights {
+            group: g,
+            c: gd.weights_from(|_| 1.0),
+        })
+        .collect();
+    let keys: Vec<u64> = (0..groups.len() as u64).collect();
+    let plain_design = BatchDesign::from_row_weights(&data, groups.clone(), ones, &keys, true);
+    let params = MapParams::new().check().unwrap();
+    let plain = solve_map(&plain_design, &CpuBackend, &params);
+    let point: Vec<[f64; NF]> = plain.fits.iter().map(|f| f.weights).collect();
+
+    let mut vectors = Vec::new();
+    let mut vkeys = Vec::new();
+    for r in 0..4u64 {
+        for (g, gd) in groups.iter().enumerate() {
+            let c = counts(Resampling::Multinomial, 1, &gd.name, r, gd.n_rows());
+            vectors.push(RowWeights {
+                group: g,
+                c: gd.weights_from(|row| c[row] as f32),
+            });
+            vkeys.push(g as u64);
+        }
+    }
+    let design = BatchDesign::from_row_weights(&data, groups.clone(), vectors, &vkeys, true);
+    let model = |i: usize| design.fits[i].group * nj + design.fits[i].judge;
+    let init = |i: usize| point[model(i)];
+    for scale in [1.0, 0.05] {
+        let metrics: Vec<Metric> = (0..point.len())
+            .map(|m| {
+                let g = &groups[m / nj];
+                let mut metric = Metric::at(g, &g.weights_from(|_| 1.0), &point[m]);
+                for row in metric.h.iter_mut() {
+                    for v in row.iter_mut() {
+                        *v *= scale;
+                    }
+                }
+                metric.inv_diag = metric.inv_diag.map(|v| v / scale);
+                metric
+            })
+            .collect();
+        let options = MapOptions {
+            init: Some(&init),
+            metric: Some((&metrics, &model)),
+            skip_f64_check: false,
+        };
+        let sol = solve_map_with(&design, &CpuBackend, &params, options);
+        let polished = sol.fits.iter().filter(|f| f.polish_iterations > 0).count();
+        let all: Vec<usize> = (0..design.fits.len()).collect();
+        let c = check_solution(&design, &sol, &all);
+        eprintln!(
+            "newton (metric × {scale}): {} fits, worst |rel obj diff| {:.2e}, worst KKT {:.2e}, \
+             {polished} polished",
+            c.fits, c.worst_rel, c.worst_kkt
+        );
+        assert_eq!(c.fits, 4 * 16 * 3);
+        assert_eq!(polished, 0, "the batched solver alone must converge");
+        assert!(c.worst_rel <= 1e-6, "objective off by {:e}", c.worst_rel);
+        assert!(c.worst_kkt <= 1e-4, "KKT {:e}", c.worst_kkt);
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::engine::solve_vectors;
+use super::engine::{WarmStart, solve_vectors};
 use super::intervals::quantile;
 use super::params::Resampling;
 use super::resample;
@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::features::{FEATURE_NAMES, N_FEATURES};
 use crate::load::{Annotations, Dataset, Group, Judge};
 use crate::simulate::{CONSENSUS, Rng};
+use crate::solve::newton::Metric;
 use crate::solve::{CpuBackend, MapParams};
 
 /// Settings of a calibration study.
@@ -245,16 +246,23 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
                 rkeys.push(g as u64);
             }
         }
-        let init: Vec<[f64; N_FEATURES]> = (0..p.replicates)
-            .flat_map(|_| fit.weights.iter().copied())
+        let metrics: Vec<Metric> = (0..models)
+            .map(|m| {
+                let g = &groups[m / nj];
+                Metric::at(g, &g.weights_from(|_| 1.0), &fit.weights[m])
+            })
             .collect();
+        let warm = WarmStart {
+            point: &fit.weights,
+            metrics: &metrics,
+        };
         let boot = solve_vectors(
             &data,
             &groups,
             vectors,
             &rkeys,
             &settings,
-            Some(&init),
+            Some(&warm),
             &CpuBackend,
         )?;
         for m in 0..models {

@@ -32,9 +32,10 @@ use crate::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
 use crate::load::{Dataset, Selection};
 use crate::report::write_atomic;
 use crate::solve::CpuBackend;
+use crate::solve::newton::Metric;
 use checkpoint::{Checkpoint, ChunkRecord, Manifest, fnv};
 use derived::DerivedLayout;
-use engine::solve_vectors;
+use engine::{WarmStart, solve_vectors};
 use intervals::summarise;
 use output::Row;
 
@@ -225,6 +226,17 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         ));
     }
     let point = point.weights;
+    let metrics: Vec<Metric> = (0..models)
+        .into_par_iter()
+        .map(|m| {
+            let g = &groups[m / nj];
+            Metric::at(g, &g.weights_from(|_| 1.0), &point[m])
+        })
+        .collect();
+    let warm = WarmStart {
+        point: &point,
+        metrics: &metrics,
+    };
     let point_s = t_point.elapsed().as_secs_f64();
 
     // Delete-a-group jackknife for the BCa acceleration.
@@ -233,7 +245,6 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let jack: Option<Vec<[f64; N_FEATURES]>> = if p.bca() {
         let mut vectors = Vec::new();
         let mut keys = Vec::new();
-        let mut init = Vec::new();
         for (g, gd) in groups.iter().enumerate() {
             let parts = jg.min(gd.n_rows());
             let part = resample::jackknife_partition(p.seed(), &gd.name, gd.n_rows(), parts);
@@ -243,7 +254,6 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
                     c: gd.weights_from(|r| if part[r] == drop % parts { 0.0 } else { 1.0 }),
                 });
                 keys.push(g as u64);
-                init.extend_from_slice(&point[g * nj..(g + 1) * nj]);
             }
         }
         let fits = solve_vectors(
@@ -252,7 +262,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
             vectors,
             &keys,
             &settings,
-            Some(&init),
+            Some(&warm),
             &backend,
         )?;
         // Reorder to [model][drop].
@@ -281,9 +291,8 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     }
     let done_before = manifest.chunks.len();
     let bar = progress_bar(req.progress, r_total, done_before * chunk_reps);
-    let mut computed = 0;
     let mut finished = true;
-    for i in done_before..n_chunks {
+    for (computed, i) in (done_before..n_chunks).enumerate() {
         if req.stop_after_chunks.is_some_and(|n| computed >= n) {
             finished = false;
             break;
@@ -304,14 +313,13 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
                 keys.push(g as u64);
             }
         }
-        let init: Vec<[f64; N_FEATURES]> = (r0..r1).flat_map(|_| point.iter().copied()).collect();
         let fits = solve_vectors(
             &data,
             &groups,
             vectors,
             &keys,
             &settings,
-            Some(&init),
+            Some(&warm),
             &backend,
         )?;
         let slot = &mut reps[r0 * stride..r1 * stride];
@@ -328,7 +336,6 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
             seconds: t_chunk.elapsed().as_secs_f64(),
         });
         ck.write_manifest(&manifest)?;
-        computed += 1;
         if let Some(bar) = &bar {
             bar.inc((r1 - r0) as u64);
         }
