@@ -448,26 +448,57 @@ fn summarise_all(
     let level = p.level();
     let prob = crate::analyse::probability_of_preferred;
 
-    let mut rows: Vec<Row> = (0..models * N_FEATURES * 2)
+    // Columns are gathered a tile at a time: one replicate's tile is contiguous, where a
+    // single column would stride through the whole store once per value.
+    const TILE: usize = 64;
+    let tiles: Vec<(Vec<Row>, Vec<Row>)> = (0..stride.div_ceil(TILE))
         .into_par_iter()
-        .map(|i| {
-            let (is_prob, mk) = (i >= models * N_FEATURES, i % (models * N_FEATURES));
-            let (m, k) = (mk / N_FEATURES, mk % N_FEATURES);
-            let f = |w: f64| if is_prob { prob(w) } else { w };
-            let mut values: Vec<f64> = (0..r_total)
-                .map(|r| f(reps[r * stride + mk] as f64))
-                .collect();
-            let jk: Option<Vec<f64>> = jack.map(|j| (0..jg).map(|d| f(j[m * jg + d][k])).collect());
-            Row {
-                quantity: if is_prob { "probability" } else { "weight" },
-                judge: data.judges[m % nj].name.clone(),
-                judge_b: String::new(),
-                group: groups[m / nj].name.clone(),
-                feature: FEATURE_NAMES[k].to_string(),
-                interval: summarise(f(point[m][k]), &mut values, level, jk.as_deref()),
+        .map(|t| {
+            let cols = (t * TILE..((t + 1) * TILE).min(stride)).len();
+            let mut values = vec![vec![0f64; r_total]; cols];
+            for r in 0..r_total {
+                let base = r * stride + t * TILE;
+                for (c, col) in values.iter_mut().enumerate() {
+                    col[r] = reps[base + c] as f64;
+                }
             }
+            let mut weight_rows = Vec::with_capacity(cols);
+            let mut prob_rows = Vec::with_capacity(cols);
+            for (c, col) in values.iter_mut().enumerate() {
+                let mk = t * TILE + c;
+                let (m, k) = (mk / N_FEATURES, mk % N_FEATURES);
+                let row = |quantity, interval| Row {
+                    quantity,
+                    judge: data.judges[m % nj].name.clone(),
+                    judge_b: String::new(),
+                    group: groups[m / nj].name.clone(),
+                    feature: FEATURE_NAMES[k].to_string(),
+                    interval,
+                };
+                let jk: Option<Vec<f64>> =
+                    jack.map(|j| (0..jg).map(|d| j[m * jg + d][k]).collect());
+                let mut probs: Vec<f64> = col.iter().map(|&w| prob(w)).collect();
+                let jk_prob: Option<Vec<f64>> =
+                    jk.as_ref().map(|v| v.iter().map(|&w| prob(w)).collect());
+                weight_rows.push(row(
+                    "weight",
+                    summarise(point[m][k], col, level, jk.as_deref()),
+                ));
+                prob_rows.push(row(
+                    "probability",
+                    summarise(prob(point[m][k]), &mut probs, level, jk_prob.as_deref()),
+                ));
+            }
+            (weight_rows, prob_rows)
         })
         .collect();
+    let mut rows: Vec<Row> = Vec::with_capacity(2 * stride + layout.len());
+    let mut probs = Vec::with_capacity(stride);
+    for (w, p) in tiles {
+        rows.extend(w);
+        probs.extend(p);
+    }
+    rows.extend(probs);
 
     if layout.is_empty() {
         return rows;

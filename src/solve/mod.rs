@@ -15,6 +15,7 @@ pub mod polish;
 pub mod precondition;
 pub mod reference;
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -115,11 +116,20 @@ pub fn solve_map_with<B: GradientBackend>(
     let lambda = params.lambda();
     let tol = params.kkt_tol();
     let t0 = Instant::now();
-    let steps: Vec<Steps> = design
-        .row_weights
-        .par_iter()
-        .map(|rw| steps_for(&design.groups[rw.group], &rw.c))
-        .collect();
+    // Step sizes (a Gram matrix per row-weight vector) on first use: FISTA needs them all, the
+    // warm-started Newton solver only for a lane that falls back to FISTA.
+    let steps: Vec<OnceLock<Steps>> = design.row_weights.iter().map(|_| OnceLock::new()).collect();
+    let steps_of = |rw: usize| -> &Steps {
+        steps[rw].get_or_init(|| {
+            let weights = &design.row_weights[rw];
+            steps_for(&design.groups[weights.group], &weights.c)
+        })
+    };
+    if options.metric.is_none() {
+        (0..steps.len()).into_par_iter().for_each(|rw| {
+            steps_of(rw);
+        });
+    }
     let t1 = Instant::now();
     // The f32 loop aims a little below the tolerance so the f64 check rarely needs a polish.
     let inner_tol = 0.5 * tol;
@@ -127,11 +137,6 @@ pub fn solve_map_with<B: GradientBackend>(
         .blocks
         .par_iter()
         .map(|block| {
-            let lane_steps: Vec<&Steps> = block
-                .fits
-                .iter()
-                .map(|&f| &steps[design.fits[f].row_weights])
-                .collect();
             let init: Option<Vec<[f64; N_FEATURES]>> = options
                 .init
                 .map(|init| block.fits.iter().map(|&f| init(f)).collect());
@@ -139,6 +144,7 @@ pub fn solve_map_with<B: GradientBackend>(
                 let metrics: Vec<&newton::Metric> =
                     block.fits.iter().map(|&f| &all[which(f)]).collect();
                 let zero = vec![[0f64; N_FEATURES]; block.fits.len()];
+                let lane_steps = |lane: usize| steps_of(design.fits[block.fits[lane]].row_weights);
                 return newton::newton_block(
                     backend,
                     &design.groups[block.group],
@@ -151,6 +157,11 @@ pub fn solve_map_with<B: GradientBackend>(
                     params.max_iter(),
                 );
             }
+            let lane_steps: Vec<&Steps> = block
+                .fits
+                .iter()
+                .map(|&f| steps_of(design.fits[f].row_weights))
+                .collect();
             fista::fista_block(
                 backend,
                 &design.groups[block.group],
@@ -179,7 +190,6 @@ pub fn solve_map_with<B: GradientBackend>(
         .map(|&(block, lane, result)| {
             let fit_id = block.fits[lane];
             let group = &design.groups[block.group];
-            let lane_steps = &steps[design.fits[fit_id].row_weights];
             let w: [f64; N_FEATURES] = result.w.map(|v| v as f64);
             if options.skip_f64_check {
                 let fit = MapFit {
@@ -206,7 +216,7 @@ pub fn solve_map_with<B: GradientBackend>(
                     group,
                     block,
                     lane,
-                    lane_steps,
+                    steps_of(design.fits[fit_id].row_weights),
                     &w,
                     lambda,
                     tol,

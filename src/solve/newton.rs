@@ -108,13 +108,14 @@ pub fn newton_point(
 }
 
 /// Solves every lane of `block` from `init[lane]` with metric `metrics[lane]`, falling back to
-/// FISTA with `steps[lane]`; stops a lane when its KKT violation is at most `tol`.
+/// FISTA with `steps(lane)` (computed only then); a lane stops when its KKT violation is at
+/// most `tol`.
 #[allow(clippy::too_many_arguments)] // the solver's whole state, passed once per block
-pub fn newton_block<B: GradientBackend + ?Sized>(
+pub fn newton_block<'s, B: GradientBackend + ?Sized>(
     backend: &B,
     group: &GroupDesign,
     block: &Block,
-    steps: &[&Steps],
+    steps: &(dyn Fn(usize) -> &'s Steps + Sync),
     metrics: &[&Metric],
     init: &[[f64; N_FEATURES]],
     lambda: f64,
@@ -192,7 +193,7 @@ pub fn newton_block<B: GradientBackend + ?Sized>(
                 &mut eval[l],
                 &mut t[l],
                 &g,
-                &steps[l].step,
+                &steps(l).step,
                 lambda,
             );
         }
