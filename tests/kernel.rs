@@ -210,3 +210,57 @@ fn log_approximation_is_within_a_few_ulps() {
     }
     assert!(worst < 3e-7, "error {worst:e}");
 }
+
+/// The curvature kernel (sparse sign pairs, f32) against the plain f64 reference of
+/// `GradientBackend::block_curvature`, on both code paths; also rows no lane uses.
+#[test]
+fn curvature_kernel_matches_f64_reference() {
+    use prefdissect::design::{Block, GroupDesign};
+    use prefdissect::solve::backend::reference_curvature;
+    use prefdissect::solve::cpu::curvature::{curvature_block, curvature_block_portable};
+    let n = 96;
+    let (x, mut c, cy, w) = random_block(n, 7);
+    // A few rows that no lane draws, as in a bootstrap block.
+    for r in [3, 40, 41, 77] {
+        c[r * LANES..(r + 1) * LANES].fill(0.0);
+    }
+    let group = GroupDesign {
+        name: "g".into(),
+        samples: (0..n).collect(),
+        x: x.clone(),
+        n_padded: n,
+        held_out: vec![vec![false; n]],
+    };
+    let block = Block {
+        group: 0,
+        fits: (0..LANES).collect(),
+        chains: vec![0; LANES],
+        c: c.clone(),
+        cy,
+    };
+    let mut want = vec![0f64; LANES * NF * NF];
+    reference_curvature(&group, &block, &w, &mut want);
+    // Scale of each entry: Σ_r c·σ(1−σ)·|x_i x_j| ≤ Σ_r c/4.
+    let scale: Vec<f64> = (0..LANES)
+        .map(|l| (0..n).map(|r| c[r * LANES + l] as f64 / 4.0).sum())
+        .collect();
+    for (name, f) in [
+        (
+            "simd",
+            curvature_block as fn(&[f32], &[f32], &[f32], &mut [f64]),
+        ),
+        ("portable", curvature_block_portable),
+    ] {
+        let mut got = vec![f64::NAN; LANES * NF * NF];
+        f(&x, &c, &w, &mut got);
+        let mut worst = 0f64;
+        for l in 0..LANES {
+            for e in 0..NF * NF {
+                let i = l * NF * NF + e;
+                worst = worst.max((got[i] - want[i]).abs() / scale[l]);
+            }
+        }
+        eprintln!("curvature {name}: worst |Δ| / Σc/4 = {worst:.2e}");
+        assert!(worst <= 2e-6, "{name}: {worst:e}");
+    }
+}

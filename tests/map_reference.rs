@@ -13,7 +13,9 @@ use prefdissect::design::{BatchDesign, KPAD, LANES};
 use prefdissect::design::{GroupDesign, RowWeights};
 use prefdissect::load::{Dataset, Selection};
 use prefdissect::simulate::{simulate, write_simulated};
-use prefdissect::solve::newton::Metric;
+use prefdissect::solve::backend::reference_curvature;
+use prefdissect::solve::newton::{Metric, newton_block};
+use prefdissect::solve::precondition::{Steps, steps_for};
 use prefdissect::solve::{
     CpuBackend, MapOptions, MapParams, MapSolution, ReferenceBackend, solve_map, solve_map_with,
 };
@@ -146,8 +148,8 @@ fn reference_backend_and_fused_kernel_reach_the_same_map() {
 }
 
 /// Bootstrap-count fits solved the bootstrap's way (warm start at the plain fit, proximal
-/// Newton with the plain fit's curvature) against the f64 reference; and with a metric 20×
-/// too small, which overshoots, the FISTA fallback still reaches the same optimum.
+/// Newton with each fit's Hessian there) against the f64 reference; and with metrics 20× too
+/// small, which overshoot, the FISTA fallback still reaches the same optimum.
 #[test]
 fn warm_started_newton_on_bootstrap_counts_matches_f64_coordinate_descent() {
     let dir = common::temp_dir("mapref-newton");
@@ -188,38 +190,76 @@ fn warm_started_newton_on_bootstrap_counts_matches_f64_coordinate_descent() {
     let design = BatchDesign::from_row_weights(&data, groups.clone(), vectors, &vkeys, true);
     let model = |i: usize| design.fits[i].group * nj + design.fits[i].judge;
     let init = |i: usize| point[model(i)];
-    for scale in [1.0, 0.05] {
-        let metrics: Vec<Metric> = (0..point.len())
-            .map(|m| {
-                let g = &groups[m / nj];
-                let mut metric = Metric::at(g, &g.weights_from(|_| 1.0), &point[m]);
-                for row in metric.h.iter_mut() {
-                    for v in row.iter_mut() {
-                        *v *= scale;
-                    }
-                }
-                metric.inv_diag = metric.inv_diag.map(|v| v / scale);
-                metric
-            })
+    let options = MapOptions {
+        init: Some(&init),
+        newton: true,
+        skip_f64_check: false,
+    };
+    let sol = solve_map_with(&design, &CpuBackend, &params, options);
+    let polished = sol.fits.iter().filter(|f| f.polish_iterations > 0).count();
+    let all: Vec<usize> = (0..design.fits.len()).collect();
+    let c = check_solution(&design, &sol, &all);
+    let mean_iter = sol.fits.iter().map(|f| f.iterations).sum::<usize>() as f64 / c.fits as f64;
+    eprintln!(
+        "newton: {} fits, worst |rel obj diff| {:.2e}, worst KKT {:.2e}, {polished} polished, \
+         {mean_iter:.1} gradient calls a fit",
+        c.fits, c.worst_rel, c.worst_kkt
+    );
+    assert_eq!(c.fits, 4 * 16 * 3);
+    assert_eq!(polished, 0, "the batched solver alone must converge");
+    assert!(c.worst_rel <= 1e-6, "objective off by {:e}", c.worst_rel);
+    assert!(c.worst_kkt <= 1e-4, "KKT {:e}", c.worst_kkt);
+
+    // Metrics 20× too small: steps overshoot, the KKT test rejects them, FISTA takes over.
+    let mut worst = 0f64;
+    let mut fallbacks_needed = 0;
+    for block in &design.blocks {
+        let g = &design.groups[block.group];
+        let start: Vec<[f64; NF]> = block.fits.iter().map(|&f| init(f)).collect();
+        let mut w32 = vec![0f32; KPAD * LANES];
+        for (l, w) in start.iter().enumerate() {
+            for k in 0..NF {
+                w32[k * LANES + l] = w[k] as f32;
+            }
+        }
+        let mut hess = vec![0f64; LANES * NF * NF];
+        reference_curvature(g, block, &w32, &mut hess);
+        let metrics: Vec<Metric> = hess
+            .chunks_exact(NF * NF)
+            .take(block.fits.len())
+            .map(|h| Metric::from_hessian(&h.iter().map(|v| v * 0.05).collect::<Vec<_>>()))
             .collect();
-        let options = MapOptions {
-            init: Some(&init),
-            metric: Some((&metrics, &model)),
-            skip_f64_check: false,
-        };
-        let sol = solve_map_with(&design, &CpuBackend, &params, options);
-        let polished = sol.fits.iter().filter(|f| f.polish_iterations > 0).count();
-        let all: Vec<usize> = (0..design.fits.len()).collect();
-        let c = check_solution(&design, &sol, &all);
-        eprintln!(
-            "newton (metric × {scale}): {} fits, worst |rel obj diff| {:.2e}, worst KKT {:.2e}, \
-             {polished} polished",
-            c.fits, c.worst_rel, c.worst_kkt
+        let steps: Vec<Steps> = block
+            .fits
+            .iter()
+            .map(|&f| steps_for(g, &design.row_weights[design.fits[f].row_weights].c))
+            .collect();
+        let step_of = |l: usize| &steps[l];
+        let lanes = newton_block(
+            &CpuBackend,
+            g,
+            block,
+            &step_of,
+            &metrics,
+            &start,
+            LAMBDA,
+            0.5e-4,
+            20_000,
         );
-        assert_eq!(c.fits, 4 * 16 * 3);
-        assert_eq!(polished, 0, "the batched solver alone must converge");
-        assert!(c.worst_rel <= 1e-6, "objective off by {:e}", c.worst_rel);
-        assert!(c.worst_kkt <= 1e-4, "KKT {:e}", c.worst_kkt);
+        for (l, lane) in lanes.iter().enumerate() {
+            assert!(lane.converged, "lane {l} of a block did not converge");
+            let good = &sol.fits[block.fits[l]].weights;
+            for k in 0..NF {
+                worst = worst.max((lane.w[k] as f64 - good[k]).abs());
+            }
+            fallbacks_needed += (lane.iterations > 30) as usize;
+        }
     }
+    eprintln!("newton with a 20x-wrong metric: max |Δw| to the good solution {worst:.2e}");
+    assert!(
+        fallbacks_needed > 0,
+        "a bad metric should have forced the fallback"
+    );
+    assert!(worst <= 2e-4, "{worst:e}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -20,7 +20,6 @@ use crate::error::Result;
 use crate::features::{FEATURE_NAMES, N_FEATURES};
 use crate::load::{Annotations, Dataset, Group, Judge};
 use crate::simulate::{CONSENSUS, Rng};
-use crate::solve::newton::Metric;
 use crate::solve::{CpuBackend, MapParams};
 
 /// Settings of a calibration study.
@@ -246,15 +245,8 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
                 rkeys.push(g as u64);
             }
         }
-        let metrics: Vec<Metric> = (0..models)
-            .map(|m| {
-                let g = &groups[m / nj];
-                Metric::at(g, &g.weights_from(|_| 1.0), &fit.weights[m])
-            })
-            .collect();
         let warm = WarmStart {
             point: &fit.weights,
-            metrics: &metrics,
         };
         let boot = solve_vectors(
             &data,

@@ -8,7 +8,6 @@ use crate::features::N_FEATURES;
 use crate::load::Dataset;
 use crate::run::{ESS_WARN, RHAT_WARN};
 use crate::solve::hmc::solve_posterior;
-use crate::solve::newton::Metric;
 use crate::solve::{GradientBackend, MapOptions, solve_map_with};
 
 /// One weight vector per (row-weight vector, judge): fit `v · J + j`.
@@ -23,18 +22,16 @@ pub struct VectorFits {
     pub kernel_gflop: f64,
 }
 
-/// Where MAP replicate fits start: each model's plain fit, and the curvature there. Model
-/// `m = group · J + judge`, groups in the order of the `groups` slice.
+/// Where MAP replicate fits start: each model's plain fit. Model `m = group · J + judge`,
+/// groups in the order of the `groups` slice.
 pub struct WarmStart<'a> {
     /// Plain-fit weights per model.
     pub point: &'a [[f64; N_FEATURES]],
-    /// Metric per model ([`Metric::at`] the plain fit).
-    pub metrics: &'a [Metric],
 }
 
 /// Fits every judge on every vector of `vectors`. `seed_keys[v]` keys vector v's chains (see
 /// [`crate::design::Fit::seed_key`]); a MAP with `warm` starts each fit at its model's plain
-/// fit and solves by proximal Newton.
+/// fit and solves by proximal Newton with its Hessian there.
 pub fn solve_vectors<B: GradientBackend>(
     data: &Dataset,
     groups: &[GroupDesign],
@@ -62,7 +59,7 @@ pub fn solve_vectors<B: GradientBackend>(
             let init = |i: usize| warm.map_or([0.0; N_FEATURES], |w| w.point[model(i)]);
             let options = MapOptions {
                 init: warm.map(|_| &init as &(dyn Fn(usize) -> [f64; N_FEATURES] + Sync)),
-                metric: warm.map(|w| (w.metrics, &model as &(dyn Fn(usize) -> usize + Sync))),
+                newton: warm.is_some(),
                 skip_f64_check: true,
             };
             let s = solve_map_with(&design, backend, p, options);

@@ -32,7 +32,6 @@ use crate::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
 use crate::load::{Dataset, Selection};
 use crate::report::write_atomic;
 use crate::solve::CpuBackend;
-use crate::solve::newton::Metric;
 use checkpoint::{Checkpoint, ChunkRecord, Manifest, fnv};
 use derived::DerivedLayout;
 use engine::{WarmStart, solve_vectors};
@@ -226,17 +225,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         ));
     }
     let point = point.weights;
-    let metrics: Vec<Metric> = (0..models)
-        .into_par_iter()
-        .map(|m| {
-            let g = &groups[m / nj];
-            Metric::at(g, &g.weights_from(|_| 1.0), &point[m])
-        })
-        .collect();
-    let warm = WarmStart {
-        point: &point,
-        metrics: &metrics,
-    };
+    let warm = WarmStart { point: &point };
     let point_s = t_point.elapsed().as_secs_f64();
 
     // Delete-a-group jackknife for the BCa acceleration.

@@ -5,7 +5,9 @@
 //! of the same trait, and the burn plain-ops reference in `solve::reference` is the yardstick
 //! both are tested against.
 
-use crate::design::{Block, GroupDesign};
+use super::objective::sigmoid;
+use crate::design::{Block, GroupDesign, LANES};
+use crate::features::N_FEATURES;
 
 /// Evaluates `∇_w Σ_r c_r · logloss(y_r, x_r·w)` for every lane of a block.
 pub trait GradientBackend: Sync {
@@ -22,4 +24,37 @@ pub trait GradientBackend: Sync {
         grad: &mut [f64],
         loss: Option<&mut [f64]>,
     );
+
+    /// Writes each lane's Hessian Σ_r c_r σ_r(1 − σ_r) x_r x_rᵀ at `w` (`KPAD × LANES`) into
+    /// `hess` (`LANES` row-major 29 × 29 matrices). The default is the plain f64 reference,
+    /// one lane at a time; backends with a fused kernel override it.
+    fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
+        reference_curvature(group, block, w, hess);
+    }
+}
+
+/// The curvature reference: per lane, per row, in f64.
+pub fn reference_curvature(group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
+    const NN: usize = N_FEATURES * N_FEATURES;
+    hess.fill(0.0);
+    for l in 0..LANES {
+        let h = &mut hess[l * NN..(l + 1) * NN];
+        for r in 0..group.n_rows() {
+            let c = block.c[r * LANES + l] as f64;
+            if c == 0.0 {
+                continue;
+            }
+            let x = group.row(r);
+            let z: f64 = (0..N_FEATURES)
+                .map(|k| x[k] as f64 * w[k * LANES + l] as f64)
+                .sum();
+            let p = sigmoid(z);
+            let s = c * p * (1.0 - p);
+            for i in 0..N_FEATURES {
+                for j in 0..N_FEATURES {
+                    h[i * N_FEATURES + j] += s * x[i] as f64 * x[j] as f64;
+                }
+            }
+        }
+    }
 }

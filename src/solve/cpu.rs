@@ -1,8 +1,12 @@
-//! The CPU backend: the fused kernel of `kernels/cpu_logistic.rs`, one block per call; the
-//! solvers spread blocks over cores with rayon.
+//! The CPU backend: the fused kernels of `kernels/cpu_logistic.rs` (gradient) and
+//! `kernels/cpu_curvature.rs` (Hessian), one block per call; the solvers spread blocks over
+//! cores with rayon.
 
 #[path = "../../kernels/cpu_logistic.rs"]
 pub mod kernel;
+
+#[path = "../../kernels/cpu_curvature.rs"]
+pub mod curvature;
 
 use super::backend::GradientBackend;
 use crate::design::{Block, GroupDesign};
@@ -33,6 +37,10 @@ impl GradientBackend for CpuBackend {
         loss: Option<&mut [f64]>,
     ) {
         kernel::logistic_gradient_block(&group.x, &block.c, &block.cy, w, grad, loss);
+    }
+
+    fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
+        curvature::curvature_block(&group.x, &block.c, w, hess);
     }
 }
 

@@ -25,7 +25,7 @@ pub use cpu::CpuBackend;
 pub use params::{MapParams, ValidMapParams};
 pub use reference::ReferenceBackend;
 
-use crate::design::BatchDesign;
+use crate::design::{BatchDesign, KPAD, LANES};
 use crate::features::N_FEATURES;
 use precondition::{Steps, steps_for};
 
@@ -78,18 +78,14 @@ impl MapSolution {
     }
 }
 
-/// Metrics and the map from a fit to its metric (see [`MapOptions::metric`]).
-pub type MetricOf<'a> = (&'a [newton::Metric], &'a (dyn Fn(usize) -> usize + Sync));
-
 /// How [`solve_map_with`] starts and checks its fits.
 #[derive(Clone, Copy, Default)]
 pub struct MapOptions<'a> {
     /// Starting weights of fit `i` ([`BatchDesign::fits`] order); zero when `None`.
     pub init: Option<&'a (dyn Fn(usize) -> [f64; N_FEATURES] + Sync)>,
-    /// Curvature metrics and which one fit `i` uses: solve by warm-started proximal Newton
-    /// ([`newton`]) instead of FISTA. Pays when every fit starts near its solution with a
-    /// metric taken there.
-    pub metric: Option<MetricOf<'a>>,
+    /// Solve by proximal Newton ([`newton`]) with each fit's Hessian at its starting point as
+    /// the metric, instead of FISTA. Pays when every fit starts near its solution.
+    pub newton: bool,
     /// Skip the f64 recomputation of each fit's objective and KKT (and the polish). The
     /// batched loop's own KKT test, on a gradient accumulated in f64 from f32 logits, then
     /// decides convergence and `objective` is NaN. The bootstrap uses this: millions of
@@ -125,7 +121,7 @@ pub fn solve_map_with<B: GradientBackend>(
             steps_for(&design.groups[weights.group], &weights.c)
         })
     };
-    if options.metric.is_none() {
+    if !options.newton {
         (0..steps.len()).into_par_iter().for_each(|rw| {
             steps_of(rw);
         });
@@ -140,10 +136,23 @@ pub fn solve_map_with<B: GradientBackend>(
             let init: Option<Vec<[f64; N_FEATURES]>> = options
                 .init
                 .map(|init| block.fits.iter().map(|&f| init(f)).collect());
-            if let Some((all, which)) = options.metric {
-                let metrics: Vec<&newton::Metric> =
-                    block.fits.iter().map(|&f| &all[which(f)]).collect();
+            if options.newton {
                 let zero = vec![[0f64; N_FEATURES]; block.fits.len()];
+                let start = init.as_deref().unwrap_or(&zero);
+                let group = &design.groups[block.group];
+                let mut w32 = vec![0f32; KPAD * LANES];
+                for (l, w) in start.iter().enumerate() {
+                    for k in 0..N_FEATURES {
+                        w32[k * LANES + l] = w[k] as f32;
+                    }
+                }
+                let mut hess = vec![0f64; LANES * N_FEATURES * N_FEATURES];
+                backend.block_curvature(group, block, &w32, &mut hess);
+                let metrics: Vec<newton::Metric> = hess
+                    .chunks_exact(N_FEATURES * N_FEATURES)
+                    .take(block.fits.len())
+                    .map(newton::Metric::from_hessian)
+                    .collect();
                 let lane_steps = |lane: usize| steps_of(design.fits[block.fits[lane]].row_weights);
                 return newton::newton_block(
                     backend,
@@ -151,7 +160,7 @@ pub fn solve_map_with<B: GradientBackend>(
                     block,
                     &lane_steps,
                     &metrics,
-                    init.as_deref().unwrap_or(&zero),
+                    start,
                     lambda,
                     inner_tol,
                     params.max_iter(),

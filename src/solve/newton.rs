@@ -1,17 +1,19 @@
 //! Warm-started proximal Newton for many fits near a known solution (bootstrap replicates).
 //!
 //! A replicate's MAP lies within a few standard errors of the plain fit ŵ, where the logistic
-//! loss is close to its quadratic model. Each lane therefore steps with a fixed metric M, the
-//! Hessian Σ σ(1−σ) x xᵀ of its model's plain fit at ŵ (one 29 × 29 matrix per model, shared by
-//! all its replicates): the step minimises gᵀd + ½ dᵀMd + λ‖w + d‖₁ by coordinate descent (29
-//! unknowns, no data), so a step costs one fused gradient call like a FISTA step but corrects
-//! the curvature of all features at once. A step is kept only if it lowers the lane's KKT
+//! loss is close to its quadratic model. Each lane therefore steps with a fixed metric M, its
+//! own Hessian Σ c σ(1−σ) x xᵀ at the starting point ŵ (the replicate's counts c; one curvature
+//! kernel call per block, `kernels/cpu_curvature.rs`): the step minimises
+//! gᵀd + ½ dᵀMd + λ‖w + d‖₁ by coordinate descent (29 unknowns, no data), so a step costs one
+//! fused gradient call like a FISTA step but corrects the curvature of all features at once.
+//! With the model's plain-fit Hessian shared by all replicates instead, the count noise in the
+//! metric cost ~10 steps a fit; with each replicate's own, it takes 3–4. A step is kept only if it lowers the lane's KKT
 //! violation; otherwise the lane continues with the FISTA of [`super::fista`] from its best
 //! point, whose convergence is guaranteed. Lanes are independent, as in FISTA.
 
 use super::backend::GradientBackend;
 use super::fista::{LaneResult, fista_step};
-use super::objective::{kkt_violation, sigmoid};
+use super::objective::kkt_violation;
 use super::precondition::Steps;
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::features::N_FEATURES;
@@ -26,32 +28,10 @@ pub struct Metric {
 }
 
 impl Metric {
-    /// The Hessian of Σ_r c_r logloss at `w` over `group`'s rows with weights `c`.
-    pub fn at(group: &GroupDesign, c: &[f32], w: &[f64; N_FEATURES]) -> Metric {
-        let mut h = [[0f64; N_FEATURES]; N_FEATURES];
-        for r in 0..group.n_rows() {
-            if c[r] == 0.0 {
-                continue;
-            }
-            let x = group.row(r);
-            let z: f64 = (0..N_FEATURES).map(|k| x[k] as f64 * w[k]).sum();
-            let p = sigmoid(z);
-            let s = c[r] as f64 * p * (1.0 - p);
-            for i in 0..N_FEATURES {
-                if x[i] == 0.0 {
-                    continue;
-                }
-                let xi = s * x[i] as f64;
-                for j in 0..=i {
-                    h[i][j] += xi * x[j] as f64;
-                }
-            }
-        }
-        for i in 0..N_FEATURES {
-            for j in 0..i {
-                h[j][i] = h[i][j];
-            }
-        }
+    /// A metric from a row-major 29 × 29 Hessian.
+    pub fn from_hessian(h: &[f64]) -> Metric {
+        let h: [[f64; N_FEATURES]; N_FEATURES] =
+            std::array::from_fn(|i| std::array::from_fn(|j| h[i * N_FEATURES + j]));
         let inv_diag = std::array::from_fn(|k| if h[k][k] > 0.0 { 1.0 / h[k][k] } else { 0.0 });
         Metric { h, inv_diag }
     }
@@ -116,7 +96,7 @@ pub fn newton_block<'s, B: GradientBackend + ?Sized>(
     group: &GroupDesign,
     block: &Block,
     steps: &(dyn Fn(usize) -> &'s Steps + Sync),
-    metrics: &[&Metric],
+    metrics: &[Metric],
     init: &[[f64; N_FEATURES]],
     lambda: f64,
     tol: f64,
@@ -177,7 +157,7 @@ pub fn newton_block<'s, B: GradientBackend + ?Sized>(
                     best[l] = p;
                     best_g[l] = g;
                     best_kkt[l] = kkt;
-                    eval[l] = newton_point(metrics[l], &p, &g, lambda);
+                    eval[l] = newton_point(&metrics[l], &p, &g, lambda);
                     continue;
                 }
                 // The Newton step did not help: FISTA from the best point, whose gradient

@@ -1,0 +1,132 @@
+//! Curvature kernel for the CPU (included into `solve::cpu` with `#[path]`).
+//!
+//! For one block of [`LANES`] fits that share X it accumulates, per lane l,
+//!
+//! ```text
+//! H[l] = Σ_r c[r][l] · σ(z[r][l]) · (1 − σ(z[r][l])) · x_r x_rᵀ,   z[r][l] = x_r · w[l]
+//! ```
+//!
+//! the Hessian of Σ_r c_r · logloss at w: the metric of the bootstrap's proximal Newton steps.
+//! X is a sparse sign matrix (40–85% zeros, entries ±1), so each row visits only the pairs of
+//! its non-zero features, and a pair's update is ±s for 16 lanes at once (two AVX2 FMAs with a
+//! ±1 scalar): about 66 pairs a row instead of 435. Rows whose weight is 0 in every lane (rows
+//! no replicate of the block drew) are skipped. Accumulation is in f32: this is a metric for
+//! steps whose convergence is judged on the gradient, not a reported figure.
+//!
+//! The reference is the default [`GradientBackend::block_curvature`] (plain per-lane f64
+//! loops, `solve/backend.rs`); the tests compare the two.
+
+use crate::design::{KPAD, LANES};
+use crate::features::N_FEATURES;
+
+use super::kernel::exp_approx;
+
+/// Packed lower-triangle entries of a 29 × 29 matrix.
+const TRI: usize = N_FEATURES * (N_FEATURES + 1) / 2;
+
+/// Index of (i, j), j ≤ i, in the packed lower triangle.
+#[inline(always)]
+fn tri(i: usize, j: usize) -> usize {
+    i * (i + 1) / 2 + j
+}
+
+/// Curvature of one block. `x`: `n × KPAD`; `c`: `n × LANES`; `w`: `KPAD × LANES`; `hess`
+/// (`LANES × 29 × 29`, row-major per lane) is overwritten with symmetric matrices.
+pub fn curvature_block(x: &[f32], c: &[f32], w: &[f32], hess: &mut [f64]) {
+    let n = c.len() / LANES;
+    assert!(x.len() == n * KPAD && w.len() == KPAD * LANES);
+    assert!(hess.len() == LANES * N_FEATURES * N_FEATURES);
+    let mut acc = vec![[0f32; LANES]; TRI];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { curvature_avx2_fma(x, c, w, &mut acc) };
+            unpack(&acc, hess);
+            return;
+        }
+    }
+    curvature_body::<false>(x, c, w, &mut acc);
+    unpack(&acc, hess);
+}
+
+/// The same without SIMD feature detection, so tests can compare the two paths anywhere.
+pub fn curvature_block_portable(x: &[f32], c: &[f32], w: &[f32], hess: &mut [f64]) {
+    let mut acc = vec![[0f32; LANES]; TRI];
+    curvature_body::<false>(x, c, w, &mut acc);
+    unpack(&acc, hess);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn curvature_avx2_fma(x: &[f32], c: &[f32], w: &[f32], acc: &mut [[f32; LANES]]) {
+    curvature_body::<true>(x, c, w, acc);
+}
+
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
+    if FMA { a.mul_add(b, acc) } else { a * b + acc }
+}
+
+#[inline(always)]
+fn curvature_body<const FMA: bool>(x: &[f32], c: &[f32], w: &[f32], acc: &mut [[f32; LANES]]) {
+    let (x_rows, _) = x.as_chunks::<KPAD>();
+    let (c_rows, _) = c.as_chunks::<LANES>();
+    let (w_rows, _) = w.as_chunks::<LANES>();
+    let mut idx = [0usize; N_FEATURES];
+    let mut sign = [0f32; N_FEATURES];
+    for (xr, cr) in x_rows.iter().zip(c_rows) {
+        if cr.iter().all(|&v| v == 0.0) {
+            continue;
+        }
+        let mut nnz = 0;
+        for k in 0..N_FEATURES {
+            if xr[k] != 0.0 {
+                idx[nnz] = k;
+                sign[nnz] = xr[k];
+                nnz += 1;
+            }
+        }
+        let mut z = [0f32; LANES];
+        for a in 0..nnz {
+            let wk = &w_rows[idx[a]];
+            for l in 0..LANES {
+                z[l] = madd::<FMA>(sign[a], wk[l], z[l]);
+            }
+        }
+        // s = c·σ(1 − σ) = c·e/(1 + e)² with e = e^−z.
+        let mut s = [0f32; LANES];
+        for l in 0..LANES {
+            let e = exp_approx::<FMA>(-z[l]);
+            let d = 1.0 + e;
+            s[l] = cr[l] * e / (d * d);
+        }
+        for a in 0..nnz {
+            let mut si = [0f32; LANES];
+            for l in 0..LANES {
+                si[l] = sign[a] * s[l];
+            }
+            let row = tri(idx[a], 0);
+            for b in 0..=a {
+                let cell = &mut acc[row + idx[b]];
+                for l in 0..LANES {
+                    cell[l] = madd::<FMA>(si[l], sign[b], cell[l]);
+                }
+            }
+        }
+    }
+}
+
+fn unpack(acc: &[[f32; LANES]], hess: &mut [f64]) {
+    for l in 0..LANES {
+        let h = &mut hess[l * N_FEATURES * N_FEATURES..(l + 1) * N_FEATURES * N_FEATURES];
+        for i in 0..N_FEATURES {
+            for j in 0..=i {
+                let v = acc[tri(i, j)][l] as f64;
+                h[i * N_FEATURES + j] = v;
+                h[j * N_FEATURES + i] = v;
+            }
+        }
+    }
+}
