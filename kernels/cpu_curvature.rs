@@ -30,11 +30,19 @@ fn tri(i: usize, j: usize) -> usize {
     i * (i + 1) / 2 + j
 }
 
-/// Curvature of one block. `x`: `n × KPAD`; `c`: `n × LANES`; `w`: `KPAD × LANES`; `hess`
-/// (`LANES × 29 × 29`, row-major per lane) is overwritten with symmetric matrices.
-pub fn curvature_block(x: &[f32], c: &[f32], w: &[f32], hess: &mut [f64]) {
+/// Curvature of one block. `x`: X of the group; `c`: `n × LANES`, entry i for row `rows[i]` of
+/// X (row i when `None`); `w`: `KPAD × LANES`; `hess` (`LANES × 29 × 29`, row-major per lane)
+/// is overwritten with symmetric matrices.
+pub fn curvature_block(x: &[f32], rows: Option<&[u32]>, c: &[f32], w: &[f32], hess: &mut [f64]) {
     let n = c.len() / LANES;
-    assert!(x.len() == n * KPAD && w.len() == KPAD * LANES);
+    assert!(w.len() == KPAD * LANES && x.len().is_multiple_of(KPAD));
+    match rows {
+        None => assert_eq!(x.len(), n * KPAD),
+        Some(rows) => {
+            assert_eq!(rows.len(), n);
+            assert!(rows.iter().all(|&r| (r as usize) < x.len() / KPAD));
+        }
+    }
     assert!(hess.len() == LANES * N_FEATURES * N_FEATURES);
     let mut acc = vec![[0f32; LANES]; TRI];
     #[cfg(target_arch = "x86_64")]
@@ -42,26 +50,38 @@ pub fn curvature_block(x: &[f32], c: &[f32], w: &[f32], hess: &mut [f64]) {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { curvature_avx2_fma(x, c, w, &mut acc) };
+            unsafe { curvature_avx2_fma(x, rows, c, w, &mut acc) };
             unpack(&acc, hess);
             return;
         }
     }
-    curvature_body::<false>(x, c, w, &mut acc);
+    curvature_body::<false>(x, rows, c, w, &mut acc);
     unpack(&acc, hess);
 }
 
 /// The same without SIMD feature detection, so tests can compare the two paths anywhere.
-pub fn curvature_block_portable(x: &[f32], c: &[f32], w: &[f32], hess: &mut [f64]) {
+pub fn curvature_block_portable(
+    x: &[f32],
+    rows: Option<&[u32]>,
+    c: &[f32],
+    w: &[f32],
+    hess: &mut [f64],
+) {
     let mut acc = vec![[0f32; LANES]; TRI];
-    curvature_body::<false>(x, c, w, &mut acc);
+    curvature_body::<false>(x, rows, c, w, &mut acc);
     unpack(&acc, hess);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn curvature_avx2_fma(x: &[f32], c: &[f32], w: &[f32], acc: &mut [[f32; LANES]]) {
-    curvature_body::<true>(x, c, w, acc);
+unsafe fn curvature_avx2_fma(
+    x: &[f32],
+    rows: Option<&[u32]>,
+    c: &[f32],
+    w: &[f32],
+    acc: &mut [[f32; LANES]],
+) {
+    curvature_body::<true>(x, rows, c, w, acc);
 }
 
 #[inline(always)]
@@ -70,16 +90,23 @@ fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
 }
 
 #[inline(always)]
-fn curvature_body<const FMA: bool>(x: &[f32], c: &[f32], w: &[f32], acc: &mut [[f32; LANES]]) {
+fn curvature_body<const FMA: bool>(
+    x: &[f32],
+    rows: Option<&[u32]>,
+    c: &[f32],
+    w: &[f32],
+    acc: &mut [[f32; LANES]],
+) {
     let (x_rows, _) = x.as_chunks::<KPAD>();
     let (c_rows, _) = c.as_chunks::<LANES>();
     let (w_rows, _) = w.as_chunks::<LANES>();
     let mut idx = [0usize; N_FEATURES];
     let mut sign = [0f32; N_FEATURES];
-    for (xr, cr) in x_rows.iter().zip(c_rows) {
+    for (i, cr) in c_rows.iter().enumerate() {
         if cr.iter().all(|&v| v == 0.0) {
             continue;
         }
+        let xr = &x_rows[rows.map_or(i, |r| r[i] as usize)];
         let mut nnz = 0;
         for k in 0..N_FEATURES {
             if xr[k] != 0.0 {

@@ -26,18 +26,21 @@ const RB: usize = 4;
 /// Features per register block of the gradient loop (4 features × 2 registers).
 const KB: usize = 4;
 
-/// Gradient of one block. `x`: `n × KPAD`; `c`, `cy`: `n × LANES`; `w`: `KPAD × LANES`;
-/// `grad` (`KPAD × LANES`) is overwritten, and so is `loss` (`LANES`) when given. `n` must be a
-/// multiple of [`ROW_TILE`].
+/// Gradient of one block. `x`: X of the group, `rows × KPAD`; `c`, `cy`: `n × LANES`, entry i
+/// for row `rows[i]` of X (for row i when `rows` is `None`; then X has n rows); `w`:
+/// `KPAD × LANES`; `grad` (`KPAD × LANES`) is overwritten, and so is `loss` (`LANES`) when
+/// given. `n` must be a multiple of [`ROW_TILE`]. A row list lets a bootstrap block skip the
+/// rows none of its replicates drew.
 pub fn logistic_gradient_block(
     x: &[f32],
+    rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
     w: &[f32],
     grad: &mut [f64],
     loss: Option<&mut [f64]>,
 ) {
-    check_shapes(x, c, cy, w, grad, &loss);
+    check_shapes(x, rows, c, cy, w, grad, &loss);
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -45,18 +48,19 @@ pub fn logistic_gradient_block(
             // SAFETY: the CPU supports the features the functions are compiled for.
             unsafe {
                 match loss {
-                    Some(l) => gradient_avx2_fma_loss(x, c, cy, w, grad, l),
-                    None => gradient_avx2_fma(x, c, cy, w, grad),
+                    Some(l) => gradient_avx2_fma_loss(x, rows, c, cy, w, grad, l),
+                    None => gradient_avx2_fma(x, rows, c, cy, w, grad),
                 }
             }
             return;
         }
     }
-    portable(x, c, cy, w, grad, loss);
+    portable(x, rows, c, cy, w, grad, loss);
 }
 
 fn check_shapes(
     x: &[f32],
+    rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
     w: &[f32],
@@ -64,7 +68,14 @@ fn check_shapes(
     loss: &Option<&mut [f64]>,
 ) {
     let n = c.len() / LANES;
-    assert!(n.is_multiple_of(ROW_TILE) && x.len() == n * KPAD && cy.len() == c.len());
+    assert!(n.is_multiple_of(ROW_TILE) && cy.len() == c.len() && x.len().is_multiple_of(KPAD));
+    match rows {
+        None => assert_eq!(x.len(), n * KPAD),
+        Some(rows) => {
+            assert_eq!(rows.len(), n);
+            assert!(rows.iter().all(|&r| (r as usize) < x.len() / KPAD));
+        }
+    }
     assert!(w.len() == KPAD * LANES && grad.len() == KPAD * LANES);
     assert!(loss.as_ref().is_none_or(|l| l.len() == LANES));
 }
@@ -73,18 +84,20 @@ fn check_shapes(
 /// AVX2+FMA run; public so tests can compare the two paths on any machine.
 pub fn logistic_gradient_block_portable(
     x: &[f32],
+    rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
     w: &[f32],
     grad: &mut [f64],
     loss: Option<&mut [f64]>,
 ) {
-    check_shapes(x, c, cy, w, grad, &loss);
-    portable(x, c, cy, w, grad, loss);
+    check_shapes(x, rows, c, cy, w, grad, &loss);
+    portable(x, rows, c, cy, w, grad, loss);
 }
 
 fn portable(
     x: &[f32],
+    rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
     w: &[f32],
@@ -92,28 +105,36 @@ fn portable(
     loss: Option<&mut [f64]>,
 ) {
     match loss {
-        Some(l) => gradient_body::<false, true>(x, c, cy, w, grad, l),
-        None => gradient_body::<false, false>(x, c, cy, w, grad, &mut []),
+        Some(l) => gradient_body::<false, true>(x, rows, c, cy, w, grad, l),
+        None => gradient_body::<false, false>(x, rows, c, cy, w, grad, &mut []),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn gradient_avx2_fma(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], grad: &mut [f64]) {
-    gradient_body::<true, false>(x, c, cy, w, grad, &mut []);
+unsafe fn gradient_avx2_fma(
+    x: &[f32],
+    rows: Option<&[u32]>,
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    grad: &mut [f64],
+) {
+    gradient_body::<true, false>(x, rows, c, cy, w, grad, &mut []);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gradient_avx2_fma_loss(
     x: &[f32],
+    rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
     w: &[f32],
     grad: &mut [f64],
     loss: &mut [f64],
 ) {
-    gradient_body::<true, true>(x, c, cy, w, grad, loss);
+    gradient_body::<true, true>(x, rows, c, cy, w, grad, loss);
 }
 
 #[inline(always)]
@@ -124,6 +145,7 @@ fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
 #[inline(always)]
 fn gradient_body<const FMA: bool, const LOSS: bool>(
     x: &[f32],
+    rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
     w: &[f32],
@@ -138,9 +160,19 @@ fn gradient_body<const FMA: bool, const LOSS: bool>(
     grad.fill(0.0);
     loss.fill(0.0);
     let mut res = [[0f32; LANES]; ROW_TILE];
-    for tile in 0..x_rows.len() / ROW_TILE {
+    let mut gathered = [[0f32; KPAD]; ROW_TILE];
+    for tile in 0..c_rows.len() / ROW_TILE {
         let base = tile * ROW_TILE;
-        let xt: &[[f32; KPAD]; ROW_TILE] = x_rows[base..base + ROW_TILE].try_into().unwrap();
+        let xt: &[[f32; KPAD]; ROW_TILE] = match rows {
+            None => x_rows[base..base + ROW_TILE].try_into().unwrap(),
+            Some(rows) => {
+                // 2 KiB copied per tile of ~15k flops.
+                for (dst, &r) in gathered.iter_mut().zip(&rows[base..base + ROW_TILE]) {
+                    *dst = x_rows[r as usize];
+                }
+                &gathered
+            }
+        };
         let ct: &[[f32; LANES]; ROW_TILE] = c_rows[base..base + ROW_TILE].try_into().unwrap();
         let cyt: &[[f32; LANES]; ROW_TILE] = cy_rows[base..base + ROW_TILE].try_into().unwrap();
         // Logits → residuals, RB rows at a time.

@@ -72,7 +72,7 @@ fn fused_kernel_matches_f64_gradient() {
     for (n, seed) in [(ROW_TILE, 1), (640, 2), (1424, 3)] {
         let (x, c, cy, w) = random_block(n, seed);
         let mut g = vec![0f64; KPAD * LANES];
-        logistic_gradient_block(&x, &c, &cy, &w, &mut g, None);
+        logistic_gradient_block(&x, None, &c, &cy, &w, &mut g, None);
         let (exact, scale) = f64_gradient(&x, &c, &cy, &w, n);
         for i in 0..KPAD * LANES {
             let err = (g[i] - exact[i]).abs();
@@ -94,7 +94,7 @@ fn fused_kernel_matches_burn_plain_ops() {
     let n = 320;
     let (x, c, cy, w) = random_block(n, 7);
     let mut g = vec![0f64; KPAD * LANES];
-    logistic_gradient_block(&x, &c, &cy, &w, &mut g, None);
+    logistic_gradient_block(&x, None, &c, &cy, &w, &mut g, None);
     // Same problem laid out for the reference: X n×29, W m×29, C and CY m×n.
     let xr: Vec<f32> = (0..n)
         .flat_map(|r| x[r * KPAD..r * KPAD + NF].to_vec())
@@ -146,7 +146,7 @@ fn portable_path_matches_f64_gradient_too() {
     let n = 480;
     let (x, c, cy, w) = random_block(n, 9);
     let mut g = vec![0f64; KPAD * LANES];
-    logistic_gradient_block_portable(&x, &c, &cy, &w, &mut g, None);
+    logistic_gradient_block_portable(&x, None, &c, &cy, &w, &mut g, None);
     let (exact, scale) = f64_gradient(&x, &c, &cy, &w, n);
     for i in 0..KPAD * LANES {
         assert!(
@@ -166,9 +166,9 @@ fn loss_output_matches_f64_and_does_not_change_the_gradient() {
         vec![0f64; KPAD * LANES],
     );
     let (mut loss, mut loss_portable) = (vec![0f64; LANES], vec![0f64; LANES]);
-    logistic_gradient_block(&x, &c, &cy, &w, &mut g0, None);
-    logistic_gradient_block(&x, &c, &cy, &w, &mut g1, Some(&mut loss));
-    logistic_gradient_block_portable(&x, &c, &cy, &w, &mut g2, Some(&mut loss_portable));
+    logistic_gradient_block(&x, None, &c, &cy, &w, &mut g0, None);
+    logistic_gradient_block(&x, None, &c, &cy, &w, &mut g1, Some(&mut loss));
+    logistic_gradient_block_portable(&x, None, &c, &cy, &w, &mut g2, Some(&mut loss_portable));
     assert_eq!(g0, g1);
     for l in 0..LANES {
         let (mut exact, mut scale) = (0f64, 0f64);
@@ -235,6 +235,7 @@ fn curvature_kernel_matches_f64_reference() {
         group: 0,
         fits: (0..LANES).collect(),
         chains: vec![0; LANES],
+        rows: None,
         c: c.clone(),
         cy,
     };
@@ -247,12 +248,12 @@ fn curvature_kernel_matches_f64_reference() {
     for (name, f) in [
         (
             "simd",
-            curvature_block as fn(&[f32], &[f32], &[f32], &mut [f64]),
+            curvature_block as fn(&[f32], Option<&[u32]>, &[f32], &[f32], &mut [f64]),
         ),
         ("portable", curvature_block_portable),
     ] {
         let mut got = vec![f64::NAN; LANES * NF * NF];
-        f(&x, &c, &w, &mut got);
+        f(&x, None, &c, &w, &mut got);
         let mut worst = 0f64;
         for l in 0..LANES {
             for e in 0..NF * NF {
@@ -263,4 +264,29 @@ fn curvature_kernel_matches_f64_reference() {
         eprintln!("curvature {name}: worst |Δ| / Σc/4 = {worst:.2e}");
         assert!(worst <= 2e-6, "{name}: {worst:e}");
     }
+}
+
+/// A row list (a bootstrap block's compacted entries) gives what the same rows copied out of X
+/// give, for the gradient, the loss and the curvature.
+#[test]
+fn row_lists_read_the_rows_they_name() {
+    use prefdissect::solve::cpu::curvature::curvature_block;
+    let n_x = 80;
+    let (x, _, _, w) = random_block(n_x, 11);
+    let rows: Vec<u32> = (0..48).map(|i| ((i * 37 + 5) % n_x) as u32).collect();
+    let (_, c, cy, _) = random_block(rows.len(), 12);
+    let mut gathered = vec![0f32; rows.len() * KPAD];
+    for (i, &r) in rows.iter().enumerate() {
+        gathered[i * KPAD..(i + 1) * KPAD].copy_from_slice(&x[r as usize * KPAD..][..KPAD]);
+    }
+    let (mut g0, mut g1) = (vec![0f64; KPAD * LANES], vec![0f64; KPAD * LANES]);
+    let (mut l0, mut l1) = (vec![0f64; LANES], vec![0f64; LANES]);
+    logistic_gradient_block(&gathered, None, &c, &cy, &w, &mut g0, Some(&mut l0));
+    logistic_gradient_block(&x, Some(&rows), &c, &cy, &w, &mut g1, Some(&mut l1));
+    assert_eq!(g0, g1);
+    assert_eq!(l0, l1);
+    let (mut h0, mut h1) = (vec![0f64; LANES * NF * NF], vec![0f64; LANES * NF * NF]);
+    curvature_block(&gathered, None, &c, &w, &mut h0);
+    curvature_block(&x, Some(&rows), &c, &w, &mut h1);
+    assert_eq!(h0, h1);
 }

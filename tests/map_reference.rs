@@ -48,12 +48,12 @@ fn check_solution(design: &BatchDesign, sol: &MapSolution, which: &[usize]) -> C
             let (b, l) = lane_of[f];
             let block = &design.blocks[b];
             let g = &design.groups[block.group];
-            let n = g.n_rows();
+            let n = block.entries();
             let mut x = vec![[0f64; NF]; n];
             let (mut c, mut y) = (vec![0f64; n], vec![0f64; n]);
             for r in 0..n {
                 for k in 0..NF {
-                    x[r][k] = g.x[r * KPAD + k] as f64;
+                    x[r][k] = g.x[block.row(r) * KPAD + k] as f64;
                 }
                 c[r] = block.c[r * LANES + l] as f64;
                 y[r] = if c[r] > 0.0 {

@@ -133,10 +133,27 @@ pub struct Block {
     pub fits: Vec<usize>,
     /// Chain number of each lane (0 for MAP blocks).
     pub chains: Vec<u16>,
-    /// `n_padded × LANES` row weights.
+    /// Row of X behind each entry of `c`/`cy` when the block keeps only the rows some lane
+    /// uses (bootstrap blocks: ~37% of rows are drawn by no replicate); `None` = entry i is row
+    /// i of all `n_padded`. Padding entries have weight 0.
+    pub rows: Option<Vec<u32>>,
+    /// `entries × LANES` row weights (entries a multiple of [`ROW_TILE`]).
     pub c: Vec<f32>,
-    /// `n_padded × LANES` row weight × label (label 1 = "A").
+    /// `entries × LANES` row weight × label (label 1 = "A").
     pub cy: Vec<f32>,
+}
+
+impl Block {
+    /// Entries per lane of `c` and `cy`.
+    pub fn entries(&self) -> usize {
+        self.c.len() / LANES
+    }
+
+    /// Row of X behind entry `i`.
+    #[inline]
+    pub fn row(&self, i: usize) -> usize {
+        self.rows.as_ref().map_or(i, |rows| rows[i] as usize)
+    }
 }
 
 /// The whole batched problem.
@@ -197,7 +214,16 @@ impl BatchDesign {
             let ids: Vec<usize> = (first..fits.len()).collect();
             for chunk in ids.chunks(LANES) {
                 let chains = vec![0; chunk.len()];
-                blocks.push(make_block(gi, g, chunk, &chains, &fits, &row_weights, data));
+                blocks.push(make_block(
+                    gi,
+                    g,
+                    chunk,
+                    &chains,
+                    &fits,
+                    &row_weights,
+                    data,
+                    false,
+                ));
             }
         }
         Ok(BatchDesign {
@@ -236,12 +262,43 @@ impl BatchDesign {
                 });
             }
         }
+        // A block of one vector's fits shares that vector's zero rows, which its kernels then
+        // skip; the J mod 16 fits left over from each vector are pooled into mixed blocks.
         let mut blocks = Vec::new();
         for (gi, g) in groups.iter().enumerate().filter(|_| lane_blocks) {
-            let ids: Vec<usize> = (0..fits.len()).filter(|&f| fits[f].group == gi).collect();
-            for chunk in ids.chunks(LANES) {
+            let mut pooled = Vec::new();
+            for (rw, weights) in row_weights.iter().enumerate() {
+                if weights.group != gi {
+                    continue;
+                }
+                let ids: Vec<usize> = (rw * judges..(rw + 1) * judges).collect();
+                let whole = ids.len() / LANES * LANES;
+                for chunk in ids[..whole].chunks(LANES) {
+                    blocks.push(make_block(
+                        gi,
+                        g,
+                        chunk,
+                        &[0; LANES],
+                        &fits,
+                        &row_weights,
+                        data,
+                        true,
+                    ));
+                }
+                pooled.extend_from_slice(&ids[whole..]);
+            }
+            for chunk in pooled.chunks(LANES) {
                 let chains = vec![0; chunk.len()];
-                blocks.push(make_block(gi, g, chunk, &chains, &fits, &row_weights, data));
+                blocks.push(make_block(
+                    gi,
+                    g,
+                    chunk,
+                    &chains,
+                    &fits,
+                    &row_weights,
+                    data,
+                    true,
+                ));
             }
         }
         BatchDesign {
@@ -282,6 +339,7 @@ impl BatchDesign {
                     &self.fits,
                     &self.row_weights,
                     data,
+                    false,
                 ));
             }
         }
@@ -296,6 +354,9 @@ impl BatchDesign {
     }
 }
 
+/// A block of `lanes`; with `compact`, only the rows some lane weights are kept (in order,
+/// padded to [`ROW_TILE`] with weight-0 entries for row 0).
+#[allow(clippy::too_many_arguments)] // every part of a block, assembled in one place
 fn make_block(
     gi: usize,
     g: &GroupDesign,
@@ -304,23 +365,50 @@ fn make_block(
     fits: &[Fit],
     row_weights: &[RowWeights],
     data: &Dataset,
+    compact: bool,
 ) -> Block {
-    let mut c = vec![0f32; g.n_padded * LANES];
-    let mut cy = vec![0f32; g.n_padded * LANES];
-    for (lane, &fid) in lanes.iter().enumerate() {
-        let fit = &fits[fid];
-        let weights = &row_weights[fit.row_weights].c;
-        let labels = &data.judges[fit.judge].prefers_a;
-        for (r, &s) in g.samples.iter().enumerate() {
-            let y = if labels[s] { 1.0 } else { 0.0 };
-            c[r * LANES + lane] = weights[r];
-            cy[r * LANES + lane] = weights[r] * y;
+    // Labels of the group's rows for each lane's judge, looked up once per lane.
+    let lane_labels: Vec<Vec<f32>> = lanes
+        .iter()
+        .map(|&f| {
+            let labels = &data.judges[fits[f].judge].prefers_a;
+            g.samples
+                .iter()
+                .map(|&s| if labels[s] { 1.0 } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let lane_weights: Vec<&[f32]> = lanes
+        .iter()
+        .map(|&f| row_weights[fits[f].row_weights].c.as_slice())
+        .collect();
+    // Entries past `n_used` are padding (weight 0).
+    let (rows, n_used) = if compact {
+        let mut used: Vec<u32> = (0..g.n_rows())
+            .filter(|&r| lane_weights.iter().any(|w| w[r] != 0.0))
+            .map(|r| r as u32)
+            .collect();
+        let n_used = used.len();
+        used.resize(n_used.div_ceil(ROW_TILE).max(1) * ROW_TILE, 0);
+        (Some(used), n_used)
+    } else {
+        (None, g.n_rows())
+    };
+    let entries = rows.as_ref().map_or(g.n_padded, |r| r.len());
+    let mut c = vec![0f32; entries * LANES];
+    let mut cy = vec![0f32; entries * LANES];
+    for (lane, (weights, y)) in lane_weights.iter().zip(&lane_labels).enumerate() {
+        for i in 0..n_used {
+            let r = rows.as_ref().map_or(i, |rows| rows[i] as usize);
+            c[i * LANES + lane] = weights[r];
+            cy[i * LANES + lane] = weights[r] * y[r];
         }
     }
     Block {
         group: gi,
         fits: lanes.to_vec(),
         chains: chains.to_vec(),
+        rows,
         c,
         cy,
     }

@@ -39,12 +39,12 @@ pub fn reference_curvature(group: &GroupDesign, block: &Block, w: &[f32], hess: 
     hess.fill(0.0);
     for l in 0..LANES {
         let h = &mut hess[l * NN..(l + 1) * NN];
-        for r in 0..group.n_rows() {
-            let c = block.c[r * LANES + l] as f64;
+        for i in 0..block.entries() {
+            let c = block.c[i * LANES + l] as f64;
             if c == 0.0 {
                 continue;
             }
-            let x = group.row(r);
+            let x = group.row(block.row(i));
             let z: f64 = (0..N_FEATURES)
                 .map(|k| x[k] as f64 * w[k * LANES + l] as f64)
                 .sum();

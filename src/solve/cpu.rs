@@ -36,11 +36,19 @@ impl GradientBackend for CpuBackend {
         grad: &mut [f64],
         loss: Option<&mut [f64]>,
     ) {
-        kernel::logistic_gradient_block(&group.x, &block.c, &block.cy, w, grad, loss);
+        kernel::logistic_gradient_block(
+            &group.x,
+            block.rows.as_deref(),
+            &block.c,
+            &block.cy,
+            w,
+            grad,
+            loss,
+        );
     }
 
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
-        curvature::curvature_block(&group.x, &block.c, w, hess);
+        curvature::curvature_block(&group.x, block.rows.as_deref(), &block.c, w, hess);
     }
 }
 

@@ -16,12 +16,13 @@ pub fn objective_f64(
 ) -> (f64, [f64; N_FEATURES]) {
     let mut loss = 0.0;
     let mut grad = [0f64; N_FEATURES];
-    for r in 0..group.n_rows() {
-        let c = block.c[r * LANES + lane] as f64;
+    for i in 0..block.entries() {
+        let c = block.c[i * LANES + lane] as f64;
         if c == 0.0 {
             continue;
         }
-        let cy = block.cy[r * LANES + lane] as f64;
+        let cy = block.cy[i * LANES + lane] as f64;
+        let r = block.row(i);
         let x = &group.x[r * KPAD..r * KPAD + N_FEATURES];
         let z: f64 = x.iter().zip(w).map(|(&a, &b)| a as f64 * b).sum();
         // c·softplus(z) − cy·z is c·logloss for y = cy / c; one exp serves both terms.

@@ -55,10 +55,11 @@ impl GradientBackend for ReferenceBackend {
         grad: &mut [f64],
         loss: Option<&mut [f64]>,
     ) {
-        let n = group.n_padded;
+        let n = block.entries();
         let mut x = vec![0f32; n * N_FEATURES];
-        for r in 0..n {
-            x[r * N_FEATURES..(r + 1) * N_FEATURES]
+        for i in 0..n {
+            let r = block.row(i);
+            x[i * N_FEATURES..(i + 1) * N_FEATURES]
                 .copy_from_slice(&group.x[r * KPAD..r * KPAD + N_FEATURES]);
         }
         let (wm, cm, cym) = (
