@@ -71,10 +71,8 @@ fn check_shapes(
     assert!(n.is_multiple_of(ROW_TILE) && cy.len() == c.len() && x.len().is_multiple_of(KPAD));
     match rows {
         None => assert_eq!(x.len(), n * KPAD),
-        Some(rows) => {
-            assert_eq!(rows.len(), n);
-            assert!(rows.iter().all(|&r| (r as usize) < x.len() / KPAD));
-        }
+        // Each listed row is bounds-checked where it is read.
+        Some(rows) => assert_eq!(rows.len(), n),
     }
     assert!(w.len() == KPAD * LANES && grad.len() == KPAD * LANES);
     assert!(loss.as_ref().is_none_or(|l| l.len() == LANES));

@@ -307,13 +307,13 @@ fn interval_arithmetic() {
         / (6.0 * d.iter().map(|v| v * v).sum::<f64>().powf(1.5));
     assert!((acceleration(&jack) - want).abs() < 1e-15);
     // With no bias (point = median) and a symmetric jackknife, BCa is the percentile interval.
-    let mut values: Vec<f64> = (0..1001).map(|i| i as f64 / 1000.0).collect();
-    let s = summarise(0.5, &mut values, 0.9, Some(&[-1.0, 1.0, -2.0, 2.0]));
+    let values: Vec<f64> = (0..1001).map(|i| i as f64 / 1000.0).collect();
+    let s = summarise(0.5, &values, 0.9, Some(&[-1.0, 1.0, -2.0, 2.0]));
     assert!((s.bca_low.unwrap() - s.ci_low).abs() < 1e-6);
     assert!((s.bca_high.unwrap() - s.ci_high).abs() < 1e-6);
     assert!((s.ci_low - 0.05).abs() < 1e-12 && (s.ci_high - 0.95).abs() < 1e-12);
     // A point estimate above most replicates shifts the BCa interval up.
-    let s = summarise(0.6, &mut values, 0.9, Some(&[-1.0, 1.0]));
+    let s = summarise(0.6, &values, 0.9, Some(&[-1.0, 1.0]));
     assert!(s.bca_low.unwrap() > s.ci_low && s.bca_high.unwrap() > s.ci_high);
 }
 

@@ -86,12 +86,23 @@ pub fn acceleration(jackknife: &[f64]) -> f64 {
 /// `point`. With `jackknife` the BCa interval is added.
 pub fn summarise(
     point: f64,
-    replicates: &mut [f64],
+    replicates: &[f64],
     level: f64,
     jackknife: Option<&[f64]>,
 ) -> Interval {
     let mut kept: Vec<f64> = replicates.iter().copied().filter(|v| !v.is_nan()).collect();
-    kept.sort_by(f64::total_cmp);
+    kept.sort_unstable_by(f64::total_cmp);
+    summarise_sorted(point, &kept, level, jackknife)
+}
+
+/// [`summarise`] of replicates already sorted, without NaNs. A monotone increasing transform
+/// of sorted values is sorted too, so a statistic and, say, its probability share one sort.
+pub fn summarise_sorted(
+    point: f64,
+    kept: &[f64],
+    level: f64,
+    jackknife: Option<&[f64]>,
+) -> Interval {
     let r = kept.len();
     let mean = kept.iter().sum::<f64>() / r as f64;
     let sd = (kept.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (r as f64 - 1.0)).sqrt();
@@ -112,15 +123,15 @@ pub fn summarise(
             let z = inverse_normal_cdf(q);
             normal_cdf(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
         };
-        bca_low = Some(quantile(&kept, adjusted(alpha / 2.0)));
-        bca_high = Some(quantile(&kept, adjusted(1.0 - alpha / 2.0)));
+        bca_low = Some(quantile(kept, adjusted(alpha / 2.0)));
+        bca_high = Some(quantile(kept, adjusted(1.0 - alpha / 2.0)));
     }
     Interval {
         point,
         boot_mean: mean,
         boot_sd: sd,
-        ci_low: quantile(&kept, alpha / 2.0),
-        ci_high: quantile(&kept, 1.0 - alpha / 2.0),
+        ci_low: quantile(kept, alpha / 2.0),
+        ci_high: quantile(kept, 1.0 - alpha / 2.0),
         bca_low,
         bca_high,
         zero_fraction: kept.iter().filter(|&&v| v == 0.0).count() as f64 / r.max(1) as f64,

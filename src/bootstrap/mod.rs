@@ -35,7 +35,7 @@ use crate::solve::CpuBackend;
 use checkpoint::{Checkpoint, ChunkRecord, Manifest, fnv};
 use derived::DerivedLayout;
 use engine::{WarmStart, solve_vectors};
-use intervals::summarise;
+use intervals::{summarise, summarise_sorted};
 use output::Row;
 
 /// Everything a `bootstrap` run needs.
@@ -466,16 +466,19 @@ fn summarise_all(
                 };
                 let jk: Option<Vec<f64>> =
                     jack.map(|j| (0..jg).map(|d| j[m * jg + d][k]).collect());
-                let mut probs: Vec<f64> = col.iter().map(|&w| prob(w)).collect();
                 let jk_prob: Option<Vec<f64>> =
                     jk.as_ref().map(|v| v.iter().map(|&w| prob(w)).collect());
+                // One sort serves both: 100·σ(w) is increasing in w.
+                col.retain(|v| !v.is_nan());
+                col.sort_unstable_by(f64::total_cmp);
+                let probs: Vec<f64> = col.iter().map(|&w| prob(w)).collect();
                 weight_rows.push(row(
                     "weight",
-                    summarise(point[m][k], col, level, jk.as_deref()),
+                    summarise_sorted(point[m][k], col, level, jk.as_deref()),
                 ));
                 prob_rows.push(row(
                     "probability",
-                    summarise(prob(point[m][k]), &mut probs, level, jk_prob.as_deref()),
+                    summarise_sorted(prob(point[m][k]), &probs, level, jk_prob.as_deref()),
                 ));
             }
             (weight_rows, prob_rows)
@@ -520,9 +523,9 @@ fn summarise_all(
     let extra: Vec<Row> = (0..layout.len())
         .into_par_iter()
         .map(|d| {
-            let mut values: Vec<f64> = derived.iter().map(|v| v[d]).collect();
+            let values: Vec<f64> = derived.iter().map(|v| v[d]).collect();
             let jk: Option<Vec<f64>> = jack_d.as_ref().map(|j| j.iter().map(|v| v[d]).collect());
-            let interval = summarise(point_d[d], &mut values, level, jk.as_deref());
+            let interval = summarise(point_d[d], &values, level, jk.as_deref());
             if d < nj * N_FEATURES {
                 Row {
                     quantity: "probability_scenario_mean",
