@@ -268,7 +268,10 @@ fn outputs_hold_every_statistic() {
     assert!(lines[0].starts_with("quantity,judge,judge_b,group,feature,point"));
     for row in &out.rows {
         let i = &row.interval;
-        assert!(i.ci_low <= i.ci_high, "{row:?}");
+        assert!(
+            i.ci_low <= i.ci_high && i.basic_low <= i.basic_high,
+            "{row:?}"
+        );
         assert!(i.bca_low.is_some() && i.bca_high.is_some());
         if row.quantity == "probability" {
             assert!(i.ci_low >= 0.0 && i.ci_high <= 100.0);
@@ -312,6 +315,9 @@ fn interval_arithmetic() {
     assert!((s.bca_low.unwrap() - s.ci_low).abs() < 1e-6);
     assert!((s.bca_high.unwrap() - s.ci_high).abs() < 1e-6);
     assert!((s.ci_low - 0.05).abs() < 1e-12 && (s.ci_high - 0.95).abs() < 1e-12);
+    // Basic interval: the percentile interval reflected about the point.
+    let s = summarise(0.7, &values, 0.9, None);
+    assert!((s.basic_low - 0.45).abs() < 1e-12 && (s.basic_high - 1.35).abs() < 1e-12);
     // A point estimate above most replicates shifts the BCa interval up.
     let s = summarise(0.6, &values, 0.9, Some(&[-1.0, 1.0]));
     assert!(s.bca_low.unwrap() > s.ci_low && s.bca_high.unwrap() > s.ci_high);

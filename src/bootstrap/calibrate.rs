@@ -113,6 +113,8 @@ pub struct CalibrationReport {
     pub zero_heavy: usize,
     /// Median ratio over those.
     pub zero_heavy_median_ratio: f64,
+    /// The judge-vs-judge similarity.
+    pub similarity: SimilarityCalibration,
     /// Per feature.
     pub features: Vec<FeatureCalibration>,
     /// Every weight.
@@ -200,6 +202,44 @@ impl Population {
     }
 }
 
+/// The paper's similarity of judges a and b: Pearson of their weights, averaged over groups
+/// (`w(g, j)` gives a model's weights).
+fn similarity<'w>(groups: usize, a: usize, b: usize, w: impl Fn(usize, usize) -> &'w [f64]) -> f64 {
+    let rs: Vec<f64> = (0..groups)
+        .map(|g| crate::analyse::pearson(w(g, a), w(g, b)))
+        .filter(|r| r.is_finite())
+        .collect();
+    if rs.is_empty() {
+        f64::NAN
+    } else {
+        rs.iter().sum::<f64>() / rs.len() as f64
+    }
+}
+
+/// Calibration of the judge-vs-judge similarity (Pearson averaged over the groups), whose
+/// replicates are shifted: noise attenuates a correlation, more so in a replicate.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimilarityCalibration {
+    /// Judge pairs.
+    pub pairs: usize,
+    /// Mean over pairs of (mean point estimate − true similarity): the estimator's bias.
+    pub estimator_bias: f64,
+    /// Mean over pairs and refits of (bootstrap mean − point): the bootstrap's bias estimate.
+    pub bootstrap_bias: f64,
+    /// Median over pairs of bootstrap sd / true sd.
+    pub median_ratio: f64,
+    /// Coverage of the estimator's mean by the percentile interval.
+    pub percentile_covers_mean: f64,
+    /// Coverage of the estimator's mean by the basic interval.
+    pub basic_covers_mean: f64,
+    /// Coverage of the true similarity by the percentile interval.
+    pub percentile_covers_truth: f64,
+    /// Coverage of the true similarity by the basic interval.
+    pub basic_covers_truth: f64,
+    /// Share of refits whose percentile interval misses their own point estimate.
+    pub percentile_misses_point: f64,
+}
+
 /// Runs the study (MAP, multinomial resampling, percentile intervals).
 pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
     let settings = EstimatorSettings::Map(MapParams::new().check()?);
@@ -212,6 +252,11 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
     let mut sd = vec![[0f64; N_FEATURES]; p.refits * models];
     let mut lo = vec![[0f64; N_FEATURES]; p.refits * models];
     let mut hi = vec![[0f64; N_FEATURES]; p.refits * models];
+    let pairs: Vec<(usize, usize)> = (0..nj)
+        .flat_map(|a| (a + 1..nj).map(move |b| (a, b)))
+        .collect();
+    // Per refit and pair: point, bootstrap mean, sd, 2.5% and 97.5% quantiles.
+    let mut sims = vec![[0f64; 5]; p.refits * pairs.len()];
     for i in 0..p.refits {
         let mut rng = Rng::new(p.seed ^ (0x5bd1_e995 * (i as u64 + 1)));
         let data = pop.draw(&mut rng, &p.group_sizes);
@@ -257,6 +302,24 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
             Some(&warm),
             &CpuBackend,
         )?;
+        for (q, &(a, b)) in pairs.iter().enumerate() {
+            let pt = similarity(ng, a, b, |g, j| &fit.weights[g * nj + j]);
+            let mut v: Vec<f64> = (0..p.replicates)
+                .map(|r| similarity(ng, a, b, |g, j| &boot.weights[r * models + g * nj + j]))
+                .filter(|v| v.is_finite())
+                .collect();
+            v.sort_by(f64::total_cmp);
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            let var =
+                v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (v.len() as f64 - 1.0);
+            sims[i * pairs.len() + q] = [
+                pt,
+                mean,
+                var.sqrt(),
+                quantile(&v, alpha / 2.0),
+                quantile(&v, 1.0 - alpha / 2.0),
+            ];
+        }
         for m in 0..models {
             let at = i * models + m;
             point[at] = fit.weights[m];
@@ -307,10 +370,58 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
             });
         }
     }
-    Ok(report(p, weights))
+    let similarity = similarity_report(&pop, &pairs, &sims, p.refits, ng);
+    Ok(report(p, weights, similarity))
 }
 
-fn report(p: &CalibrationParams, weights: Vec<WeightCalibration>) -> CalibrationReport {
+fn similarity_report(
+    pop: &Population,
+    pairs: &[(usize, usize)],
+    sims: &[[f64; 5]],
+    refits: usize,
+    groups: usize,
+) -> SimilarityCalibration {
+    let np = pairs.len();
+    let (mut est_bias, mut boot_bias, mut ratios) = (0.0, 0.0, Vec::new());
+    let (mut pm, mut bm, mut pt, mut bt, mut miss) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (q, &(a, b)) in pairs.iter().enumerate() {
+        let truth = similarity(groups, a, b, |g, j| &pop.truth[g][j][..]);
+        let at = |i: usize| sims[i * np + q];
+        let n = refits as f64;
+        let mean = (0..refits).map(|i| at(i)[0]).sum::<f64>() / n;
+        let sd = ((0..refits).map(|i| (at(i)[0] - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        est_bias += mean - truth;
+        ratios.push((0..refits).map(|i| at(i)[2]).sum::<f64>() / n / sd);
+        for i in 0..refits {
+            let [point, bmean, _, lo, hi] = at(i);
+            boot_bias += bmean - point;
+            let (blo, bhi) = (2.0 * point - hi, 2.0 * point - lo);
+            pm += (lo <= mean && mean <= hi) as u8 as f64;
+            bm += (blo <= mean && mean <= bhi) as u8 as f64;
+            pt += (lo <= truth && truth <= hi) as u8 as f64;
+            bt += (blo <= truth && truth <= bhi) as u8 as f64;
+            miss += !(lo <= point && point <= hi) as u8 as f64;
+        }
+    }
+    let all = (np * refits).max(1) as f64;
+    SimilarityCalibration {
+        pairs: np,
+        estimator_bias: est_bias / np.max(1) as f64,
+        bootstrap_bias: boot_bias / all,
+        median_ratio: crate::analyse::median(ratios),
+        percentile_covers_mean: pm / all,
+        basic_covers_mean: bm / all,
+        percentile_covers_truth: pt / all,
+        basic_covers_truth: bt / all,
+        percentile_misses_point: miss / all,
+    }
+}
+
+fn report(
+    p: &CalibrationParams,
+    weights: Vec<WeightCalibration>,
+    similarity: SimilarityCalibration,
+) -> CalibrationReport {
     let eligible = |w: &&WeightCalibration| w.nonzero >= 0.95;
     let median = |v: Vec<f64>| crate::analyse::median(v);
     let mean = |v: &[f64]| {
@@ -366,6 +477,7 @@ fn report(p: &CalibrationParams, weights: Vec<WeightCalibration>) -> Calibration
         coverage_of_truth: mean(&good.iter().map(|w| w.coverage_of_truth).collect::<Vec<_>>()),
         zero_heavy: weights.len() - good.len(),
         zero_heavy_median_ratio: median(rest_ratios),
+        similarity,
         features,
         weights,
     }
@@ -377,7 +489,7 @@ pub fn render(r: &CalibrationReport) -> String {
         "{} refits × {} replicates; weights with MAP non-zero in ≥ 95% of refits: {}\n\
          bootstrap sd / true sd: median {:.3}, {:.1}% in [0.8, 1.25], 95% range [{:.3}, {:.3}]\n\
          coverage of {:.0}% percentile intervals: estimator mean {:.1}%, true weight {:.1}%\n\
-         zero-heavy weights (MAP zero in > 5% of refits): {}, median sd ratio {:.3}\n\n",
+         zero-heavy weights (MAP zero in > 5% of refits): {}, median sd ratio {:.3}\n",
         r.refits,
         r.replicates,
         r.eligible,
@@ -391,6 +503,23 @@ pub fn render(r: &CalibrationReport) -> String {
         r.zero_heavy,
         r.zero_heavy_median_ratio
     );
+    let sim = &r.similarity;
+    s.push_str(&format!(
+        "similarity ({} judge pairs, Pearson averaged over groups): estimator bias {:+.3}, \
+         bootstrap bias estimate {:+.3}, sd ratio {:.3}\n\
+         coverage of the estimator mean: percentile {:.1}%, basic {:.1}%; of the true \
+         similarity: percentile {:.1}%, basic {:.1}%; percentile interval misses its own point \
+         in {:.1}% of refits\n\n",
+        sim.pairs,
+        sim.estimator_bias,
+        sim.bootstrap_bias,
+        sim.median_ratio,
+        100.0 * sim.percentile_covers_mean,
+        100.0 * sim.basic_covers_mean,
+        100.0 * sim.percentile_covers_truth,
+        100.0 * sim.basic_covers_truth,
+        100.0 * sim.percentile_misses_point
+    ));
     s.push_str(&format!(
         "{:<26} {:>4} {:>7} {:>8} {:>8} | {:>4} {:>7} {:>8}\n",
         "property", "n", "ratio", "cov.mean", "cov.true", "zero", "ratio", "cov.mean"

@@ -18,6 +18,13 @@ pub struct Interval {
     pub ci_low: f64,
     /// Upper end of the percentile interval.
     pub ci_high: f64,
+    /// Lower end of the basic (reverse-percentile) interval, 2·point − upper quantile. Where
+    /// resampling shifts a statistic (the similarity of noisy weights is attenuated in every
+    /// replicate), the percentile interval shifts with it and can miss the point estimate; the
+    /// basic interval reflects the shift back.
+    pub basic_low: f64,
+    /// Upper end of the basic interval, 2·point − lower quantile.
+    pub basic_high: f64,
     /// Lower end of the BCa interval (when asked for and defined).
     pub bca_low: Option<f64>,
     /// Upper end of the BCa interval.
@@ -132,6 +139,8 @@ pub fn summarise_sorted(
         boot_sd: sd,
         ci_low: quantile(kept, alpha / 2.0),
         ci_high: quantile(kept, 1.0 - alpha / 2.0),
+        basic_low: 2.0 * point - quantile(kept, 1.0 - alpha / 2.0),
+        basic_high: 2.0 * point - quantile(kept, alpha / 2.0),
         bca_low,
         bca_high,
         zero_fraction: kept.iter().filter(|&&v| v == 0.0).count() as f64 / r.max(1) as f64,

@@ -26,7 +26,7 @@ pub struct Row {
     pub interval: Interval,
 }
 
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 16] = [
     "quantity",
     "judge",
     "judge_b",
@@ -37,6 +37,8 @@ const COLUMNS: [&str; 14] = [
     "boot_sd",
     "ci_low",
     "ci_high",
+    "basic_low",
+    "basic_high",
     "bca_low",
     "bca_high",
     "zero_fraction",
@@ -77,6 +79,8 @@ pub fn render_csv(rows: &[Row]) -> String {
             number(i.boot_sd),
             number(i.ci_low),
             number(i.ci_high),
+            number(i.basic_low),
+            number(i.basic_high),
             opt(i.bca_low),
             opt(i.bca_high),
             number(i.zero_fraction),
