@@ -10,6 +10,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod analyse;
+pub mod analyze;
 pub mod bench;
 pub mod bootstrap;
 pub mod config;

@@ -96,6 +96,25 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Tables from fitted weights (a fit output or the paper's released files): probability of
+    /// preferred, judge similarity, most/least preferred properties.
+    Analyze {
+        /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
+        #[arg(long)]
+        fit: PathBuf,
+        /// Where the tables go [default: FIT/analysis].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Most and least preferred properties listed per judge and group.
+        #[arg(long, default_value_t = 3)]
+        k: usize,
+        /// Also write these groups' own similarity matrices (comma-separated, or `all`).
+        #[arg(long = "group", value_delimiter = ',')]
+        groups: Vec<String>,
+        /// A `bootstrap` output directory: adds its intervals to the tables.
+        #[arg(long)]
+        bootstrap: Option<PathBuf>,
+    },
     /// Check the bootstrap on simulated data: bootstrap sd vs the true sampling sd over fresh
     /// data sets, and interval coverage per property.
     Calibrate {
@@ -299,6 +318,31 @@ fn execute(command: Command) -> Result<()> {
             for w in &outcome.warnings {
                 eprintln!("warning: {w}");
             }
+            Ok(())
+        }
+        Command::Analyze {
+            fit,
+            out,
+            k,
+            groups,
+            bootstrap,
+        } => {
+            let out = out.unwrap_or_else(|| fit.join("analysis"));
+            let outcome = prefdissect::analyze::analyze(&prefdissect::analyze::AnalyzeRequest {
+                fit,
+                out: out.clone(),
+                k,
+                similarity_groups: groups,
+                bootstrap,
+            })?;
+            eprintln!(
+                "{} judges × {} groups from {}; wrote {} to {}",
+                outcome.fitted.judges.len(),
+                outcome.fitted.groups.len(),
+                outcome.fitted.dir.display(),
+                outcome.files.join(", "),
+                out.display()
+            );
             Ok(())
         }
         Command::Calibrate {

@@ -1,10 +1,13 @@
-//! Step 4 of the pipeline: from per-fold weights to what the paper reports.
+//! Step 4 of the pipeline: from per-fold weights to what the paper reports (`tables`), read
+//! from the authors' format (`fitted`) as well as from a fit in memory.
 //!
 //! The paper's number for a (judge, group) is the mean of its fold estimates; a property's
 //! "probability of preferred" is 100·σ(w_k), the chance that a response better only in that
 //! property wins.
 
 pub mod diagnostics;
+pub mod fitted;
+pub mod tables;
 
 use crate::design::BatchDesign;
 use crate::features::N_FEATURES;
