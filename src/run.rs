@@ -6,6 +6,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::analyse::fold_average;
+use crate::analyse::heldout::{held_out, pooled};
+use crate::analyse::tables::SCENARIO_MEAN;
 use crate::config::{Estimator, EstimatorSettings, FitConfig};
 use crate::design::BatchDesign;
 use crate::error::{Error, Result};
@@ -113,6 +115,8 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
             report::render_fitted_paras(&entries, &judge_names),
         ));
     }
+    let weights = solution.weights();
+    let held = held_out(&design, &data, &weights);
     let fit_lines: Vec<Value> = design
         .fits
         .iter()
@@ -131,10 +135,29 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
             line.as_object_mut()
                 .expect("object")
                 .extend(extra.as_object().expect("object").clone());
+            if let Some(h) = &held[i] {
+                line["heldout"] = json!({"n": h.n, "accuracy": h.accuracy(),
+                                         "log_loss": h.log_loss()});
+            }
             line
         })
         .collect();
     files.push(("fits.jsonl".into(), report::render_jsonl(&fit_lines)));
+    let pooled_heldout = pooled(&design, &data, &held);
+    if !pooled_heldout.is_empty() {
+        let mut text = String::from("judge,group,n,accuracy,log_loss\n");
+        for (j, group, h) in &pooled_heldout {
+            text.push_str(&format!(
+                "{},{},{},{},{}\n",
+                csv_field(&judge_names[*j]),
+                csv_field(group),
+                h.n,
+                h.accuracy(),
+                h.log_loss()
+            ));
+        }
+        files.push(("heldout.csv".into(), text));
+    }
 
     let mut warnings = Vec::new();
     // A MAP run whose fits missed the KKT tolerance still writes its files, then fails.
@@ -236,6 +259,12 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
         "groups": design.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
         "counts": counts_json,
         "warnings": warnings,
+        // Each fold's model predicting its left-out rows, pooled over the scenario groups.
+        "heldout_scenarios": pooled_heldout.iter()
+            .filter(|(_, g, _)| g == SCENARIO_MEAN)
+            .map(|(j, _, h)| (judge_names[*j].clone(),
+                              json!({"n": h.n, "accuracy": h.accuracy(), "log_loss": h.log_loss()})))
+            .collect::<serde_json::Map<String, Value>>(),
         "timings_s": {
             "load": t_load,
             "design": t_design,
@@ -273,6 +302,15 @@ fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
         .progress_chars("=> "),
     );
     Some(bar)
+}
+
+/// A CSV field, quoted when needed.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// The output must be a directory (or not exist yet); a file there is an error, not overwritten.

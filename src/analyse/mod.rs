@@ -7,6 +7,7 @@
 
 pub mod diagnostics;
 pub mod fitted;
+pub mod heldout;
 pub mod tables;
 
 use crate::design::BatchDesign;
