@@ -17,6 +17,7 @@ pub mod config;
 pub mod demo;
 pub mod design;
 pub mod error;
+pub mod explain;
 pub mod features;
 pub mod fidelity;
 pub mod load;

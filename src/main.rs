@@ -115,6 +115,27 @@ enum Command {
         #[arg(long)]
         bootstrap: Option<PathBuf>,
     },
+    /// Exact Shapley values of judges' models for samples (baseline: no property differs).
+    Shap {
+        /// Data directory (resolved.jsonl, query_aware_idxs.json).
+        #[arg(long)]
+        data: PathBuf,
+        /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
+        #[arg(long)]
+        fit: PathBuf,
+        /// Judges (comma-separated); default all in the fit.
+        #[arg(long, value_delimiter = ',')]
+        judge: Option<Vec<String>>,
+        /// One sample (0-based line of resolved.jsonl); default all.
+        #[arg(long)]
+        sample: Option<usize>,
+        /// The group whose model explains the samples; default each sample's scenario group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Output CSV [default: FIT/shap.csv].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check the bootstrap on simulated data: bootstrap sd vs the true sampling sd over fresh
     /// data sets, and interval coverage per property.
     Calibrate {
@@ -341,6 +362,46 @@ fn execute(command: Command) -> Result<()> {
                 outcome.fitted.groups.len(),
                 outcome.fitted.dir.display(),
                 outcome.files.join(", "),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Shap {
+            data,
+            fit,
+            judge,
+            sample,
+            group,
+            out,
+        } => {
+            let out = out.unwrap_or_else(|| fit.join("shap.csv"));
+            let rows = prefdissect::explain::explain(&prefdissect::explain::ShapRequest {
+                data,
+                fit,
+                judges: judge,
+                sample,
+                group,
+                out: out.clone(),
+            })?;
+            if let [one] = rows.as_slice() {
+                println!(
+                    "sample {} judge {} ({}): P(A) = {:.4}, baseline 0.5",
+                    one.sample, one.judge, one.group, one.f_x
+                );
+                let mut order: Vec<usize> = (0..29).filter(|&k| one.x[k] != 0.0).collect();
+                order.sort_by(|&a, &b| one.shap[b].abs().total_cmp(&one.shap[a].abs()));
+                for k in order {
+                    println!(
+                        "  {:<26} x = {:+} shap {:+.4}",
+                        prefdissect::features::FEATURE_NAMES[k],
+                        one.x[k],
+                        one.shap[k]
+                    );
+                }
+            }
+            eprintln!(
+                "{} sample × judge explanations; wrote {}",
+                rows.len(),
                 out.display()
             );
             Ok(())

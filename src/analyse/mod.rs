@@ -8,6 +8,7 @@
 pub mod diagnostics;
 pub mod fitted;
 pub mod heldout;
+pub mod shap;
 pub mod tables;
 
 use crate::design::BatchDesign;
