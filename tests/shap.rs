@@ -67,7 +67,7 @@ fn by_orderings(w: &[f64; NF], x: &[f64; NF]) -> [f64; NF] {
         }
         for i in 0..k {
             visit(k - 1, order, f);
-            let j = if k % 2 == 0 { i } else { 0 };
+            let j = if k.is_multiple_of(2) { i } else { 0 };
             order.swap(j, k - 1);
         }
     }
