@@ -20,6 +20,7 @@ pub mod error;
 pub mod explain;
 pub mod features;
 pub mod fidelity;
+pub mod judge_labels;
 pub mod load;
 pub mod report;
 pub mod run;

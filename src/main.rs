@@ -136,6 +136,22 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// A new judge's labels from its log-probabilities of "A"/"B" in both orders (the paper's
+    /// rule: score_A = logp_AB(A) + logp_BA(B), score_B = logp_AB(B) + logp_BA(A)).
+    Labels {
+        /// Log-probabilities with response 1 shown as "A" (JSON Lines of {"A": .., "B": ..}).
+        #[arg(long)]
+        logprobs: PathBuf,
+        /// The same with the responses swapped (response 1 shown as "B").
+        #[arg(long)]
+        logprobs_swapped: PathBuf,
+        /// A data directory whose resolved.jsonl must have as many samples.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output, e.g. DATA/labels/<judge>.json.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check the bootstrap on simulated data: bootstrap sd vs the true sampling sd over fresh
     /// data sets, and interval coverage per property.
     Calibrate {
@@ -402,6 +418,35 @@ fn execute(command: Command) -> Result<()> {
             eprintln!(
                 "{} sample × judge explanations; wrote {}",
                 rows.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Labels {
+            logprobs,
+            logprobs_swapped,
+            data,
+            out,
+        } => {
+            let resolved = data.map(|d| d.join("resolved.jsonl"));
+            let expected = match &resolved {
+                Some(path) => Some((
+                    prefdissect::load::read_resolved(path)?.n_samples(),
+                    path.as_path(),
+                )),
+                None => None,
+            };
+            let labels = prefdissect::judge_labels::make_labels(
+                &logprobs,
+                &logprobs_swapped,
+                expected,
+                &out,
+            )?;
+            let a = labels.iter().filter(|&&l| l).count();
+            eprintln!(
+                "{} labels ({a} \"A\", {} \"B\"); wrote {}",
+                labels.len(),
+                labels.len() - a,
                 out.display()
             );
             Ok(())
