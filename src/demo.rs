@@ -25,15 +25,16 @@ pub struct DemoRow {
     pub bottom: Vec<(String, f64)>,
 }
 
-/// Runs the demo into `root` (`root/data`, `root/fit`) and returns the table rows.
+/// Runs the demo into `root` (`root/data`, `root/fit` with `analysis/`, `root/bootstrap`,
+/// `root/report.html`) and returns the table rows.
 pub fn demo(root: &Path, seed: u64) -> Result<(Vec<DemoRow>, serde_json::Value)> {
     let data_dir = root.join("data");
     let fit_dir = root.join("fit");
     let sim = simulate(seed);
     write_simulated(&sim, &data_dir, seed)?;
     let outcome = fit(&FitRequest {
-        data: data_dir,
-        out: fit_dir,
+        data: data_dir.clone(),
+        out: fit_dir.clone(),
         selection: Selection::default(),
         config: FitConfig {
             estimator: Some(crate::config::Estimator::Map),
@@ -70,6 +71,39 @@ pub fn demo(root: &Path, seed: u64) -> Result<(Vec<DemoRow>, serde_json::Value)>
             bottom: bottom.iter().map(label).collect(),
         });
     }
+    // The user-facing files: 200 bootstrap replicates, the tables and the HTML report.
+    let config = FitConfig {
+        estimator: Some(crate::config::Estimator::Map),
+        ..FitConfig::default()
+    };
+    crate::bootstrap::bootstrap(&crate::bootstrap::BootstrapRequest {
+        data: data_dir.clone(),
+        out: root.join("bootstrap"),
+        selection: Selection::default(),
+        config,
+        params: crate::bootstrap::BootstrapParams::new()
+            .replicates(200)
+            .seed(seed)
+            .check()?,
+        resume: false,
+        progress: false,
+        stop_after_chunks: None,
+    })?;
+    crate::analyze::analyze(&crate::analyze::AnalyzeRequest {
+        fit: fit_dir.clone(),
+        out: fit_dir.join("analysis"),
+        k: 3,
+        similarity_groups: Vec::new(),
+        bootstrap: Some(root.join("bootstrap")),
+    })?;
+    crate::report::html::report(&crate::report::html::ReportRequest {
+        fit: fit_dir,
+        bootstrap: Some(root.join("bootstrap")),
+        data: Some(data_dir),
+        judges: None,
+        sample: 0,
+        out: root.join("report.html"),
+    })?;
     Ok((rows, outcome.summary))
 }
 

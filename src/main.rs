@@ -152,6 +152,28 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// One self-contained HTML page: dissection chart, similarity heatmap, tables, a SHAP
+    /// waterfall.
+    Report {
+        /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
+        #[arg(long)]
+        fit: PathBuf,
+        /// A `bootstrap` output directory: adds similarity intervals.
+        #[arg(long)]
+        bootstrap: Option<PathBuf>,
+        /// A data directory: adds a SHAP waterfall for `--sample`.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Judges in the dissection chart (comma-separated; default up to 4, human first).
+        #[arg(long, value_delimiter = ',')]
+        judges: Option<Vec<String>>,
+        /// Sample of the SHAP waterfall.
+        #[arg(long, default_value_t = 0)]
+        sample: usize,
+        /// The HTML file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check the bootstrap on simulated data: bootstrap sd vs the true sampling sd over fresh
     /// data sets, and interval coverage per property.
     Calibrate {
@@ -451,6 +473,26 @@ fn execute(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Report {
+            fit,
+            bootstrap,
+            data,
+            judges,
+            sample,
+            out,
+        } => {
+            let charted =
+                prefdissect::report::html::report(&prefdissect::report::html::ReportRequest {
+                    fit,
+                    bootstrap,
+                    data,
+                    judges,
+                    sample,
+                    out: out.clone(),
+                })?;
+            eprintln!("wrote {} (charted: {})", out.display(), charted.join(", "));
+            Ok(())
+        }
         Command::Calibrate {
             refits,
             replicates,
@@ -499,10 +541,11 @@ fn execute(command: Command) -> Result<()> {
             let (rows, summary) = demo::demo(&dir, seed)?;
             println!("{}", demo::render(&rows));
             println!(
-                "{} MAP fits in {:.3} s ({}); data in {}/data, fit in {}/fit",
+                "{} MAP fits in {:.3} s ({}); data in {}/data, fit in {}/fit; open {}/report.html",
                 summary["counts"]["fits"],
                 summary["timings_s"]["solve"].as_f64().unwrap_or(0.0),
                 summary["backend"].as_str().unwrap_or("?"),
+                dir.display(),
                 dir.display(),
                 dir.display()
             );

@@ -10,6 +10,8 @@
 //! leaves no half-written file.
 
 mod atomic;
+pub mod charts;
+pub mod html;
 
 pub use atomic::write_atomic;
 
