@@ -93,20 +93,27 @@ pub fn dissection_chart(series: &[(String, [f64; N_FEATURES])]) -> String {
 pub fn similarity_heatmap(judges: &[String], sim: &[Vec<f64>]) -> String {
     let n = judges.len();
     let cell = if n > 20 { 26 } else { 44 };
-    let size = 230 + cell * n as u32;
+    let size = 100 + cell * n as u32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (size + 40, size)).into_drawing_area();
         let _ = root.fill(&WHITE);
-        let labels: Vec<String> = judges.to_vec();
-        let rev: Vec<String> = judges.iter().rev().cloned().collect();
+        // Columns carry the judges' numbers, rows their numbered names: 33 names would not fit
+        // under the columns.
+        let labels: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+        let rev: Vec<String> = judges
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, j)| format!("{j} {}", i + 1))
+            .collect();
         let Ok(mut chart) = ChartBuilder::on(&root)
             .caption(
                 "Judge similarity (Pearson of the weights, mean over scenarios)",
                 ("sans-serif", 18),
             )
             .margin(10)
-            .x_label_area_size(170)
+            .x_label_area_size(30)
             .y_label_area_size(170)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), -0.5f64..(n as f64 - 0.5))
         else {
@@ -119,11 +126,7 @@ pub fn similarity_heatmap(judges: &[String], sim: &[Vec<f64>]) -> String {
             .y_labels(n)
             .x_label_formatter(&|v| label_at(*v, &labels))
             .y_label_formatter(&|v| label_at(*v, &rev))
-            .x_label_style(
-                ("sans-serif", 11)
-                    .into_font()
-                    .transform(FontTransform::Rotate90),
-            )
+            .x_label_style(("sans-serif", 11))
             .y_label_style(("sans-serif", 11))
             .draw();
         let font = if n > 20 { 8 } else { 11 };
