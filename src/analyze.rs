@@ -100,7 +100,8 @@ fn field(s: &str) -> String {
     }
 }
 
-/// Runs the analyses and writes `probabilities.csv`, `similarity.csv`, `top_bottom.csv`.
+/// Runs the analyses and writes `probabilities.csv`, `similarity.csv`, `top_bottom.csv`, and
+/// the pictures `dissection.svg` (human first, up to 4 judges) and `similarity.svg`.
 pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
     let fw = FittedWeights::read(&req.fit)?;
     for g in &req.similarity_groups {
@@ -212,6 +213,14 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
     }
     files.push(("top_bottom.csv".into(), text));
 
+    // The pictures, also as files of their own to share.
+    let charted = crate::report::html::default_judges(&fw);
+    if let Some(svg) = crate::report::html::dissection_svg(&fw, &charted) {
+        files.push(("dissection.svg".into(), svg));
+    }
+    if let Some(svg) = crate::report::html::similarity_svg(&fw) {
+        files.push(("similarity.svg".into(), svg));
+    }
     for (name, contents) in &files {
         write_atomic(&req.out.join(name), contents.as_bytes())?;
     }

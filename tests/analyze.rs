@@ -116,6 +116,9 @@ fn tables_from_a_fit_with_bootstrap_intervals() {
         .find(|l| l.starts_with("human,human,scenarios,"))
         .unwrap();
     assert!(diag.split(',').nth(3).unwrap().parse::<f64>().unwrap() > 0.999);
+    for svg in ["dissection.svg", "similarity.svg"] {
+        assert!(read(svg).starts_with("<svg"), "{svg}");
+    }
     let top = read("top_bottom.csv");
     // (3 × 3 + 3 scenario means) × 2 directions × k = 2.
     assert_eq!(top.lines().count(), 1 + 12 * 4);

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+pub use super::charts::shap_waterfall as waterfall_svg;
 use super::charts::{dissection_chart, shap_waterfall, similarity_heatmap};
 use super::write_atomic;
 use crate::analyse::fitted::FittedWeights;
@@ -74,6 +75,56 @@ fn read_heldout(fit: &Path) -> Vec<(String, f64, f64)> {
         .collect()
 }
 
+/// The default judges of the dissection chart: `human` first, up to 4.
+pub fn default_judges(fw: &FittedWeights) -> Vec<String> {
+    let mut js: Vec<String> = fw
+        .judges
+        .iter()
+        .filter(|j| *j == "human")
+        .cloned()
+        .collect();
+    js.extend(
+        fw.judges
+            .iter()
+            .filter(|j| *j != "human")
+            .take(4 - js.len())
+            .cloned(),
+    );
+    js
+}
+
+/// The dissection chart of `judges` (scenario means), if they have all scenario groups.
+pub fn dissection_svg(fw: &FittedWeights, judges: &[String]) -> Option<String> {
+    let probs = probabilities(fw);
+    let series: Vec<(String, [f64; N_FEATURES])> = judges
+        .iter()
+        .filter_map(|j| {
+            let mut p = [f64::NAN; N_FEATURES];
+            for q in probs
+                .iter()
+                .filter(|q| &q.judge == j && q.group == SCENARIO_MEAN)
+            {
+                p[q.feature] = q.probability;
+            }
+            p.iter().all(|v| v.is_finite()).then(|| (j.clone(), p))
+        })
+        .collect();
+    (!series.is_empty()).then(|| dissection_chart(&series))
+}
+
+/// The similarity heatmap of all judges (scenario means), if there is a scenario group.
+pub fn similarity_svg(fw: &FittedWeights) -> Option<String> {
+    if scenarios(fw).is_empty() {
+        return None;
+    }
+    let sim: Vec<Vec<f64>> = fw
+        .judges
+        .iter()
+        .map(|a| fw.judges.iter().map(|b| similarity(fw, a, b)).collect())
+        .collect();
+    Some(similarity_heatmap(&fw.judges, &sim))
+}
+
 /// Writes the report; returns the judges charted.
 pub fn report(req: &ReportRequest) -> Result<Vec<String>> {
     let fw = FittedWeights::read(&req.fit)?;
@@ -128,22 +179,9 @@ pub fn report(req: &ReportRequest) -> Result<Vec<String>> {
     );
 
     // Dissection chart.
-    let series: Vec<(String, [f64; N_FEATURES])> = charted
-        .iter()
-        .filter_map(|j| {
-            let mut p = [f64::NAN; N_FEATURES];
-            for q in probs
-                .iter()
-                .filter(|q| &q.judge == j && q.group == SCENARIO_MEAN)
-            {
-                p[q.feature] = q.probability;
-            }
-            p.iter().all(|v| v.is_finite()).then(|| (j.clone(), p))
-        })
-        .collect();
-    if !series.is_empty() {
+    if let Some(svg) = dissection_svg(&fw, &charted) {
         html.push_str("<h2>Dissection</h2>\n");
-        html.push_str(&dissection_chart(&series));
+        html.push_str(&svg);
     }
 
     // Top / bottom properties and held-out accuracy.
@@ -189,14 +227,9 @@ pub fn report(req: &ReportRequest) -> Result<Vec<String>> {
     html.push_str("</table>\n");
 
     // Similarity.
-    if !scen.is_empty() {
-        let sim: Vec<Vec<f64>> = fw
-            .judges
-            .iter()
-            .map(|a| fw.judges.iter().map(|b| similarity(&fw, a, b)).collect())
-            .collect();
+    if let Some(svg) = similarity_svg(&fw) {
         html.push_str("<h2>Judge similarity</h2>\n");
-        html.push_str(&similarity_heatmap(&fw.judges, &sim));
+        html.push_str(&svg);
         if let Some(b) = &req.bootstrap {
             let file = if b.is_dir() {
                 b.join("bootstrap_ci.json")
