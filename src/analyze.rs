@@ -13,7 +13,7 @@ use crate::analyse::tables::{
 };
 use crate::error::{Error, Result};
 use crate::features::FEATURE_NAMES;
-use crate::report::write_atomic;
+use crate::report::{csv_field, csv_number, write_atomic};
 
 /// Everything an `analyze` run needs.
 #[derive(Clone, Debug)]
@@ -84,22 +84,6 @@ fn read_bootstrap(path: &Path) -> Result<Intervals> {
     Ok(out)
 }
 
-fn num(v: f64) -> String {
-    if v.is_nan() {
-        String::new()
-    } else {
-        format!("{v}")
-    }
-}
-
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// Runs the analyses and writes `probabilities.csv`, `similarity.csv`, `top_bottom.csv`, and
 /// the pictures `dissection.svg` (human first, up to 4 judges) and `similarity.svg`.
 pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
@@ -131,7 +115,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
                     key.4.to_string(),
                 );
                 let v = b.get(&k).copied().unwrap_or([f64::NAN; 5]);
-                v.iter().map(|&x| format!(",{}", num(x))).collect()
+                v.iter().map(|&x| format!(",{}", csv_number(x))).collect()
             }
         }
     };
@@ -147,11 +131,11 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
         let feature = FEATURE_NAMES[p.feature];
         text.push_str(&format!(
             "{},{},{},{},{}{}\n",
-            field(&p.judge),
-            field(&p.group),
-            field(feature),
-            num(p.weight),
-            num(p.probability),
+            csv_field(&p.judge),
+            csv_field(&p.group),
+            csv_field(feature),
+            csv_number(p.weight),
+            csv_number(p.probability),
             ci((quantity, &p.judge, "", &p.group, feature))
         ));
     }
@@ -190,10 +174,10 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
                 };
                 text.push_str(&format!(
                     "{},{},{},{}{}\n",
-                    field(a),
-                    field(b),
-                    field(g),
-                    num(s),
+                    csv_field(a),
+                    csv_field(b),
+                    csv_field(g),
+                    csv_number(s),
                     interval
                 ));
             }
@@ -205,10 +189,10 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
     for (judge, group, direction, rank, feature, p) in top_bottom_k(&probs, req.k) {
         text.push_str(&format!(
             "{},{},{direction},{rank},{},{}\n",
-            field(&judge),
-            field(&group),
-            field(feature),
-            num(p)
+            csv_field(&judge),
+            csv_field(&group),
+            csv_field(feature),
+            csv_number(p)
         ));
     }
     files.push(("top_bottom.csv".into(), text));

@@ -10,7 +10,7 @@ use crate::analyse::shap::{MAX_PLAYERS, shapley};
 use crate::error::{Error, Result};
 use crate::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
 use crate::load::{Dataset, Selection};
-use crate::report::write_atomic;
+use crate::report::{csv_field, write_atomic};
 use crate::solve::objective::sigmoid;
 
 /// Everything a `shap` run needs.
@@ -151,10 +151,10 @@ pub fn explain(req: &ShapRequest) -> Result<Vec<Explanation>> {
                 text.push_str(&format!(
                     "{},{},{},{},{},{},{},{}\n",
                     e.sample,
-                    csv(&e.judge),
-                    csv(&e.group),
+                    csv_field(&e.judge),
+                    csv_field(&e.group),
                     e.f_x,
-                    csv(FEATURE_NAMES[k]),
+                    csv_field(FEATURE_NAMES[k]),
                     e.x[k],
                     e.contribution[k],
                     e.shap[k]
@@ -164,12 +164,4 @@ pub fn explain(req: &ShapRequest) -> Result<Vec<Explanation>> {
     }
     write_atomic(&req.out, text.as_bytes())?;
     Ok(rows)
-}
-
-fn csv(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

@@ -13,7 +13,7 @@ use crate::design::BatchDesign;
 use crate::error::{Error, Result};
 use crate::features::N_FEATURES;
 use crate::load::{Dataset, Selection};
-use crate::report::{self, FITTED_PARAS_DIR};
+use crate::report::{self, FITTED_PARAS_DIR, csv_field};
 use crate::solve::hmc::{PosteriorSolution, solve_posterior};
 use crate::solve::{CpuBackend, MapSolution, solve_map};
 
@@ -302,15 +302,6 @@ fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
         .progress_chars("=> "),
     );
     Some(bar)
-}
-
-/// A CSV field, quoted when needed.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// The output must be a directory (or not exist yet); a file there is an error, not overwritten.

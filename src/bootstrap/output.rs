@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::intervals::Interval;
+use crate::report::{csv_field, csv_number};
 
 /// One statistic's row.
 #[derive(Clone, Debug, Serialize)]
@@ -45,45 +46,28 @@ const COLUMNS: [&str; 16] = [
     "replicates",
 ];
 
-/// A CSV field, quoted when it holds a comma, quote or line break.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn number(v: f64) -> String {
-    if v.is_nan() {
-        String::new()
-    } else {
-        format!("{v}")
-    }
-}
-
 /// The CSV text.
 pub fn render_csv(rows: &[Row]) -> String {
     let mut out = COLUMNS.join(",") + "\n";
     for r in rows {
         let i = &r.interval;
-        let opt = |v: Option<f64>| v.map(number).unwrap_or_default();
+        let opt = |v: Option<f64>| v.map(csv_number).unwrap_or_default();
         let cells = [
             r.quantity.to_string(),
-            field(&r.judge),
-            field(&r.judge_b),
-            field(&r.group),
-            field(&r.feature),
-            number(i.point),
-            number(i.boot_mean),
-            number(i.boot_sd),
-            number(i.ci_low),
-            number(i.ci_high),
-            number(i.basic_low),
-            number(i.basic_high),
+            csv_field(&r.judge),
+            csv_field(&r.judge_b),
+            csv_field(&r.group),
+            csv_field(&r.feature),
+            csv_number(i.point),
+            csv_number(i.boot_mean),
+            csv_number(i.boot_sd),
+            csv_number(i.ci_low),
+            csv_number(i.ci_high),
+            csv_number(i.basic_low),
+            csv_number(i.basic_high),
             opt(i.bca_low),
             opt(i.bca_high),
-            number(i.zero_fraction),
+            csv_number(i.zero_fraction),
             i.replicates.to_string(),
         ];
         out.push_str(&cells.join(","));

@@ -119,3 +119,21 @@ pub fn write_all(out: &Path, files: &[(String, String)]) -> Result<()> {
     }
     Ok(())
 }
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A CSV number: shortest round-trip form, empty for NaN.
+pub fn csv_number(v: f64) -> String {
+    if v.is_nan() {
+        String::new()
+    } else {
+        format!("{v}")
+    }
+}
