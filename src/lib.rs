@@ -22,6 +22,7 @@ pub mod features;
 pub mod fidelity;
 pub mod judge_labels;
 pub mod load;
+pub mod manipulate;
 pub mod report;
 pub mod run;
 pub mod simulate;

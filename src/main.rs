@@ -174,6 +174,11 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The paper's manipulation experiments: prompts and judge-labelled pairs.
+    Manipulate {
+        #[command(subcommand)]
+        what: Manipulate,
+    },
     /// Check the bootstrap on simulated data: bootstrap sd vs the true sampling sd over fresh
     /// data sets, and interval coverage per property.
     Calibrate {
@@ -258,6 +263,57 @@ enum Command {
         /// Skip the (slow) burn plain-ops reference pass.
         #[arg(long)]
         no_reference: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Manipulate {
+    /// System messages asking a model to show a judge's k most ("align") and k least
+    /// ("against") preferred properties (JSON on stdout or --out).
+    Prompts {
+        /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
+        #[arg(long)]
+        fit: PathBuf,
+        /// The judge.
+        #[arg(long)]
+        judge: String,
+        /// Use this group's weights [default: the mean over the scenario groups].
+        #[arg(long)]
+        group: Option<String>,
+        /// Properties per direction.
+        #[arg(long, default_value_t = 3)]
+        k: usize,
+        /// Write the JSON here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Label every pair with the judge's model, keep the confident ones, invert for "against".
+    Pairs {
+        /// Data directory (resolved.jsonl, query_aware_idxs.json).
+        #[arg(long)]
+        data: PathBuf,
+        /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
+        #[arg(long)]
+        fit: PathBuf,
+        /// The judge.
+        #[arg(long)]
+        judge: String,
+        /// Drop pairs whose predicted probability is within 0.5 ± margin.
+        #[arg(long, default_value_t = 0.15)]
+        margin: f64,
+        /// Chosen = the judge's preferred response (align) or the other (against).
+        #[arg(long, value_enum, default_value = "align")]
+        direction: prefdissect::manipulate::pairs::Direction,
+        /// Use this group's weights for every sample [default: each sample's scenario group].
+        #[arg(long)]
+        group: Option<String>,
+        /// The authors' source records (prompt, response_a, response_b), one per sample: write
+        /// DPO-ready {prompt, chosen, rejected} lines.
+        #[arg(long)]
+        texts: Option<PathBuf>,
+        /// Output JSON Lines.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -513,6 +569,7 @@ fn execute(command: Command) -> Result<()> {
             eprintln!("wrote {} (charted: {})", out.display(), charted.join(", "));
             Ok(())
         }
+        Command::Manipulate { what } => manipulate(what),
         Command::Calibrate {
             refits,
             replicates,
@@ -609,6 +666,58 @@ fn execute(command: Command) -> Result<()> {
                 reference: !no_reference,
             })?;
             println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+            Ok(())
+        }
+    }
+}
+
+fn manipulate(what: Manipulate) -> Result<()> {
+    use prefdissect::analyse::fitted::FittedWeights;
+    use prefdissect::manipulate::{pairs, prompts};
+    match what {
+        Manipulate::Prompts {
+            fit,
+            judge,
+            group,
+            k,
+            out,
+        } => {
+            let fw = FittedWeights::read(&fit)?;
+            let p = prompts::prompts(&fw, &judge, group.as_deref(), k)?;
+            let text = serde_json::to_string_pretty(&p).expect("json") + "\n";
+            match out {
+                Some(path) => prefdissect::report::write_atomic(&path, text.as_bytes())?,
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        Manipulate::Pairs {
+            data,
+            fit,
+            judge,
+            margin,
+            direction,
+            group,
+            texts,
+            out,
+        } => {
+            let fw = FittedWeights::read(&fit)?;
+            let data = prefdissect::load::Dataset::load(
+                &data,
+                &Selection {
+                    judges: Some(Vec::new()),
+                    groups: None,
+                },
+            )?;
+            let (kept, labelled) =
+                pairs::label_pairs(&data, &fw, &judge, group.as_deref(), margin, direction)?;
+            let text = pairs::render(&kept, texts.as_deref())?;
+            prefdissect::report::write_atomic(&out, text.as_bytes())?;
+            eprintln!(
+                "{judge}, {direction:?}: kept {} of {labelled} pairs (|P(A) - 0.5| > {margin}); wrote {}",
+                kept.len(),
+                out.display()
+            );
             Ok(())
         }
     }

@@ -1,0 +1,160 @@
+//! Training-based manipulation data: every comparison labelled by a judge's fitted model, kept
+//! only where the model is confident (outside 50% ± margin), inverted for "against" — the
+//! pairs the paper used for DPO, and the rerankers' training data.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::analyse::fitted::FittedWeights;
+use crate::error::{Error, Result};
+use crate::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::load::Dataset;
+use crate::solve::objective::sigmoid;
+
+/// Which way the labels point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Chosen = the response the judge's model prefers.
+    Align,
+    /// Chosen = the response it does not prefer.
+    Against,
+}
+
+/// One kept pair.
+#[derive(Clone, Debug, Serialize)]
+pub struct Pair {
+    /// Sample index (line of `resolved.jsonl`).
+    pub sample: usize,
+    /// Group whose weights labelled it.
+    pub group: String,
+    /// The model's P(response 1 preferred).
+    pub p_a: f64,
+    /// "A" (response 1) or "B".
+    pub chosen: &'static str,
+}
+
+/// Labels every sample with `judge`'s model (its scenario group's weights, or `group`'s), keeps
+/// those with |p − 0.5| > margin; returns the kept pairs and the number labelled.
+pub fn label_pairs(
+    data: &Dataset,
+    fw: &FittedWeights,
+    judge: &str,
+    group: Option<&str>,
+    margin: f64,
+    direction: Direction,
+) -> Result<(Vec<Pair>, usize)> {
+    if !(0.0..0.5).contains(&margin) {
+        return Err(Error::Setting {
+            name: "margin",
+            message: format!("must be in [0, 0.5), got {margin}"),
+        });
+    }
+    if !fw.judges.iter().any(|j| j == judge) {
+        return Err(Error::Setting {
+            name: "judge",
+            message: format!("`{judge}` has no weights in {}", fw.dir.display()),
+        });
+    }
+    let n = data.annotations.n_samples();
+    let mut group_of: Vec<Option<&str>> = vec![None; n];
+    match group {
+        Some(g) => {
+            if !fw.groups.iter().any(|h| h == g) {
+                return Err(Error::UnknownGroup {
+                    group: g.into(),
+                    path: fw.dir.clone(),
+                    known: fw.groups.join(", "),
+                });
+            }
+            group_of.iter_mut().for_each(|v| *v = Some(g));
+        }
+        None => {
+            for grp in data
+                .groups
+                .iter()
+                .filter(|g| SCENARIO_GROUPS.contains(&g.name.as_str()))
+            {
+                for &s in &grp.samples {
+                    group_of[s] = Some(grp.name.as_str());
+                }
+            }
+        }
+    }
+    let mut kept = Vec::new();
+    let mut labelled = 0;
+    for (s, g) in group_of.iter().enumerate() {
+        let Some(g) = g else { continue };
+        let Some(w) = fw.get(g, judge) else { continue };
+        labelled += 1;
+        let z: f64 = (0..N_FEATURES)
+            .map(|k| w[k] * data.annotations.signs[[s, k]] as f64)
+            .sum();
+        let p = sigmoid(z);
+        if (p - 0.5).abs() <= margin {
+            continue;
+        }
+        let prefers_a = (p > 0.5) == (direction == Direction::Align);
+        kept.push(Pair {
+            sample: s,
+            group: g.to_string(),
+            p_a: p,
+            chosen: if prefers_a { "A" } else { "B" },
+        });
+    }
+    Ok((kept, labelled))
+}
+
+/// The output lines: DPO-ready `{prompt, chosen, rejected}` with `texts` (one source record
+/// per sample with `prompt`, `response_a`, `response_b`), else the pairs themselves.
+pub fn render(pairs: &[Pair], texts: Option<&Path>) -> Result<String> {
+    let mut out = String::new();
+    match texts {
+        None => {
+            for p in pairs {
+                out.push_str(&serde_json::to_string(p).expect("json"));
+                out.push('\n');
+            }
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let records: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            for p in pairs {
+                let line = records.get(p.sample).ok_or_else(|| Error::Field {
+                    path: path.to_owned(),
+                    line: 0,
+                    field: "(file)".into(),
+                    message: format!(
+                        "has {} records; sample {} is missing",
+                        records.len(),
+                        p.sample
+                    ),
+                })?;
+                let v: Value = serde_json::from_str(line).map_err(|e| Error::Json {
+                    path: path.to_owned(),
+                    line: p.sample + 1,
+                    message: e.to_string(),
+                })?;
+                let get = |k: &str| -> Result<String> {
+                    v[k].as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| Error::Field {
+                            path: path.to_owned(),
+                            line: p.sample + 1,
+                            field: k.into(),
+                            message: "missing or not a string".into(),
+                        })
+                };
+                let (a, b) = (get("response_a")?, get("response_b")?);
+                let (chosen, rejected) = if p.chosen == "A" { (a, b) } else { (b, a) };
+                let line =
+                    json!({"prompt": get("prompt")?, "chosen": chosen, "rejected": rejected});
+                out.push_str(&line.to_string());
+                out.push('\n');
+            }
+        }
+    }
+    Ok(out)
+}
