@@ -11,7 +11,7 @@
 use serde::Serialize;
 
 use super::engine::{WarmStart, solve_vectors};
-use super::intervals::quantile;
+use super::intervals::{quantile, summarise};
 use super::params::Resampling;
 use super::resample;
 use crate::config::EstimatorSettings;
@@ -65,6 +65,8 @@ pub struct WeightCalibration {
     /// Share of refits whose interval covers `true_weight` (below nominal where the L1
     /// shrinkage bias is large compared with the sd).
     pub coverage_of_truth: f64,
+    /// Share of refits whose BCa interval (20-group jackknife) covers `estimator_mean`.
+    pub bca_coverage_of_mean: f64,
 }
 
 /// Per-feature summary over judges and groups.
@@ -109,8 +111,12 @@ pub struct CalibrationReport {
     pub coverage_of_mean: f64,
     /// Mean coverage of the true weight over them.
     pub coverage_of_truth: f64,
+    /// Mean BCa coverage of the estimator's mean over them.
+    pub bca_coverage_of_mean: f64,
     /// Weights that are not eligible.
     pub zero_heavy: usize,
+    /// Mean percentile / BCa coverage of the estimator's mean over those.
+    pub zero_heavy_coverage: (f64, f64),
     /// Median ratio over those.
     pub zero_heavy_median_ratio: f64,
     /// The judge-vs-judge similarity.
@@ -252,6 +258,9 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
     let mut sd = vec![[0f64; N_FEATURES]; p.refits * models];
     let mut lo = vec![[0f64; N_FEATURES]; p.refits * models];
     let mut hi = vec![[0f64; N_FEATURES]; p.refits * models];
+    let mut bca_lo = vec![[0f64; N_FEATURES]; p.refits * models];
+    let mut bca_hi = vec![[0f64; N_FEATURES]; p.refits * models];
+    const JACKKNIFE: usize = 20;
     let pairs: Vec<(usize, usize)> = (0..nj)
         .flat_map(|a| (a + 1..nj).map(move |b| (a, b)))
         .collect();
@@ -302,6 +311,28 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
             Some(&warm),
             &CpuBackend,
         )?;
+        // Delete-a-group jackknife for the BCa acceleration, as `bootstrap --bca` does.
+        let mut jvectors = Vec::new();
+        let mut jkeys = Vec::new();
+        for (g, gd) in groups.iter().enumerate() {
+            let part = resample::jackknife_partition(seed, &gd.name, gd.n_rows(), JACKKNIFE);
+            for d in 0..JACKKNIFE {
+                jvectors.push(RowWeights {
+                    group: g,
+                    c: gd.weights_from(|row| if part[row] == d { 0.0 } else { 1.0 }),
+                });
+                jkeys.push(g as u64);
+            }
+        }
+        let jack = solve_vectors(
+            &data,
+            &groups,
+            jvectors,
+            &jkeys,
+            &settings,
+            Some(&warm),
+            &CpuBackend,
+        )?;
         for (q, &(a, b)) in pairs.iter().enumerate() {
             let pt = similarity(ng, a, b, |g, j| &fit.weights[g * nj + j]);
             let mut v: Vec<f64> = (0..p.replicates)
@@ -323,17 +354,20 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
         for m in 0..models {
             let at = i * models + m;
             point[at] = fit.weights[m];
+            let (g, j) = (m / nj, m % nj);
             for k in 0..N_FEATURES {
-                let mut v: Vec<f64> = (0..p.replicates)
+                let v: Vec<f64> = (0..p.replicates)
                     .map(|r| boot.weights[r * models + m][k])
                     .collect();
-                v.sort_by(f64::total_cmp);
-                let mean = v.iter().sum::<f64>() / v.len() as f64;
-                let var =
-                    v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (v.len() as f64 - 1.0);
-                sd[at][k] = var.sqrt();
-                lo[at][k] = quantile(&v, alpha / 2.0);
-                hi[at][k] = quantile(&v, 1.0 - alpha / 2.0);
+                let jk: Vec<f64> = (0..JACKKNIFE)
+                    .map(|d| jack.weights[(g * JACKKNIFE + d) * nj + j][k])
+                    .collect();
+                let interval = summarise(fit.weights[m][k], &v, p.level, Some(&jk));
+                sd[at][k] = interval.boot_sd;
+                lo[at][k] = interval.ci_low;
+                hi[at][k] = interval.ci_high;
+                bca_lo[at][k] = interval.bca_low.unwrap_or(f64::NAN);
+                bca_hi[at][k] = interval.bca_high.unwrap_or(f64::NAN);
             }
         }
     }
@@ -354,6 +388,14 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
                     .count() as f64
                     / n
             };
+            let bca_cover = |target: f64| {
+                (0..p.refits)
+                    .filter(|&i| {
+                        bca_lo[i * models + m][k] <= target && target <= bca_hi[i * models + m][k]
+                    })
+                    .count() as f64
+                    / n
+            };
             let truth = pop.truth[g][j][k];
             weights.push(WeightCalibration {
                 judge: j,
@@ -367,6 +409,7 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
                 nonzero: pts.iter().filter(|&&x| x != 0.0).count() as f64 / n,
                 coverage_of_mean: cover(mean),
                 coverage_of_truth: cover(truth),
+                bca_coverage_of_mean: bca_cover(mean),
             });
         }
     }
@@ -475,6 +518,25 @@ fn report(
         ratio_range_95: (quantile(&ratios, 0.025), quantile(&ratios, 0.975)),
         coverage_of_mean: mean(&good.iter().map(|w| w.coverage_of_mean).collect::<Vec<_>>()),
         coverage_of_truth: mean(&good.iter().map(|w| w.coverage_of_truth).collect::<Vec<_>>()),
+        bca_coverage_of_mean: mean(
+            &good
+                .iter()
+                .map(|w| w.bca_coverage_of_mean)
+                .collect::<Vec<_>>(),
+        ),
+        zero_heavy_coverage: {
+            let rest: Vec<&WeightCalibration> =
+                weights.iter().filter(|w| w.nonzero < 0.95).collect();
+            (
+                mean(&rest.iter().map(|w| w.coverage_of_mean).collect::<Vec<_>>()),
+                mean(
+                    &rest
+                        .iter()
+                        .map(|w| w.bca_coverage_of_mean)
+                        .collect::<Vec<_>>(),
+                ),
+            )
+        },
         zero_heavy: weights.len() - good.len(),
         zero_heavy_median_ratio: median(rest_ratios),
         similarity,
@@ -489,7 +551,9 @@ pub fn render(r: &CalibrationReport) -> String {
         "{} refits × {} replicates; weights with MAP non-zero in ≥ 95% of refits: {}\n\
          bootstrap sd / true sd: median {:.3}, {:.1}% in [0.8, 1.25], 95% range [{:.3}, {:.3}]\n\
          coverage of {:.0}% percentile intervals: estimator mean {:.1}%, true weight {:.1}%\n\
-         zero-heavy weights (MAP zero in > 5% of refits): {}, median sd ratio {:.3}\n",
+         BCa (20-group jackknife) coverage of the estimator mean: {:.1}%\n\
+         zero-heavy weights (MAP zero in > 5% of refits): {}, median sd ratio {:.3}, coverage \
+         of the estimator mean: percentile {:.1}%, BCa {:.1}%\n",
         r.refits,
         r.replicates,
         r.eligible,
@@ -500,8 +564,11 @@ pub fn render(r: &CalibrationReport) -> String {
         100.0 * r.level,
         100.0 * r.coverage_of_mean,
         100.0 * r.coverage_of_truth,
+        100.0 * r.bca_coverage_of_mean,
         r.zero_heavy,
-        r.zero_heavy_median_ratio
+        r.zero_heavy_median_ratio,
+        100.0 * r.zero_heavy_coverage.0,
+        100.0 * r.zero_heavy_coverage.1
     );
     let sim = &r.similarity;
     s.push_str(&format!(
