@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod commands;
+
 use prefdissect::config::FitConfig;
 use prefdissect::load::Selection;
 use prefdissect::{Result, bench, demo, run, simulate};
@@ -98,82 +100,15 @@ enum Command {
     },
     /// Tables from fitted weights (a fit output or the paper's released files): probability of
     /// preferred, judge similarity, most/least preferred properties.
-    Analyze {
-        /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
-        #[arg(long)]
-        fit: PathBuf,
-        /// Where the tables go [default: FIT/analysis].
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Most and least preferred properties listed per judge and group.
-        #[arg(long, default_value_t = 3)]
-        k: usize,
-        /// Also write these groups' own similarity matrices (comma-separated, or `all`).
-        #[arg(long = "group", value_delimiter = ',')]
-        groups: Vec<String>,
-        /// A `bootstrap` output directory: adds its intervals to the tables.
-        #[arg(long)]
-        bootstrap: Option<PathBuf>,
-    },
+    Analyze(commands::AnalyzeArgs),
     /// Exact Shapley values of judges' models for samples (baseline: no property differs).
-    Shap {
-        /// Data directory (resolved.jsonl, query_aware_idxs.json).
-        #[arg(long)]
-        data: PathBuf,
-        /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
-        #[arg(long)]
-        fit: PathBuf,
-        /// Judges (comma-separated); default all in the fit.
-        #[arg(long, value_delimiter = ',')]
-        judge: Option<Vec<String>>,
-        /// One sample (0-based line of resolved.jsonl); default all.
-        #[arg(long)]
-        sample: Option<usize>,
-        /// The group whose model explains the samples; default each sample's scenario group.
-        #[arg(long)]
-        group: Option<String>,
-        /// Output CSV [default: FIT/shap.csv].
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Shap(commands::ShapArgs),
     /// A new judge's labels from its log-probabilities of "A"/"B" in both orders (the paper's
     /// rule: score_A = logp_AB(A) + logp_BA(B), score_B = logp_AB(B) + logp_BA(A)).
-    Labels {
-        /// Log-probabilities with response 1 shown as "A" (JSON Lines of {"A": .., "B": ..}).
-        #[arg(long)]
-        logprobs: PathBuf,
-        /// The same with the responses swapped (response 1 shown as "B").
-        #[arg(long)]
-        logprobs_swapped: PathBuf,
-        /// A data directory whose resolved.jsonl must have as many samples.
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Output, e.g. DATA/labels/<judge>.json.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Labels(commands::LabelsArgs),
     /// One self-contained HTML page: dissection chart, similarity heatmap, tables, a SHAP
     /// waterfall.
-    Report {
-        /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
-        #[arg(long)]
-        fit: PathBuf,
-        /// A `bootstrap` output directory: adds similarity intervals.
-        #[arg(long)]
-        bootstrap: Option<PathBuf>,
-        /// A data directory: adds a SHAP waterfall for `--sample`.
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Judges in the dissection chart (comma-separated; default up to 4, human first).
-        #[arg(long, value_delimiter = ',')]
-        judges: Option<Vec<String>>,
-        /// Sample of the SHAP waterfall.
-        #[arg(long, default_value_t = 0)]
-        sample: usize,
-        /// The HTML file.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Report(commands::ReportArgs),
     /// The paper's manipulation experiments: prompts and judge-labelled pairs.
     Manipulate {
         #[command(subcommand)]
@@ -181,29 +116,7 @@ enum Command {
     },
     /// Check the bootstrap on simulated data: bootstrap sd vs the true sampling sd over fresh
     /// data sets, and interval coverage per property.
-    Calibrate {
-        /// Fresh simulated data sets.
-        #[arg(long, default_value_t = 200)]
-        refits: usize,
-        /// Bootstrap replicates per data set.
-        #[arg(long, default_value_t = 200)]
-        replicates: usize,
-        /// Judges.
-        #[arg(long, default_value_t = 8)]
-        judges: usize,
-        /// Rows of each group (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "400,400,820")]
-        group_sizes: Vec<usize>,
-        /// Interval coverage.
-        #[arg(long, default_value_t = 0.95)]
-        level: f64,
-        /// Seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Also write the full report (every weight) as JSON here.
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
+    Calibrate(commands::CalibrateArgs),
     /// Write a paper-shaped synthetic data set with known true weights.
     Simulate {
         /// Output directory.
@@ -435,173 +348,12 @@ fn execute(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Analyze {
-            fit,
-            out,
-            k,
-            groups,
-            bootstrap,
-        } => {
-            let out = out.unwrap_or_else(|| fit.join("analysis"));
-            let outcome = prefdissect::analyze::analyze(&prefdissect::analyze::AnalyzeRequest {
-                fit,
-                out: out.clone(),
-                k,
-                similarity_groups: groups,
-                bootstrap,
-            })?;
-            eprintln!(
-                "{} judges × {} groups from {}; wrote {} to {}",
-                outcome.fitted.judges.len(),
-                outcome.fitted.groups.len(),
-                outcome.fitted.dir.display(),
-                outcome.files.join(", "),
-                out.display()
-            );
-            Ok(())
-        }
-        Command::Shap {
-            data,
-            fit,
-            judge,
-            sample,
-            group,
-            out,
-        } => {
-            let out = out.unwrap_or_else(|| fit.join("shap.csv"));
-            let rows = prefdissect::explain::explain(&prefdissect::explain::ShapRequest {
-                data,
-                fit,
-                judges: judge,
-                sample,
-                group,
-                out: out.clone(),
-            })?;
-            if let [one] = rows.as_slice() {
-                println!(
-                    "sample {} judge {} ({}): P(A) = {:.4}, baseline 0.5",
-                    one.sample, one.judge, one.group, one.f_x
-                );
-                let mut order: Vec<usize> = (0..29).filter(|&k| one.x[k] != 0.0).collect();
-                order.sort_by(|&a, &b| one.shap[b].abs().total_cmp(&one.shap[a].abs()));
-                let names: Vec<String> = order
-                    .iter()
-                    .map(|&k| {
-                        format!(
-                            "{} ({:+})",
-                            prefdissect::features::FEATURE_NAMES[k],
-                            one.x[k]
-                        )
-                    })
-                    .collect();
-                let phi: Vec<f64> = order.iter().map(|&k| one.shap[k]).collect();
-                let title = format!(
-                    "Sample {} explained for {} ({} model)",
-                    one.sample, one.judge, one.group
-                );
-                let svg =
-                    prefdissect::report::charts::shap_waterfall(&title, &names, &phi, one.f_x);
-                let svg_path = out.with_extension("svg");
-                prefdissect::report::write_atomic(&svg_path, svg.as_bytes())?;
-                eprintln!("waterfall: {}", svg_path.display());
-                for k in order {
-                    println!(
-                        "  {:<26} x = {:+} shap {:+.4}",
-                        prefdissect::features::FEATURE_NAMES[k],
-                        one.x[k],
-                        one.shap[k]
-                    );
-                }
-            }
-            eprintln!(
-                "{} sample × judge explanations; wrote {}",
-                rows.len(),
-                out.display()
-            );
-            Ok(())
-        }
-        Command::Labels {
-            logprobs,
-            logprobs_swapped,
-            data,
-            out,
-        } => {
-            let resolved = data.map(|d| d.join("resolved.jsonl"));
-            let expected = match &resolved {
-                Some(path) => Some((
-                    prefdissect::load::read_resolved(path)?.n_samples(),
-                    path.as_path(),
-                )),
-                None => None,
-            };
-            let labels = prefdissect::judge_labels::make_labels(
-                &logprobs,
-                &logprobs_swapped,
-                expected,
-                &out,
-            )?;
-            let a = labels.iter().filter(|&&l| l).count();
-            eprintln!(
-                "{} labels ({a} \"A\", {} \"B\"); wrote {}",
-                labels.len(),
-                labels.len() - a,
-                out.display()
-            );
-            Ok(())
-        }
-        Command::Report {
-            fit,
-            bootstrap,
-            data,
-            judges,
-            sample,
-            out,
-        } => {
-            let charted =
-                prefdissect::report::html::report(&prefdissect::report::html::ReportRequest {
-                    fit,
-                    bootstrap,
-                    data,
-                    judges,
-                    sample,
-                    out: out.clone(),
-                })?;
-            eprintln!("wrote {} (charted: {})", out.display(), charted.join(", "));
-            Ok(())
-        }
+        Command::Analyze(args) => args.run(),
+        Command::Shap(args) => args.run(),
+        Command::Labels(args) => args.run(),
+        Command::Report(args) => args.run(),
         Command::Manipulate { what } => manipulate(what),
-        Command::Calibrate {
-            refits,
-            replicates,
-            judges,
-            group_sizes,
-            level,
-            seed,
-            json,
-        } => {
-            use prefdissect::bootstrap::calibrate;
-            if refits < 3 || replicates < 2 || judges == 0 || group_sizes.iter().any(|&n| n < 2) {
-                return Err(prefdissect::Error::Setting {
-                    name: "calibrate",
-                    message: "needs refits >= 3, replicates >= 2, judges >= 1, groups of >= 2 rows"
-                        .into(),
-                });
-            }
-            let report = calibrate::calibrate(&calibrate::CalibrationParams {
-                refits,
-                replicates,
-                judges,
-                group_sizes,
-                level,
-                seed,
-            })?;
-            print!("{}", calibrate::render(&report));
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&report).expect("json");
-                prefdissect::report::write_atomic(&path, text.as_bytes())?;
-            }
-            Ok(())
-        }
+        Command::Calibrate(args) => args.run(),
         Command::Simulate { out, seed } => {
             let sim = simulate::simulate(seed);
             simulate::write_simulated(&sim, &out, seed)?;

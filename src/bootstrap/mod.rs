@@ -9,6 +9,7 @@
 //! its batch mates, the result is the same however the run was cut or interrupted.
 
 pub mod calibrate;
+pub mod calibration_report;
 pub mod checkpoint;
 pub mod derived;
 pub mod engine;
@@ -16,11 +17,11 @@ pub mod intervals;
 pub mod output;
 pub mod params;
 pub mod resample;
+mod summary;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use rayon::prelude::*;
 use serde_json::{Value, json};
 
 pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
@@ -28,14 +29,13 @@ pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
 use crate::config::{Estimator, EstimatorSettings, FitConfig};
 use crate::design::{GroupDesign, RowWeights};
 use crate::error::{Error, Result};
-use crate::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
+use crate::features::{N_FEATURES, SCENARIO_GROUPS};
 use crate::load::{Dataset, Selection};
 use crate::report::write_atomic;
 use crate::solve::CpuBackend;
 use checkpoint::{Checkpoint, ChunkRecord, Manifest, fnv};
 use derived::DerivedLayout;
 use engine::{WarmStart, solve_vectors};
-use intervals::{summarise, summarise_sorted};
 use output::Row;
 
 /// Everything a `bootstrap` run needs.
@@ -345,7 +345,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     }
 
     let t_sum = Instant::now();
-    let rows = summarise_all(&data, &groups, &layout, p, &point, &reps, jack.as_deref());
+    let rows = summary::summarise_all(&data, &groups, &layout, p, &point, &reps, jack.as_deref());
     let summarise_s = t_sum.elapsed().as_secs_f64();
 
     let flagged: usize = manifest.chunks.iter().map(|c| c.flagged).sum();
@@ -416,140 +416,6 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         replicates: reps,
         warnings,
     })
-}
-
-/// Every statistic's interval, in output order: weights, probabilities, scenario means,
-/// similarities.
-fn summarise_all(
-    data: &Dataset,
-    groups: &[GroupDesign],
-    layout: &DerivedLayout,
-    p: &ValidBootstrapParams,
-    point: &[[f64; N_FEATURES]],
-    reps: &[f32],
-    jack: Option<&[[f64; N_FEATURES]]>,
-) -> Vec<Row> {
-    let nj = data.judges.len();
-    let models = point.len();
-    let stride = models * N_FEATURES;
-    let r_total = reps.len() / stride;
-    let jg = p.jackknife_groups();
-    let level = p.level();
-    let prob = crate::analyse::probability_of_preferred;
-
-    // Columns are gathered a tile at a time: one replicate's tile is contiguous, where a
-    // single column would stride through the whole store once per value.
-    const TILE: usize = 64;
-    let tiles: Vec<(Vec<Row>, Vec<Row>)> = (0..stride.div_ceil(TILE))
-        .into_par_iter()
-        .map(|t| {
-            let cols = (t * TILE..((t + 1) * TILE).min(stride)).len();
-            let mut values = vec![vec![0f64; r_total]; cols];
-            for r in 0..r_total {
-                let base = r * stride + t * TILE;
-                for (c, col) in values.iter_mut().enumerate() {
-                    col[r] = reps[base + c] as f64;
-                }
-            }
-            let mut weight_rows = Vec::with_capacity(cols);
-            let mut prob_rows = Vec::with_capacity(cols);
-            for (c, col) in values.iter_mut().enumerate() {
-                let mk = t * TILE + c;
-                let (m, k) = (mk / N_FEATURES, mk % N_FEATURES);
-                let row = |quantity, interval| Row {
-                    quantity,
-                    judge: data.judges[m % nj].name.clone(),
-                    judge_b: String::new(),
-                    group: groups[m / nj].name.clone(),
-                    feature: FEATURE_NAMES[k].to_string(),
-                    interval,
-                };
-                let jk: Option<Vec<f64>> =
-                    jack.map(|j| (0..jg).map(|d| j[m * jg + d][k]).collect());
-                let jk_prob: Option<Vec<f64>> =
-                    jk.as_ref().map(|v| v.iter().map(|&w| prob(w)).collect());
-                // One sort serves both: 100·σ(w) is increasing in w.
-                col.retain(|v| !v.is_nan());
-                col.sort_unstable_by(f64::total_cmp);
-                let probs: Vec<f64> = col.iter().map(|&w| prob(w)).collect();
-                weight_rows.push(row(
-                    "weight",
-                    summarise_sorted(point[m][k], col, level, jk.as_deref()),
-                ));
-                prob_rows.push(row(
-                    "probability",
-                    summarise_sorted(prob(point[m][k]), &probs, level, jk_prob.as_deref()),
-                ));
-            }
-            (weight_rows, prob_rows)
-        })
-        .collect();
-    let mut rows: Vec<Row> = Vec::with_capacity(2 * stride + layout.len());
-    let mut probs = Vec::with_capacity(stride);
-    for (w, p) in tiles {
-        rows.extend(w);
-        probs.extend(p);
-    }
-    rows.extend(probs);
-
-    if layout.is_empty() {
-        return rows;
-    }
-    // Derived statistics per replicate (and per jackknife drop), then their intervals.
-    let derived: Vec<Vec<f64>> = (0..r_total)
-        .into_par_iter()
-        .map(|r| {
-            let base = &reps[r * stride..(r + 1) * stride];
-            layout.compute(|m| &base[m * N_FEATURES..(m + 1) * N_FEATURES])
-        })
-        .collect();
-    let to_f32 = |ws: &[[f64; N_FEATURES]]| -> Vec<f32> {
-        ws.iter()
-            .flat_map(|w| w.iter().map(|&v| v as f32))
-            .collect()
-    };
-    let point32 = to_f32(point);
-    let point_d = layout.compute(|m| &point32[m * N_FEATURES..(m + 1) * N_FEATURES]);
-    let jack_d: Option<Vec<Vec<f64>>> = jack.map(|j| {
-        (0..jg)
-            .map(|d| {
-                let ws: Vec<[f64; N_FEATURES]> = (0..models).map(|m| j[m * jg + d]).collect();
-                let w32 = to_f32(&ws);
-                layout.compute(|m| &w32[m * N_FEATURES..(m + 1) * N_FEATURES])
-            })
-            .collect()
-    });
-    let pairs = layout.pairs();
-    let extra: Vec<Row> = (0..layout.len())
-        .into_par_iter()
-        .map(|d| {
-            let values: Vec<f64> = derived.iter().map(|v| v[d]).collect();
-            let jk: Option<Vec<f64>> = jack_d.as_ref().map(|j| j.iter().map(|v| v[d]).collect());
-            let interval = summarise(point_d[d], &values, level, jk.as_deref());
-            if d < nj * N_FEATURES {
-                Row {
-                    quantity: "probability_scenario_mean",
-                    judge: data.judges[d / N_FEATURES].name.clone(),
-                    judge_b: String::new(),
-                    group: "scenarios".into(),
-                    feature: FEATURE_NAMES[d % N_FEATURES].to_string(),
-                    interval,
-                }
-            } else {
-                let (a, b) = pairs[d - nj * N_FEATURES];
-                Row {
-                    quantity: "similarity_scenario_mean",
-                    judge: data.judges[a].name.clone(),
-                    judge_b: data.judges[b].name.clone(),
-                    group: "scenarios".into(),
-                    feature: String::new(),
-                    interval,
-                }
-            }
-        })
-        .collect();
-    rows.extend(extra);
-    rows
 }
 
 fn progress_bar(show: bool, total: usize, done: usize) -> Option<indicatif::ProgressBar> {

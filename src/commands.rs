@@ -1,0 +1,303 @@
+//! The binary's handlers of the dissection, bootstrap-check and report commands: their flags
+//! (clap `Args`) and what each does with them.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use prefdissect::Result;
+
+/// Flags of `analyze`.
+#[derive(Args)]
+pub struct AnalyzeArgs {
+    /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
+    #[arg(long)]
+    pub fit: PathBuf,
+    /// Where the tables go [default: FIT/analysis].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Most and least preferred properties listed per judge and group.
+    #[arg(long, default_value_t = 3)]
+    pub k: usize,
+    /// Also write these groups' own similarity matrices (comma-separated, or `all`).
+    #[arg(long = "group", value_delimiter = ',')]
+    pub groups: Vec<String>,
+    /// A `bootstrap` output directory: adds its intervals to the tables.
+    #[arg(long)]
+    pub bootstrap: Option<PathBuf>,
+}
+
+impl AnalyzeArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        let AnalyzeArgs {
+            fit,
+            out,
+            k,
+            groups,
+            bootstrap,
+        } = self;
+        let out = out.unwrap_or_else(|| fit.join("analysis"));
+        let outcome = prefdissect::analyze::analyze(&prefdissect::analyze::AnalyzeRequest {
+            fit,
+            out: out.clone(),
+            k,
+            similarity_groups: groups,
+            bootstrap,
+        })?;
+        eprintln!(
+            "{} judges × {} groups from {}; wrote {} to {}",
+            outcome.fitted.judges.len(),
+            outcome.fitted.groups.len(),
+            outcome.fitted.dir.display(),
+            outcome.files.join(", "),
+            out.display()
+        );
+        Ok(())
+    }
+}
+
+/// Flags of `shap`.
+#[derive(Args)]
+pub struct ShapArgs {
+    /// Data directory (resolved.jsonl, query_aware_idxs.json).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
+    #[arg(long)]
+    pub fit: PathBuf,
+    /// Judges (comma-separated); default all in the fit.
+    #[arg(long, value_delimiter = ',')]
+    pub judge: Option<Vec<String>>,
+    /// One sample (0-based line of resolved.jsonl); default all.
+    #[arg(long)]
+    pub sample: Option<usize>,
+    /// The group whose model explains the samples; default each sample's scenario group.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Output CSV [default: FIT/shap.csv].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl ShapArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        let ShapArgs {
+            data,
+            fit,
+            judge,
+            sample,
+            group,
+            out,
+        } = self;
+        let out = out.unwrap_or_else(|| fit.join("shap.csv"));
+        let rows = prefdissect::explain::explain(&prefdissect::explain::ShapRequest {
+            data,
+            fit,
+            judges: judge,
+            sample,
+            group,
+            out: out.clone(),
+        })?;
+        if let [one] = rows.as_slice() {
+            println!(
+                "sample {} judge {} ({}): P(A) = {:.4}, baseline 0.5",
+                one.sample, one.judge, one.group, one.f_x
+            );
+            let mut order: Vec<usize> = (0..29).filter(|&k| one.x[k] != 0.0).collect();
+            order.sort_by(|&a, &b| one.shap[b].abs().total_cmp(&one.shap[a].abs()));
+            let names: Vec<String> = order
+                .iter()
+                .map(|&k| {
+                    format!(
+                        "{} ({:+})",
+                        prefdissect::features::FEATURE_NAMES[k],
+                        one.x[k]
+                    )
+                })
+                .collect();
+            let phi: Vec<f64> = order.iter().map(|&k| one.shap[k]).collect();
+            let title = format!(
+                "Sample {} explained for {} ({} model)",
+                one.sample, one.judge, one.group
+            );
+            let svg = prefdissect::report::charts::shap_waterfall(&title, &names, &phi, one.f_x);
+            let svg_path = out.with_extension("svg");
+            prefdissect::report::write_atomic(&svg_path, svg.as_bytes())?;
+            eprintln!("waterfall: {}", svg_path.display());
+            for k in order {
+                println!(
+                    "  {:<26} x = {:+} shap {:+.4}",
+                    prefdissect::features::FEATURE_NAMES[k],
+                    one.x[k],
+                    one.shap[k]
+                );
+            }
+        }
+        eprintln!(
+            "{} sample × judge explanations; wrote {}",
+            rows.len(),
+            out.display()
+        );
+        Ok(())
+    }
+}
+
+/// Flags of `labels`.
+#[derive(Args)]
+pub struct LabelsArgs {
+    /// Log-probabilities with response 1 shown as "A" (JSON Lines of {"A": .., "B": ..}).
+    #[arg(long)]
+    pub logprobs: PathBuf,
+    /// The same with the responses swapped (response 1 shown as "B").
+    #[arg(long)]
+    pub logprobs_swapped: PathBuf,
+    /// A data directory whose resolved.jsonl must have as many samples.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output, e.g. DATA/labels/<judge>.json.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl LabelsArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        let LabelsArgs {
+            logprobs,
+            logprobs_swapped,
+            data,
+            out,
+        } = self;
+        let resolved = data.map(|d| d.join("resolved.jsonl"));
+        let expected = match &resolved {
+            Some(path) => Some((
+                prefdissect::load::read_resolved(path)?.n_samples(),
+                path.as_path(),
+            )),
+            None => None,
+        };
+        let labels =
+            prefdissect::judge_labels::make_labels(&logprobs, &logprobs_swapped, expected, &out)?;
+        let a = labels.iter().filter(|&&l| l).count();
+        eprintln!(
+            "{} labels ({a} \"A\", {} \"B\"); wrote {}",
+            labels.len(),
+            labels.len() - a,
+            out.display()
+        );
+        Ok(())
+    }
+}
+
+/// Flags of `report`.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.
+    #[arg(long)]
+    pub fit: PathBuf,
+    /// A `bootstrap` output directory: adds similarity intervals.
+    #[arg(long)]
+    pub bootstrap: Option<PathBuf>,
+    /// A data directory: adds a SHAP waterfall for `--sample`.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Judges in the dissection chart (comma-separated; default up to 4, human first).
+    #[arg(long, value_delimiter = ',')]
+    pub judges: Option<Vec<String>>,
+    /// Sample of the SHAP waterfall.
+    #[arg(long, default_value_t = 0)]
+    pub sample: usize,
+    /// The HTML file.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl ReportArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        let ReportArgs {
+            fit,
+            bootstrap,
+            data,
+            judges,
+            sample,
+            out,
+        } = self;
+        let charted =
+            prefdissect::report::html::report(&prefdissect::report::html::ReportRequest {
+                fit,
+                bootstrap,
+                data,
+                judges,
+                sample,
+                out: out.clone(),
+            })?;
+        eprintln!("wrote {} (charted: {})", out.display(), charted.join(", "));
+        Ok(())
+    }
+}
+
+/// Flags of `calibrate`.
+#[derive(Args)]
+pub struct CalibrateArgs {
+    /// Fresh simulated data sets.
+    #[arg(long, default_value_t = 200)]
+    pub refits: usize,
+    /// Bootstrap replicates per data set.
+    #[arg(long, default_value_t = 200)]
+    pub replicates: usize,
+    /// Judges.
+    #[arg(long, default_value_t = 8)]
+    pub judges: usize,
+    /// Rows of each group (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "400,400,820")]
+    pub group_sizes: Vec<usize>,
+    /// Interval coverage.
+    #[arg(long, default_value_t = 0.95)]
+    pub level: f64,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write the full report (every weight) as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl CalibrateArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        let CalibrateArgs {
+            refits,
+            replicates,
+            judges,
+            group_sizes,
+            level,
+            seed,
+            json,
+        } = self;
+        use prefdissect::bootstrap::calibrate;
+        if refits < 3 || replicates < 2 || judges == 0 || group_sizes.iter().any(|&n| n < 2) {
+            return Err(prefdissect::Error::Setting {
+                name: "calibrate",
+                message: "needs refits >= 3, replicates >= 2, judges >= 1, groups of >= 2 rows"
+                    .into(),
+            });
+        }
+        let report = calibrate::calibrate(&calibrate::CalibrationParams {
+            refits,
+            replicates,
+            judges,
+            group_sizes,
+            level,
+            seed,
+        })?;
+        print!("{}", calibrate::render(&report));
+        if let Some(path) = json {
+            let text = serde_json::to_string_pretty(&report).expect("json");
+            prefdissect::report::write_atomic(&path, text.as_bytes())?;
+        }
+        Ok(())
+    }
+}
