@@ -105,24 +105,8 @@ impl ShapArgs {
                 "sample {} judge {} ({}): P(A) = {:.4}, baseline 0.5",
                 one.sample, one.judge, one.group, one.f_x
             );
-            let mut order: Vec<usize> = (0..29).filter(|&k| one.x[k] != 0.0).collect();
-            order.sort_by(|&a, &b| one.shap[b].abs().total_cmp(&one.shap[a].abs()));
-            let names: Vec<String> = order
-                .iter()
-                .map(|&k| {
-                    format!(
-                        "{} ({:+})",
-                        prefdissect::features::FEATURE_NAMES[k],
-                        one.x[k]
-                    )
-                })
-                .collect();
-            let phi: Vec<f64> = order.iter().map(|&k| one.shap[k]).collect();
-            let title = format!(
-                "Sample {} explained for {} ({} model)",
-                one.sample, one.judge, one.group
-            );
-            let svg = prefdissect::report::charts::shap_waterfall(&title, &names, &phi, one.f_x);
+            let order = one.ranked();
+            let svg = one.waterfall_svg();
             let svg_path = out.with_extension("svg");
             prefdissect::report::write_atomic(&svg_path, svg.as_bytes())?;
             eprintln!("waterfall: {}", svg_path.display());

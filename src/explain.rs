@@ -49,6 +49,30 @@ pub struct Explanation {
     pub shap: [f64; N_FEATURES],
 }
 
+impl Explanation {
+    /// The non-zero features, largest |φ| first (the order a waterfall and a listing use).
+    pub fn ranked(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..N_FEATURES).filter(|&k| self.x[k] != 0.0).collect();
+        order.sort_by(|&a, &b| self.shap[b].abs().total_cmp(&self.shap[a].abs()));
+        order
+    }
+
+    /// The explanation's waterfall chart (SVG).
+    pub fn waterfall_svg(&self) -> String {
+        let order = self.ranked();
+        let names: Vec<String> = order
+            .iter()
+            .map(|&k| format!("{} ({:+})", FEATURE_NAMES[k], self.x[k]))
+            .collect();
+        let phi: Vec<f64> = order.iter().map(|&k| self.shap[k]).collect();
+        let title = format!(
+            "Sample {} explained for {} ({} model)",
+            self.sample, self.judge, self.group
+        );
+        crate::report::charts::shap_waterfall(&title, &names, &phi, self.f_x)
+    }
+}
+
 /// Computes and writes the explanations; returns them.
 pub fn explain(req: &ShapRequest) -> Result<Vec<Explanation>> {
     let fw = FittedWeights::read(&req.fit)?;

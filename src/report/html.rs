@@ -6,13 +6,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub use super::charts::shap_waterfall as waterfall_svg;
-use super::charts::{dissection_chart, shap_waterfall, similarity_heatmap};
+use super::charts::{dissection_chart, similarity_heatmap};
 use super::write_atomic;
 use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::{SCENARIO_MEAN, probabilities, scenarios, similarity, top_bottom_k};
 use crate::error::{Error, Result};
 use crate::explain::{ShapRequest, explain};
-use crate::features::{FEATURE_NAMES, N_FEATURES};
+use crate::features::N_FEATURES;
 
 /// Everything a `report` run needs.
 #[derive(Clone, Debug)]
@@ -294,23 +294,12 @@ pub fn report(req: &ReportRequest) -> Result<Vec<String>> {
         let _ = std::fs::remove_file(&tmp);
         let rows = rows?;
         if let Some(e) = rows.first() {
-            let mut order: Vec<usize> = (0..N_FEATURES).filter(|&k| e.x[k] != 0.0).collect();
-            order.sort_by(|&a, &b| e.shap[b].abs().total_cmp(&e.shap[a].abs()));
-            let names: Vec<String> = order
-                .iter()
-                .map(|&k| format!("{} ({:+})", FEATURE_NAMES[k], e.x[k]))
-                .collect();
-            let phi: Vec<f64> = order.iter().map(|&k| e.shap[k]).collect();
-            let title = format!(
-                "Sample {} explained for {} ({} model)",
-                e.sample, e.judge, e.group
-            );
             html.push_str(
                 "<h2>Why one verdict</h2>\n<p>Exact Shapley values of the judge's \
                 model σ(w·x) against the baseline where no property differs (0.5); + means \
                 response 1 is better in that property.</p>\n",
             );
-            html.push_str(&shap_waterfall(&title, &names, &phi, e.f_x));
+            html.push_str(&e.waterfall_svg());
         }
     }
     html.push_str("\n<p><small>Written by prefdissect. Static page: no script, no network.</small></p>\n</body></html>\n");
