@@ -83,6 +83,14 @@ impl FittedWeights {
             }
             out.groups.push(group);
         }
+        if out.judges.is_empty() {
+            return Err(Error::Field {
+                path: dir.join("model_<group>_fitted_paras.jsonl"),
+                line: 0,
+                field: "model_name".into(),
+                message: "the files hold no judges' weights".into(),
+            });
+        }
         Ok(out)
     }
 
