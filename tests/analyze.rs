@@ -140,7 +140,10 @@ fn malformed_weight_files_are_named() {
     let err = FittedWeights::read(&dir).unwrap_err();
     assert!(matches!(err, Error::Json { line: 1, .. }), "{err}");
     std::fs::write(&path, "\n").unwrap();
-    assert!(matches!(FittedWeights::read(&dir), Err(Error::Field { .. })));
+    assert!(matches!(
+        FittedWeights::read(&dir),
+        Err(Error::Field { .. })
+    ));
     let empty = common::temp_dir("analyze-empty");
     assert!(matches!(
         FittedWeights::read(&empty),

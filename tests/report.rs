@@ -70,3 +70,33 @@ fn demo_report_is_self_contained_and_renders_in_headless_chromium() {
         png.len()
     );
 }
+
+#[test]
+fn unknown_judges_and_samples_are_errors() {
+    let dir = common::temp_dir("report-bad");
+    prefdissect::demo::demo(&dir, 2).unwrap();
+    let err = prefdissect::report::html::report(&prefdissect::report::html::ReportRequest {
+        fit: dir.join("fit"),
+        bootstrap: None,
+        data: None,
+        judges: Some(vec!["nobody".into()]),
+        sample: 0,
+        out: dir.join("r.html"),
+    })
+    .unwrap_err();
+    assert!(
+        matches!(err, prefdissect::Error::Setting { name: "judges", .. }),
+        "{err}"
+    );
+    let err = prefdissect::explain::explain(&prefdissect::explain::ShapRequest {
+        data: dir.join("data"),
+        fit: dir.join("fit"),
+        judges: None,
+        sample: Some(99_999),
+        group: None,
+        out: dir.join("s.csv"),
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("99999 is out of range"), "{err}");
+    assert!(!dir.join("r.html").exists() && !dir.join("s.csv").exists());
+}
