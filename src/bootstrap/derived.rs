@@ -2,7 +2,7 @@
 //! the joint uncertainty of all weights: a judge's probability of preferred averaged over the
 //! scenario groups, and judge-vs-judge similarity (the paper's Pearson averaged over them).
 
-use crate::analyse::{pearson, probability_of_preferred};
+use crate::analyse::probability_of_preferred;
 use crate::features::N_FEATURES;
 
 /// Where the derived statistics sit in one replicate's derived vector.
@@ -48,9 +48,6 @@ impl DerivedLayout {
             return out;
         }
         let j = self.judges;
-        let weights = |g: usize, judge: usize| -> Vec<f64> {
-            w(g * j + judge).iter().map(|&v| v as f64).collect()
-        };
         for judge in 0..j {
             for k in 0..N_FEATURES {
                 let sum: f64 = self
@@ -61,24 +58,35 @@ impl DerivedLayout {
                 out.push(sum / self.scenarios.len() as f64);
             }
         }
-        let per_group: Vec<Vec<Vec<f64>>> = self
+        // Pearson r of two vectors is the dot product of their centred, unit-length versions:
+        // standardise each (scenario, judge) once, then every pair is 29 multiply-adds. A
+        // constant vector has no such version (r undefined): `None`.
+        let unit: Vec<Option<[f64; N_FEATURES]>> = self
             .scenarios
             .iter()
-            .map(|&g| (0..j).map(|judge| weights(g, judge)).collect())
+            .flat_map(|&g| (0..j).map(move |judge| (g, judge)))
+            .map(|(g, judge)| {
+                let v = w(g * j + judge);
+                let mean = v.iter().map(|&x| x as f64).sum::<f64>() / N_FEATURES as f64;
+                let mut z = [0f64; N_FEATURES];
+                for k in 0..N_FEATURES {
+                    z[k] = v[k] as f64 - mean;
+                }
+                let norm = z.iter().map(|x| x * x).sum::<f64>().sqrt();
+                (norm > 0.0).then(|| z.map(|x| x / norm))
+            })
             .collect();
         for (a, b) in self.pairs() {
-            // Pearson is undefined for a constant vector (e.g. an all-zero MAP); such a
-            // scenario is left out of the mean, and a pair with none left is NaN.
-            let rs: Vec<f64> = per_group
-                .iter()
-                .map(|g| pearson(&g[a], &g[b]))
-                .filter(|r| r.is_finite())
-                .collect();
-            out.push(if rs.is_empty() {
-                f64::NAN
-            } else {
-                rs.iter().sum::<f64>() / rs.len() as f64
-            });
+            // A scenario where either judge's weights are constant is left out of the mean;
+            // a pair with none left is NaN.
+            let (mut sum, mut n) = (0.0, 0usize);
+            for s in 0..self.scenarios.len() {
+                if let (Some(x), Some(y)) = (&unit[s * j + a], &unit[s * j + b]) {
+                    sum += x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
+                    n += 1;
+                }
+            }
+            out.push(if n == 0 { f64::NAN } else { sum / n as f64 });
         }
         out
     }

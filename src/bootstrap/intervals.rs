@@ -98,52 +98,101 @@ pub fn summarise(
     jackknife: Option<&[f64]>,
 ) -> Interval {
     let mut kept: Vec<f64> = replicates.iter().copied().filter(|v| !v.is_nan()).collect();
-    kept.sort_unstable_by(f64::total_cmp);
-    summarise_sorted(point, &kept, level, jackknife)
+    summarise_monotone(point, &mut kept, level, jackknife, |v| v)
 }
 
-/// [`summarise`] of replicates already sorted, without NaNs. A monotone increasing transform
-/// of sorted values is sorted too, so a statistic and, say, its probability share one sort.
-pub fn summarise_sorted(
+/// [`summarise`] of the statistic `f(·)` of replicates without NaNs, for an increasing `f`:
+/// its order statistics are `f` of the replicates' own, so a weight and its probability share
+/// one pass. Only the order statistics the intervals need are found (`select_nth_unstable`,
+/// linear time), not a full sort; `kept` is reordered.
+pub fn summarise_monotone(
     point: f64,
-    kept: &[f64],
+    kept: &mut [f64],
     level: f64,
     jackknife: Option<&[f64]>,
+    f: impl Fn(f64) -> f64,
 ) -> Interval {
     let r = kept.len();
-    let mean = kept.iter().sum::<f64>() / r as f64;
-    let sd = (kept.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (r as f64 - 1.0)).sqrt();
+    let fpoint = f(point);
+    let (mut sum, mut zeros, mut below, mut ties) = (0.0, 0usize, 0usize, 0usize);
+    for &v in kept.iter() {
+        let fv = f(v);
+        sum += fv;
+        zeros += (fv == 0.0) as usize;
+        below += (fv < fpoint) as usize;
+        ties += (fv == fpoint) as usize;
+    }
+    let mean = sum / r as f64;
+    let ss: f64 = kept.iter().map(|&v| (f(v) - mean) * (f(v) - mean)).sum();
+    let sd = (ss / (r as f64 - 1.0)).sqrt();
     let alpha = 1.0 - level;
-    let (mut bca_low, mut bca_high) = (None, None);
+    let mut levels = vec![alpha / 2.0, 1.0 - alpha / 2.0];
     if let Some(jack) = jackknife
         && r >= 2
         && point.is_finite()
     {
         // Bias correction: the share of replicates below the point estimate (ties count
         // half, which matters where an L1 MAP sits exactly at 0), kept off 0 and 1.
-        let below = kept.iter().filter(|&&v| v < point).count() as f64;
-        let ties = kept.iter().filter(|&&v| v == point).count() as f64;
-        let share = ((below + 0.5 * ties) / r as f64).clamp(0.5 / r as f64, 1.0 - 0.5 / r as f64);
+        let share = ((below as f64 + 0.5 * ties as f64) / r as f64)
+            .clamp(0.5 / r as f64, 1.0 - 0.5 / r as f64);
         let z0 = inverse_normal_cdf(share);
-        let a = acceleration(jack);
-        let adjusted = |q: f64| {
+        let fjack: Vec<f64> = jack.iter().map(|&t| f(t)).collect();
+        let a = acceleration(&fjack);
+        for q in [alpha / 2.0, 1.0 - alpha / 2.0] {
             let z = inverse_normal_cdf(q);
-            normal_cdf(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
-        };
-        bca_low = Some(quantile(kept, adjusted(alpha / 2.0)));
-        bca_high = Some(quantile(kept, adjusted(1.0 - alpha / 2.0)));
+            levels.push(normal_cdf(z0 + (z0 + z) / (1.0 - a * (z0 + z))));
+        }
     }
+    // Each quantile interpolates two order statistics; select them in increasing order, each
+    // in the part of the slice right of the previous one, which earlier selections fixed.
+    let at = |q: f64| {
+        let h = (r.max(1) - 1) as f64 * q.clamp(0.0, 1.0);
+        (h, h.floor() as usize)
+    };
+    let mut wanted: Vec<usize> = levels
+        .iter()
+        .flat_map(|&q| {
+            let (_, lo) = at(q);
+            [lo, (lo + 1).min(r.saturating_sub(1))]
+        })
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    if r > 0 {
+        let mut start = 0;
+        for &i in &wanted {
+            if i >= start {
+                kept[start..].select_nth_unstable_by(i - start, f64::total_cmp);
+                start = i + 1;
+            }
+        }
+    }
+    let quant = |q: f64| {
+        if r == 0 {
+            return f64::NAN;
+        }
+        let (h, lo) = at(q);
+        let hi = (lo + 1).min(r - 1);
+        let (a, b) = (f(kept[lo]), f(kept[hi]));
+        a + (h - lo as f64) * (b - a)
+    };
+    let (ci_low, ci_high) = (quant(levels[0]), quant(levels[1]));
+    let (bca_low, bca_high) = if levels.len() == 4 {
+        (Some(quant(levels[2])), Some(quant(levels[3])))
+    } else {
+        (None, None)
+    };
     Interval {
-        point,
+        point: fpoint,
         boot_mean: mean,
         boot_sd: sd,
-        ci_low: quantile(kept, alpha / 2.0),
-        ci_high: quantile(kept, 1.0 - alpha / 2.0),
-        basic_low: 2.0 * point - quantile(kept, 1.0 - alpha / 2.0),
-        basic_high: 2.0 * point - quantile(kept, alpha / 2.0),
+        ci_low,
+        ci_high,
+        basic_low: 2.0 * fpoint - ci_high,
+        basic_high: 2.0 * fpoint - ci_low,
         bca_low,
         bca_high,
-        zero_fraction: kept.iter().filter(|&&v| v == 0.0).count() as f64 / r.max(1) as f64,
+        zero_fraction: zeros as f64 / r.max(1) as f64,
         replicates: r,
     }
 }

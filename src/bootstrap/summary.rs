@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::ValidBootstrapParams;
 use super::derived::DerivedLayout;
-use super::intervals::{summarise, summarise_sorted};
+use super::intervals::{summarise, summarise_monotone};
 use super::output::Row;
 use crate::design::GroupDesign;
 use crate::features::{FEATURE_NAMES, N_FEATURES};
@@ -59,19 +59,15 @@ pub(super) fn summarise_all(
                 };
                 let jk: Option<Vec<f64>> =
                     jack.map(|j| (0..jg).map(|d| j[m * jg + d][k]).collect());
-                let jk_prob: Option<Vec<f64>> =
-                    jk.as_ref().map(|v| v.iter().map(|&w| prob(w)).collect());
-                // One sort serves both: 100·σ(w) is increasing in w.
+                // One selection serves both: 100·σ(w) is increasing in w.
                 col.retain(|v| !v.is_nan());
-                col.sort_unstable_by(f64::total_cmp);
-                let probs: Vec<f64> = col.iter().map(|&w| prob(w)).collect();
                 weight_rows.push(row(
                     "weight",
-                    summarise_sorted(point[m][k], col, level, jk.as_deref()),
+                    summarise_monotone(point[m][k], col, level, jk.as_deref(), |w| w),
                 ));
                 prob_rows.push(row(
                     "probability",
-                    summarise_sorted(prob(point[m][k]), &probs, level, jk_prob.as_deref()),
+                    summarise_monotone(point[m][k], col, level, jk.as_deref(), prob),
                 ));
             }
             (weight_rows, prob_rows)
