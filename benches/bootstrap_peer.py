@@ -3,7 +3,7 @@
 scikit-learn fits, measured in the same script on the same data and machine.
 
     python3 benches/bootstrap_peer.py [--data DIR] [--replicates 10000] [--runs 3]
-                                      [--slice 2000] [--bin target/release/prefdissect]
+                                      [--slice 10000] [--bin target/release/prefdissect]
 
 The peer fits the same problem prefdissect's MAP solves: L1-penalised logistic regression
 without intercept, sum of log-losses + (1/b)·‖w‖₁ with b = 0.1, i.e. liblinear with C = b,
@@ -105,7 +105,7 @@ def main():
     ap.add_argument("--data", default=None)
     ap.add_argument("--replicates", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--slice", type=int, default=2000)
+    ap.add_argument("--slice", type=int, default=10000)
     ap.add_argument("--bin", default=None)
     a = ap.parse_args()
     warnings.simplefilter("error")  # a warning per fit would be timed as part of the loop
