@@ -82,6 +82,15 @@ impl FitConfig {
         })
     }
 
+    /// The settings of a run: the file's (when given) with every field `flags` sets replaced.
+    pub fn load(file: Option<&Path>, flags: &FitConfig) -> Result<FitConfig> {
+        let base = match file {
+            Some(path) => FitConfig::read(path)?,
+            None => FitConfig::default(),
+        };
+        Ok(base.overridden_by(flags))
+    }
+
     /// `self` with every field that `over` sets replaced.
     pub fn overridden_by(self, over: &FitConfig) -> FitConfig {
         FitConfig {
@@ -110,6 +119,21 @@ pub enum EstimatorSettings {
     Posterior(ValidHmcParams),
     /// Laplace-prior MAP by batched FISTA.
     Map(ValidMapParams),
+}
+
+impl EstimatorSettings {
+    /// The settings as recorded in `summary.json` files.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            EstimatorSettings::Map(m) => serde_json::json!({"estimator": "map",
+                "prior_scale": m.prior_scale(), "kkt_tol": m.kkt_tol(), "max_iter": m.max_iter()}),
+            EstimatorSettings::Posterior(h) => serde_json::json!({"estimator": "posterior-mean",
+                "prior_scale": h.prior_scale(), "chains": h.chains(), "warmup": h.warmup(),
+                "draws": h.draws(), "leapfrog_steps": h.leapfrog_steps(),
+                "target_accept": h.target_accept(), "seed": h.seed(),
+                "mcse_target": h.mcse_target(), "check_every": h.check_every()}),
+        }
+    }
 }
 
 impl FitConfig {

@@ -252,15 +252,11 @@ fn execute(command: Command) -> Result<()> {
             settings: flags,
             quiet,
         } => {
-            let base = match &config {
-                Some(path) => FitConfig::read(path)?,
-                None => FitConfig::default(),
-            };
             let req = run::FitRequest {
                 data,
                 out: out.clone(),
                 selection: Selection { judges, groups },
-                config: base.overridden_by(&flags),
+                config: FitConfig::load(config.as_deref(), &flags)?,
                 progress: !quiet,
             };
             let outcome = run::fit(&req)?;
@@ -298,11 +294,7 @@ fn execute(command: Command) -> Result<()> {
             settings: flags,
             quiet,
         } => {
-            let base = match &config {
-                Some(path) => FitConfig::read(path)?,
-                None => FitConfig::default(),
-            };
-            let config = base.overridden_by(&flags);
+            let config = FitConfig::load(config.as_deref(), &flags)?;
             let resampling = if poisson {
                 prefdissect::bootstrap::Resampling::Poisson
             } else {

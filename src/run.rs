@@ -162,7 +162,7 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     let mut warnings = Vec::new();
     // A MAP run whose fits missed the KKT tolerance still writes its files, then fails.
     let mut map_failure = None;
-    let (settings_json, backend, counts, detail) = match (&settings, &solution) {
+    let (backend, counts, detail) = match (&settings, &solution) {
         (EstimatorSettings::Map(p), Solution::Map(s)) => {
             let over = s.unconverged(p.kkt_tol());
             if over > 0 {
@@ -177,8 +177,6 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
                 ));
             }
             (
-                json!({"estimator": "map", "prior_scale": p.prior_scale(),
-                       "kkt_tol": p.kkt_tol(), "max_iter": p.max_iter()}),
                 s.backend.clone(),
                 json!({
                     "fits_over_kkt_tol": over,
@@ -188,7 +186,7 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
                 serde_json::to_value(&s.timings).expect("json"),
             )
         }
-        (EstimatorSettings::Posterior(p), Solution::Posterior(s)) => {
+        (EstimatorSettings::Posterior(_), Solution::Posterior(s)) => {
             let high_rhat = s
                 .fits
                 .iter()
@@ -214,11 +212,6 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
                 warnings.push(format!("{divergent} fits had divergent transitions"));
             }
             (
-                json!({"estimator": "posterior-mean", "prior_scale": p.prior_scale(),
-                       "chains": p.chains(), "warmup": p.warmup(), "draws": p.draws(),
-                       "leapfrog_steps": p.leapfrog_steps(), "target_accept": p.target_accept(),
-                       "seed": p.seed(), "mcse_target": p.mcse_target(),
-                       "check_every": p.check_every()}),
                 s.backend.clone(),
                 json!({
                     "fits_rhat_over_1.01": high_rhat,
@@ -235,7 +228,7 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
         }
         _ => unreachable!("the solution comes from the settings"),
     };
-    let mut settings_json = settings_json;
+    let mut settings_json = settings.to_json();
     settings_json["folds"] = json!(folds);
     settings_json["fold_seed"] = json!(fold_seed);
     let mut counts_json = json!({

@@ -1,6 +1,9 @@
 #![allow(clippy::needless_range_loop)]
 //! The fused CPU kernel against its plain-ops reference (burn) and an f64 gradient.
 
+mod common;
+
+use common::Lcg;
 use prefdissect::design::{KPAD, LANES, ROW_TILE};
 use prefdissect::solve::cpu::kernel::{
     exp_approx, logistic_gradient_block, logistic_gradient_block_portable,
@@ -8,17 +11,6 @@ use prefdissect::solve::cpu::kernel::{
 use prefdissect::solve::reference::reference_gradient;
 
 const NF: usize = 29;
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// A random block: signs X, 0/1/2 row weights, labels, weights of realistic size.
 fn random_block(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::Lcg;
+
 use prefdissect::analyse::shap::shapley;
 use prefdissect::explain::{ShapRequest, explain};
 use prefdissect::run::{FitRequest, fit};
@@ -86,17 +88,6 @@ fn by_orderings(w: &[f64; NF], x: &[f64; NF]) -> [f64; NF] {
         *v /= count as f64;
     }
     phi
-}
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 fn random_case(rng: &mut Lcg, players: usize) -> ([f64; NF], [f64; NF]) {

@@ -87,6 +87,17 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// The paper's similarity of two judges from their Pearson r per scenario: the mean of the
+/// defined ones (r is undefined where a judge's weights are constant); NaN if none is.
+pub fn mean_similarity(rs: impl Iterator<Item = f64>) -> f64 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for r in rs.filter(|r| r.is_finite()) {
+        sum += r;
+        n += 1;
+    }
+    if n == 0 { f64::NAN } else { sum / n as f64 }
+}
+
 /// Pearson correlation (NaN when either side is constant).
 pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len() as f64;

@@ -2,7 +2,7 @@
 //! preferred per property, its mean over the 11 scenarios, judge similarity, top/bottom-k.
 
 use super::fitted::FittedWeights;
-use super::{pearson, probability_of_preferred, top_bottom};
+use super::{mean_similarity, pearson, probability_of_preferred, top_bottom};
 use crate::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
 
 /// The group label of a mean over the scenario groups.
@@ -88,16 +88,7 @@ pub fn similarity_in(fw: &FittedWeights, group: &str, a: &str, b: &str) -> f64 {
 /// The paper's similarity: the per-scenario Pearson averaged over the scenario groups where
 /// it is defined.
 pub fn similarity(fw: &FittedWeights, a: &str, b: &str) -> f64 {
-    let rs: Vec<f64> = scenarios(fw)
-        .iter()
-        .map(|g| similarity_in(fw, g, a, b))
-        .filter(|r| r.is_finite())
-        .collect();
-    if rs.is_empty() {
-        f64::NAN
-    } else {
-        rs.iter().sum::<f64>() / rs.len() as f64
-    }
+    mean_similarity(scenarios(fw).iter().map(|g| similarity_in(fw, g, a, b)))
 }
 
 /// The k most and k least preferred properties of each judge in each group (and the scenario

@@ -12,12 +12,11 @@ use super::calibration_report::report;
 pub use super::calibration_report::{
     CalibrationReport, FeatureCalibration, SimilarityCalibration, WeightCalibration, render,
 };
-use super::engine::{WarmStart, solve_vectors};
+use super::engine::{WarmStart, jackknife_vectors, replicate_vectors, solve_vectors, unit_vectors};
 use super::intervals::{quantile, summarise};
 use super::params::Resampling;
-use super::resample;
 use crate::config::EstimatorSettings;
-use crate::design::{GroupDesign, RowWeights};
+use crate::design::GroupDesign;
 use crate::error::Result;
 use crate::features::{FEATURE_NAMES, N_FEATURES};
 use crate::load::{Annotations, Dataset, Group, Judge};
@@ -125,15 +124,7 @@ impl Population {
 /// The paper's similarity of judges a and b: Pearson of their weights, averaged over groups
 /// (`w(g, j)` gives a model's weights).
 fn similarity<'w>(groups: usize, a: usize, b: usize, w: impl Fn(usize, usize) -> &'w [f64]) -> f64 {
-    let rs: Vec<f64> = (0..groups)
-        .map(|g| crate::analyse::pearson(w(g, a), w(g, b)))
-        .filter(|r| r.is_finite())
-        .collect();
-    if rs.is_empty() {
-        f64::NAN
-    } else {
-        rs.iter().sum::<f64>() / rs.len() as f64
-    }
+    crate::analyse::mean_similarity((0..groups).map(|g| crate::analyse::pearson(w(g, a), w(g, b))))
 }
 
 /// Runs the study (MAP, multinomial resampling, percentile intervals).
@@ -160,65 +151,26 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
         let mut rng = Rng::new(p.seed ^ (0x5bd1_e995 * (i as u64 + 1)));
         let data = pop.draw(&mut rng, &p.group_sizes);
         let groups = GroupDesign::build_all(&data, 1, 0)?;
-        let ones: Vec<RowWeights> = groups
-            .iter()
-            .enumerate()
-            .map(|(g, gd)| RowWeights {
-                group: g,
-                c: gd.weights_from(|_| 1.0),
-            })
-            .collect();
-        let keys: Vec<u64> = (0..ng as u64).collect();
-        let fit = solve_vectors(&data, &groups, ones, &keys, &settings, None, &CpuBackend)?;
+        let fit = solve_vectors(
+            &data,
+            &groups,
+            unit_vectors(&groups),
+            &settings,
+            None,
+            &CpuBackend,
+        )?;
         let seed = p.seed.wrapping_add(i as u64);
-        let mut vectors = Vec::new();
-        let mut rkeys = Vec::new();
-        for r in 0..p.replicates {
-            for (g, gd) in groups.iter().enumerate() {
-                let counts = resample::counts(
-                    Resampling::Multinomial,
-                    seed,
-                    &gd.name,
-                    r as u64,
-                    gd.n_rows(),
-                );
-                vectors.push(RowWeights {
-                    group: g,
-                    c: gd.weights_from(|row| counts[row] as f32),
-                });
-                rkeys.push(g as u64);
-            }
-        }
+        let vectors = replicate_vectors(&groups, Resampling::Multinomial, seed, 0..p.replicates);
         let warm = WarmStart {
             point: &fit.weights,
         };
-        let boot = solve_vectors(
-            &data,
-            &groups,
-            vectors,
-            &rkeys,
-            &settings,
-            Some(&warm),
-            &CpuBackend,
-        )?;
+        let boot = solve_vectors(&data, &groups, vectors, &settings, Some(&warm), &CpuBackend)?;
         // Delete-a-group jackknife for the BCa acceleration, as `bootstrap --bca` does.
-        let mut jvectors = Vec::new();
-        let mut jkeys = Vec::new();
-        for (g, gd) in groups.iter().enumerate() {
-            let part = resample::jackknife_partition(seed, &gd.name, gd.n_rows(), JACKKNIFE);
-            for d in 0..JACKKNIFE {
-                jvectors.push(RowWeights {
-                    group: g,
-                    c: gd.weights_from(|row| if part[row] == d { 0.0 } else { 1.0 }),
-                });
-                jkeys.push(g as u64);
-            }
-        }
+        let jvectors = jackknife_vectors(&groups, seed, JACKKNIFE);
         let jack = solve_vectors(
             &data,
             &groups,
             jvectors,
-            &jkeys,
             &settings,
             Some(&warm),
             &CpuBackend,

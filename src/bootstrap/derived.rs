@@ -2,7 +2,7 @@
 //! the joint uncertainty of all weights: a judge's probability of preferred averaged over the
 //! scenario groups, and judge-vs-judge similarity (the paper's Pearson averaged over them).
 
-use crate::analyse::probability_of_preferred;
+use crate::analyse::{mean_similarity, probability_of_preferred};
 use crate::features::N_FEATURES;
 
 /// Where the derived statistics sit in one replicate's derived vector.
@@ -77,16 +77,12 @@ impl DerivedLayout {
             })
             .collect();
         for (a, b) in self.pairs() {
-            // A scenario where either judge's weights are constant is left out of the mean;
-            // a pair with none left is NaN.
-            let (mut sum, mut n) = (0.0, 0usize);
-            for s in 0..self.scenarios.len() {
-                if let (Some(x), Some(y)) = (&unit[s * j + a], &unit[s * j + b]) {
-                    sum += x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
-                    n += 1;
-                }
-            }
-            out.push(if n == 0 { f64::NAN } else { sum / n as f64 });
+            let rs =
+                (0..self.scenarios.len()).map(|s| match (&unit[s * j + a], &unit[s * j + b]) {
+                    (Some(x), Some(y)) => x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>(),
+                    _ => f64::NAN,
+                });
+            out.push(mean_similarity(rs));
         }
         out
     }

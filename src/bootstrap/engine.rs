@@ -1,6 +1,8 @@
 //! Solves a batch of row-weight vectors (bootstrap counts, jackknife masks, the plain fit) for
 //! every judge with the chosen estimator, on the same engine and kernel as `fit`.
 
+use super::params::Resampling;
+use super::resample;
 use crate::config::EstimatorSettings;
 use crate::design::{BatchDesign, GroupDesign, RowWeights};
 use crate::error::Result;
@@ -29,21 +31,72 @@ pub struct WarmStart<'a> {
     pub point: &'a [[f64; N_FEATURES]],
 }
 
-/// Fits every judge on every vector of `vectors`. `seed_keys[v]` keys vector v's chains (see
-/// [`crate::design::Fit::seed_key`]); a MAP with `warm` starts each fit at its model's plain
-/// fit and solves by proximal Newton with its Hessian there.
+/// One all-ones vector per group: the plain whole-group fits.
+pub fn unit_vectors(groups: &[GroupDesign]) -> Vec<RowWeights> {
+    groups
+        .iter()
+        .enumerate()
+        .map(|(g, gd)| RowWeights {
+            group: g,
+            c: gd.weights_from(|_| 1.0),
+        })
+        .collect()
+}
+
+/// Bootstrap replicates `replicates` of every group, replicate-major: vector
+/// `(r − start) · G + g` is replicate r of group g.
+pub fn replicate_vectors(
+    groups: &[GroupDesign],
+    scheme: Resampling,
+    seed: u64,
+    replicates: std::ops::Range<usize>,
+) -> Vec<RowWeights> {
+    let mut out = Vec::with_capacity(replicates.len() * groups.len());
+    for r in replicates {
+        for (g, gd) in groups.iter().enumerate() {
+            let counts = resample::counts(scheme, seed, &gd.name, r as u64, gd.n_rows());
+            out.push(RowWeights {
+                group: g,
+                c: gd.weights_from(|row| counts[row] as f32),
+            });
+        }
+    }
+    out
+}
+
+/// The delete-a-group jackknife of every group, group-major: vector `g · jg + d` leaves out
+/// part d of group g's rows (a group with fewer rows than `jg` has one part a row, repeated).
+pub fn jackknife_vectors(groups: &[GroupDesign], seed: u64, jg: usize) -> Vec<RowWeights> {
+    let mut out = Vec::with_capacity(groups.len() * jg);
+    for (g, gd) in groups.iter().enumerate() {
+        let parts = jg.min(gd.n_rows());
+        let part = resample::jackknife_partition(seed, &gd.name, gd.n_rows(), parts);
+        for drop in 0..jg {
+            out.push(RowWeights {
+                group: g,
+                c: gd.weights_from(|r| if part[r] == drop % parts { 0.0 } else { 1.0 }),
+            });
+        }
+    }
+    out
+}
+
+/// Fits every judge on every vector of `vectors`. Every vector of a group keys its chains by
+/// the group (see [`crate::design::Fit::seed_key`]), so a model's replicates reuse the plain
+/// fit's chain seeds; a MAP with `warm` starts each fit at its model's plain fit and solves by
+/// proximal Newton with its Hessian there.
 pub fn solve_vectors<B: GradientBackend>(
     data: &Dataset,
     groups: &[GroupDesign],
     vectors: Vec<RowWeights>,
-    seed_keys: &[u64],
     settings: &EstimatorSettings,
     warm: Option<&WarmStart<'_>>,
     backend: &B,
 ) -> Result<VectorFits> {
     let map = matches!(settings, EstimatorSettings::Map(_));
     let nj = data.judges.len();
-    let design = BatchDesign::from_row_weights(data, groups.to_vec(), vectors, seed_keys, map);
+    let seed_keys: Vec<u64> = vectors.iter().map(|v| v.group as u64).collect();
+    let design = BatchDesign::from_row_weights(data, groups.to_vec(), vectors, &seed_keys, map);
     let useful = |iterations: &dyn Fn(usize) -> f64| -> f64 {
         design
             .fits

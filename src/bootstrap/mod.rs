@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
 
 use crate::config::{Estimator, EstimatorSettings, FitConfig};
-use crate::design::{GroupDesign, RowWeights};
+use crate::design::GroupDesign;
 use crate::error::{Error, Result};
 use crate::features::{N_FEATURES, SCENARIO_GROUPS};
 use crate::load::{Dataset, Selection};
@@ -35,7 +35,7 @@ use crate::report::write_atomic;
 use crate::solve::CpuBackend;
 use checkpoint::{Checkpoint, ChunkRecord, Manifest, fnv};
 use derived::DerivedLayout;
-use engine::{WarmStart, solve_vectors};
+use engine::{WarmStart, jackknife_vectors, replicate_vectors, solve_vectors, unit_vectors};
 use output::Row;
 
 /// Everything a `bootstrap` run needs.
@@ -107,15 +107,7 @@ fn fingerprint(data: &Dataset, groups: &[GroupDesign], settings: &Value) -> Stri
 }
 
 fn settings_json(settings: &EstimatorSettings, p: &ValidBootstrapParams) -> Value {
-    let estimator = match settings {
-        EstimatorSettings::Map(m) => json!({"estimator": "map", "prior_scale": m.prior_scale(),
-            "kkt_tol": m.kkt_tol(), "max_iter": m.max_iter()}),
-        EstimatorSettings::Posterior(h) => json!({"estimator": "posterior-mean",
-            "prior_scale": h.prior_scale(), "chains": h.chains(), "warmup": h.warmup(),
-            "draws": h.draws(), "leapfrog_steps": h.leapfrog_steps(),
-            "target_accept": h.target_accept(), "seed": h.seed(),
-            "mcse_target": h.mcse_target(), "check_every": h.check_every()}),
-    };
+    let estimator = settings.to_json();
     json!({
         "estimator": estimator,
         "replicates": p.replicates(),
@@ -208,16 +200,14 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let backend = CpuBackend;
     // The plain fit of every model: the point estimates, and the replicates' starting points.
     let t_point = Instant::now();
-    let ones: Vec<RowWeights> = groups
-        .iter()
-        .enumerate()
-        .map(|(g, gd)| RowWeights {
-            group: g,
-            c: gd.weights_from(|_| 1.0),
-        })
-        .collect();
-    let group_keys: Vec<u64> = (0..ng as u64).collect();
-    let point = solve_vectors(&data, &groups, ones, &group_keys, &settings, None, &backend)?;
+    let point = solve_vectors(
+        &data,
+        &groups,
+        unit_vectors(&groups),
+        &settings,
+        None,
+        &backend,
+    )?;
     if point.flagged > 0 {
         warnings.push(format!(
             "{} point-estimate fits are in doubt (not converged / poor mixing)",
@@ -232,28 +222,8 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let t_jack = Instant::now();
     let jg = p.jackknife_groups();
     let jack: Option<Vec<[f64; N_FEATURES]>> = if p.bca() {
-        let mut vectors = Vec::new();
-        let mut keys = Vec::new();
-        for (g, gd) in groups.iter().enumerate() {
-            let parts = jg.min(gd.n_rows());
-            let part = resample::jackknife_partition(p.seed(), &gd.name, gd.n_rows(), parts);
-            for drop in 0..jg {
-                vectors.push(RowWeights {
-                    group: g,
-                    c: gd.weights_from(|r| if part[r] == drop % parts { 0.0 } else { 1.0 }),
-                });
-                keys.push(g as u64);
-            }
-        }
-        let fits = solve_vectors(
-            &data,
-            &groups,
-            vectors,
-            &keys,
-            &settings,
-            Some(&warm),
-            &backend,
-        )?;
+        let vectors = jackknife_vectors(&groups, p.seed(), jg);
+        let fits = solve_vectors(&data, &groups, vectors, &settings, Some(&warm), &backend)?;
         // Reorder to [model][drop].
         let mut out = vec![[0.0; N_FEATURES]; models * jg];
         for g in 0..ng {
@@ -289,28 +259,8 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         let t_chunk = Instant::now();
         let r0 = i * chunk_reps;
         let r1 = (r0 + chunk_reps).min(r_total);
-        let mut vectors = Vec::with_capacity((r1 - r0) * ng);
-        let mut keys = Vec::with_capacity((r1 - r0) * ng);
-        for r in r0..r1 {
-            for (g, gd) in groups.iter().enumerate() {
-                let counts =
-                    resample::counts(p.resampling(), p.seed(), &gd.name, r as u64, gd.n_rows());
-                vectors.push(RowWeights {
-                    group: g,
-                    c: gd.weights_from(|row| counts[row] as f32),
-                });
-                keys.push(g as u64);
-            }
-        }
-        let fits = solve_vectors(
-            &data,
-            &groups,
-            vectors,
-            &keys,
-            &settings,
-            Some(&warm),
-            &backend,
-        )?;
+        let vectors = replicate_vectors(&groups, p.resampling(), p.seed(), r0..r1);
+        let fits = solve_vectors(&data, &groups, vectors, &settings, Some(&warm), &backend)?;
         let slot = &mut reps[r0 * stride..r1 * stride];
         for (dst, w) in slot.chunks_exact_mut(N_FEATURES).zip(&fits.weights) {
             for k in 0..N_FEATURES {

@@ -211,6 +211,7 @@ impl BatchDesign {
             for (i, f) in fits.iter_mut().enumerate().skip(first) {
                 f.seed_key = i as u64;
             }
+            let labels = row_labels(g, data);
             let ids: Vec<usize> = (first..fits.len()).collect();
             for chunk in ids.chunks(LANES) {
                 let chains = vec![0; chunk.len()];
@@ -221,7 +222,7 @@ impl BatchDesign {
                     &chains,
                     &fits,
                     &row_weights,
-                    data,
+                    &labels,
                     false,
                 ));
             }
@@ -266,6 +267,7 @@ impl BatchDesign {
         // skip; the J mod 16 fits left over from each vector are pooled into mixed blocks.
         let mut blocks = Vec::new();
         for (gi, g) in groups.iter().enumerate().filter(|_| lane_blocks) {
+            let labels = row_labels(g, data);
             let mut pooled = Vec::new();
             for (rw, weights) in row_weights.iter().enumerate() {
                 if weights.group != gi {
@@ -281,7 +283,7 @@ impl BatchDesign {
                         &[0; LANES],
                         &fits,
                         &row_weights,
-                        data,
+                        &labels,
                         true,
                     ));
                 }
@@ -296,7 +298,7 @@ impl BatchDesign {
                     &chains,
                     &fits,
                     &row_weights,
-                    data,
+                    &labels,
                     true,
                 ));
             }
@@ -322,6 +324,7 @@ impl BatchDesign {
         let per_block = LANES / chains;
         let mut blocks = Vec::new();
         for (gi, g) in self.groups.iter().enumerate() {
+            let labels = row_labels(g, data);
             let ids: Vec<usize> = (0..self.fits.len())
                 .filter(|&f| self.fits[f].group == gi)
                 .collect();
@@ -338,7 +341,7 @@ impl BatchDesign {
                     &lane_chains,
                     &self.fits,
                     &self.row_weights,
-                    data,
+                    &labels,
                     false,
                 ));
             }
@@ -354,6 +357,19 @@ impl BatchDesign {
     }
 }
 
+/// Each judge's labels (1 = "A") of `g`'s rows, looked up once per group for all its blocks.
+fn row_labels(g: &GroupDesign, data: &Dataset) -> Vec<Vec<f32>> {
+    data.judges
+        .iter()
+        .map(|j| {
+            g.samples
+                .iter()
+                .map(|&s| if j.prefers_a[s] { 1.0 } else { 0.0 })
+                .collect()
+        })
+        .collect()
+}
+
 /// A block of `lanes`; with `compact`, only the rows some lane weights are kept (in order,
 /// padded to [`ROW_TILE`] with weight-0 entries for row 0).
 #[allow(clippy::too_many_arguments)] // every part of a block, assembled in one place
@@ -364,19 +380,12 @@ fn make_block(
     chains: &[u16],
     fits: &[Fit],
     row_weights: &[RowWeights],
-    data: &Dataset,
+    labels: &[Vec<f32>],
     compact: bool,
 ) -> Block {
-    // Labels of the group's rows for each lane's judge, looked up once per lane.
-    let lane_labels: Vec<Vec<f32>> = lanes
+    let lane_labels: Vec<&[f32]> = lanes
         .iter()
-        .map(|&f| {
-            let labels = &data.judges[fits[f].judge].prefers_a;
-            g.samples
-                .iter()
-                .map(|&s| if labels[s] { 1.0 } else { 0.0 })
-                .collect()
-        })
+        .map(|&f| labels[fits[f].judge].as_slice())
         .collect();
     let lane_weights: Vec<&[f32]> = lanes
         .iter()

@@ -140,22 +140,7 @@ pub fn report(req: &ReportRequest) -> Result<Vec<String>> {
             }
             js.clone()
         }
-        None => {
-            let mut js: Vec<String> = fw
-                .judges
-                .iter()
-                .filter(|j| *j == "human")
-                .cloned()
-                .collect();
-            js.extend(
-                fw.judges
-                    .iter()
-                    .filter(|j| *j != "human")
-                    .take(4 - js.len())
-                    .cloned(),
-            );
-            js
-        }
+        None => default_judges(&fw),
     };
     let probs = probabilities(&fw);
     let scen = scenarios(&fw);

@@ -7,15 +7,15 @@
 //! gᵀd + ½ dᵀMd + λ‖w + d‖₁ by coordinate descent (29 unknowns, no data), so a step costs one
 //! fused gradient call like a FISTA step but corrects the curvature of all features at once.
 //! With the model's plain-fit Hessian shared by all replicates instead, the count noise in the
-//! metric cost ~10 steps a fit; with each replicate's own, it takes 3–4. A step is kept only if it lowers the lane's KKT
-//! violation; otherwise the lane continues with the FISTA of [`super::fista`] from its best
-//! point, whose convergence is guaranteed. Lanes are independent, as in FISTA.
+//! metric cost 10 gradient calls a fit; with each replicate's own, about 7. A step is kept only
+//! if it lowers the lane's KKT violation; otherwise the lane continues with the FISTA of
+//! [`super::fista`] from its best point, whose convergence is guaranteed. The lock-step loop is
+//! [`super::fista::drive_lanes`], shared with FISTA; lanes are independent.
 
 use super::backend::GradientBackend;
-use super::fista::{LaneResult, fista_step};
-use super::objective::kkt_violation;
+use super::fista::{LaneResult, LaneSolver, drive_lanes, fista_step};
 use super::precondition::Steps;
-use crate::design::{Block, GroupDesign, KPAD, LANES};
+use crate::design::{Block, GroupDesign, LANES};
 use crate::features::N_FEATURES;
 
 /// A model's curvature at its plain fit.
@@ -118,6 +118,66 @@ fn newton_point_body(
     u
 }
 
+/// Newton's per-lane state: the best point so far (lowest KKT) and its gradient, and the
+/// FISTA state of a lane that fell back.
+struct NewtonLanes<'a, 's> {
+    metrics: &'a [Metric],
+    steps: &'a (dyn Fn(usize) -> &'s Steps + Sync),
+    lambda: f64,
+    best: [[f64; N_FEATURES]; LANES],
+    best_g: [[f64; N_FEATURES]; LANES],
+    best_kkt: [f64; LANES],
+    newton: [bool; LANES],
+    x: [[f64; N_FEATURES]; LANES],
+    y: [[f64; N_FEATURES]; LANES],
+    t: [f64; LANES],
+}
+
+impl LaneSolver for NewtonLanes<'_, '_> {
+    fn step(
+        &mut self,
+        l: usize,
+        p: &[f64; N_FEATURES],
+        g: &[f64; N_FEATURES],
+        kkt: f64,
+    ) -> [f64; N_FEATURES] {
+        let mut g = *g;
+        if self.newton[l] {
+            if kkt < self.best_kkt[l] {
+                self.best[l] = *p;
+                self.best_g[l] = g;
+                self.best_kkt[l] = kkt;
+                return newton_point(&self.metrics[l], p, &g, self.lambda);
+            }
+            // The Newton step did not help: FISTA from the best point, whose gradient is
+            // known, so its first step needs no extra evaluation.
+            self.newton[l] = false;
+            self.x[l] = self.best[l];
+            self.y[l] = self.best[l];
+            self.t[l] = 1.0;
+            g = self.best_g[l];
+        }
+        fista_step(
+            &mut self.x[l],
+            &mut self.y[l],
+            &mut self.t[l],
+            &g,
+            &(self.steps)(l).step,
+            self.lambda,
+        );
+        self.y[l]
+    }
+
+    /// The best point seen (Newton), or FISTA's last iterate.
+    fn unconverged(&self, l: usize) -> [f64; N_FEATURES] {
+        if self.newton[l] {
+            self.best[l]
+        } else {
+            self.x[l]
+        }
+    }
+}
+
 /// Solves every lane of `block` from `init[lane]` with metric `metrics[lane]`, falling back to
 /// FISTA with `steps(lane)` (computed only then); a lane stops when its KKT violation is at
 /// most `tol`.
@@ -133,91 +193,26 @@ pub fn newton_block<'s, B: GradientBackend + ?Sized>(
     tol: f64,
     max_iter: usize,
 ) -> Vec<LaneResult> {
-    let lanes = block.fits.len();
-    // Per lane: best point so far and its gradient; the point being evaluated; FISTA state.
-    let mut best = [[0f64; N_FEATURES]; LANES];
-    let mut best_g = [[0f64; N_FEATURES]; LANES];
-    let mut best_kkt = [f64::INFINITY; LANES];
-    let mut newton = [true; LANES];
-    let mut x = [[0f64; N_FEATURES]; LANES];
-    let mut t = [1f64; LANES];
-    let mut eval = [[0f64; N_FEATURES]; LANES];
-    eval[..lanes].copy_from_slice(&init[..lanes]);
-    let mut active = [false; LANES];
-    active[..lanes].fill(true);
-    let mut out: Vec<LaneResult> = (0..lanes)
-        .map(|_| LaneResult {
-            w: [0.0; N_FEATURES],
-            iterations: 0,
-            kkt_f32: f64::INFINITY,
-            converged: false,
-        })
-        .collect();
-    let mut w32 = vec![0f32; KPAD * LANES];
-    let mut grad = vec![0f64; KPAD * LANES];
-    for it in 0..max_iter {
-        for l in 0..LANES {
-            for k in 0..N_FEATURES {
-                w32[k * LANES + l] = eval[l][k] as f32;
-            }
-        }
-        backend.block_gradient(group, block, &w32, &mut grad, None);
-        let mut any_active = false;
-        for l in 0..lanes {
-            if !active[l] {
-                continue;
-            }
-            let mut p = [0f64; N_FEATURES];
-            let mut g = [0f64; N_FEATURES];
-            for k in 0..N_FEATURES {
-                p[k] = w32[k * LANES + l] as f64;
-                g[k] = grad[k * LANES + l];
-            }
-            let kkt = kkt_violation(&p, &g, lambda);
-            out[l].iterations = it + 1;
-            out[l].kkt_f32 = kkt;
-            if kkt <= tol {
-                active[l] = false;
-                out[l].converged = true;
-                out[l].w = p.map(|v| v as f32);
-                continue;
-            }
-            any_active = true;
-            if newton[l] {
-                if kkt < best_kkt[l] {
-                    best[l] = p;
-                    best_g[l] = g;
-                    best_kkt[l] = kkt;
-                    eval[l] = newton_point(&metrics[l], &p, &g, lambda);
-                    continue;
-                }
-                // The Newton step did not help: FISTA from the best point, whose gradient
-                // is known, so its first step needs no extra evaluation.
-                newton[l] = false;
-                x[l] = best[l];
-                eval[l] = best[l];
-                t[l] = 1.0;
-                g = best_g[l];
-            }
-            fista_step(
-                &mut x[l],
-                &mut eval[l],
-                &mut t[l],
-                &g,
-                &steps(l).step,
-                lambda,
-            );
-        }
-        if !any_active {
-            break;
-        }
-    }
-    for l in 0..lanes {
-        if active[l] {
-            // Out of iterations: report the best point seen (not converged).
-            let w = if newton[l] { best[l] } else { x[l] };
-            out[l].w = w.map(|v| v as f32);
-        }
-    }
-    out
+    let mut solver = NewtonLanes {
+        metrics,
+        steps,
+        lambda,
+        best: [[0.0; N_FEATURES]; LANES],
+        best_g: [[0.0; N_FEATURES]; LANES],
+        best_kkt: [f64::INFINITY; LANES],
+        newton: [true; LANES],
+        x: [[0.0; N_FEATURES]; LANES],
+        y: [[0.0; N_FEATURES]; LANES],
+        t: [1.0; LANES],
+    };
+    drive_lanes(
+        backend,
+        group,
+        block,
+        init,
+        lambda,
+        tol,
+        max_iter,
+        &mut solver,
+    )
 }

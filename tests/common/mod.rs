@@ -241,3 +241,17 @@ pub fn write_small_dataset(dir: &Path, n: usize) -> Vec<[i64; NF]> {
     }
     signs
 }
+
+/// A tiny seeded generator for test inputs (uniform in [0, 1)), the same on every platform.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next uniform number.
+    pub fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
