@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod rerank_commands;
 
 use prefdissect::config::FitConfig;
 use prefdissect::load::Selection;
@@ -109,10 +110,16 @@ enum Command {
     /// One self-contained HTML page: dissection chart, similarity heatmap, tables, a SHAP
     /// waterfall.
     Report(commands::ReportArgs),
-    /// The paper's manipulation experiments: prompts and judge-labelled pairs.
+    /// The paper's manipulation experiments: prompts, judge-labelled pairs, and the simulated
+    /// end-to-end reranker experiment.
     Manipulate {
         #[command(subcommand)]
         what: Manipulate,
+    },
+    /// Small preference-aligned response rerankers: train (batched) and pick best-of-N.
+    Rerank {
+        #[command(subcommand)]
+        what: rerank_commands::RerankCommand,
     },
     /// Check the bootstrap on simulated data: bootstrap sd vs the true sampling sd over fresh
     /// data sets, and interval coverage per property.
@@ -228,6 +235,10 @@ enum Manipulate {
         #[arg(long)]
         out: PathBuf,
     },
+    /// End-to-end experiment without an LLM: judges label simulated candidates, one batched
+    /// run trains an aligned and an against reranker per judge, and their picks' win rates
+    /// against a baseline are measured under every judge.
+    Simulate(rerank_commands::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -345,6 +356,7 @@ fn execute(command: Command) -> Result<()> {
         Command::Labels(args) => args.run(),
         Command::Report(args) => args.run(),
         Command::Manipulate { what } => manipulate(what),
+        Command::Rerank { what } => what.run(),
         Command::Calibrate(args) => args.run(),
         Command::Simulate { out, seed } => {
             let sim = simulate::simulate(seed);
@@ -464,5 +476,6 @@ fn manipulate(what: Manipulate) -> Result<()> {
             );
             Ok(())
         }
+        Manipulate::Simulate(args) => args.run(),
     }
 }

@@ -1,0 +1,321 @@
+//! `manipulate simulate`: the paper's training-based manipulation, end to end and without an
+//! LLM. Judges label pairs of simulated candidates (the first half of the prompts) with their
+//! dissection models; one batched run trains an "align" and an "against" reranker per judge on
+//! the confident labels; on the other half each reranker picks a candidate, and the pick's win
+//! rate against a fixed baseline is measured under the judge's model — the analogue of the
+//! paper's win-rate shifts — and under every other judge (the transfer matrix).
+
+use serde::Serialize;
+
+use super::candidates::{SimPrompt, sign_features, simulate_prompts};
+use super::pairs::Direction;
+use crate::analyse::fitted::FittedWeights;
+use crate::analyse::tables::scenarios;
+use crate::error::{Error, Result};
+use crate::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::rerank::io::TextTable;
+use crate::rerank::model::Reranker;
+use crate::rerank::params::ValidRerankParams;
+use crate::rerank::select::{Pick, pick};
+use crate::rerank::text_features::Featurizer;
+use crate::rerank::train::{PairSet, pair_accuracy, train};
+use crate::solve::objective::sigmoid;
+
+/// A judge's dissection model.
+pub type JudgeModel = (String, [f64; N_FEATURES]);
+
+/// Judges' weights from fitted files: `group`'s, or the mean over the scenario groups present.
+pub fn judge_models(fw: &FittedWeights, group: Option<&str>) -> Result<Vec<JudgeModel>> {
+    let groups: Vec<&str> = match group {
+        Some(g) => {
+            if !fw.groups.iter().any(|h| h == g) {
+                return Err(Error::UnknownGroup {
+                    group: g.into(),
+                    path: fw.dir.clone(),
+                    known: fw.groups.join(", "),
+                });
+            }
+            vec![g]
+        }
+        None => scenarios(fw),
+    };
+    if groups.is_empty() {
+        return Err(Error::Setting {
+            name: "group",
+            message: format!(
+                "{} holds no scenario groups; name one with --group (known: {})",
+                fw.dir.display(),
+                fw.groups.join(", ")
+            ),
+        });
+    }
+    Ok(fw
+        .judges
+        .iter()
+        .filter_map(|j| {
+            let ws: Vec<&[f64; N_FEATURES]> = groups.iter().filter_map(|g| fw.get(g, j)).collect();
+            (!ws.is_empty()).then(|| {
+                let w =
+                    std::array::from_fn(|k| ws.iter().map(|w| w[k]).sum::<f64>() / ws.len() as f64);
+                (j.clone(), w)
+            })
+        })
+        .collect())
+}
+
+/// The simulator's true weights (mean over the scenarios), for runs without fitted weights.
+pub fn simulated_judge_models(seed: u64) -> Vec<JudgeModel> {
+    let sim = crate::simulate::simulate(seed);
+    crate::simulate::PAPER_JUDGES
+        .iter()
+        .map(|j| {
+            let ws: Vec<&Vec<f64>> = SCENARIO_GROUPS
+                .iter()
+                .filter_map(|g| sim.truth.get(*g).and_then(|m| m.get(*j)))
+                .collect();
+            let w = std::array::from_fn(|k| ws.iter().map(|w| w[k]).sum::<f64>() / ws.len() as f64);
+            (j.to_string(), w)
+        })
+        .collect()
+}
+
+/// Settings of the experiment.
+#[derive(Clone, Debug)]
+pub struct ExperimentRequest {
+    /// The judges.
+    pub judges: Vec<JudgeModel>,
+    /// Prompts in all (the first half trains, the second half tests).
+    pub prompts: usize,
+    /// Candidates per prompt.
+    pub candidates: usize,
+    /// Labels within 0.5 ± margin are dropped.
+    pub margin: f64,
+    /// How unreliably a simulated text shows its ratings (see [`simulate_prompts`]).
+    pub text_noise: f64,
+    /// Reranker settings.
+    pub params: ValidRerankParams,
+    /// Seed of the simulated prompts.
+    pub seed: u64,
+}
+
+/// One judge's line of the result.
+#[derive(Clone, Debug, Serialize)]
+pub struct JudgeRow {
+    /// Judge.
+    pub judge: String,
+    /// Confident training pairs kept (of the labelled ones).
+    pub pairs_kept: usize,
+    /// Pairs labelled.
+    pub pairs_labelled: usize,
+    /// Win rate (%) of the aligned reranker's pick against the baseline, under this judge.
+    pub aligned: f64,
+    /// Win rate (%) of a uniformly random candidate (the exact expectation).
+    pub random: f64,
+    /// Win rate (%) of the "against" reranker's pick.
+    pub against: f64,
+    /// Win rate (%) of the candidate the judge itself would pick (the ceiling).
+    pub oracle: f64,
+    /// Held-out pairwise accuracy of the aligned reranker against the judge's labels.
+    pub heldout_accuracy_align: f64,
+    /// Held-out pairwise accuracy of the against reranker against the inverted labels.
+    pub heldout_accuracy_against: f64,
+}
+
+/// What the experiment produced.
+pub struct ExperimentOutcome {
+    /// One row per judge.
+    pub rows: Vec<JudgeRow>,
+    /// `transfer[a][b]`: win rate (%) of judge a's aligned pick, under judge b.
+    pub transfer: Vec<Vec<f64>>,
+    /// The trained rerankers (`judge/align`, `judge/against`).
+    pub reranker: Reranker,
+    /// The held-out prompts (for `rerank select`).
+    pub test_prompts: Vec<SimPrompt>,
+    /// Seconds training took.
+    pub train_seconds: f64,
+}
+
+fn p_prefers(w: &[f64; N_FEATURES], f: &[f64; N_FEATURES]) -> f64 {
+    sigmoid((0..N_FEATURES).map(|k| w[k] * f[k]).sum())
+}
+
+/// Confident judge-labelled pairs over all candidate pairs of `prompts`, as (chosen, rejected)
+/// indices into `table`; and how many were labelled.
+pub fn judge_pairs(
+    prompts: &[SimPrompt],
+    texts: &mut TextTable,
+    w: &[f64; N_FEATURES],
+    margin: f64,
+    direction: Direction,
+) -> (Vec<(u32, u32)>, usize) {
+    let mut kept = Vec::new();
+    let mut labelled = 0;
+    for sp in prompts {
+        let c = &sp.candidates;
+        for i in 0..c.len() {
+            for j in i + 1..c.len() {
+                labelled += 1;
+                let p = p_prefers(w, &sign_features(&c[i], &c[j]));
+                if (p - 0.5).abs() <= margin {
+                    continue;
+                }
+                let (a, b) = (
+                    texts.intern(&sp.prompt, &c[i].text),
+                    texts.intern(&sp.prompt, &c[j].text),
+                );
+                kept.push(if (p > 0.5) == (direction == Direction::Align) {
+                    (a, b)
+                } else {
+                    (b, a)
+                });
+            }
+        }
+    }
+    (kept, labelled)
+}
+
+/// Runs the experiment.
+pub fn run_experiment(
+    req: &ExperimentRequest,
+    device: &burn::tensor::Device,
+    backend: &str,
+) -> Result<ExperimentOutcome> {
+    if req.prompts < 4 || req.candidates < 2 {
+        return Err(Error::Setting {
+            name: "prompts",
+            message: "need at least 4 prompts and 2 candidates per prompt".into(),
+        });
+    }
+    if !(0.0..0.5).contains(&req.margin) {
+        return Err(Error::Setting {
+            name: "margin",
+            message: format!("must be in [0, 0.5), got {}", req.margin),
+        });
+    }
+    if !(0.0..=1.0).contains(&req.text_noise) {
+        return Err(Error::Setting {
+            name: "text-noise",
+            message: format!("must be in [0, 1], got {}", req.text_noise),
+        });
+    }
+    let all = simulate_prompts(req.prompts, req.candidates, req.text_noise, req.seed);
+    let (train_prompts, test_prompts) = all.split_at(req.prompts / 2);
+
+    let mut table = TextTable::default();
+    for sp in train_prompts {
+        for c in &sp.candidates {
+            table.intern(&sp.prompt, &c.text);
+        }
+    }
+    let mut sets = Vec::new();
+    let mut counts = Vec::new();
+    for (judge, w) in &req.judges {
+        for direction in [Direction::Align, Direction::Against] {
+            let (pairs, labelled) =
+                judge_pairs(train_prompts, &mut table, w, req.margin, direction);
+            if direction == Direction::Align {
+                counts.push((pairs.len(), labelled));
+            }
+            if pairs.is_empty() {
+                return Err(Error::Setting {
+                    name: "margin",
+                    message: format!(
+                        "judge `{judge}` keeps no pairs at margin {}; lower it",
+                        req.margin
+                    ),
+                });
+            }
+            sets.push(PairSet {
+                name: format!("{judge}/{}", direction_name(direction)),
+                pairs,
+            });
+        }
+    }
+    let refs = table.as_refs();
+    let featurizer = Featurizer::fit(req.params.buckets, &refs);
+    let matrix = featurizer.matrix(&refs);
+    let trained = train(&featurizer, &matrix, &sets, &req.params, device, backend)?;
+    let reranker = trained.reranker;
+
+    // Held-out: every distinct test text scored once by every model.
+    let mut test_table = TextTable::default();
+    let ids: Vec<Vec<u32>> = test_prompts
+        .iter()
+        .map(|sp| {
+            sp.candidates
+                .iter()
+                .map(|c| test_table.intern(&sp.prompt, &c.text))
+                .collect()
+        })
+        .collect();
+    let scores = reranker.score(&test_table.as_refs());
+    let n = req.candidates;
+    let picks: Vec<Vec<usize>> = scores
+        .iter()
+        .map(|s| {
+            ids.iter()
+                .map(|row| {
+                    let cs: Vec<f32> = row.iter().map(|&t| s[t as usize]).collect();
+                    pick(&cs, Pick::Best)
+                })
+                .collect()
+        })
+        .collect();
+    let win = |choose: &dyn Fn(usize, &SimPrompt) -> f64| -> f64 {
+        100.0
+            * test_prompts
+                .iter()
+                .enumerate()
+                .map(|(i, sp)| choose(i, sp))
+                .sum::<f64>()
+            / test_prompts.len() as f64
+    };
+    let vs_base = |w: &[f64; N_FEATURES], sp: &SimPrompt, c: usize| {
+        p_prefers(w, &sign_features(&sp.candidates[c], &sp.baseline))
+    };
+    let mut rows = Vec::new();
+    let mut transfer = Vec::new();
+    for (j, (judge, w)) in req.judges.iter().enumerate() {
+        let (align_m, against_m) = (2 * j, 2 * j + 1);
+        let aligned = win(&|i, sp| vs_base(w, sp, picks[align_m][i]));
+        let against = win(&|i, sp| vs_base(w, sp, picks[against_m][i]));
+        let random = win(&|_, sp| (0..n).map(|c| vs_base(w, sp, c)).sum::<f64>() / n as f64);
+        let oracle = win(&|_, sp| (0..n).map(|c| vs_base(w, sp, c)).fold(0.0, f64::max));
+        let mut t = test_table.clone();
+        let (align_pairs, _) = judge_pairs(test_prompts, &mut t, w, req.margin, Direction::Align);
+        let (against_pairs, _) =
+            judge_pairs(test_prompts, &mut t, w, req.margin, Direction::Against);
+        rows.push(JudgeRow {
+            judge: judge.clone(),
+            pairs_kept: counts[j].0,
+            pairs_labelled: counts[j].1,
+            aligned,
+            random,
+            against,
+            oracle,
+            heldout_accuracy_align: pair_accuracy(&scores[align_m], &align_pairs),
+            heldout_accuracy_against: pair_accuracy(&scores[against_m], &against_pairs),
+        });
+        transfer.push(
+            req.judges
+                .iter()
+                .map(|(_, wb)| win(&|i, sp| vs_base(wb, sp, picks[align_m][i])))
+                .collect(),
+        );
+    }
+    Ok(ExperimentOutcome {
+        rows,
+        transfer,
+        reranker,
+        test_prompts: test_prompts.to_vec(),
+        train_seconds: trained.seconds,
+    })
+}
+
+/// `align` or `against`, as model names spell it.
+pub fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::Align => "align",
+        Direction::Against => "against",
+    }
+}
