@@ -183,6 +183,13 @@ enum Command {
         /// Skip the (slow) burn plain-ops reference pass.
         #[arg(long)]
         no_reference: bool,
+        /// Instead: time the manipulation experiment's 66 rerankers trained in one batch
+        /// against the same set trained one at a time (--runs each, alternating).
+        #[arg(long)]
+        rerank: bool,
+        /// Adam steps per reranker training (with --rerank).
+        #[arg(long, default_value_t = 100)]
+        rerank_steps: usize,
     },
 }
 
@@ -414,7 +421,28 @@ fn execute(command: Command) -> Result<()> {
             seed,
             folds,
             no_reference,
+            rerank,
+            rerank_steps,
         } => {
+            if rerank {
+                let (device, backend) =
+                    prefdissect::device::device_for(prefdissect::device::BackendChoice::Auto)?;
+                let report = prefdissect::rerank::benchmark::run(
+                    &prefdissect::rerank::benchmark::RerankBenchRequest {
+                        runs,
+                        prompts: 200,
+                        params: prefdissect::rerank::params::RerankParams::new()
+                            .steps(rerank_steps)
+                            .seed(seed)
+                            .check()?,
+                        seed,
+                    },
+                    &device,
+                    &backend,
+                )?;
+                println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+                return Ok(());
+            }
             let report = bench::run(&bench::BenchRequest {
                 runs,
                 seed,

@@ -1,0 +1,22 @@
+//! `cargo bench --bench rerank_batched`: 66 rerankers trained in one batch vs one at a time
+//! (same as `prefdissect bench --rerank --runs 3`).
+
+fn main() {
+    let (device, backend) =
+        prefdissect::device::device_for(prefdissect::device::BackendChoice::Auto).expect("device");
+    let report = prefdissect::rerank::benchmark::run(
+        &prefdissect::rerank::benchmark::RerankBenchRequest {
+            runs: 3,
+            prompts: 200,
+            params: prefdissect::rerank::params::RerankParams::new()
+                .steps(100)
+                .check()
+                .expect("settings"),
+            seed: 0,
+        },
+        &device,
+        &backend,
+    )
+    .expect("benchmark");
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+}
