@@ -3,7 +3,7 @@
 
 fn main() {
     let (device, backend) =
-        prefdissect::device::device_for(prefdissect::device::BackendChoice::Auto).expect("device");
+        prefdissect::device::tensor_device(prefdissect::device::BackendChoice::Auto);
     let report = prefdissect::rerank::benchmark::run(
         &prefdissect::rerank::benchmark::RerankBenchRequest {
             runs: 3,

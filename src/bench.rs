@@ -28,7 +28,7 @@ pub struct BenchRequest {
 }
 
 /// One full-batch gradient pass (every block, all cores).
-fn gradient_pass<B: GradientBackend>(design: &BatchDesign, backend: &B, w: &[f32]) -> f64 {
+pub fn gradient_pass<B: GradientBackend>(design: &BatchDesign, backend: &B, w: &[f32]) -> f64 {
     design
         .blocks
         .par_iter()

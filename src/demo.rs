@@ -41,6 +41,7 @@ pub fn demo(root: &Path, seed: u64) -> Result<(Vec<DemoRow>, serde_json::Value)>
             ..FitConfig::default()
         },
         progress: false,
+        backend: Default::default(),
     })?;
     let per_fit = outcome.solution.weights();
     let averaged = fold_average(&outcome.design, &per_fit);
@@ -88,6 +89,7 @@ pub fn demo(root: &Path, seed: u64) -> Result<(Vec<DemoRow>, serde_json::Value)>
         resume: false,
         progress: false,
         stop_after_chunks: None,
+        backend: Default::default(),
     })?;
     crate::analyze::analyze(&crate::analyze::AnalyzeRequest {
         fit: fit_dir.clone(),

@@ -1,33 +1,169 @@
-//! Which burn device the tensor work (the rerankers' training and scoring) runs on, chosen by
-//! `--backend`. The dissection engine's own kernels run on the CPU; the wgpu backend (a GPU, or
-//! lavapipe without one) joins both with the GPU issue, and until then asking for it is an
-//! error that says so rather than a silent CPU run.
+//! Which device a run computes on, chosen by `--backend auto|cpu|wgpu` and recorded in its
+//! outputs. The wgpu adapter is probed once per process, pinned to Vulkan (wgpu's automatic
+//! choice falls to OpenGL without a Vulkan driver, which is unusably slow), and a missing
+//! adapter or a failing driver is a reason to use the CPU, never a panic.
+
+use std::sync::OnceLock;
 
 use burn::tensor::Device;
+use burn::tensor::wgpu::{WgpuBackend, wgpu};
 use serde::Serialize;
-
-use crate::error::{Error, Result};
 
 /// The `--backend` flag.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendChoice {
-    /// wgpu when an adapter is found and the build has it, else the CPU.
+    /// wgpu where it pays (a hardware adapter), else the CPU.
     #[default]
     Auto,
-    /// burn's Flex CPU backend.
+    /// The CPU.
     Cpu,
-    /// burn's wgpu backend (Vulkan).
+    /// burn's wgpu backend on Vulkan (falls back to the CPU, with a warning, without an
+    /// adapter).
     Wgpu,
 }
 
-/// A device for `choice` and the name to print and record.
-pub fn device_for(choice: BackendChoice) -> Result<(Device, String)> {
-    match choice {
-        BackendChoice::Auto | BackendChoice::Cpu => Ok((Device::flex(), "cpu (burn flex)".into())),
-        BackendChoice::Wgpu => Err(Error::Setting {
-            name: "backend",
-            message: "this build has no wgpu backend yet; use `cpu` or `auto`".into(),
-        }),
+/// A wgpu adapter that came up.
+#[derive(Clone, Debug)]
+pub struct WgpuAdapter {
+    /// burn's device on it.
+    pub device: Device,
+    /// Adapter name, API and type, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)`.
+    pub name: String,
+    /// A CPU (software) adapter such as lavapipe: real wgpu code path, no speed.
+    pub software: bool,
+}
+
+static PROBE: OnceLock<Result<WgpuAdapter, String>> = OnceLock::new();
+
+/// The wgpu adapter on Vulkan, or why there is none (probed once per process).
+pub fn wgpu_adapter() -> Result<&'static WgpuAdapter, &'static str> {
+    PROBE
+        .get_or_init(|| {
+            let init = std::panic::catch_unwind(|| {
+                Device::wgpu_options()
+                    .graphics_api(WgpuBackend::Vulkan)
+                    .init_with_setup()
+            });
+            match init {
+                Ok(Ok((device, setup))) => {
+                    let info = setup.adapter.get_info();
+                    Ok(WgpuAdapter {
+                        device,
+                        name: format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type),
+                        software: info.device_type == wgpu::DeviceType::Cpu,
+                    })
+                }
+                Ok(Err(e)) => Err(format!("no wgpu adapter on Vulkan: {e}")),
+                Err(_) => Err("the wgpu runtime panicked while starting".into()),
+            }
+        })
+        .as_ref()
+        .map_err(String::as_str)
+}
+
+/// Which kind of device was selected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// The CPU.
+    Cpu,
+    /// wgpu.
+    Wgpu,
+}
+
+/// The outcome of a selection: the device, what to print and record, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Selected {
+    /// CPU or wgpu.
+    pub kind: BackendKind,
+    /// The burn device (Flex for the CPU).
+    #[serde(skip)]
+    pub device: Device,
+    /// The wgpu adapter, when wgpu was selected.
+    pub adapter: Option<String>,
+    /// Why this one (auto's reasoning or a fallback), if anything is worth saying.
+    pub note: Option<String>,
+    /// A fallback the user should hear about (printed as a warning).
+    pub warning: Option<String>,
+}
+
+impl Selected {
+    /// `cpu` or `wgpu: ADAPTER`, for messages and records.
+    pub fn label(&self) -> String {
+        match (&self.kind, &self.adapter) {
+            (BackendKind::Wgpu, Some(a)) => format!("wgpu: {a}"),
+            _ => "cpu".into(),
+        }
     }
+
+    fn cpu(note: Option<String>, warning: Option<String>) -> Selected {
+        Selected {
+            kind: BackendKind::Cpu,
+            device: Device::flex(),
+            adapter: None,
+            note,
+            warning,
+        }
+    }
+
+    fn wgpu(a: &WgpuAdapter, note: Option<String>) -> Selected {
+        Selected {
+            kind: BackendKind::Wgpu,
+            device: a.device.clone(),
+            adapter: Some(a.name.clone()),
+            note,
+            warning: None,
+        }
+    }
+}
+
+/// What the work is, for `auto`'s choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Generic tensor work (the rerankers): wgpu pays on a hardware adapter.
+    Tensor,
+    /// The dissection engine's solvers.
+    Engine,
+}
+
+/// Selects a device for `choice`.
+///
+/// `auto`: the rerankers use a hardware wgpu adapter when there is one; the engine stays on
+/// the CPU, because its wgpu path still reads every block's gradient back to the host between
+/// steps (the batched on-device driver is the GPU issue's open part). `wgpu` without an adapter
+/// falls back to the CPU with a warning. A software adapter (lavapipe) is used only when asked
+/// for by name.
+pub fn select(choice: BackendChoice, workload: Workload) -> Selected {
+    match choice {
+        BackendChoice::Cpu => Selected::cpu(None, None),
+        BackendChoice::Wgpu => match wgpu_adapter() {
+            Ok(a) => Selected::wgpu(a, None),
+            Err(why) => Selected::cpu(None, Some(format!("{why}; using the CPU"))),
+        },
+        BackendChoice::Auto => match (wgpu_adapter(), workload) {
+            (Err(why), _) => Selected::cpu(Some(why.to_string()), None),
+            (Ok(a), _) if a.software => Selected::cpu(
+                Some(format!("the wgpu adapter {} is a software one", a.name)),
+                None,
+            ),
+            (Ok(a), Workload::Tensor) => Selected::wgpu(a, None),
+            (Ok(a), Workload::Engine) => Selected::cpu(
+                Some(format!(
+                    "the engine's wgpu path round-trips per block; {} is used with --backend wgpu",
+                    a.name
+                )),
+                None,
+            ),
+        },
+    }
+}
+
+/// [`select`] for tensor work, printing a fallback warning on stderr; the device and its label.
+pub fn tensor_device(choice: BackendChoice) -> (Device, String) {
+    let s = select(choice, Workload::Tensor);
+    if let Some(w) = &s.warning {
+        eprintln!("warning: {w}");
+    }
+    (s.device.clone(), s.label())
 }

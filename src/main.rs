@@ -42,6 +42,10 @@ enum Command {
         groups: Option<Vec<String>>,
         #[command(flatten)]
         settings: FitConfig,
+        /// Where the solvers run: `auto` (the CPU for now, see README), `cpu`, or `wgpu`
+        /// (Vulkan; falls back to the CPU with a warning when no adapter comes up).
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: prefdissect::device::BackendChoice,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -93,6 +97,9 @@ enum Command {
         /// Continue from the checkpoint an interrupted run left in OUT.
         #[arg(long)]
         resume: bool,
+        /// Where the solvers run: `auto` (the CPU for now), `cpu`, or `wgpu`.
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: prefdissect::device::BackendChoice,
         #[command(flatten)]
         settings: FitConfig,
         /// No progress bar.
@@ -190,6 +197,19 @@ enum Command {
         /// Adam steps per reranker training (with --rerank).
         #[arg(long, default_value_t = 100)]
         rerank_steps: usize,
+        /// Where the timed work runs.
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: prefdissect::device::BackendChoice,
+        /// Instead: the same jobs (gradient pass, MAP job, rerankers) on each of --backends,
+        /// one table.
+        #[arg(long)]
+        table: bool,
+        /// Backends of --table (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,wgpu")]
+        backends: Vec<prefdissect::device::BackendChoice>,
+        /// Judges of --table's simulated MAP job (33 = the paper's 5,280 fits).
+        #[arg(long, default_value_t = 33)]
+        judges: usize,
     },
 }
 
@@ -268,6 +288,7 @@ fn execute(command: Command) -> Result<()> {
             judges,
             groups,
             settings: flags,
+            backend,
             quiet,
         } => {
             let req = run::FitRequest {
@@ -276,6 +297,7 @@ fn execute(command: Command) -> Result<()> {
                 selection: Selection { judges, groups },
                 config: FitConfig::load(config.as_deref(), &flags)?,
                 progress: !quiet,
+                backend,
             };
             let outcome = run::fit(&req)?;
             let s = &outcome.summary;
@@ -309,6 +331,7 @@ fn execute(command: Command) -> Result<()> {
             jackknife_groups,
             memory_budget,
             resume,
+            backend,
             settings: flags,
             quiet,
         } => {
@@ -336,6 +359,7 @@ fn execute(command: Command) -> Result<()> {
                 resume,
                 progress: !quiet,
                 stop_after_chunks: None,
+                backend,
             };
             let outcome = prefdissect::bootstrap::bootstrap(&req)?;
             let s = &outcome.summary;
@@ -423,10 +447,24 @@ fn execute(command: Command) -> Result<()> {
             no_reference,
             rerank,
             rerank_steps,
+            backend,
+            table,
+            backends,
+            judges,
         } => {
+            if table {
+                let rows =
+                    prefdissect::bench_table::run(&prefdissect::bench_table::TableRequest {
+                        backends,
+                        runs,
+                        judges,
+                        seed,
+                    })?;
+                print!("{}", prefdissect::bench_table::render(&rows));
+                return Ok(());
+            }
             if rerank {
-                let (device, backend) =
-                    prefdissect::device::device_for(prefdissect::device::BackendChoice::Auto)?;
+                let (device, backend) = prefdissect::device::tensor_device(backend);
                 let report = prefdissect::rerank::benchmark::run(
                     &prefdissect::rerank::benchmark::RerankBenchRequest {
                         runs,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use prefdissect::Result;
-use prefdissect::device::{BackendChoice, device_for};
+use prefdissect::device::{BackendChoice, tensor_device};
 use prefdissect::error::Error;
 use prefdissect::report::write_atomic;
 use prefdissect::rerank::io::{TextTable, read_candidates, read_pairs};
@@ -134,7 +134,7 @@ impl TrainArgs {
                 message: format!("must be in [0, 0.9), got {}", self.holdout),
             });
         }
-        let (device, backend) = device_for(self.settings.backend)?;
+        let (device, backend) = tensor_device(self.settings.backend);
         let mut table = TextTable::default();
         let mut sets = Vec::new();
         let mut held = Vec::new();
@@ -217,7 +217,7 @@ impl TrainArgs {
 
 impl SelectArgs {
     fn run(self) -> Result<()> {
-        let (device, _) = device_for(self.backend)?;
+        let (device, _) = tensor_device(self.backend);
         let reranker = Reranker::load(&self.model, &device)?;
         let models: Vec<usize> = if self.rerankers.is_empty() {
             (0..reranker.manifest.names.len()).collect()
@@ -304,7 +304,7 @@ impl SimulateArgs {
         };
         use prefdissect::manipulate::experiment_report::{table, write_outputs};
         let params = self.settings.params()?;
-        let (device, backend) = device_for(self.settings.backend)?;
+        let (device, backend) = tensor_device(self.settings.backend);
         let mut judges = match &self.fit {
             Some(dir) => judge_models(
                 &prefdissect::analyse::fitted::FittedWeights::read(dir)?,

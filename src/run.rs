@@ -10,12 +10,13 @@ use crate::analyse::heldout::{held_out, pooled};
 use crate::analyse::tables::SCENARIO_MEAN;
 use crate::config::{Estimator, EstimatorSettings, FitConfig};
 use crate::design::BatchDesign;
+use crate::device::BackendChoice;
 use crate::error::{Error, Result};
 use crate::features::N_FEATURES;
 use crate::load::{Dataset, Selection};
 use crate::report::{self, FITTED_PARAS_DIR, csv_field};
 use crate::solve::hmc::{PosteriorSolution, solve_posterior};
-use crate::solve::{CpuBackend, MapSolution, solve_map};
+use crate::solve::{CpuBackend, EngineBackend, MapSolution, solve_map};
 
 /// A fit flagged when any weight's R-hat exceeds this.
 pub const RHAT_WARN: f64 = 1.01;
@@ -35,6 +36,8 @@ pub struct FitRequest {
     pub config: FitConfig,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Where the solvers run (`auto` keeps the engine on the CPU; see [`crate::device`]).
+    pub backend: BackendChoice,
 }
 
 /// The estimator's results.
@@ -86,22 +89,40 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     let design = BatchDesign::build(&data, folds, fold_seed)?;
     let t_design = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
-    let solution = match &settings {
-        EstimatorSettings::Map(p) => Solution::Map(solve_map(&design, &CpuBackend, p)),
-        EstimatorSettings::Posterior(p) => {
-            let bar = progress_bar(req.progress);
-            let tick = |total: usize| {
-                if let Some(bar) = &bar {
-                    bar.set_length(total as u64);
-                    bar.inc(1);
+    let (engine, selected) = EngineBackend::select(req.backend);
+    let mut device_warnings: Vec<String> = selected.warning.iter().cloned().collect();
+    let solve = |backend: &EngineBackend| -> Result<Solution> {
+        Ok(match &settings {
+            EstimatorSettings::Map(p) => Solution::Map(solve_map(&design, backend, p)),
+            EstimatorSettings::Posterior(p) => {
+                let bar = progress_bar(req.progress);
+                let tick = |total: usize| {
+                    if let Some(bar) = &bar {
+                        bar.set_length(total as u64);
+                        bar.inc(1);
+                    }
+                };
+                let s = solve_posterior(&design, &data, backend, p, &tick)?;
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
                 }
-            };
-            let s = solve_posterior(&design, &data, &CpuBackend, p, &tick)?;
-            if let Some(bar) = bar {
-                bar.finish_and_clear();
+                Solution::Posterior(s)
             }
-            Solution::Posterior(s)
+        })
+    };
+    let solution = if engine.is_wgpu() {
+        // A lost device or an exhausted adapter surfaces as a panic inside burn's runtime:
+        // the run is redone on the CPU rather than lost.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| solve(&engine))) {
+            Ok(r) => r?,
+            Err(_) => {
+                device_warnings
+                    .push("the wgpu backend failed during the run; redid it on the CPU".into());
+                solve(&EngineBackend::Cpu(CpuBackend))?
+            }
         }
+    } else {
+        solve(&engine)?
     };
     let t_solve = t2.elapsed().as_secs_f64();
 
@@ -159,7 +180,7 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
         files.push(("heldout.csv".into(), text));
     }
 
-    let mut warnings = Vec::new();
+    let mut warnings = device_warnings;
     // A MAP run whose fits missed the KKT tolerance still writes its files, then fails.
     let mut map_failure = None;
     let (backend, counts, detail) = match (&settings, &solution) {
@@ -247,6 +268,12 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
         "data": req.data.display().to_string(),
         "settings": settings_json,
         "backend": backend,
+        "device": {
+            "requested": req.backend,
+            "kind": selected.kind,
+            "adapter": selected.adapter,
+            "note": selected.note,
+        },
         // What this run wrote: files of other groups in OUT are from earlier runs.
         "judges": judge_names,
         "groups": design.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),

@@ -69,6 +69,7 @@ fn tables_from_a_fit_with_bootstrap_intervals() {
         selection: selection.clone(),
         config: config.clone(),
         progress: false,
+        backend: Default::default(),
     })
     .unwrap();
     bootstrap(&BootstrapRequest {
@@ -80,6 +81,7 @@ fn tables_from_a_fit_with_bootstrap_intervals() {
         resume: false,
         progress: false,
         stop_after_chunks: None,
+        backend: Default::default(),
     })
     .unwrap();
     let out = analyze(&AnalyzeRequest {

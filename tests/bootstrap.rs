@@ -54,6 +54,7 @@ fn request(
         resume: false,
         progress: false,
         stop_after_chunks: None,
+        backend: Default::default(),
     }
 }
 
@@ -85,6 +86,7 @@ fn plain_fit(data: &Path, out: PathBuf, config: &FitConfig) -> Vec<[f64; N_FEATU
             ..config.clone()
         },
         progress: false,
+        backend: Default::default(),
     })
     .unwrap();
     match outcome.solution {

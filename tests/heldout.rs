@@ -25,6 +25,7 @@ fn heldout_figures_are_each_folds_predictions_of_its_left_out_rows() {
             ..FitConfig::default()
         },
         progress: false,
+        backend: Default::default(),
     })
     .unwrap();
     let data = Dataset::load(&data_dir, &Selection::default()).unwrap();

@@ -30,6 +30,7 @@ fn fitted(name: &str) -> (std::path::PathBuf, FittedWeights, Dataset) {
             ..FitConfig::default()
         },
         progress: false,
+        backend: Default::default(),
     })
     .unwrap();
     let fw = FittedWeights::read(&dir.join("fit")).unwrap();

@@ -53,6 +53,7 @@ fn fitted_paras_are_fold_means_in_the_authors_format_and_runs_repeat_exactly() {
             ..FitConfig::default()
         },
         progress: false,
+        backend: Default::default(),
     };
     fit(&request("a")).unwrap();
     fit(&request("b")).unwrap();
@@ -131,6 +132,7 @@ fn fits_recover_the_simulators_true_weights() {
             ..FitConfig::default()
         },
         progress: false,
+        backend: Default::default(),
     })
     .unwrap();
     for judge in judges {

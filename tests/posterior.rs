@@ -161,6 +161,7 @@ fn same_seed_same_draws_and_the_seed_matters() {
                 ..FitConfig::default()
             },
             progress: false,
+            backend: Default::default(),
         })
         .unwrap();
         assert!(matches!(outcome.solution, Solution::Posterior(_)));

@@ -148,6 +148,7 @@ fn sums_to_prediction_minus_baseline_for_every_sample() {
             ..Default::default()
         },
         progress: false,
+        backend: Default::default(),
     })
     .unwrap();
     let rows = explain(&ShapRequest {

@@ -32,7 +32,6 @@ use crate::error::{Error, Result};
 use crate::features::{N_FEATURES, SCENARIO_GROUPS};
 use crate::load::{Dataset, Selection};
 use crate::report::write_atomic;
-use crate::solve::CpuBackend;
 use checkpoint::{Checkpoint, ChunkRecord, Manifest, fnv};
 use derived::DerivedLayout;
 use engine::{WarmStart, jackknife_vectors, replicate_vectors, solve_vectors, unit_vectors};
@@ -58,6 +57,8 @@ pub struct BootstrapRequest {
     /// Stop after this many chunks have been computed in this call, leaving the checkpoint
     /// (what an interrupt leaves; for tests of `--resume`).
     pub stop_after_chunks: Option<usize>,
+    /// Where the solvers run (see [`crate::device`]).
+    pub backend: crate::device::BackendChoice,
 }
 
 /// What a bootstrap run produced.
@@ -197,7 +198,10 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         ck.clear()?;
     }
 
-    let backend = CpuBackend;
+    let (backend, selected) = crate::solve::EngineBackend::select(req.backend);
+    if let Some(w) = &selected.warning {
+        warnings.push(w.clone());
+    }
     // The plain fit of every model: the point estimates, and the replicates' starting points.
     let t_point = Instant::now();
     let point = solve_vectors(
@@ -317,6 +321,12 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         "data": req.data.display().to_string(),
         "settings": settings_out,
         "backend": crate::solve::GradientBackend::name(&backend),
+        "device": {
+            "requested": req.backend,
+            "kind": selected.kind,
+            "adapter": selected.adapter,
+            "note": selected.note,
+        },
         "judges": data.judges.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(),
         "groups": groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
         "scenario_groups_averaged": layout.scenarios.iter()

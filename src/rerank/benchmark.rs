@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::io::TextTable;
 use super::params::ValidRerankParams;
-use super::text_features::{Featurizer, N_STATS};
+use super::text_features::{Featurizer, N_STATS, TextMatrix};
 use super::train::{PairSet, train};
 use crate::analyse::median;
 use crate::bench::sgemm_gflops;
@@ -41,18 +41,18 @@ pub fn step_flops(texts: usize, models: usize, p: &ValidRerankParams) -> f64 {
     bag + mlp
 }
 
-/// Runs the benchmark on `device`.
-pub fn run(req: &RerankBenchRequest, device: &Device, backend: &str) -> Result<Value> {
-    if req.runs == 0 {
-        return Err(Error::Setting {
-            name: "runs",
-            message: "must be at least 1".into(),
-        });
-    }
-    let prompts = simulate_prompts(req.prompts, 8, 0.2, req.seed);
+/// The experiment's training data for the first `judges` simulated judges × both directions
+/// over `prompts` prompts of 8 candidates.
+pub fn training_set(
+    judges: usize,
+    prompts: usize,
+    seed: u64,
+    buckets: usize,
+) -> (Featurizer, TextMatrix, Vec<PairSet>) {
+    let prompts = simulate_prompts(prompts, 8, 0.2, seed);
     let mut table = TextTable::default();
     let mut sets = Vec::new();
-    for (judge, w) in simulated_judge_models(req.seed) {
+    for (judge, w) in simulated_judge_models(seed).into_iter().take(judges) {
         for d in [Direction::Align, Direction::Against] {
             let (pairs, _) = judge_pairs(&prompts, &mut table, &w, 0.15, d);
             sets.push(PairSet {
@@ -62,9 +62,44 @@ pub fn run(req: &RerankBenchRequest, device: &Device, backend: &str) -> Result<V
         }
     }
     let refs = table.as_refs();
-    let featurizer = Featurizer::fit(req.params.buckets, &refs);
+    let featurizer = Featurizer::fit(buckets, &refs);
     let matrix = featurizer.matrix(&refs);
+    (featurizer, matrix, sets)
+}
 
+/// Batched training alone (for the backend table): `runs` timed runs after a warm-up, and the
+/// useful FLOPs of one run.
+pub fn run_batched_only(
+    judges: usize,
+    params: &ValidRerankParams,
+    runs: usize,
+    seed: u64,
+    device: &Device,
+    backend: &str,
+) -> Result<(Vec<f64>, f64)> {
+    let (featurizer, matrix, sets) = training_set(judges, 200, seed, params.buckets);
+    train(&featurizer, &matrix, &sets, params, device, backend)?;
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        train(&featurizer, &matrix, &sets, params, device, backend)?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    Ok((
+        times,
+        step_flops(matrix.n, sets.len(), params) * params.steps as f64,
+    ))
+}
+
+/// Runs the benchmark on `device`.
+pub fn run(req: &RerankBenchRequest, device: &Device, backend: &str) -> Result<Value> {
+    if req.runs == 0 {
+        return Err(Error::Setting {
+            name: "runs",
+            message: "must be at least 1".into(),
+        });
+    }
+    let (featurizer, matrix, sets) = training_set(33, req.prompts, req.seed, req.params.buckets);
     let mut batched_s = Vec::new();
     let mut sequential_s = Vec::new();
     let mut max_diff = 0f64;

@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod engine_backend;
 pub mod fista;
 pub mod hmc;
 pub mod newton;
@@ -22,6 +23,7 @@ use rayon::prelude::*;
 
 pub use backend::GradientBackend;
 pub use cpu::CpuBackend;
+pub use engine_backend::EngineBackend;
 pub use params::{MapParams, ValidMapParams};
 pub use reference::ReferenceBackend;
 

@@ -1,0 +1,178 @@
+//! `prefdissect bench --table`: the same jobs on each requested backend, one table (job,
+//! backend, adapter, median wall, GFLOP/s) — the tool the GPU-figures issue runs on the device.
+//! Jobs: one full-batch gradient pass of the MAP job's design, the MAP job itself, and a short
+//! batched reranker training; each timed `runs` times after a warm-up run (which pays shader
+//! compilation on wgpu).
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::analyse::median;
+use crate::bench::gradient_pass;
+use crate::design::{BatchDesign, KPAD, LANES};
+use crate::device::{BackendChoice, BackendKind};
+use crate::error::{Error, Result};
+use crate::load::{Dataset, Selection};
+use crate::rerank::params::RerankParams;
+use crate::simulate::{PAPER_JUDGES, simulate, write_simulated};
+use crate::solve::{EngineBackend, MapParams, solve_map};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct TableRequest {
+    /// Backends to compare (each selected as `--backend` would).
+    pub backends: Vec<BackendChoice>,
+    /// Timed runs per job (after one warm-up).
+    pub runs: usize,
+    /// Judges of the simulated MAP job (33 = the paper's 5,280 fits).
+    pub judges: usize,
+    /// Simulator seed.
+    pub seed: u64,
+}
+
+/// One line of the table.
+#[derive(Clone, Debug, Serialize)]
+pub struct TableRow {
+    /// Job name.
+    pub job: String,
+    /// Backend that ran it.
+    pub backend: String,
+    /// wgpu adapter, if any.
+    pub adapter: Option<String>,
+    /// Median wall time, seconds.
+    pub median_s: f64,
+    /// All timed runs.
+    pub runs_s: Vec<f64>,
+    /// Useful GFLOP/s where the job's work is counted.
+    pub gflops: Option<f64>,
+}
+
+fn timed(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
+    f();
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+/// Runs every job on every backend.
+pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
+    if req.runs == 0 || req.judges == 0 || req.judges > PAPER_JUDGES.len() {
+        return Err(Error::Setting {
+            name: "runs/judges",
+            message: "need runs ≥ 1 and 1 ≤ judges ≤ 33".into(),
+        });
+    }
+    let dir = std::env::temp_dir().join(format!("prefdissect-table-{}", std::process::id()));
+    write_simulated(&simulate(req.seed), &dir, req.seed)?;
+    let selection = Selection {
+        judges: Some(
+            PAPER_JUDGES[..req.judges]
+                .iter()
+                .map(|j| j.to_string())
+                .collect(),
+        ),
+        groups: None,
+    };
+    let data = Dataset::load(&dir, &selection);
+    let _ = std::fs::remove_dir_all(&dir);
+    let design = BatchDesign::build(&data?, 10, 0)?;
+    let params = MapParams::new().check()?;
+    let w: Vec<f32> = (0..KPAD * LANES)
+        .map(|i| {
+            if i / LANES < 29 {
+                0.05 * ((i % 7) as f32 - 3.0)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for &choice in &req.backends {
+        let (engine, selected) = EngineBackend::select(choice);
+        if choice == BackendChoice::Wgpu && selected.kind != BackendKind::Wgpu {
+            eprintln!(
+                "skipping wgpu: {}",
+                selected.warning.as_deref().unwrap_or("no adapter")
+            );
+            continue;
+        }
+        let name = crate::solve::GradientBackend::name(&engine);
+        let row = |job: String, runs_s: Vec<f64>, flops: Option<f64>| TableRow {
+            job,
+            backend: name.clone(),
+            adapter: selected.adapter.clone(),
+            median_s: median(runs_s.clone()),
+            gflops: flops.map(|f| f / median(runs_s.clone()) / 1e9),
+            runs_s,
+        };
+        let pass = timed(req.runs, || {
+            std::hint::black_box(gradient_pass(&design, &engine, &w));
+        });
+        rows.push(row(
+            format!("gradient pass ({} fits)", design.fits.len()),
+            pass,
+            Some(design.gradient_flops()),
+        ));
+        let map = timed(req.runs, || {
+            std::hint::black_box(solve_map(&design, &engine, &params));
+        });
+        rows.push(row(
+            format!("MAP job ({} fits)", design.fits.len()),
+            map,
+            None,
+        ));
+
+        // The rerankers: 2 × judges models, 30 full-batch steps on the backend's device.
+        let tensor_choice = match selected.kind {
+            BackendKind::Cpu => BackendChoice::Cpu,
+            BackendKind::Wgpu => BackendChoice::Wgpu,
+        };
+        let (device, label) = crate::device::tensor_device(tensor_choice);
+        let steps = 30;
+        let report = crate::rerank::benchmark::run_batched_only(
+            req.judges,
+            &RerankParams::new().steps(steps).check()?,
+            req.runs,
+            req.seed,
+            &device,
+            &label,
+        )?;
+        rows.push(TableRow {
+            job: format!("rerankers ({} models, {steps} steps)", 2 * req.judges),
+            backend: label,
+            adapter: selected.adapter.clone(),
+            median_s: median(report.0.clone()),
+            gflops: Some(report.1 / median(report.0.clone()) / 1e9),
+            runs_s: report.0,
+        });
+    }
+    Ok(rows)
+}
+
+/// The table as text.
+pub fn render(rows: &[TableRow]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:34} {:40} {:42} {:>10} {:>9}",
+        "job", "backend", "adapter", "median s", "GFLOP/s"
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:34} {:40} {:42} {:>10.4} {:>9}",
+            r.job,
+            r.backend,
+            r.adapter.as_deref().unwrap_or("-"),
+            r.median_s,
+            r.gflops.map_or("-".to_string(), |g| format!("{g:.1}"))
+        );
+    }
+    s
+}

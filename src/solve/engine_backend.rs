@@ -1,0 +1,68 @@
+//! The backend a run's solvers use, chosen at run time from `--backend`: the fused CPU kernels,
+//! or the plain tensor ops on a wgpu device. One enum rather than a trait object, so the
+//! solvers stay generic over [`GradientBackend`] and monomorphised for the CPU.
+
+use super::backend::GradientBackend;
+use super::cpu::CpuBackend;
+use super::reference::TensorOpsBackend;
+use crate::design::{Block, GroupDesign};
+use crate::device::{BackendChoice, BackendKind, Selected, Workload, select};
+
+/// The selected engine backend.
+#[derive(Clone, Debug)]
+pub enum EngineBackend {
+    /// `kernels/cpu_logistic.rs` and `kernels/cpu_curvature.rs`.
+    Cpu(CpuBackend),
+    /// Plain burn tensor ops on a wgpu device.
+    Wgpu(TensorOpsBackend),
+}
+
+impl EngineBackend {
+    /// The backend for `choice` and the selection (adapter, note, warning) to report.
+    pub fn select(choice: BackendChoice) -> (EngineBackend, Selected) {
+        let s = select(choice, Workload::Engine);
+        let b = match s.kind {
+            BackendKind::Cpu => EngineBackend::Cpu(CpuBackend),
+            BackendKind::Wgpu => EngineBackend::Wgpu(TensorOpsBackend {
+                device: s.device.clone(),
+                label: s.label(),
+            }),
+        };
+        (b, s)
+    }
+
+    /// Whether this is the wgpu path (whose failures fall back to the CPU).
+    pub fn is_wgpu(&self) -> bool {
+        matches!(self, EngineBackend::Wgpu(_))
+    }
+}
+
+impl GradientBackend for EngineBackend {
+    fn name(&self) -> String {
+        match self {
+            EngineBackend::Cpu(b) => b.name(),
+            EngineBackend::Wgpu(b) => b.name(),
+        }
+    }
+
+    fn block_gradient(
+        &self,
+        group: &GroupDesign,
+        block: &Block,
+        w: &[f32],
+        grad: &mut [f64],
+        loss: Option<&mut [f64]>,
+    ) {
+        match self {
+            EngineBackend::Cpu(b) => b.block_gradient(group, block, w, grad, loss),
+            EngineBackend::Wgpu(b) => b.block_gradient(group, block, w, grad, loss),
+        }
+    }
+
+    fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
+        match self {
+            EngineBackend::Cpu(b) => b.block_curvature(group, block, w, hess),
+            EngineBackend::Wgpu(b) => b.block_curvature(group, block, w, hess),
+        }
+    }
+}

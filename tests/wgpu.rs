@@ -1,0 +1,202 @@
+//! The wgpu path against the CPU, on a real wgpu adapter (lavapipe, Debian's CPU Vulkan driver,
+//! where there is no GPU; `.ci/run` installs it). Every test skips, saying why, where no
+//! adapter comes up.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use prefdissect::design::BatchDesign;
+use prefdissect::device::{WgpuAdapter, wgpu_adapter};
+use prefdissect::load::{Dataset, Selection};
+use prefdissect::solve::hmc::{HmcParams, solve_posterior};
+use prefdissect::solve::reference::TensorOpsBackend;
+use prefdissect::solve::{CpuBackend, MapParams, solve_map};
+
+fn adapter() -> Option<&'static WgpuAdapter> {
+    match wgpu_adapter() {
+        Ok(a) => {
+            println!("wgpu adapter: {}", a.name);
+            Some(a)
+        }
+        Err(why) => {
+            println!("skipped: {why}");
+            None
+        }
+    }
+}
+
+fn wgpu_backend(a: &WgpuAdapter) -> TensorOpsBackend {
+    TensorOpsBackend {
+        device: a.device.clone(),
+        label: format!("wgpu: {}", a.name),
+    }
+}
+
+/// The dev data when `../shared` is there, else a simulated data set; one judge.
+fn one_judge(name: &str) -> (PathBuf, Dataset) {
+    let dev = Path::new("../shared/data/dev");
+    let dir = if dev.join("resolved.jsonl").exists() {
+        dev.to_path_buf()
+    } else {
+        let d = common::temp_dir(name);
+        prefdissect::simulate::write_simulated(&prefdissect::simulate::simulate(2), &d, 2).unwrap();
+        d
+    };
+    let data = Dataset::load(
+        &dir,
+        &Selection {
+            judges: Some(vec!["human".into()]),
+            groups: None,
+        },
+    )
+    .unwrap();
+    (dir, data)
+}
+
+#[test]
+fn map_on_wgpu_matches_the_cpu() {
+    let Some(a) = adapter() else { return };
+    let (dir, data) = one_judge("wgpu-map");
+    let design = BatchDesign::build(&data, 10, 0).unwrap();
+    let params = MapParams::new().check().unwrap();
+    let cpu = solve_map(&design, &CpuBackend, &params);
+    let gpu = solve_map(&design, &wgpu_backend(a), &params);
+    let mut worst = 0f64;
+    for (c, g) in cpu.fits.iter().zip(&gpu.fits) {
+        for k in 0..29 {
+            worst = worst.max((c.weights[k] - g.weights[k]).abs());
+        }
+    }
+    println!(
+        "MAP, human, {} fits ({}): max |Δw| cpu vs wgpu = {worst:.2e}",
+        design.fits.len(),
+        dir.display()
+    );
+    assert!(worst <= 1e-4, "max |Δw| {worst:e}");
+}
+
+#[test]
+fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
+    let Some(a) = adapter() else { return };
+    let (_, data) = one_judge("wgpu-hmc");
+    let data = Dataset {
+        groups: data.groups.into_iter().take(2).collect(),
+        ..data
+    };
+    let design = BatchDesign::build(&data, 1, 0).unwrap();
+    let params = HmcParams::new()
+        .chains(4)
+        .warmup(300)
+        .draws(600)
+        .seed(0)
+        .check()
+        .unwrap();
+    let cpu = solve_posterior(&design, &data, &CpuBackend, &params, &|_| {}).unwrap();
+    let gpu = solve_posterior(&design, &data, &wgpu_backend(a), &params, &|_| {}).unwrap();
+    let (mut worst_z, mut worst_d) = (0f64, 0f64);
+    for (c, g) in cpu.fits.iter().zip(&gpu.fits) {
+        for k in 0..29 {
+            let d = (c.mean[k] - g.mean[k]).abs();
+            let z = d / (c.mcse[k].powi(2) + g.mcse[k].powi(2)).sqrt().max(1e-12);
+            worst_z = worst_z.max(z);
+            worst_d = worst_d.max(d);
+        }
+    }
+    println!(
+        "posterior mean, {} fits: max |Δ| {worst_d:.4}, max |z| {worst_z:.2} (combined MCSE)",
+        design.fits.len()
+    );
+    assert!(worst_z <= 4.0, "max |z| {worst_z}");
+}
+
+#[test]
+fn a_reranker_trained_on_one_backend_scores_the_same_on_the_other() {
+    use prefdissect::manipulate::candidates::simulate_prompts;
+    use prefdissect::manipulate::experiment::{judge_pairs, simulated_judge_models};
+    use prefdissect::manipulate::pairs::Direction;
+    use prefdissect::rerank::io::TextTable;
+    use prefdissect::rerank::model::Reranker;
+    use prefdissect::rerank::params::RerankParams;
+    use prefdissect::rerank::text_features::Featurizer;
+    use prefdissect::rerank::train::{PairSet, train};
+    let Some(a) = adapter() else { return };
+    let prompts = simulate_prompts(20, 6, 0.2, 1);
+    let (name, w) = simulated_judge_models(1).remove(0);
+    let mut table = TextTable::default();
+    let (pairs, _) = judge_pairs(&prompts, &mut table, &w, 0.15, Direction::Align);
+    let sets = vec![PairSet { name, pairs }];
+    let refs = table.as_refs();
+    let f = Featurizer::fit(128, &refs);
+    let m = f.matrix(&refs);
+    let p = RerankParams::new().buckets(128).steps(20).check().unwrap();
+    let dir = common::temp_dir("wgpu-rerank");
+    for (train_on, score_on, label) in [
+        (Device::flex(), a.device.clone(), "cpu → wgpu"),
+        (a.device.clone(), Device::flex(), "wgpu → cpu"),
+    ] {
+        let trained = train(&f, &m, &sets, &p, &train_on, "test").unwrap();
+        let path = dir.join(label.replace(' ', ""));
+        trained.reranker.save(&path).unwrap();
+        let here = trained.reranker.score_matrix(&m);
+        let there = Reranker::load(&path, &score_on).unwrap().score_matrix(&m);
+        let scale = here[0].iter().fold(1f32, |s, v| s.max(v.abs()));
+        let worst = here[0]
+            .iter()
+            .zip(&there[0])
+            .map(|(x, y)| (x - y).abs() / scale)
+            .fold(0f32, f32::max);
+        println!("{label}: max score difference {worst:.2e} of the largest score");
+        assert!(worst < 1e-5, "{label}: {worst}");
+        for (x, y) in here[0].chunks(6).zip(there[0].chunks(6)) {
+            assert_eq!(
+                prefdissect::rerank::select::pick(x, prefdissect::rerank::select::Pick::Best),
+                prefdissect::rerank::select::pick(y, prefdissect::rerank::select::Pick::Best)
+            );
+        }
+    }
+}
+
+#[test]
+fn fit_records_the_backend_it_used() {
+    let dir = common::temp_dir("wgpu-cli");
+    prefdissect::simulate::write_simulated(&prefdissect::simulate::simulate(4), &dir, 4).unwrap();
+    let out = dir.join("fit");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_prefdissect"))
+        .args([
+            "fit",
+            "--data",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--judges",
+            "human",
+            "--groups",
+            "Advice",
+            "--estimator",
+            "map",
+        ])
+        .args(["--backend", "wgpu", "--quiet"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    println!("{log}\ndevice: {}", s["device"]);
+    assert_eq!(s["device"]["requested"], "wgpu");
+    match wgpu_adapter() {
+        Ok(a) => {
+            assert_eq!(s["device"]["kind"], "wgpu");
+            assert_eq!(s["device"]["adapter"], a.name.as_str());
+        }
+        Err(_) => {
+            // No adapter: the run still succeeds, on the CPU, and says so.
+            assert_eq!(s["device"]["kind"], "cpu");
+            assert!(log.contains("warning"), "{log}");
+        }
+    }
+}
