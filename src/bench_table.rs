@@ -102,7 +102,10 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
             );
             continue;
         }
-        let name = crate::solve::GradientBackend::name(&engine);
+        let name = match &engine {
+            EngineBackend::Cpu(_) => crate::solve::GradientBackend::name(&engine),
+            EngineBackend::Wgpu(_) => "wgpu-fused kernel".to_string(),
+        };
         let row = |job: String, runs_s: Vec<f64>, flops: Option<f64>| TableRow {
             job,
             backend: name.clone(),
@@ -119,6 +122,29 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
             pass,
             Some(design.gradient_flops()),
         ));
+        if let EngineBackend::Wgpu(fused) = &engine {
+            // The kernel as a lock-step solver would use it: every block's rows resident on the
+            // device, one launch and one small read-back per gradient of the whole batch.
+            let t = Instant::now();
+            let resident = crate::solve::gpu_fused::ResidentBlocks::new(fused, &design);
+            let upload = t.elapsed().as_secs_f64();
+            let w_all: Vec<f32> = (0..design.blocks.len())
+                .flat_map(|_| w.iter().copied())
+                .collect();
+            let one_launch = timed(req.runs, || {
+                std::hint::black_box(resident.gradients(&w_all));
+            });
+            rows.push(row(
+                format!("upload of all blocks ({} fits)", design.fits.len()),
+                vec![upload],
+                None,
+            ));
+            rows.push(row(
+                format!("gradient pass, one launch ({} fits)", design.fits.len()),
+                one_launch,
+                Some(design.gradient_flops()),
+            ));
+        }
         let map = timed(req.runs, || {
             std::hint::black_box(solve_map(&design, &engine, &params));
         });
@@ -133,7 +159,11 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
             BackendKind::Cpu => BackendChoice::Cpu,
             BackendKind::Wgpu => BackendChoice::Wgpu,
         };
-        let (device, label) = crate::device::tensor_device(tensor_choice);
+        let (device, _) = crate::device::tensor_device(tensor_choice);
+        let label = match selected.kind {
+            BackendKind::Cpu => "burn flex (autodiff)".to_string(),
+            BackendKind::Wgpu => "burn wgpu (autodiff)".to_string(),
+        };
         let steps = 30;
         let report = crate::rerank::benchmark::run_batched_only(
             req.judges,
@@ -160,13 +190,13 @@ pub fn render(rows: &[TableRow]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:34} {:40} {:42} {:>10} {:>9}",
+        "{:38} {:32} {:44} {:>10} {:>9}",
         "job", "backend", "adapter", "median s", "GFLOP/s"
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{:34} {:40} {:42} {:>10.4} {:>9}",
+            "{:38} {:32} {:44} {:>10.4} {:>9}",
             r.job,
             r.backend,
             r.adapter.as_deref().unwrap_or("-"),

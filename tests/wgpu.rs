@@ -200,3 +200,95 @@ fn fit_records_the_backend_it_used() {
         }
     }
 }
+
+#[test]
+fn fused_wgpu_kernel_matches_plain_ops_and_the_cpu_kernel() {
+    use prefdissect::solve::GradientBackend;
+    use prefdissect::solve::gpu_fused::FusedWgpuBackend;
+    let Some(a) = adapter() else { return };
+    let (_, data) = one_judge("wgpu-kernel");
+    let design = BatchDesign::build(&data, 10, 0).unwrap();
+    let fused = FusedWgpuBackend::new(&a.name);
+    let plain = wgpu_backend(a);
+    let mut lcg = common::Lcg(5);
+    let (mut worst_plain, mut worst_cpu) = (0f64, 0f64);
+    for block in design.blocks.iter().take(6) {
+        let group = &design.groups[block.group];
+        let w: Vec<f32> = (0..32 * 16)
+            .map(|i| {
+                if i / 16 < 29 {
+                    (lcg.next() - 0.5) as f32
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let run = |b: &dyn Fn(&mut [f64], &mut [f64])| {
+            let (mut g, mut l) = (vec![0f64; 32 * 16], vec![0f64; 16]);
+            b(&mut g, &mut l);
+            (g, l)
+        };
+        let (gf, lf) = run(&|g, l| fused.block_gradient(group, block, &w, g, Some(l)));
+        let (gp, lp) = run(&|g, l| plain.block_gradient(group, block, &w, g, Some(l)));
+        let (gc, lc) = run(&|g, l| CpuBackend.block_gradient(group, block, &w, g, Some(l)));
+        // f32 round-off scales with the rows summed: Σ c per lane.
+        let scale: f64 = (0..block.entries())
+            .map(|i| block.c[i * 16] as f64)
+            .sum::<f64>()
+            .max(1.0);
+        for (f, (p, c)) in gf
+            .iter()
+            .chain(&lf)
+            .zip(gp.iter().chain(&lp).zip(gc.iter().chain(&lc)))
+        {
+            worst_plain = worst_plain.max((f - p).abs() / scale);
+            worst_cpu = worst_cpu.max((f - c).abs() / scale);
+        }
+    }
+    println!(
+        "fused wgpu kernel: max |Δ|/Σc vs plain ops {worst_plain:.2e}, vs cpu kernel {worst_cpu:.2e}"
+    );
+    assert!(worst_plain < 1e-5 && worst_cpu < 1e-5);
+}
+
+#[test]
+fn resident_blocks_give_every_block_its_gradient_in_one_launch() {
+    use prefdissect::solve::GradientBackend;
+    use prefdissect::solve::gpu_fused::{FusedWgpuBackend, ResidentBlocks};
+    let Some(a) = adapter() else { return };
+    let (_, data) = one_judge("wgpu-resident");
+    let design = BatchDesign::build(&data, 10, 0).unwrap();
+    let resident = ResidentBlocks::new(&FusedWgpuBackend::new(&a.name), &design);
+    let mut lcg = common::Lcg(9);
+    let w: Vec<f32> = (0..design.blocks.len() * 32 * 16)
+        .map(|i| {
+            if (i % 512) / 16 < 29 {
+                (lcg.next() - 0.5) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let all = resident.gradients(&w);
+    let mut worst = 0f64;
+    for (b, block) in design.blocks.iter().enumerate() {
+        let (mut g, mut l) = (vec![0f64; 512], vec![0f64; 16]);
+        let wb = &w[b * 512..(b + 1) * 512];
+        CpuBackend.block_gradient(&design.groups[block.group], block, wb, &mut g, Some(&mut l));
+        let scale = (block.entries() as f64).max(1.0);
+        for k in 0..29 {
+            for lane in 0..16 {
+                worst = worst
+                    .max((all[b * 512 + k * 16 + lane] as f64 - g[k * 16 + lane]).abs() / scale);
+            }
+        }
+        for lane in 0..16 {
+            worst = worst.max((all[b * 512 + 29 * 16 + lane] as f64 - l[lane]).abs() / scale);
+        }
+    }
+    println!(
+        "{} blocks in one launch: max |Δ|/rows vs the cpu kernel {worst:.2e}",
+        design.blocks.len()
+    );
+    assert!(worst < 1e-5, "{worst:e}");
+}

@@ -1,10 +1,10 @@
 //! The backend a run's solvers use, chosen at run time from `--backend`: the fused CPU kernels,
-//! or the plain tensor ops on a wgpu device. One enum rather than a trait object, so the
+//! or the fused wgpu kernel. One enum rather than a trait object, so the
 //! solvers stay generic over [`GradientBackend`] and monomorphised for the CPU.
 
 use super::backend::GradientBackend;
 use super::cpu::CpuBackend;
-use super::reference::TensorOpsBackend;
+use super::gpu_fused::FusedWgpuBackend;
 use crate::design::{Block, GroupDesign};
 use crate::device::{BackendChoice, BackendKind, Selected, Workload, select};
 
@@ -13,8 +13,8 @@ use crate::device::{BackendChoice, BackendKind, Selected, Workload, select};
 pub enum EngineBackend {
     /// `kernels/cpu_logistic.rs` and `kernels/cpu_curvature.rs`.
     Cpu(CpuBackend),
-    /// Plain burn tensor ops on a wgpu device.
-    Wgpu(TensorOpsBackend),
+    /// `kernels/wgpu_logistic.rs` on the Vulkan adapter.
+    Wgpu(FusedWgpuBackend),
 }
 
 impl EngineBackend {
@@ -23,10 +23,9 @@ impl EngineBackend {
         let s = select(choice, Workload::Engine);
         let b = match s.kind {
             BackendKind::Cpu => EngineBackend::Cpu(CpuBackend),
-            BackendKind::Wgpu => EngineBackend::Wgpu(TensorOpsBackend {
-                device: s.device.clone(),
-                label: s.label(),
-            }),
+            BackendKind::Wgpu => EngineBackend::Wgpu(FusedWgpuBackend::new(
+                s.adapter.as_deref().unwrap_or("wgpu"),
+            )),
         };
         (b, s)
     }

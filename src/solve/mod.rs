@@ -8,6 +8,7 @@ pub mod backend;
 pub mod cpu;
 pub mod engine_backend;
 pub mod fista;
+pub mod gpu_fused;
 pub mod hmc;
 pub mod newton;
 pub mod objective;

@@ -1,0 +1,79 @@
+//! The fused logistic-gradient kernel for wgpu (CubeCL → SPIR-V on Vulkan), the GPU twin of
+//! `cpu_logistic.rs`: for every block of 16 lanes it computes
+//! `G = Σ_r (c_r σ(x_r·w) − cy_r) x_r` and each lane's loss `Σ_r c_r softplus(z) − cy_r z`
+//! without materialising the logits. One cube per block (so one launch serves any number of
+//! blocks), 256 units = 16 lanes × 16 row slices; each unit keeps its lane's weights and its
+//! 29 partial sums in registers; the 16 slices are then summed through 1 KiB of shared memory,
+//! one feature at a time (within wgpu's default 16 KiB workgroup limit), so a block reads back
+//! only its 30 × 16 results. Its reference is the plain-ops gradient of `solve::reference`.
+
+use cubecl::prelude::*;
+
+/// Rows are dealt to this many slices of units per lane.
+pub const SLICES: usize = 16;
+/// Lanes per block (the engine's `LANES`).
+pub const LANES: usize = 16;
+/// Padded feature stride (the engine's `KPAD`); slot 29 of a unit's output holds the loss.
+pub const KPAD: usize = 32;
+/// Real features.
+pub const NF: usize = 29;
+
+/// `x`: rows × KPAD; `c`, `cy`: rows × LANES (lane fastest); `w`: blocks × KPAD × LANES;
+/// `row_start`: blocks + 1 offsets into the rows; `out`: blocks × KPAD × LANES (feature 29's
+/// slot holds the loss).
+#[cube(launch)]
+pub fn logistic_gradient(
+    x: &[f32],
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    row_start: &[u32],
+    out: &mut [f32],
+) {
+    let block = CUBE_POS_X as usize;
+    let lane = (UNIT_POS as usize) % 16;
+    let slice = (UNIT_POS as usize) / 16;
+    let start = row_start[block] as usize;
+    let end = row_start[block + 1] as usize;
+    let mut wl = Array::<f32>::new(32usize);
+    let mut acc = Array::<f32>::new(32usize);
+    for k in 0..32usize {
+        wl[k] = w[(block * 32 + k) * 16 + lane];
+        acc[k] = 0.0;
+    }
+    let mut r = start + slice;
+    while r < end {
+        let mut z = 0.0f32;
+        for k in 0..29usize {
+            z += x[r * 32 + k] * wl[k];
+        }
+        let cr = c[r * 16 + lane];
+        let cyr = cy[r * 16 + lane];
+        // σ and softplus from e = exp(−|z|), which cannot overflow.
+        let e = f32::exp(-f32::abs(z));
+        let q = 1.0 / (1.0 + e);
+        let mut p = e * q;
+        if z >= 0.0 {
+            p = q;
+        }
+        let s = cr * p - cyr;
+        for k in 0..29usize {
+            acc[k] += s * x[r * 32 + k];
+        }
+        acc[29] += cr * (f32::max(z, 0.0) + f32::ln(1.0 + e)) - cyr * z;
+        r += 16;
+    }
+    let mut shared = Shared::<[f32]>::new_slice(256usize);
+    for k in 0..30usize {
+        shared[slice * 16 + lane] = acc[k];
+        sync_cube();
+        if slice == 0 {
+            let mut t = 0.0f32;
+            for s in 0..16usize {
+                t += shared[s * 16 + lane];
+            }
+            out[(block * 32 + k) * 16 + lane] = t;
+        }
+        sync_cube();
+    }
+}

@@ -1,0 +1,209 @@
+//! The wgpu backend with the fused kernel of `kernels/wgpu_logistic.rs`: per block one upload
+//! (rows, counts, weights), one launch, one read-back of the per-slice partial sums, which are
+//! added in f64 here. Its reference is [`super::reference::TensorOpsBackend`] on the same device
+//! (the plain ops), and the CPU kernel; `tests/wgpu.rs` compares all three.
+
+#[allow(missing_docs)] // the #[cube] expansion adds undocumented items
+#[path = "../../kernels/wgpu_logistic.rs"]
+pub mod kernel;
+
+use cubecl::prelude::*;
+use cubecl::wgpu::{WgpuBackend, WgpuDevice, WgpuRuntime};
+use cubecl_runtime::runtime::Runtime;
+
+use super::backend::GradientBackend;
+use crate::design::{Block, GroupDesign, KPAD, LANES};
+use crate::features::N_FEATURES;
+
+const _: () = assert!(KPAD == kernel::KPAD && LANES == kernel::LANES && N_FEATURES == kernel::NF);
+
+/// The fused-kernel wgpu backend, on the Vulkan runtime that [`crate::device::wgpu_adapter`]
+/// brought up.
+pub struct FusedWgpuBackend {
+    client: cubecl::client::Client,
+    label: String,
+}
+
+impl std::fmt::Debug for FusedWgpuBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+impl Clone for FusedWgpuBackend {
+    fn clone(&self) -> Self {
+        FusedWgpuBackend {
+            client: self.client.clone(),
+            label: self.label.clone(),
+        }
+    }
+}
+
+impl FusedWgpuBackend {
+    /// The backend on the default Vulkan adapter; call after the adapter probe succeeded.
+    pub fn new(adapter: &str) -> FusedWgpuBackend {
+        let device = WgpuDevice::default().on(WgpuBackend::Vulkan);
+        FusedWgpuBackend {
+            client: <WgpuRuntime as Runtime>::client(&device),
+            label: format!("wgpu-fused on {adapter}"),
+        }
+    }
+}
+
+/// Blocks packed for the kernel: rows, counts and offsets, concatenated.
+struct Packed {
+    x: Vec<f32>,
+    c: Vec<f32>,
+    cy: Vec<f32>,
+    row_start: Vec<u32>,
+}
+
+fn pack<'a>(items: impl Iterator<Item = (&'a GroupDesign, &'a Block)>) -> Packed {
+    let mut p = Packed {
+        x: Vec::new(),
+        c: Vec::new(),
+        cy: Vec::new(),
+        row_start: vec![0],
+    };
+    for (group, block) in items {
+        let n = block.entries();
+        for i in 0..n {
+            let r = block.row(i);
+            p.x.extend_from_slice(&group.x[r * KPAD..(r + 1) * KPAD]);
+        }
+        p.c.extend_from_slice(&block.c[..n * LANES]);
+        p.cy.extend_from_slice(&block.cy[..n * LANES]);
+        p.row_start
+            .push(p.row_start.last().copied().unwrap_or(0) + n as u32);
+    }
+    p
+}
+
+/// Blocks whose rows and counts live on the device: a gradient of all of them is one upload of
+/// the weights, one launch and one read-back of 30 × 16 values per block — the building block
+/// of a solver that steps every block together.
+pub struct ResidentBlocks {
+    client: cubecl::client::Client,
+    x: Handle,
+    c: Handle,
+    cy: Handle,
+    row_start: Handle,
+    lens: [usize; 3],
+    blocks: usize,
+}
+
+/// `cubecl`'s buffer handle.
+type Handle = cubecl_runtime::server::Handle;
+
+impl ResidentBlocks {
+    /// Uploads every block of `design`.
+    pub fn new(backend: &FusedWgpuBackend, design: &crate::design::BatchDesign) -> ResidentBlocks {
+        let p = pack(design.blocks.iter().map(|b| (&design.groups[b.group], b)));
+        let client = backend.client.clone();
+        ResidentBlocks {
+            x: client.create_from_slice(f32::as_bytes(&p.x)),
+            c: client.create_from_slice(f32::as_bytes(&p.c)),
+            cy: client.create_from_slice(f32::as_bytes(&p.cy)),
+            row_start: client.create_from_slice(u32::as_bytes(&p.row_start)),
+            lens: [p.x.len(), p.c.len(), p.cy.len()],
+            blocks: design.blocks.len(),
+            client,
+        }
+    }
+
+    /// Gradients and losses of every block at `w` (blocks × KPAD × LANES): blocks × KPAD ×
+    /// LANES values, feature 29's slot holding the loss.
+    pub fn gradients(&self, w: &[f32]) -> Vec<f32> {
+        assert_eq!(
+            w.len(),
+            self.blocks * KPAD * LANES,
+            "one weight field per block"
+        );
+        let wh = self.client.create_from_slice(f32::as_bytes(w));
+        launch(
+            &self.client,
+            self.blocks,
+            [
+                (self.x.clone(), self.lens[0]),
+                (self.c.clone(), self.lens[1]),
+                (self.cy.clone(), self.lens[2]),
+                (wh, w.len()),
+                (self.row_start.clone(), self.blocks + 1),
+            ],
+        )
+    }
+}
+
+/// Launches the kernel over `blocks` blocks and reads the results back.
+fn launch(
+    client: &cubecl::client::Client,
+    blocks: usize,
+    inputs: [(Handle, usize); 5],
+) -> Vec<f32> {
+    let out_len = blocks * KPAD * LANES;
+    let out = client.empty(out_len * std::mem::size_of::<f32>());
+    let [x, c, cy, w, rs] = inputs;
+    // SAFETY: every length is the number of elements uploaded into that handle.
+    unsafe {
+        kernel::logistic_gradient::launch(
+            client,
+            CubeCount::Static(blocks as u32, 1, 1),
+            CubeDim::new_1d((kernel::SLICES * LANES) as u32),
+            BufferArg::from_raw_parts(x.0, x.1),
+            BufferArg::from_raw_parts(c.0, c.1),
+            BufferArg::from_raw_parts(cy.0, cy.1),
+            BufferArg::from_raw_parts(w.0, w.1),
+            BufferArg::from_raw_parts(rs.0, rs.1),
+            BufferArg::from_raw_parts(out.clone(), out_len),
+        );
+    }
+    f32::from_bytes(&client.read_one_unchecked(out)).to_vec()
+}
+
+impl GradientBackend for FusedWgpuBackend {
+    fn name(&self) -> String {
+        self.label.clone()
+    }
+
+    fn block_gradient(
+        &self,
+        group: &GroupDesign,
+        block: &Block,
+        w: &[f32],
+        grad: &mut [f64],
+        loss: Option<&mut [f64]>,
+    ) {
+        let n = block.entries();
+        grad.fill(0.0);
+        if n == 0 {
+            if let Some(loss) = loss {
+                loss.fill(0.0);
+            }
+            return;
+        }
+        let p = pack(std::iter::once((group, block)));
+        let client = &self.client;
+        let up = |v: &[f32]| (client.create_from_slice(f32::as_bytes(v)), v.len());
+        let out = launch(
+            client,
+            1,
+            [
+                up(&p.x),
+                up(&p.c),
+                up(&p.cy),
+                up(&w[..KPAD * LANES]),
+                (client.create_from_slice(u32::as_bytes(&p.row_start)), 2),
+            ],
+        );
+        for k in 0..N_FEATURES {
+            for l in 0..LANES {
+                grad[k * LANES + l] = out[k * LANES + l] as f64;
+            }
+        }
+        if let Some(loss) = loss {
+            for l in 0..LANES {
+                loss[l] = out[N_FEATURES * LANES + l] as f64;
+            }
+        }
+    }
+}
