@@ -10,9 +10,10 @@ use burn::tensor::Device;
 use prefdissect::design::BatchDesign;
 use prefdissect::device::{WgpuAdapter, wgpu_adapter};
 use prefdissect::load::{Dataset, Selection};
+use prefdissect::solve::gpu_fused::FusedWgpuBackend;
 use prefdissect::solve::hmc::{HmcParams, solve_posterior};
 use prefdissect::solve::reference::TensorOpsBackend;
-use prefdissect::solve::{CpuBackend, MapParams, solve_map};
+use prefdissect::solve::{CpuBackend, GradientBackend, MapParams, solve_map};
 
 fn adapter() -> Option<&'static WgpuAdapter> {
     match wgpu_adapter() {
@@ -55,26 +56,58 @@ fn one_judge(name: &str) -> (PathBuf, Dataset) {
     (dir, data)
 }
 
+/// The fused kernel one block at a time (no lock-step), to compare the lock-step driver with.
+struct PerBlock(FusedWgpuBackend);
+
+impl GradientBackend for PerBlock {
+    fn name(&self) -> String {
+        "per block".into()
+    }
+    fn block_gradient(
+        &self,
+        group: &prefdissect::design::GroupDesign,
+        block: &prefdissect::design::Block,
+        w: &[f32],
+        grad: &mut [f64],
+        loss: Option<&mut [f64]>,
+    ) {
+        self.0.block_gradient(group, block, w, grad, loss)
+    }
+}
+
+fn max_diff(a: &[[f64; 29]], b: &[[f64; 29]]) -> f64 {
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0.0, f64::max)
+}
+
 #[test]
 fn map_on_wgpu_matches_the_cpu() {
     let Some(a) = adapter() else { return };
     let (dir, data) = one_judge("wgpu-map");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
     let params = MapParams::new().check().unwrap();
-    let cpu = solve_map(&design, &CpuBackend, &params);
-    let gpu = solve_map(&design, &wgpu_backend(a), &params);
-    let mut worst = 0f64;
-    for (c, g) in cpu.fits.iter().zip(&gpu.fits) {
-        for k in 0..29 {
-            worst = worst.max((c.weights[k] - g.weights[k]).abs());
-        }
-    }
+    let weights = |s: prefdissect::solve::MapSolution| -> Vec<[f64; 29]> {
+        s.fits.iter().map(|f| f.weights).collect()
+    };
+    let cpu = weights(solve_map(&design, &CpuBackend, &params));
+    let plain = weights(solve_map(&design, &wgpu_backend(a), &params));
+    let fused = FusedWgpuBackend::new(&a.name);
+    let lockstep = weights(solve_map(&design, &fused, &params));
+    let per_block = weights(solve_map(&design, &PerBlock(fused.clone()), &params));
     println!(
-        "MAP, human, {} fits ({}): max |Δw| cpu vs wgpu = {worst:.2e}",
+        "MAP, human, {} fits ({}): max |Δw| vs the cpu: plain ops {:.2e}, fused kernel in lock-step {:.2e}; lock-step vs per block {:.2e}",
         design.fits.len(),
-        dir.display()
+        dir.display(),
+        max_diff(&cpu, &plain),
+        max_diff(&cpu, &lockstep),
+        max_diff(&lockstep, &per_block)
     );
-    assert!(worst <= 1e-4, "max |Δw| {worst:e}");
+    assert!(max_diff(&cpu, &plain) <= 1e-4);
+    assert!(max_diff(&cpu, &lockstep) <= 1e-4);
+    // A block's kernel arithmetic does not depend on which blocks share its launch.
+    assert_eq!(lockstep, per_block);
 }
 
 #[test]
@@ -94,7 +127,14 @@ fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
         .check()
         .unwrap();
     let cpu = solve_posterior(&design, &data, &CpuBackend, &params, &|_| {}).unwrap();
-    let gpu = solve_posterior(&design, &data, &wgpu_backend(a), &params, &|_| {}).unwrap();
+    let gpu = solve_posterior(
+        &design,
+        &data,
+        &FusedWgpuBackend::new(&a.name),
+        &params,
+        &|_| {},
+    )
+    .unwrap();
     let (mut worst_z, mut worst_d) = (0f64, 0f64);
     for (c, g) in cpu.fits.iter().zip(&gpu.fits) {
         for k in 0..29 {
@@ -203,8 +243,6 @@ fn fit_records_the_backend_it_used() {
 
 #[test]
 fn fused_wgpu_kernel_matches_plain_ops_and_the_cpu_kernel() {
-    use prefdissect::solve::GradientBackend;
-    use prefdissect::solve::gpu_fused::FusedWgpuBackend;
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-kernel");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
@@ -253,8 +291,7 @@ fn fused_wgpu_kernel_matches_plain_ops_and_the_cpu_kernel() {
 
 #[test]
 fn resident_blocks_give_every_block_its_gradient_in_one_launch() {
-    use prefdissect::solve::GradientBackend;
-    use prefdissect::solve::gpu_fused::{FusedWgpuBackend, ResidentBlocks};
+    use prefdissect::solve::gpu_fused::ResidentBlocks;
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-resident");
     let design = BatchDesign::build(&data, 10, 0).unwrap();

@@ -31,6 +31,12 @@ pub trait GradientBackend: Sync {
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
         reference_curvature(group, block, w, hess);
     }
+
+    /// The fused wgpu kernel behind this backend, if any: the solvers then step all blocks
+    /// together through [`super::lockstep::Lockstep`] instead of one block per core.
+    fn fused_wgpu(&self) -> Option<&super::gpu_fused::FusedWgpuBackend> {
+        None
+    }
 }
 
 /// The curvature reference: per lane, per row, in f64.

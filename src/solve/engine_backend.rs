@@ -58,6 +58,13 @@ impl GradientBackend for EngineBackend {
         }
     }
 
+    fn fused_wgpu(&self) -> Option<&FusedWgpuBackend> {
+        match self {
+            EngineBackend::Cpu(_) => None,
+            EngineBackend::Wgpu(b) => Some(b),
+        }
+    }
+
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
         match self {
             EngineBackend::Cpu(b) => b.block_curvature(group, block, w, hess),

@@ -98,7 +98,16 @@ type Handle = cubecl_runtime::server::Handle;
 impl ResidentBlocks {
     /// Uploads every block of `design`.
     pub fn new(backend: &FusedWgpuBackend, design: &crate::design::BatchDesign) -> ResidentBlocks {
-        let p = pack(design.blocks.iter().map(|b| (&design.groups[b.group], b)));
+        Self::from_blocks(backend, &design.groups, &design.blocks)
+    }
+
+    /// Uploads `blocks` (whose groups are in `groups`).
+    pub fn from_blocks(
+        backend: &FusedWgpuBackend,
+        groups: &[GroupDesign],
+        blocks: &[Block],
+    ) -> ResidentBlocks {
+        let p = pack(blocks.iter().map(|b| (&groups[b.group], b)));
         let client = backend.client.clone();
         ResidentBlocks {
             x: client.create_from_slice(f32::as_bytes(&p.x)),
@@ -106,7 +115,7 @@ impl ResidentBlocks {
             cy: client.create_from_slice(f32::as_bytes(&p.cy)),
             row_start: client.create_from_slice(u32::as_bytes(&p.row_start)),
             lens: [p.x.len(), p.c.len(), p.cy.len()],
-            blocks: design.blocks.len(),
+            blocks: blocks.len(),
             client,
         }
     }
@@ -163,6 +172,10 @@ fn launch(
 impl GradientBackend for FusedWgpuBackend {
     fn name(&self) -> String {
         self.label.clone()
+    }
+
+    fn fused_wgpu(&self) -> Option<&FusedWgpuBackend> {
+        Some(self)
     }
 
     fn block_gradient(

@@ -10,6 +10,7 @@ pub mod engine_backend;
 pub mod fista;
 pub mod gpu_fused;
 pub mod hmc;
+pub mod lockstep;
 pub mod newton;
 pub mod objective;
 pub mod params;
@@ -132,60 +133,62 @@ pub fn solve_map_with<B: GradientBackend>(
     let t1 = Instant::now();
     // The f32 loop aims a little below the tolerance so the f64 check rarely needs a polish.
     let inner_tol = 0.5 * tol;
-    let per_block: Vec<Vec<fista::LaneResult>> = design
-        .blocks
-        .par_iter()
-        .map(|block| {
-            let init: Option<Vec<[f64; N_FEATURES]>> = options
-                .init
-                .map(|init| block.fits.iter().map(|&f| init(f)).collect());
-            if options.newton {
-                let zero = vec![[0f64; N_FEATURES]; block.fits.len()];
-                let start = init.as_deref().unwrap_or(&zero);
-                let group = &design.groups[block.group];
-                let mut w32 = vec![0f32; KPAD * LANES];
-                for (l, w) in start.iter().enumerate() {
-                    for k in 0..N_FEATURES {
-                        w32[k * LANES + l] = w[k] as f32;
-                    }
+    let body = |backend: &dyn GradientBackend, block: &crate::design::Block| {
+        let init: Option<Vec<[f64; N_FEATURES]>> = options
+            .init
+            .map(|init| block.fits.iter().map(|&f| init(f)).collect());
+        if options.newton {
+            let zero = vec![[0f64; N_FEATURES]; block.fits.len()];
+            let start = init.as_deref().unwrap_or(&zero);
+            let group = &design.groups[block.group];
+            let mut w32 = vec![0f32; KPAD * LANES];
+            for (l, w) in start.iter().enumerate() {
+                for k in 0..N_FEATURES {
+                    w32[k * LANES + l] = w[k] as f32;
                 }
-                let mut hess = vec![0f64; LANES * N_FEATURES * N_FEATURES];
-                backend.block_curvature(group, block, &w32, &mut hess);
-                let metrics: Vec<newton::Metric> = hess
-                    .chunks_exact(N_FEATURES * N_FEATURES)
-                    .take(block.fits.len())
-                    .map(newton::Metric::from_hessian)
-                    .collect();
-                let lane_steps = |lane: usize| steps_of(design.fits[block.fits[lane]].row_weights);
-                return newton::newton_block(
-                    backend,
-                    &design.groups[block.group],
-                    block,
-                    &lane_steps,
-                    &metrics,
-                    start,
-                    lambda,
-                    inner_tol,
-                    params.max_iter(),
-                );
             }
-            let lane_steps: Vec<&Steps> = block
-                .fits
-                .iter()
-                .map(|&f| steps_of(design.fits[f].row_weights))
+            let mut hess = vec![0f64; LANES * N_FEATURES * N_FEATURES];
+            backend.block_curvature(group, block, &w32, &mut hess);
+            let metrics: Vec<newton::Metric> = hess
+                .chunks_exact(N_FEATURES * N_FEATURES)
+                .take(block.fits.len())
+                .map(newton::Metric::from_hessian)
                 .collect();
-            fista::fista_block(
+            let lane_steps = |lane: usize| steps_of(design.fits[block.fits[lane]].row_weights);
+            return newton::newton_block(
                 backend,
                 &design.groups[block.group],
                 block,
                 &lane_steps,
-                init.as_deref(),
+                &metrics,
+                start,
                 lambda,
                 inner_tol,
                 params.max_iter(),
-            )
-        })
-        .collect();
+            );
+        }
+        let lane_steps: Vec<&Steps> = block
+            .fits
+            .iter()
+            .map(|&f| steps_of(design.fits[f].row_weights))
+            .collect();
+        fista::fista_block(
+            backend,
+            &design.groups[block.group],
+            block,
+            &lane_steps,
+            init.as_deref(),
+            lambda,
+            inner_tol,
+            params.max_iter(),
+        )
+    };
+    let per_block: Vec<Vec<fista::LaneResult>> = match backend.fused_wgpu() {
+        Some(fused) => {
+            lockstep::Lockstep::new(fused, &design.groups, &design.blocks).run(|ls, b| body(ls, b))
+        }
+        None => design.blocks.par_iter().map(|b| body(backend, b)).collect(),
+    };
     let t2 = Instant::now();
     let block_gradients = per_block
         .iter()

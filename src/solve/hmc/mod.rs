@@ -17,11 +17,12 @@ use rayon::prelude::*;
 pub use params::{HmcParams, ValidHmcParams};
 
 use crate::analyse::diagnostics::{FastDiagnostics, diagnose};
-use crate::design::BatchDesign;
+use crate::design::{BatchDesign, Block};
 use crate::error::Result;
 use crate::features::N_FEATURES;
 use crate::load::Dataset;
 use crate::solve::backend::GradientBackend;
+use crate::solve::lockstep::Lockstep;
 use crate::solve::precondition::curvature_diag;
 use sampler::{ChainStart, sample_block};
 
@@ -105,33 +106,33 @@ pub fn solve_posterior<B: GradientBackend>(
                 .map(|d| if d > 0.0 { 1.0 / d } else { prior_var })
         })
         .collect();
-    let per_block: Vec<(Vec<(usize, PosteriorFit)>, usize)> = blocks
-        .par_iter()
-        .map(|block| {
-            let starts: Vec<ChainStart> = block
-                .fits
-                .iter()
-                .zip(&block.chains)
-                .map(|(&f, &c)| ChainStart {
-                    seed: chain_seed(params.seed(), design.fits[f].seed_key, c),
-                    inv_mass: inv_mass0[design.fits[f].row_weights],
-                })
-                .collect();
-            // The early-stopping test needs only the MCSE of each mean (no ranks).
-            let enough = |outs: &[sampler::ChainOutput]| {
-                let target = params.mcse_target().unwrap_or(f64::INFINITY);
-                outs.chunks(params.chains()).all(|fit_chains| {
-                    (0..N_FEATURES).all(|k| mcse_of_mean(fit_chains, k) <= target)
-                })
-            };
-            let group = &design.groups[block.group];
-            let chains = sample_block(backend, group, block, &starts, params, &enough);
-            let kept = chains[0].draws.len() / N_FEATURES;
-            let summaries = summarise(&block.fits, &chains, kept);
-            tick(n_blocks);
-            (summaries, kept)
-        })
-        .collect();
+    let body = |backend: &dyn GradientBackend, block: &Block| {
+        let starts: Vec<ChainStart> = block
+            .fits
+            .iter()
+            .zip(&block.chains)
+            .map(|(&f, &c)| ChainStart {
+                seed: chain_seed(params.seed(), design.fits[f].seed_key, c),
+                inv_mass: inv_mass0[design.fits[f].row_weights],
+            })
+            .collect();
+        // The early-stopping test needs only the MCSE of each mean (no ranks).
+        let enough = |outs: &[sampler::ChainOutput]| {
+            let target = params.mcse_target().unwrap_or(f64::INFINITY);
+            outs.chunks(params.chains())
+                .all(|fit_chains| (0..N_FEATURES).all(|k| mcse_of_mean(fit_chains, k) <= target))
+        };
+        let group = &design.groups[block.group];
+        let chains = sample_block(backend, group, block, &starts, params, &enough);
+        let kept = chains[0].draws.len() / N_FEATURES;
+        let summaries = summarise(&block.fits, &chains, kept);
+        tick(n_blocks);
+        (summaries, kept)
+    };
+    let per_block: Vec<(Vec<(usize, PosteriorFit)>, usize)> = match backend.fused_wgpu() {
+        Some(fused) => Lockstep::new(fused, &design.groups, &blocks).run(|ls, b| body(ls, b)),
+        None => blocks.par_iter().map(|b| body(backend, b)).collect(),
+    };
     // Block-gradient calls: warm-up plus kept draws, each a trajectory of L steps on average.
     let iterations: usize = per_block
         .iter()
