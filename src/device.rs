@@ -130,8 +130,8 @@ pub enum Workload {
 /// Selects a device for `choice`.
 ///
 /// `auto`: the rerankers use a hardware wgpu adapter when there is one; the engine stays on
-/// the CPU, because its wgpu path still reads every block's gradient back to the host between
-/// steps (the batched on-device driver is the GPU issue's open part). `wgpu` without an adapter
+/// the CPU until GPU measurements (the GPU-figures issue) show where its lock-step wgpu driver
+/// wins (each step still reads the gradients back to the host). `wgpu` without an adapter
 /// falls back to the CPU with a warning. A software adapter (lavapipe) is used only when asked
 /// for by name.
 pub fn select(choice: BackendChoice, workload: Workload) -> Selected {
@@ -150,7 +150,7 @@ pub fn select(choice: BackendChoice, workload: Workload) -> Selected {
             (Ok(a), Workload::Tensor) => Selected::wgpu(a, None),
             (Ok(a), Workload::Engine) => Selected::cpu(
                 Some(format!(
-                    "the engine's wgpu path round-trips per block; {} is used with --backend wgpu",
+                    "the engine stays on the CPU until GPU figures are measured; --backend wgpu uses {}",
                     a.name
                 )),
                 None,

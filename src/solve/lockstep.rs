@@ -80,8 +80,10 @@ impl<'a> Lockstep<'a> {
         let base = self.blocks.as_ptr() as usize;
         let addr = block as *const Block as usize;
         let size = std::mem::size_of::<Block>();
-        (addr >= base && (addr - base) % size == 0 && (addr - base) / size < self.blocks.len())
-            .then(|| (addr - base) / size)
+        (addr >= base
+            && (addr - base).is_multiple_of(size)
+            && (addr - base) / size < self.blocks.len())
+        .then(|| (addr - base) / size)
     }
 
     /// With the lock held and every running block waiting: launch for all pending requests.
