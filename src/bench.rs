@@ -40,6 +40,19 @@ pub fn gradient_pass<B: GradientBackend>(design: &BatchDesign, backend: &B, w: &
         .sum()
 }
 
+/// A weight field (`KPAD × LANES`) of moderate, varied weights (±`scale`·3) for timing passes.
+pub fn typical_weights(scale: f32) -> Vec<f32> {
+    (0..KPAD * LANES)
+        .map(|i| {
+            if i / LANES < 29 {
+                scale * ((i % 7) as f32 - 3.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
 /// SGEMM rate of this machine (ndarray → matrixmultiply, all cores), GFLOP/s, median of 5.
 pub fn sgemm_gflops(n: usize) -> f64 {
     let a = Array2::<f32>::from_shape_fn((n, n), |(i, j)| ((i * 7 + j * 3) % 11) as f32 * 0.1);
@@ -89,15 +102,7 @@ pub fn run(req: &BenchRequest) -> Result<Value> {
     let max_kkt = last.fits.iter().map(|f| f.kkt).fold(0.0, f64::max);
 
     // Kernel alone: full-batch gradient passes at a typical point.
-    let w: Vec<f32> = (0..KPAD * LANES)
-        .map(|i| {
-            if i / LANES < 29 {
-                0.1 * ((i % 7) as f32 - 3.0)
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let w = typical_weights(0.1);
     let flops = design.gradient_flops();
     gradient_pass(&design, &CpuBackend, &w);
     let pass: Vec<f64> = (0..20)

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::analyse::median;
 use crate::bench::gradient_pass;
-use crate::design::{BatchDesign, KPAD, LANES};
+use crate::design::BatchDesign;
 use crate::device::{BackendChoice, BackendKind};
 use crate::error::{Error, Result};
 use crate::load::{Dataset, Selection};
@@ -83,15 +83,7 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
     let _ = std::fs::remove_dir_all(&dir);
     let design = BatchDesign::build(&data?, 10, 0)?;
     let params = MapParams::new().check()?;
-    let w: Vec<f32> = (0..KPAD * LANES)
-        .map(|i| {
-            if i / LANES < 29 {
-                0.05 * ((i % 7) as f32 - 3.0)
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let w = crate::bench::typical_weights(0.05);
     let mut rows = Vec::new();
     for &choice in &req.backends {
         let (engine, selected) = EngineBackend::select(choice);

@@ -40,19 +40,7 @@ pub fn read_logprobs(path: &Path) -> Result<Vec<TokenLogprobs>> {
             .map(|r| (0, r.clone()))
             .collect()
     } else {
-        let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let v: Value = serde_json::from_str(line).map_err(|e| Error::Json {
-                path: path.to_owned(),
-                line: i + 1,
-                message: e.to_string(),
-            })?;
-            out.push((i + 1, v));
-        }
-        out
+        crate::load::json_lines(path, &text)?
     };
     records
         .iter()

@@ -98,3 +98,21 @@ impl Dataset {
         })
     }
 }
+
+/// The records of a JSON Lines text, each with its 1-based line number; blank lines are
+/// skipped, a malformed line is an error naming the file and line.
+pub fn json_lines(path: &Path, text: &str) -> Result<Vec<(usize, serde_json::Value)>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v = serde_json::from_str(line).map_err(|e| Error::Json {
+            path: path.to_owned(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        out.push((i + 1, v));
+    }
+    Ok(out)
+}

@@ -41,18 +41,7 @@ impl TextTable {
 
 fn lines(path: &Path) -> Result<Vec<(usize, Value)>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: Value = serde_json::from_str(line).map_err(|e| Error::Json {
-            path: path.to_owned(),
-            line: i + 1,
-            message: e.to_string(),
-        })?;
-        out.push((i + 1, v));
-    }
+    let out = crate::load::json_lines(path, &text)?;
     if out.is_empty() {
         return Err(Error::Field {
             path: path.to_owned(),
