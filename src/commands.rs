@@ -1,4 +1,4 @@
-//! The binary's handlers of the dissection, bootstrap-check and report commands: their flags
+//! The binary's handlers of the dissection, bootstrap-check, report and bench commands: their flags
 //! (clap `Args`) and what each does with them.
 
 use std::path::PathBuf;
@@ -282,6 +282,84 @@ impl CalibrateArgs {
             let text = serde_json::to_string_pretty(&report).expect("json");
             prefdissect::report::write_atomic(&path, text.as_bytes())?;
         }
+        Ok(())
+    }
+}
+
+/// Flags of `bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Timed runs (median reported).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Simulator seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Folds of the MAP job.
+    #[arg(long, default_value_t = 10)]
+    pub folds: usize,
+    /// Skip the (slow) burn plain-ops reference pass.
+    #[arg(long)]
+    pub no_reference: bool,
+    /// Instead: time the manipulation experiment's 66 rerankers trained in one batch against
+    /// the same set trained one at a time (--runs each, alternating).
+    #[arg(long)]
+    pub rerank: bool,
+    /// Adam steps per reranker training (with --rerank).
+    #[arg(long, default_value_t = 100)]
+    pub rerank_steps: usize,
+    /// Where the --rerank work runs.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: prefdissect::device::BackendChoice,
+    /// Instead: the same jobs (gradient pass, MAP job, rerankers) on each of --backends, one
+    /// table.
+    #[arg(long)]
+    pub table: bool,
+    /// Backends of --table (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,wgpu")]
+    pub backends: Vec<prefdissect::device::BackendChoice>,
+    /// Judges of --table's simulated MAP job (33 = the paper's 5,280 fits).
+    #[arg(long, default_value_t = 33)]
+    pub judges: usize,
+}
+
+impl BenchArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        if self.table {
+            let rows = prefdissect::bench_table::run(&prefdissect::bench_table::TableRequest {
+                backends: self.backends,
+                runs: self.runs,
+                judges: self.judges,
+                seed: self.seed,
+            })?;
+            print!("{}", prefdissect::bench_table::render(&rows));
+            return Ok(());
+        }
+        let report = if self.rerank {
+            let (device, backend) = prefdissect::device::tensor_device(self.backend);
+            prefdissect::rerank::benchmark::run(
+                &prefdissect::rerank::benchmark::RerankBenchRequest {
+                    runs: self.runs,
+                    prompts: 200,
+                    params: prefdissect::rerank::params::RerankParams::new()
+                        .steps(self.rerank_steps)
+                        .seed(self.seed)
+                        .check()?,
+                    seed: self.seed,
+                },
+                &device,
+                &backend,
+            )?
+        } else {
+            prefdissect::bench::run(&prefdissect::bench::BenchRequest {
+                runs: self.runs,
+                seed: self.seed,
+                folds: self.folds,
+                reference: !self.no_reference,
+            })?
+        };
+        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
         Ok(())
     }
 }

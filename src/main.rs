@@ -10,7 +10,7 @@ mod rerank_commands;
 
 use prefdissect::config::FitConfig;
 use prefdissect::load::Selection;
-use prefdissect::{Result, bench, demo, run, simulate};
+use prefdissect::{Result, demo, run, simulate};
 
 /// Batch compute engine for dissecting what LLM judges and humans prefer.
 #[derive(Parser)]
@@ -176,41 +176,9 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// Time the full MAP job and the fused kernel against an SGEMM and the burn reference.
-    Bench {
-        /// Timed runs of the full job (median reported).
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
-        /// Simulator seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Folds.
-        #[arg(long, default_value_t = 10)]
-        folds: usize,
-        /// Skip the (slow) burn plain-ops reference pass.
-        #[arg(long)]
-        no_reference: bool,
-        /// Instead: time the manipulation experiment's 66 rerankers trained in one batch
-        /// against the same set trained one at a time (--runs each, alternating).
-        #[arg(long)]
-        rerank: bool,
-        /// Adam steps per reranker training (with --rerank).
-        #[arg(long, default_value_t = 100)]
-        rerank_steps: usize,
-        /// Where the timed work runs.
-        #[arg(long, value_enum, default_value = "auto")]
-        backend: prefdissect::device::BackendChoice,
-        /// Instead: the same jobs (gradient pass, MAP job, rerankers) on each of --backends,
-        /// one table.
-        #[arg(long)]
-        table: bool,
-        /// Backends of --table (comma-separated).
-        #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,wgpu")]
-        backends: Vec<prefdissect::device::BackendChoice>,
-        /// Judges of --table's simulated MAP job (33 = the paper's 5,280 fits).
-        #[arg(long, default_value_t = 33)]
-        judges: usize,
-    },
+    /// Time the full MAP job and the fused kernel against an SGEMM and the burn reference
+    /// (or, with --rerank, the batched rerankers; with --table, the same jobs per backend).
+    Bench(commands::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -443,56 +411,7 @@ fn execute(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Bench {
-            runs,
-            seed,
-            folds,
-            no_reference,
-            rerank,
-            rerank_steps,
-            backend,
-            table,
-            backends,
-            judges,
-        } => {
-            if table {
-                let rows =
-                    prefdissect::bench_table::run(&prefdissect::bench_table::TableRequest {
-                        backends,
-                        runs,
-                        judges,
-                        seed,
-                    })?;
-                print!("{}", prefdissect::bench_table::render(&rows));
-                return Ok(());
-            }
-            if rerank {
-                let (device, backend) = prefdissect::device::tensor_device(backend);
-                let report = prefdissect::rerank::benchmark::run(
-                    &prefdissect::rerank::benchmark::RerankBenchRequest {
-                        runs,
-                        prompts: 200,
-                        params: prefdissect::rerank::params::RerankParams::new()
-                            .steps(rerank_steps)
-                            .seed(seed)
-                            .check()?,
-                        seed,
-                    },
-                    &device,
-                    &backend,
-                )?;
-                println!("{}", serde_json::to_string_pretty(&report).expect("json"));
-                return Ok(());
-            }
-            let report = bench::run(&bench::BenchRequest {
-                runs,
-                seed,
-                folds,
-                reference: !no_reference,
-            })?;
-            println!("{}", serde_json::to_string_pretty(&report).expect("json"));
-            Ok(())
-        }
+        Command::Bench(args) => args.run(),
     }
 }
 
