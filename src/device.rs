@@ -32,6 +32,10 @@ pub struct WgpuAdapter {
     pub name: String,
     /// A CPU (software) adapter such as lavapipe: real wgpu code path, no speed.
     pub software: bool,
+    /// Largest buffer a kernel may bind, bytes (batches are cut to fit it).
+    pub max_binding_bytes: u64,
+    /// Most cubes (workgroups) one launch may have along a dimension.
+    pub max_cubes: u32,
 }
 
 static PROBE: OnceLock<Result<WgpuAdapter, String>> = OnceLock::new();
@@ -48,7 +52,12 @@ pub fn wgpu_adapter() -> Result<&'static WgpuAdapter, &'static str> {
             match init {
                 Ok(Ok((device, setup))) => {
                     let info = setup.adapter.get_info();
+                    let limits = setup.device.limits();
                     Ok(WgpuAdapter {
+                        max_binding_bytes: limits
+                            .max_storage_buffer_binding_size
+                            .min(limits.max_buffer_size),
+                        max_cubes: limits.max_compute_workgroups_per_dimension,
                         device,
                         name: format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type),
                         software: info.device_type == wgpu::DeviceType::Cpu,

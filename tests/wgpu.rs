@@ -93,7 +93,7 @@ fn map_on_wgpu_matches_the_cpu() {
     };
     let cpu = weights(solve_map(&design, &CpuBackend, &params));
     let plain = weights(solve_map(&design, &wgpu_backend(a), &params));
-    let fused = FusedWgpuBackend::new(&a.name);
+    let fused = FusedWgpuBackend::new(a);
     let lockstep = weights(solve_map(&design, &fused, &params));
     let per_block = weights(solve_map(&design, &PerBlock(fused.clone()), &params));
     println!(
@@ -127,14 +127,7 @@ fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
         .check()
         .unwrap();
     let cpu = solve_posterior(&design, &data, &CpuBackend, &params, &|_| {}).unwrap();
-    let gpu = solve_posterior(
-        &design,
-        &data,
-        &FusedWgpuBackend::new(&a.name),
-        &params,
-        &|_| {},
-    )
-    .unwrap();
+    let gpu = solve_posterior(&design, &data, &FusedWgpuBackend::new(a), &params, &|_| {}).unwrap();
     let (mut worst_z, mut worst_d) = (0f64, 0f64);
     for (c, g) in cpu.fits.iter().zip(&gpu.fits) {
         for k in 0..29 {
@@ -246,7 +239,7 @@ fn fused_wgpu_kernel_matches_plain_ops_and_the_cpu_kernel() {
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-kernel");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
-    let fused = FusedWgpuBackend::new(&a.name);
+    let fused = FusedWgpuBackend::new(a);
     let plain = wgpu_backend(a);
     let mut lcg = common::Lcg(5);
     let (mut worst_plain, mut worst_cpu) = (0f64, 0f64);
@@ -295,7 +288,7 @@ fn resident_blocks_give_every_block_its_gradient_in_one_launch() {
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-resident");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
-    let resident = ResidentBlocks::new(&FusedWgpuBackend::new(&a.name), &design);
+    let resident = ResidentBlocks::new(&FusedWgpuBackend::new(a), &design);
     let mut lcg = common::Lcg(9);
     let w: Vec<f32> = (0..design.blocks.len() * 32 * 16)
         .map(|i| {
@@ -328,4 +321,50 @@ fn resident_blocks_give_every_block_its_gradient_in_one_launch() {
         design.blocks.len()
     );
     assert!(worst < 1e-5, "{worst:e}");
+}
+
+#[test]
+fn batches_cut_to_the_adapters_limits_give_the_same_gradients() {
+    use prefdissect::solve::gpu_fused::ResidentBlocks;
+    let Some(a) = adapter() else { return };
+    let (_, data) = one_judge("wgpu-chunks");
+    let design = BatchDesign::build(&data, 10, 0).unwrap();
+    let whole = FusedWgpuBackend::new(a);
+    let biggest = design
+        .blocks
+        .iter()
+        .map(|b| (b.entries() * 32 * 4) as u64)
+        .max()
+        .unwrap();
+    // Room for about two blocks per buffer, and at most 3 workgroups per launch.
+    let cut = whole.clone().with_limits(2 * biggest, 3);
+    let mut lcg = common::Lcg(11);
+    let w: Vec<f32> = (0..design.blocks.len() * 512)
+        .map(|i| {
+            if (i % 512) / 16 < 29 {
+                (lcg.next() - 0.5) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let one = ResidentBlocks::new(&whole, &design);
+    let many = ResidentBlocks::new(&cut, &design);
+    println!(
+        "{} blocks: {} launch(es) whole, {} cut",
+        design.blocks.len(),
+        one.launches(),
+        many.launches()
+    );
+    assert!(many.launches() > one.launches());
+    assert_eq!(one.gradients(&w), many.gradients(&w));
+    let params = MapParams::new().check().unwrap();
+    let fits = |b: &FusedWgpuBackend| -> Vec<[f64; 29]> {
+        solve_map(&design, b, &params)
+            .fits
+            .iter()
+            .map(|f| f.weights)
+            .collect()
+    };
+    assert_eq!(fits(&whole), fits(&cut));
 }

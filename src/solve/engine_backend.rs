@@ -23,9 +23,10 @@ impl EngineBackend {
         let s = select(choice, Workload::Engine);
         let b = match s.kind {
             BackendKind::Cpu => EngineBackend::Cpu(CpuBackend),
-            BackendKind::Wgpu => EngineBackend::Wgpu(FusedWgpuBackend::new(
-                s.adapter.as_deref().unwrap_or("wgpu"),
-            )),
+            BackendKind::Wgpu => match crate::device::wgpu_adapter() {
+                Ok(a) => EngineBackend::Wgpu(FusedWgpuBackend::new(a)),
+                Err(_) => EngineBackend::Cpu(CpuBackend),
+            },
         };
         (b, s)
     }

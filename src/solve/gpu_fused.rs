@@ -22,6 +22,8 @@ const _: () = assert!(KPAD == kernel::KPAD && LANES == kernel::LANES && N_FEATUR
 pub struct FusedWgpuBackend {
     client: cubecl::client::Client,
     label: String,
+    max_binding_bytes: u64,
+    max_cubes: u32,
 }
 
 impl std::fmt::Debug for FusedWgpuBackend {
@@ -35,18 +37,29 @@ impl Clone for FusedWgpuBackend {
         FusedWgpuBackend {
             client: self.client.clone(),
             label: self.label.clone(),
+            max_binding_bytes: self.max_binding_bytes,
+            max_cubes: self.max_cubes,
         }
     }
 }
 
 impl FusedWgpuBackend {
-    /// The backend on the default Vulkan adapter; call after the adapter probe succeeded.
-    pub fn new(adapter: &str) -> FusedWgpuBackend {
+    /// The backend on the adapter [`crate::device::wgpu_adapter`] brought up.
+    pub fn new(adapter: &crate::device::WgpuAdapter) -> FusedWgpuBackend {
         let device = WgpuDevice::default().on(WgpuBackend::Vulkan);
         FusedWgpuBackend {
             client: <WgpuRuntime as Runtime>::client(&device),
-            label: format!("wgpu-fused on {adapter}"),
+            label: format!("wgpu-fused on {}", adapter.name),
+            max_binding_bytes: adapter.max_binding_bytes,
+            max_cubes: adapter.max_cubes,
         }
+    }
+
+    /// The same backend with smaller limits (tests force batches to be cut with it).
+    pub fn with_limits(mut self, max_binding_bytes: u64, max_cubes: u32) -> FusedWgpuBackend {
+        self.max_binding_bytes = self.max_binding_bytes.min(max_binding_bytes);
+        self.max_cubes = self.max_cubes.min(max_cubes);
+        self
     }
 }
 
@@ -79,16 +92,24 @@ fn pack<'a>(items: impl Iterator<Item = (&'a GroupDesign, &'a Block)>) -> Packed
     p
 }
 
-/// Blocks whose rows and counts live on the device: a gradient of all of them is one upload of
-/// the weights, one launch and one read-back of 30 × 16 values per block — the building block
-/// of a solver that steps every block together.
-pub struct ResidentBlocks {
-    client: cubecl::client::Client,
+/// One launch's share of the resident blocks.
+struct Chunk {
     x: Handle,
     c: Handle,
     cy: Handle,
     row_start: Handle,
     lens: [usize; 3],
+    first: usize,
+    blocks: usize,
+}
+
+/// Blocks whose rows and counts live on the device: a gradient of all of them is one upload of
+/// the weights, one launch and one read-back of 30 × 16 values per block — the building block
+/// of a solver that steps every block together. Batches larger than the adapter allows (its
+/// largest buffer binding, its most workgroups per launch) are cut into chunks, one launch each.
+pub struct ResidentBlocks {
+    client: cubecl::client::Client,
+    chunks: Vec<Chunk>,
     blocks: usize,
 }
 
@@ -102,22 +123,54 @@ impl ResidentBlocks {
     }
 
     /// Uploads `blocks` (whose groups are in `groups`).
+    ///
+    /// # Panics
+    /// When a single block is larger than the adapter's largest buffer binding.
     pub fn from_blocks(
         backend: &FusedWgpuBackend,
         groups: &[GroupDesign],
         blocks: &[Block],
     ) -> ResidentBlocks {
-        let p = pack(blocks.iter().map(|b| (&groups[b.group], b)));
         let client = backend.client.clone();
-        ResidentBlocks {
-            x: client.create_from_slice(f32::as_bytes(&p.x)),
-            c: client.create_from_slice(f32::as_bytes(&p.c)),
-            cy: client.create_from_slice(f32::as_bytes(&p.cy)),
-            row_start: client.create_from_slice(u32::as_bytes(&p.row_start)),
-            lens: [p.x.len(), p.c.len(), p.cy.len()],
-            blocks: blocks.len(),
-            client,
+        // x is the largest buffer: KPAD floats per entry.
+        let bytes = |b: &Block| (b.entries() * KPAD * std::mem::size_of::<f32>()) as u64;
+        let mut chunks = Vec::new();
+        let mut first = 0;
+        while first < blocks.len() {
+            let (mut end, mut size) = (first, 0u64);
+            while end < blocks.len()
+                && end - first < backend.max_cubes as usize
+                && (end == first || size + bytes(&blocks[end]) <= backend.max_binding_bytes)
+            {
+                size += bytes(&blocks[end]);
+                end += 1;
+            }
+            assert!(
+                size <= backend.max_binding_bytes,
+                "a block of {size} bytes exceeds the adapter's binding limit"
+            );
+            let p = pack(blocks[first..end].iter().map(|b| (&groups[b.group], b)));
+            chunks.push(Chunk {
+                x: client.create_from_slice(f32::as_bytes(&p.x)),
+                c: client.create_from_slice(f32::as_bytes(&p.c)),
+                cy: client.create_from_slice(f32::as_bytes(&p.cy)),
+                row_start: client.create_from_slice(u32::as_bytes(&p.row_start)),
+                lens: [p.x.len(), p.c.len(), p.cy.len()],
+                first,
+                blocks: end - first,
+            });
+            first = end;
         }
+        ResidentBlocks {
+            client,
+            chunks,
+            blocks: blocks.len(),
+        }
+    }
+
+    /// Launches per gradient (chunks the batch was cut into).
+    pub fn launches(&self) -> usize {
+        self.chunks.len()
     }
 
     /// Gradients and losses of every block at `w` (blocks × KPAD × LANES): blocks × KPAD ×
@@ -128,18 +181,24 @@ impl ResidentBlocks {
             self.blocks * KPAD * LANES,
             "one weight field per block"
         );
-        let wh = self.client.create_from_slice(f32::as_bytes(w));
-        launch(
-            &self.client,
-            self.blocks,
-            [
-                (self.x.clone(), self.lens[0]),
-                (self.c.clone(), self.lens[1]),
-                (self.cy.clone(), self.lens[2]),
-                (wh, w.len()),
-                (self.row_start.clone(), self.blocks + 1),
-            ],
-        )
+        let field = KPAD * LANES;
+        let mut out = Vec::with_capacity(w.len());
+        for ch in &self.chunks {
+            let wc = &w[ch.first * field..(ch.first + ch.blocks) * field];
+            let wh = self.client.create_from_slice(f32::as_bytes(wc));
+            out.extend(launch(
+                &self.client,
+                ch.blocks,
+                [
+                    (ch.x.clone(), ch.lens[0]),
+                    (ch.c.clone(), ch.lens[1]),
+                    (ch.cy.clone(), ch.lens[2]),
+                    (wh, wc.len()),
+                    (ch.row_start.clone(), ch.blocks + 1),
+                ],
+            ));
+        }
+        out
     }
 }
 
