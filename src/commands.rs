@@ -321,11 +321,29 @@ pub struct BenchArgs {
     /// Judges of --table's simulated MAP job (33 = the paper's 5,280 fits).
     #[arg(long, default_value_t = 33)]
     pub judges: usize,
+    /// Instead: CPU vs wgpu on this data directory's fits of --judge (MAP: max |Δw|; posterior
+    /// mean: max |z| in combined MCSE); JSON out, exit 1 if a check fails.
+    #[arg(long, value_name = "DATA")]
+    pub agreement: Option<std::path::PathBuf>,
+    /// Judge of --agreement.
+    #[arg(long, default_value = "human")]
+    pub judge: String,
 }
 
 impl BenchArgs {
     /// Runs the command.
     pub fn run(self) -> Result<()> {
+        if let Some(dir) = &self.agreement {
+            let report = prefdissect::bench_agreement::agreement(dir, &self.judge)?;
+            println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+            if report["map"]["pass"] != true || report["posterior_mean"]["pass"] != true {
+                return Err(prefdissect::Error::Setting {
+                    name: "agreement",
+                    message: "CPU and wgpu disagree beyond the required bounds (see above)".into(),
+                });
+            }
+            return Ok(());
+        }
         if self.table {
             let rows = prefdissect::bench_table::run(&prefdissect::bench_table::TableRequest {
                 backends: self.backends,

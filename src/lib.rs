@@ -12,6 +12,7 @@
 pub mod analyse;
 pub mod analyze;
 pub mod bench;
+pub mod bench_agreement;
 pub mod bench_table;
 pub mod bootstrap;
 pub mod config;
