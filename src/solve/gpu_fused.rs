@@ -267,15 +267,22 @@ impl GradientBackend for FusedWgpuBackend {
                 (client.create_from_slice(u32::as_bytes(&p.row_start)), 2),
             ],
         );
-        for k in 0..N_FEATURES {
-            for l in 0..LANES {
-                grad[k * LANES + l] = out[k * LANES + l] as f64;
-            }
+        unpack(&out, grad, loss);
+    }
+}
+
+/// One block's kernel output (`KPAD × LANES`, loss in feature 29's slot) into the solvers'
+/// gradient field and per-lane losses.
+pub fn unpack(out: &[f32], grad: &mut [f64], loss: Option<&mut [f64]>) {
+    grad.fill(0.0);
+    for k in 0..N_FEATURES {
+        for l in 0..LANES {
+            grad[k * LANES + l] = out[k * LANES + l] as f64;
         }
-        if let Some(loss) = loss {
-            for l in 0..LANES {
-                loss[l] = out[N_FEATURES * LANES + l] as f64;
-            }
+    }
+    if let Some(loss) = loss {
+        for (l, v) in loss.iter_mut().enumerate().take(LANES) {
+            *v = out[N_FEATURES * LANES + l] as f64;
         }
     }
 }

@@ -10,7 +10,6 @@ use std::sync::{Condvar, Mutex};
 use super::backend::GradientBackend;
 use super::gpu_fused::{FusedWgpuBackend, ResidentBlocks};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
-use crate::features::N_FEATURES;
 
 #[derive(Default)]
 struct State {
@@ -22,6 +21,8 @@ struct State {
     results: HashMap<usize, Vec<f32>>,
     /// Launches so far.
     launches: usize,
+    /// A launch failed (device lost, out of memory): every waiting block gives up.
+    failed: bool,
 }
 
 /// A backend for one set of blocks stepped together (see the module doc).
@@ -47,28 +48,52 @@ impl<'a> Lockstep<'a> {
 
     /// Runs `body` for every block, each on its own thread, all stepping together; results in
     /// block order.
+    ///
+    /// # Panics
+    /// When the threads cannot be started (after the started ones have finished), or when a
+    /// block's solver panics; `fit` then redoes the run on the CPU.
     pub fn run<R: Send>(&self, body: impl Fn(&Self, &'a Block) -> R + Sync) -> Vec<R> {
         self.state.lock().expect("lock").active = self.blocks.len();
         std::thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .blocks
-                .iter()
-                .map(|block| {
-                    let body = &body;
-                    std::thread::Builder::new()
-                        .stack_size(256 << 10)
-                        .spawn_scoped(scope, move || {
-                            let _done = Done(self);
-                            body(self, block)
-                        })
-                        .expect("spawn a block thread")
-                })
-                .collect();
-            handles
+            let mut handles = Vec::with_capacity(self.blocks.len());
+            let mut failure = None;
+            for (i, block) in self.blocks.iter().enumerate() {
+                let body = &body;
+                let spawned = std::thread::Builder::new()
+                    .stack_size(256 << 10)
+                    .spawn_scoped(scope, move || {
+                        let _done = Done(self);
+                        body(self, block)
+                    });
+                match spawned {
+                    Ok(h) => handles.push(h),
+                    Err(e) => {
+                        // The blocks that will not run leave the rendezvous, so the started
+                        // ones are not left waiting for them.
+                        self.leave(self.blocks.len() - i);
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            let results: Vec<R> = handles
                 .into_iter()
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+                .collect();
+            if let Some(e) = failure {
+                panic!("could not start a thread per block: {e}");
+            }
+            results
         })
+    }
+
+    /// `n` blocks stop taking part; if the rest are all waiting, their round is launched.
+    fn leave(&self, n: usize) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.active -= n;
+        if st.active > 0 && st.pending.len() == st.active {
+            self.launch_round(&mut st);
+        }
     }
 
     /// Kernel launches so far (one per round).
@@ -93,7 +118,13 @@ impl<'a> Lockstep<'a> {
         for (i, wi) in st.pending.drain(..) {
             w[i * KPAD * LANES..(i + 1) * KPAD * LANES].copy_from_slice(&wi);
         }
-        let out = self.resident.gradients(&w);
+        let launched =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.resident.gradients(&w)));
+        let Ok(out) = launched else {
+            st.failed = true;
+            self.ready.notify_all();
+            return;
+        };
         for i in asked {
             st.results
                 .insert(i, out[i * KPAD * LANES..(i + 1) * KPAD * LANES].to_vec());
@@ -108,11 +139,7 @@ struct Done<'l, 'a>(&'l Lockstep<'a>);
 
 impl Drop for Done<'_, '_> {
     fn drop(&mut self) {
-        let mut st = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.active -= 1;
-        if st.active > 0 && st.pending.len() == st.active {
-            self.0.launch_round(&mut st);
-        }
+        self.0.leave(1);
     }
 }
 
@@ -133,6 +160,10 @@ impl GradientBackend for Lockstep<'_> {
             return self.fallback.block_gradient(group, block, w, grad, loss);
         };
         let mut st = self.state.lock().expect("lock");
+        if st.failed {
+            drop(st);
+            panic!("a wgpu launch failed; giving up this block");
+        }
         st.pending.push((i, w[..KPAD * LANES].to_vec()));
         if st.pending.len() == st.active {
             self.launch_round(&mut st);
@@ -141,20 +172,14 @@ impl GradientBackend for Lockstep<'_> {
             if let Some(out) = st.results.remove(&i) {
                 break out;
             }
+            if st.failed {
+                drop(st);
+                panic!("a wgpu launch failed; giving up this block");
+            }
             st = self.ready.wait(st).expect("lock");
         };
         drop(st);
-        grad.fill(0.0);
-        for k in 0..N_FEATURES {
-            for l in 0..LANES {
-                grad[k * LANES + l] = out[k * LANES + l] as f64;
-            }
-        }
-        if let Some(loss) = loss {
-            for (l, v) in loss.iter_mut().enumerate().take(LANES) {
-                *v = out[N_FEATURES * LANES + l] as f64;
-            }
-        }
+        super::gpu_fused::unpack(&out, grad, loss);
     }
 
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
