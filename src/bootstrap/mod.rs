@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
 
 use crate::config::{Estimator, EstimatorSettings, FitConfig};
-use crate::design::GroupDesign;
+use crate::design::{GroupDesign, RowWeights};
 use crate::error::{Error, Result};
 use crate::features::{N_FEATURES, SCENARIO_GROUPS};
 use crate::load::{Dataset, Selection};
@@ -202,16 +202,28 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     if let Some(w) = &selected.warning {
         warnings.push(w.clone());
     }
+    // A wgpu failure (device lost, out of memory: a panic in burn's or cubecl's runtime) moves
+    // the rest of the run to the CPU instead of ending it.
+    let backend = std::cell::RefCell::new(backend);
+    let fell_back = std::cell::Cell::new(false);
+    let solve = |vectors: Vec<RowWeights>, warm: Option<&WarmStart>| {
+        let current = backend.borrow().clone();
+        if !current.is_wgpu() {
+            return solve_vectors(&data, &groups, vectors, &settings, warm, &current);
+        }
+        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            solve_vectors(&data, &groups, vectors.clone(), &settings, warm, &current)
+        }));
+        attempt.unwrap_or_else(|_| {
+            fell_back.set(true);
+            let cpu = crate::solve::EngineBackend::Cpu(crate::solve::CpuBackend);
+            *backend.borrow_mut() = cpu.clone();
+            solve_vectors(&data, &groups, vectors, &settings, warm, &cpu)
+        })
+    };
     // The plain fit of every model: the point estimates, and the replicates' starting points.
     let t_point = Instant::now();
-    let point = solve_vectors(
-        &data,
-        &groups,
-        unit_vectors(&groups),
-        &settings,
-        None,
-        &backend,
-    )?;
+    let point = solve(unit_vectors(&groups), None)?;
     if point.flagged > 0 {
         warnings.push(format!(
             "{} point-estimate fits are in doubt (not converged / poor mixing)",
@@ -227,7 +239,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let jg = p.jackknife_groups();
     let jack: Option<Vec<[f64; N_FEATURES]>> = if p.bca() {
         let vectors = jackknife_vectors(&groups, p.seed(), jg);
-        let fits = solve_vectors(&data, &groups, vectors, &settings, Some(&warm), &backend)?;
+        let fits = solve(vectors, Some(&warm))?;
         // Reorder to [model][drop].
         let mut out = vec![[0.0; N_FEATURES]; models * jg];
         for g in 0..ng {
@@ -264,7 +276,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         let r0 = i * chunk_reps;
         let r1 = (r0 + chunk_reps).min(r_total);
         let vectors = replicate_vectors(&groups, p.resampling(), p.seed(), r0..r1);
-        let fits = solve_vectors(&data, &groups, vectors, &settings, Some(&warm), &backend)?;
+        let fits = solve(vectors, Some(&warm))?;
         let slot = &mut reps[r0 * stride..r1 * stride];
         for (dst, w) in slot.chunks_exact_mut(N_FEATURES).zip(&fits.weights) {
             for k in 0..N_FEATURES {
@@ -316,11 +328,14 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     settings_out["level"] = json!(p.level());
     settings_out["memory_budget"] = json!(p.memory_budget());
     settings_out["chunk_replicates"] = json!(chunk_reps);
+    if fell_back.get() {
+        warnings.push("the wgpu backend failed during the run; the rest ran on the CPU".into());
+    }
     let summary = json!({
         "tool": concat!("prefdissect ", env!("CARGO_PKG_VERSION")),
         "data": req.data.display().to_string(),
         "settings": settings_out,
-        "backend": crate::solve::GradientBackend::name(&backend),
+        "backend": crate::solve::GradientBackend::name(&*backend.borrow()),
         "device": {
             "requested": req.backend,
             "kind": selected.kind,
