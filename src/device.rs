@@ -150,20 +150,19 @@ pub fn select(choice: BackendChoice, workload: Workload) -> Selected {
             Ok(a) => Selected::wgpu(a, None),
             Err(why) => Selected::cpu(None, Some(format!("{why}; using the CPU"))),
         },
-        BackendChoice::Auto => match (wgpu_adapter(), workload) {
-            (Err(why), _) => Selected::cpu(Some(why.to_string()), None),
-            (Ok(a), _) if a.software => Selected::cpu(
+        // The engine stays on the CPU under `auto` without even probing: starting a wgpu
+        // runtime costs time and drivers, for nothing until then.
+        BackendChoice::Auto if workload == Workload::Engine => Selected::cpu(
+            Some("auto keeps the engine on the CPU; --backend wgpu runs it on the GPU".into()),
+            None,
+        ),
+        BackendChoice::Auto => match wgpu_adapter() {
+            Err(why) => Selected::cpu(Some(why.to_string()), None),
+            Ok(a) if a.software => Selected::cpu(
                 Some(format!("the wgpu adapter {} is a software one", a.name)),
                 None,
             ),
-            (Ok(a), Workload::Tensor) => Selected::wgpu(a, None),
-            (Ok(a), Workload::Engine) => Selected::cpu(
-                Some(format!(
-                    "the engine stays on the CPU until GPU figures are measured; --backend wgpu uses {}",
-                    a.name
-                )),
-                None,
-            ),
+            Ok(a) => Selected::wgpu(a, None),
         },
     }
 }

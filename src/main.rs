@@ -280,9 +280,6 @@ fn execute(command: Command) -> Result<()> {
                 s["timings_s"]["solve"].as_f64().unwrap_or(0.0),
                 out.display()
             );
-            if let Some(note) = s["device"]["note"].as_str() {
-                eprintln!("backend: {note}");
-            }
             for w in &outcome.warnings {
                 eprintln!("warning: {w}");
             }
