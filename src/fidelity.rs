@@ -15,8 +15,8 @@ use crate::design::BatchDesign;
 use crate::error::{Error, Result};
 use crate::features::N_FEATURES;
 use crate::load::{Dataset, Selection};
-use crate::solve::CpuBackend;
 use crate::solve::hmc::{ValidHmcParams, solve_posterior};
+use crate::solve::{CpuBackend, EngineBackend};
 
 /// One (judge, group) row of the fidelity table.
 #[derive(Clone, Debug, Serialize)]
@@ -155,6 +155,7 @@ fn compare_file(
     folds: usize,
     params: &ValidHmcParams,
     limit: Option<usize>,
+    backend: &EngineBackend,
     acc: &mut Accum,
 ) -> Result<Vec<FidelityRow>> {
     let mut refs = read_reference(&dev.join("numpyro").join(file))?;
@@ -184,7 +185,7 @@ fn compare_file(
         },
     )?;
     let design = BatchDesign::build(&data, folds, 0)?;
-    let sol = solve_posterior(&design, &data, &CpuBackend, params, &|_| {})?;
+    let sol = solve_posterior(&design, &data, backend, params, &|_| {})?;
     acc.our_s += sol.timings.sampling_s;
     let mut rows = Vec::new();
     for (judge, group) in &pairs {
@@ -295,11 +296,24 @@ pub fn compare(
     params: &ValidHmcParams,
     limit: Option<usize>,
 ) -> Result<FidelityReport> {
+    compare_on(dev, params, limit, &EngineBackend::Cpu(CpuBackend))
+}
+
+/// [`compare`] with our fits on `backend` (`fidelity --backend wgpu` checks the GPU path
+/// against the authors' runs).
+pub fn compare_on(
+    dev: &Path,
+    params: &ValidHmcParams,
+    limit: Option<usize>,
+    backend: &EngineBackend,
+) -> Result<FidelityReport> {
     let mut acc = Accum::default();
     let one_fold = "three_judges_16_groups_one_fold.json";
-    let mut rows = compare_file(dev, one_fold, 1, params, limit, &mut acc)?;
+    let mut rows = compare_file(dev, one_fold, 1, params, limit, backend, &mut acc)?;
     let ten_fold = "human_2_groups_10_folds.json";
-    rows.extend(compare_file(dev, ten_fold, 10, params, limit, &mut acc)?);
+    rows.extend(compare_file(
+        dev, ten_fold, 10, params, limit, backend, &mut acc,
+    )?);
     let zs = &acc.zs;
     let n = zs.len() as f64;
     let mean_z = zs.iter().sum::<f64>() / n;

@@ -175,6 +175,9 @@ enum Command {
         /// Also write the full report (every weight's Δ and z) as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Where our fits run (`wgpu` checks the GPU path against the authors' runs).
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: prefdissect::device::BackendChoice,
     },
     /// Time the full MAP job and the fused kernel against an SGEMM and the burn reference
     /// (or, with --rerank, the batched rerankers; with --table, the same jobs per backend).
@@ -392,6 +395,7 @@ fn execute(command: Command) -> Result<()> {
             seed,
             limit,
             json,
+            backend,
         } => {
             let params = prefdissect::solve::hmc::HmcParams::new()
                 .chains(chains)
@@ -400,7 +404,11 @@ fn execute(command: Command) -> Result<()> {
                 .leapfrog_steps(leapfrog_steps)
                 .seed(seed)
                 .check()?;
-            let report = prefdissect::fidelity::compare(&dev, &params, limit)?;
+            let (engine, selected) = prefdissect::solve::EngineBackend::select(backend);
+            if let Some(w) = &selected.warning {
+                eprintln!("warning: {w}");
+            }
+            let report = prefdissect::fidelity::compare_on(&dev, &params, limit, &engine)?;
             print!("{}", prefdissect::fidelity::render(&report));
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&report).expect("json");
