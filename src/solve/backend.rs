@@ -1,8 +1,8 @@
 //! The small trait every compute backend implements, so solvers are written once.
 //!
 //! A backend evaluates the fused logistic gradient of one lane block. The CPU backend runs the
-//! kernel in `kernels/cpu_logistic.rs`; the wgpu backend (GPU issue) adds a second implementation
-//! of the same trait, and the burn plain-ops reference in `solve::reference` is the yardstick
+//! kernel in `kernels/cpu_logistic.rs`, the wgpu backend the one in `kernels/wgpu_logistic.rs`
+//! (`solve::gpu_fused`), and the burn plain-ops reference in `solve::reference` is the yardstick
 //! both are tested against.
 
 use super::objective::sigmoid;

@@ -2,7 +2,8 @@
 //!
 //! The MAP estimator ([`solve_map`]) runs batched FISTA over lane blocks through a
 //! [`GradientBackend`]; on the CPU each rayon task owns one block from start to finish, so its
-//! X and per-row data stay in that core's cache. Every result is then checked in f64.
+//! X and per-row data stay in that core's cache; on wgpu every block steps together
+//! ([`lockstep`]), one kernel launch per step. Every result is then checked in f64.
 
 pub mod backend;
 pub mod cpu;
