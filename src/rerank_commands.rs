@@ -109,9 +109,7 @@ pub struct SelectArgs {
 }
 
 fn prompt_held_out(prompt: &str, share: f64) -> bool {
-    let h = prompt.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    });
+    let h = prefdissect::bootstrap::checkpoint::fnv(0xcbf2_9ce4_8422_2325, prompt.as_bytes());
     ((h >> 11) as f64 / (1u64 << 53) as f64) < share
 }
 

@@ -16,7 +16,7 @@ use crate::features::N_FEATURES;
 use crate::load::{Dataset, Selection};
 use crate::report::{self, FITTED_PARAS_DIR, csv_field};
 use crate::solve::hmc::{PosteriorSolution, solve_posterior};
-use crate::solve::{CpuBackend, EngineBackend, MapSolution, solve_map};
+use crate::solve::{EngineBackend, MapSolution, solve_map};
 
 /// A fit flagged when any weight's R-hat exceeds this.
 pub const RHAT_WARN: f64 = 1.01;
@@ -110,20 +110,11 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
             }
         })
     };
-    let solution = if engine.is_wgpu() {
-        // A lost device or an exhausted adapter surfaces as a panic inside burn's runtime:
-        // the run is redone on the CPU rather than lost.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| solve(&engine))) {
-            Ok(r) => r?,
-            Err(_) => {
-                device_warnings
-                    .push("the wgpu backend failed during the run; redid it on the CPU".into());
-                solve(&EngineBackend::Cpu(CpuBackend))?
-            }
-        }
-    } else {
-        solve(&engine)?
-    };
+    let (solution, fell_back) = engine.run_or_cpu(solve);
+    if fell_back {
+        device_warnings.push("the wgpu backend failed during the run; redid it on the CPU".into());
+    }
+    let solution = solution?;
     let t_solve = t2.elapsed().as_secs_f64();
 
     let judge_names: Vec<String> = data.judges.iter().map(|j| j.name.clone()).collect();

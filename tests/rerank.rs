@@ -9,9 +9,8 @@ use std::process::Command;
 use burn::tensor::Device;
 use prefdissect::manipulate::candidates::simulate_prompts;
 use prefdissect::manipulate::experiment::{
-    ExperimentRequest, judge_pairs, run_experiment, simulated_judge_models,
+    ExperimentRequest, pair_sets, run_experiment, simulated_judge_models,
 };
-use prefdissect::manipulate::pairs::Direction;
 use prefdissect::rerank::io::TextTable;
 use prefdissect::rerank::model::Reranker;
 use prefdissect::rerank::params::{RerankParams, ValidRerankParams};
@@ -33,18 +32,12 @@ fn params(steps: usize, seed: u64) -> ValidRerankParams {
 /// Pair sets of `judges` simulated judges × both directions over 30 prompts.
 fn problem(judges: usize) -> (Featurizer, TextMatrix, Vec<PairSet>) {
     let prompts = simulate_prompts(30, 6, 0.2, 3);
-    let models = simulated_judge_models(3);
+    let models: Vec<_> = simulated_judge_models(3).into_iter().take(judges).collect();
     let mut table = TextTable::default();
-    let mut sets = Vec::new();
-    for (name, w) in models.iter().take(judges) {
-        for d in [Direction::Align, Direction::Against] {
-            let (pairs, _) = judge_pairs(&prompts, &mut table, w, 0.15, d);
-            sets.push(PairSet {
-                name: format!("{name}/{d:?}"),
-                pairs,
-            });
-        }
-    }
+    let sets: Vec<PairSet> = pair_sets(&prompts, &models, 0.15, &mut table)
+        .into_iter()
+        .map(|(set, _)| set)
+        .collect();
     let refs = table.as_refs();
     let f = Featurizer::fit(256, &refs);
     let m = f.matrix(&refs);

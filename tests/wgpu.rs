@@ -147,8 +147,7 @@ fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
 #[test]
 fn a_reranker_trained_on_one_backend_scores_the_same_on_the_other() {
     use prefdissect::manipulate::candidates::simulate_prompts;
-    use prefdissect::manipulate::experiment::{judge_pairs, simulated_judge_models};
-    use prefdissect::manipulate::pairs::Direction;
+    use prefdissect::manipulate::experiment::{pair_sets, simulated_judge_models};
     use prefdissect::rerank::io::TextTable;
     use prefdissect::rerank::model::Reranker;
     use prefdissect::rerank::params::RerankParams;
@@ -156,10 +155,10 @@ fn a_reranker_trained_on_one_backend_scores_the_same_on_the_other() {
     use prefdissect::rerank::train::{PairSet, train};
     let Some(a) = adapter() else { return };
     let prompts = simulate_prompts(20, 6, 0.2, 1);
-    let (name, w) = simulated_judge_models(1).remove(0);
+    let judge = simulated_judge_models(1).remove(0);
     let mut table = TextTable::default();
-    let (pairs, _) = judge_pairs(&prompts, &mut table, &w, 0.15, Direction::Align);
-    let sets = vec![PairSet { name, pairs }];
+    // The judge's "align" set only.
+    let sets: Vec<PairSet> = vec![pair_sets(&prompts, &[judge], 0.15, &mut table).remove(0).0];
     let refs = table.as_refs();
     let f = Featurizer::fit(128, &refs);
     let m = f.matrix(&refs);

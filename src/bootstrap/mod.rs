@@ -209,17 +209,16 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let solve = |vectors: Vec<RowWeights>, warm: Option<&WarmStart>| {
         let current = backend.borrow().clone();
         if !current.is_wgpu() {
+            // No second attempt to keep the vectors for: no copy.
             return solve_vectors(&data, &groups, vectors, &settings, warm, &current);
         }
-        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            solve_vectors(&data, &groups, vectors.clone(), &settings, warm, &current)
-        }));
-        attempt.unwrap_or_else(|_| {
+        let (fits, fell) = current
+            .run_or_cpu(|b| solve_vectors(&data, &groups, vectors.clone(), &settings, warm, b));
+        if fell {
             fell_back.set(true);
-            let cpu = crate::solve::EngineBackend::Cpu(crate::solve::CpuBackend);
-            *backend.borrow_mut() = cpu.clone();
-            solve_vectors(&data, &groups, vectors, &settings, warm, &cpu)
-        })
+            *backend.borrow_mut() = crate::solve::EngineBackend::Cpu(crate::solve::CpuBackend);
+        }
+        fits
     };
     // The plain fit of every model: the point estimates, and the replicates' starting points.
     let t_point = Instant::now();

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::candidates::{SimPrompt, sign_features, simulate_prompts};
-use super::pairs::Direction;
+use super::pairs::{Direction, check_margin};
 use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::scenarios;
 use crate::error::{Error, Result};
@@ -140,38 +140,52 @@ fn p_prefers(w: &[f64; N_FEATURES], f: &[f64; N_FEATURES]) -> f64 {
 }
 
 /// Confident judge-labelled pairs over all candidate pairs of `prompts`, as (chosen, rejected)
-/// indices into `table`; and how many were labelled.
+/// text indices (`index(prompt, candidate)` gives a candidate's); and how many were labelled.
 pub fn judge_pairs(
     prompts: &[SimPrompt],
-    texts: &mut TextTable,
     w: &[f64; N_FEATURES],
     margin: f64,
     direction: Direction,
+    mut index: impl FnMut(usize, usize) -> u32,
 ) -> (Vec<(u32, u32)>, usize) {
     let mut kept = Vec::new();
     let mut labelled = 0;
-    for sp in prompts {
+    for (s, sp) in prompts.iter().enumerate() {
         let c = &sp.candidates;
         for i in 0..c.len() {
             for j in i + 1..c.len() {
                 labelled += 1;
                 let p = p_prefers(w, &sign_features(&c[i], &c[j]));
-                if (p - 0.5).abs() <= margin {
-                    continue;
+                if let Some(first) = direction.first_chosen(p, margin) {
+                    let (a, b) = (index(s, i), index(s, j));
+                    kept.push(if first { (a, b) } else { (b, a) });
                 }
-                let (a, b) = (
-                    texts.intern(&sp.prompt, &c[i].text),
-                    texts.intern(&sp.prompt, &c[j].text),
-                );
-                kept.push(if (p > 0.5) == (direction == Direction::Align) {
-                    (a, b)
-                } else {
-                    (b, a)
-                });
             }
         }
     }
     (kept, labelled)
+}
+
+/// Every judge's "align" and "against" training pairs over `prompts` (model names
+/// `judge/align`, `judge/against`), their texts interned into `table`; each with the number of
+/// pairs labelled.
+pub fn pair_sets(
+    prompts: &[SimPrompt],
+    judges: &[JudgeModel],
+    margin: f64,
+    table: &mut TextTable,
+) -> Vec<(PairSet, usize)> {
+    let mut sets = Vec::new();
+    for (judge, w) in judges {
+        for direction in [Direction::Align, Direction::Against] {
+            let (pairs, labelled) = judge_pairs(prompts, w, margin, direction, |p, c| {
+                table.intern(&prompts[p].prompt, &prompts[p].candidates[c].text)
+            });
+            let name = format!("{judge}/{}", direction_name(direction));
+            sets.push((PairSet { name, pairs }, labelled));
+        }
+    }
+    sets
 }
 
 /// Runs the experiment.
@@ -186,12 +200,7 @@ pub fn run_experiment(
             message: "need at least 4 prompts and 2 candidates per prompt".into(),
         });
     }
-    if !(0.0..0.5).contains(&req.margin) {
-        return Err(Error::Setting {
-            name: "margin",
-            message: format!("must be in [0, 0.5), got {}", req.margin),
-        });
-    }
+    check_margin(req.margin)?;
     if !(0.0..=1.0).contains(&req.text_noise) {
         return Err(Error::Setting {
             name: "text-noise",
@@ -207,30 +216,23 @@ pub fn run_experiment(
             table.intern(&sp.prompt, &c.text);
         }
     }
-    let mut sets = Vec::new();
-    let mut counts = Vec::new();
-    for (judge, w) in &req.judges {
-        for direction in [Direction::Align, Direction::Against] {
-            let (pairs, labelled) =
-                judge_pairs(train_prompts, &mut table, w, req.margin, direction);
-            if direction == Direction::Align {
-                counts.push((pairs.len(), labelled));
-            }
-            if pairs.is_empty() {
-                return Err(Error::Setting {
-                    name: "margin",
-                    message: format!(
-                        "judge `{judge}` keeps no pairs at margin {}; lower it",
-                        req.margin
-                    ),
-                });
-            }
-            sets.push(PairSet {
-                name: format!("{judge}/{}", direction_name(direction)),
-                pairs,
-            });
-        }
+    let labelled = pair_sets(train_prompts, &req.judges, req.margin, &mut table);
+    if let Some((set, _)) = labelled.iter().find(|(set, _)| set.pairs.is_empty()) {
+        return Err(Error::Setting {
+            name: "margin",
+            message: format!(
+                "`{}` keeps no pairs at margin {}; lower it",
+                set.name, req.margin
+            ),
+        });
     }
+    // Sets alternate align, against per judge; both keep the same count.
+    let counts: Vec<(usize, usize)> = labelled
+        .iter()
+        .step_by(2)
+        .map(|(set, n)| (set.pairs.len(), *n))
+        .collect();
+    let sets: Vec<PairSet> = labelled.into_iter().map(|(set, _)| set).collect();
     let refs = table.as_refs();
     let featurizer = Featurizer::fit(req.params.buckets, &refs);
     let matrix = featurizer.matrix(&refs);
@@ -281,10 +283,9 @@ pub fn run_experiment(
         let against = win(&|i, sp| vs_base(w, sp, picks[against_m][i]));
         let random = win(&|_, sp| (0..n).map(|c| vs_base(w, sp, c)).sum::<f64>() / n as f64);
         let oracle = win(&|_, sp| (0..n).map(|c| vs_base(w, sp, c)).fold(0.0, f64::max));
-        let mut t = test_table.clone();
-        let (align_pairs, _) = judge_pairs(test_prompts, &mut t, w, req.margin, Direction::Align);
-        let (against_pairs, _) =
-            judge_pairs(test_prompts, &mut t, w, req.margin, Direction::Against);
+        let test_pairs = |d| judge_pairs(test_prompts, w, req.margin, d, |p, c| ids[p][c]).0;
+        let (align_pairs, against_pairs) =
+            (test_pairs(Direction::Align), test_pairs(Direction::Against));
         rows.push(JudgeRow {
             judge: judge.clone(),
             pairs_kept: counts[j].0,

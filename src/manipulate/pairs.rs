@@ -23,6 +23,27 @@ pub enum Direction {
     Against,
 }
 
+impl Direction {
+    /// The paper's rule for one comparison whose first response the judge's model prefers with
+    /// probability `p`: `None` (dropped) within 0.5 ± `margin`, else whether the first response
+    /// is the chosen one in this direction.
+    pub fn first_chosen(self, p: f64, margin: f64) -> Option<bool> {
+        ((p - 0.5).abs() > margin).then_some((p > 0.5) == (self == Direction::Align))
+    }
+}
+
+/// Checks a confidence margin: labels within 0.5 ± margin are dropped, so it lies in [0, 0.5).
+pub fn check_margin(margin: f64) -> Result<()> {
+    if (0.0..0.5).contains(&margin) {
+        Ok(())
+    } else {
+        Err(Error::Setting {
+            name: "margin",
+            message: format!("must be in [0, 0.5), got {margin}"),
+        })
+    }
+}
+
 /// One kept pair.
 #[derive(Clone, Debug, Serialize)]
 pub struct Pair {
@@ -46,12 +67,7 @@ pub fn label_pairs(
     margin: f64,
     direction: Direction,
 ) -> Result<(Vec<Pair>, usize)> {
-    if !(0.0..0.5).contains(&margin) {
-        return Err(Error::Setting {
-            name: "margin",
-            message: format!("must be in [0, 0.5), got {margin}"),
-        });
-    }
+    check_margin(margin)?;
     if !fw.judges.iter().any(|j| j == judge) {
         return Err(Error::Setting {
             name: "judge",
@@ -93,10 +109,9 @@ pub fn label_pairs(
             .map(|k| w[k] * data.annotations.signs[[s, k]] as f64)
             .sum();
         let p = sigmoid(z);
-        if (p - 0.5).abs() <= margin {
+        let Some(prefers_a) = direction.first_chosen(p, margin) else {
             continue;
-        }
-        let prefers_a = (p > 0.5) == (direction == Direction::Align);
+        };
         kept.push(Pair {
             sample: s,
             group: g.to_string(),

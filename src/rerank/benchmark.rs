@@ -16,8 +16,7 @@ use crate::analyse::median;
 use crate::bench::sgemm_gflops;
 use crate::error::{Error, Result};
 use crate::manipulate::candidates::simulate_prompts;
-use crate::manipulate::experiment::{direction_name, judge_pairs, simulated_judge_models};
-use crate::manipulate::pairs::Direction;
+use crate::manipulate::experiment::{pair_sets, simulated_judge_models};
 
 /// What to time.
 #[derive(Clone, Debug)]
@@ -50,17 +49,15 @@ pub fn training_set(
     buckets: usize,
 ) -> (Featurizer, TextMatrix, Vec<PairSet>) {
     let prompts = simulate_prompts(prompts, 8, 0.2, seed);
+    let judges: Vec<_> = simulated_judge_models(seed)
+        .into_iter()
+        .take(judges)
+        .collect();
     let mut table = TextTable::default();
-    let mut sets = Vec::new();
-    for (judge, w) in simulated_judge_models(seed).into_iter().take(judges) {
-        for d in [Direction::Align, Direction::Against] {
-            let (pairs, _) = judge_pairs(&prompts, &mut table, &w, 0.15, d);
-            sets.push(PairSet {
-                name: format!("{judge}/{}", direction_name(d)),
-                pairs,
-            });
-        }
-    }
+    let sets = pair_sets(&prompts, &judges, 0.15, &mut table)
+        .into_iter()
+        .map(|(set, _)| set)
+        .collect();
     let refs = table.as_refs();
     let featurizer = Featurizer::fit(buckets, &refs);
     let matrix = featurizer.matrix(&refs);

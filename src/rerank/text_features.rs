@@ -14,6 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bootstrap::checkpoint::fnv;
+
 /// Names of the text statistics, in column order.
 pub const STAT_NAMES: [&str; 12] = [
     "log_chars",
@@ -50,19 +52,15 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// FNV-1a of the parts, joined by a unit separator (so "ab c" and "a bc" differ).
 fn fnv1a(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            h ^= 0x1f;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        for b in p.bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
+    parts
+        .iter()
+        .enumerate()
+        .fold(0xcbf2_9ce4_8422_2325, |h, (i, p)| {
+            let h = if i > 0 { fnv(h, &[0x1f]) } else { h };
+            fnv(h, p.as_bytes())
+        })
 }
 
 /// `ln(1 + count)` per hashed word/bigram bucket, as `(bucket, value)` pairs sorted by bucket.

@@ -13,6 +13,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::model::{Manifest, Reranker, WeightTensors, scores, weight_shapes};
 use super::params::ValidRerankParams;
 use super::text_features::{Featurizer, N_STATS, TextMatrix};
+use crate::bootstrap::checkpoint::fnv;
 use crate::error::{Error, Result};
 use crate::simulate::Rng;
 
@@ -60,12 +61,10 @@ pub fn pair_accuracy(scores: &[f32], pairs: &[(u32, u32)]) -> f64 {
 }
 
 fn name_key(seed: u64, name: &str) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    for b in name.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    fnv(
+        0xcbf2_9ce4_8422_2325 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        name.as_bytes(),
+    )
 }
 
 /// Initial weights: each model's from its own stream (seed, name), so a model starts the same

@@ -35,6 +35,19 @@ impl EngineBackend {
     pub fn is_wgpu(&self) -> bool {
         matches!(self, EngineBackend::Wgpu(_))
     }
+
+    /// Runs `work` on this backend; when it is wgpu and the work panics (a lost device or an
+    /// exhausted adapter surfaces as a panic in the GPU runtime), runs it again on the CPU.
+    /// Returns the result and whether it fell back.
+    pub fn run_or_cpu<T>(&self, work: impl Fn(&EngineBackend) -> T) -> (T, bool) {
+        if !self.is_wgpu() {
+            return (work(self), false);
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(self))) {
+            Ok(r) => (r, false),
+            Err(_) => (work(&EngineBackend::Cpu(CpuBackend)), true),
+        }
+    }
 }
 
 impl GradientBackend for EngineBackend {

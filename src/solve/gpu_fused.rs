@@ -246,8 +246,8 @@ impl GradientBackend for FusedWgpuBackend {
         loss: Option<&mut [f64]>,
     ) {
         let n = block.entries();
-        grad.fill(0.0);
         if n == 0 {
+            grad.fill(0.0);
             if let Some(loss) = loss {
                 loss.fill(0.0);
             }
