@@ -12,6 +12,7 @@ use crate::design::{BatchDesign, KPAD, LANES};
 use crate::error::{Error, Result};
 use crate::load::{Dataset, Selection};
 use crate::simulate::{simulate, write_simulated};
+use crate::solve::cpu::DenseCpuBackend;
 use crate::solve::{CpuBackend, GradientBackend, MapParams, ReferenceBackend, solve_map};
 
 /// Benchmark settings.
@@ -28,7 +29,11 @@ pub struct BenchRequest {
 }
 
 /// One full-batch gradient pass (every block, all cores).
-pub fn gradient_pass<B: GradientBackend>(design: &BatchDesign, backend: &B, w: &[f32]) -> f64 {
+pub fn gradient_pass<B: GradientBackend + ?Sized>(
+    design: &BatchDesign,
+    backend: &B,
+    w: &[f32],
+) -> f64 {
     design
         .blocks
         .par_iter()
@@ -38,6 +43,19 @@ pub fn gradient_pass<B: GradientBackend>(design: &BatchDesign, backend: &B, w: &
             g[0]
         })
         .sum()
+}
+
+/// Share of X's entries (usable rows) that are non-zero: the sign kernel's work relative to
+/// the dense kernel's.
+pub fn x_density(design: &BatchDesign) -> f64 {
+    let (nz, all) = design.groups.iter().fold((0usize, 0usize), |(nz, all), g| {
+        let rows = (0..g.n_rows()).map(|r| g.row(r));
+        let nz_g: usize = rows
+            .map(|row| row.iter().filter(|&&v| v != 0.0).count())
+            .sum();
+        (nz + nz_g, all + g.n_rows() * crate::features::N_FEATURES)
+    });
+    nz as f64 / all as f64
 }
 
 /// A weight field (`KPAD × LANES`) of moderate, varied weights (±`scale`·3) for timing passes.
@@ -114,6 +132,20 @@ pub fn run(req: &BenchRequest) -> Result<Value> {
         .collect();
     let pass_s = median(pass);
     let kernel_gflops = flops / pass_s / 1e9;
+    // The dense kernel on the same blocks, alternating with the sign-sparse one.
+    let (mut dense, mut sparse) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        for (backend, times) in [
+            (&DenseCpuBackend as &dyn GradientBackend, &mut dense),
+            (&CpuBackend, &mut sparse),
+        ] {
+            let t = Instant::now();
+            std::hint::black_box(gradient_pass(&design, backend, &w));
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let (dense_s, sparse_s) = (median(dense), median(sparse));
+    let density = x_density(&design);
     let sgemm = sgemm_gflops(2048);
     let reference_s = if req.reference {
         // A warm-up pass, then the median of 3: one pass alone varied 6–16× against the kernel.
@@ -148,6 +180,12 @@ pub fn run(req: &BenchRequest) -> Result<Value> {
         "kernel_gflops": kernel_gflops,
         "sgemm_gflops": sgemm,
         "kernel_fraction_of_sgemm": kernel_gflops / sgemm,
+        "x_nonzero_fraction": density,
+        "dense_kernel_pass_s": dense_s,
+        "dense_kernel_gflops": flops / dense_s / 1e9,
+        "dense_kernel_fraction_of_sgemm": flops / dense_s / 1e9 / sgemm,
+        "sign_kernel_pass_s": sparse_s,
+        "sign_kernel_speedup_over_dense": dense_s / sparse_s,
         "reference_pass_s": reference_s,
         "fused_speedup_over_reference": reference_s.map(|r| r / pass_s),
     }))

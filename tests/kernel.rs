@@ -222,6 +222,7 @@ fn curvature_kernel_matches_f64_reference() {
         x: x.clone(),
         n_padded: n,
         held_out: vec![vec![false; n]],
+        signs: None,
     };
     let block = Block {
         group: 0,
@@ -281,4 +282,74 @@ fn row_lists_read_the_rows_they_name() {
     curvature_block(&gathered, None, &c, &w, &mut h0);
     curvature_block(&x, Some(&rows), &c, &w, &mut h1);
     assert_eq!(h0, h1);
+}
+
+/// The sign-sparse kernel (X as ±1 lists) against the f64 gradient and loss, on both code
+/// paths, for chunk-aligned and ragged row counts; and against the dense kernel.
+#[test]
+fn sign_kernel_matches_f64_and_the_dense_kernel() {
+    use prefdissect::design::SignIndex;
+    use prefdissect::solve::cpu::signs_kernel::{
+        logistic_gradient_signs, logistic_gradient_signs_portable,
+    };
+    for (n, seed) in [(ROW_TILE, 21), (640, 22), (1424, 23), (80, 24)] {
+        let (x, c, cy, w) = random_block(n, seed);
+        let index = SignIndex::from_dense(&x).expect("X is all signs");
+        let (exact, scale) = f64_gradient(&x, &c, &cy, &w, n);
+        let mut dense = vec![0f64; KPAD * LANES];
+        logistic_gradient_block(&x, None, &c, &cy, &w, &mut dense, None);
+        let (mut dense_loss, mut loss, mut loss_portable) =
+            (vec![0f64; LANES], vec![0f64; LANES], vec![0f64; LANES]);
+        logistic_gradient_block(&x, None, &c, &cy, &w, &mut dense, Some(&mut dense_loss));
+        let (mut g, mut g_portable, mut g_no_loss) = (
+            vec![0f64; KPAD * LANES],
+            vec![0f64; KPAD * LANES],
+            vec![0f64; KPAD * LANES],
+        );
+        logistic_gradient_signs(&index, &c, &cy, &w, &mut g, Some(&mut loss));
+        logistic_gradient_signs(&index, &c, &cy, &w, &mut g_no_loss, None);
+        logistic_gradient_signs_portable(
+            &index,
+            &c,
+            &cy,
+            &w,
+            &mut g_portable,
+            Some(&mut loss_portable),
+        );
+        assert_eq!(
+            g, g_no_loss,
+            "asking for the loss must not change the gradient"
+        );
+        for i in 0..KPAD * LANES {
+            for (name, got) in [
+                ("avx2", g[i]),
+                ("portable", g_portable[i]),
+                ("dense", dense[i]),
+            ] {
+                assert!(
+                    (got - exact[i]).abs() <= 1e-6 * scale[i] + 1e-9,
+                    "{name} n={n} entry {i}: {got} vs {}",
+                    exact[i]
+                );
+            }
+        }
+        assert!(g[NF * LANES..].iter().all(|&v| v == 0.0));
+        for l in 0..LANES {
+            let tol = 1e-6 * dense_loss[l].abs().max(1.0);
+            assert!(
+                (loss[l] - dense_loss[l]).abs() <= tol,
+                "lane {l}: {} vs {}",
+                loss[l],
+                dense_loss[l]
+            );
+            assert!(
+                (loss_portable[l] - dense_loss[l]).abs() <= tol,
+                "lane {l} portable"
+            );
+        }
+    }
+    // A design that is not all signs has no index (the backend then uses the dense kernel).
+    let (mut x, ..) = random_block(32, 25);
+    x[5] = 0.5;
+    assert!(SignIndex::from_dense(&x).is_none());
 }

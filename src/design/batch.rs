@@ -5,6 +5,7 @@ use crate::features::N_FEATURES;
 use crate::load::Dataset;
 
 use super::folds::held_out_masks;
+use super::signs::SignIndex;
 
 /// Fits processed together by one kernel call: 16 f32 lanes = two AVX2 registers per row.
 pub const LANES: usize = 16;
@@ -26,6 +27,8 @@ pub struct GroupDesign {
     pub n_padded: usize,
     /// Per fold, whether each row is left out (one all-false mask when folds = 1).
     pub held_out: Vec<Vec<bool>>,
+    /// X's non-zero signs as lists, for the sign-sparse kernel (`None` if X is not all signs).
+    pub signs: Option<SignIndex>,
 }
 
 impl GroupDesign {
@@ -83,12 +86,14 @@ impl GroupDesign {
                 }
             }
             let held_out = held_out_masks(samples.len(), folds, seed);
+            let signs = SignIndex::from_dense(&x);
             groups.push(GroupDesign {
                 name: g.name.clone(),
                 samples,
                 x,
                 n_padded,
                 held_out,
+                signs,
             });
         }
         Ok(groups)

@@ -1,9 +1,13 @@
-//! The CPU backend: the fused kernels of `kernels/cpu_logistic.rs` (gradient) and
+//! The CPU backend: the fused kernels of `kernels/cpu_logistic.rs` and
+//! `kernels/cpu_logistic_signs.rs` (gradient, dense and sign-sparse) and
 //! `kernels/cpu_curvature.rs` (Hessian), one block per call; the solvers spread blocks over
 //! cores with rayon.
 
 #[path = "../../kernels/cpu_logistic.rs"]
 pub mod kernel;
+
+#[path = "../../kernels/cpu_logistic_signs.rs"]
+pub mod signs_kernel;
 
 #[path = "../../kernels/cpu_curvature.rs"]
 pub mod curvature;
@@ -36,6 +40,12 @@ impl GradientBackend for CpuBackend {
         grad: &mut [f64],
         loss: Option<&mut [f64]>,
     ) {
+        // Whole-group blocks read X as sign lists; blocks with a row list (bootstrap) and
+        // designs that are not all signs take the dense kernel.
+        if let (None, Some(signs)) = (&block.rows, &group.signs) {
+            signs_kernel::logistic_gradient_signs(signs, &block.c, &block.cy, w, grad, loss);
+            return;
+        }
         kernel::logistic_gradient_block(
             &group.x,
             block.rows.as_deref(),
@@ -49,6 +59,40 @@ impl GradientBackend for CpuBackend {
 
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
         curvature::curvature_block(&group.x, block.rows.as_deref(), &block.c, w, hess);
+    }
+}
+
+/// The CPU backend with the dense kernel only: the baseline the sign-sparse kernel is timed
+/// and tested against (`bench`, `tests/kernel.rs`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DenseCpuBackend;
+
+impl GradientBackend for DenseCpuBackend {
+    fn name(&self) -> String {
+        format!("{} dense", CpuBackend.name())
+    }
+
+    fn block_gradient(
+        &self,
+        group: &GroupDesign,
+        block: &Block,
+        w: &[f32],
+        grad: &mut [f64],
+        loss: Option<&mut [f64]>,
+    ) {
+        kernel::logistic_gradient_block(
+            &group.x,
+            block.rows.as_deref(),
+            &block.c,
+            &block.cy,
+            w,
+            grad,
+            loss,
+        );
+    }
+
+    fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
+        CpuBackend.block_curvature(group, block, w, hess);
     }
 }
 
