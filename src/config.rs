@@ -70,6 +70,10 @@ pub struct FitConfig {
     /// Draws between two early-stopping checks [default: 250].
     #[arg(long)]
     pub check_every: Option<usize>,
+    /// Estimate posterior means with zero-variance control variates (`true`/`false`)
+    /// [default: false, the paper's plain mean of the draws].
+    #[arg(long)]
+    pub control_variates: Option<bool>,
 }
 
 impl FitConfig {
@@ -108,6 +112,7 @@ impl FitConfig {
             seed: over.seed.or(self.seed),
             mcse_target: over.mcse_target.or(self.mcse_target),
             check_every: over.check_every.or(self.check_every),
+            control_variates: over.control_variates.or(self.control_variates),
         }
     }
 }
@@ -131,7 +136,8 @@ impl EstimatorSettings {
                 "prior_scale": h.prior_scale(), "chains": h.chains(), "warmup": h.warmup(),
                 "draws": h.draws(), "leapfrog_steps": h.leapfrog_steps(),
                 "target_accept": h.target_accept(), "seed": h.seed(),
-                "mcse_target": h.mcse_target(), "check_every": h.check_every()}),
+                "mcse_target": h.mcse_target(), "check_every": h.check_every(),
+                "control_variates": h.control_variates()}),
         }
     }
 }
@@ -165,6 +171,9 @@ impl FitConfig {
                 p = p.mcse_target(cfg.mcse_target);
                 if let Some(v) = cfg.check_every {
                     p = p.check_every(v);
+                }
+                if let Some(v) = cfg.control_variates {
+                    p = p.control_variates(v);
                 }
                 EstimatorSettings::Posterior(p.check()?)
             }

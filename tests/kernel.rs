@@ -231,6 +231,7 @@ fn curvature_kernel_matches_f64_reference() {
         rows: None,
         c: c.clone(),
         cy,
+        signs: None,
     };
     let mut want = vec![0f64; LANES * NF * NF];
     reference_curvature(&group, &block, &w, &mut want);

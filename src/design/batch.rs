@@ -146,6 +146,9 @@ pub struct Block {
     pub c: Vec<f32>,
     /// `entries × LANES` row weight × label (label 1 = "A").
     pub cy: Vec<f32>,
+    /// For a block with a row list: the signs of its entries' rows, so it too runs the
+    /// sign-sparse kernel (whole-group blocks use the group's index).
+    pub signs: Option<SignIndex>,
 }
 
 impl Block {
@@ -418,6 +421,10 @@ fn make_block(
             cy[i * LANES + lane] = weights[r] * y[r];
         }
     }
+    let signs = rows.as_ref().and_then(|rows| {
+        g.signs.as_ref()?;
+        SignIndex::from_rows(&g.x, rows.len(), |i| (i < n_used).then(|| rows[i] as usize))
+    });
     Block {
         group: gi,
         fits: lanes.to_vec(),
@@ -425,5 +432,6 @@ fn make_block(
         rows,
         c,
         cy,
+        signs,
     }
 }

@@ -23,7 +23,8 @@ pub const NEGATED_ROW: u8 = SIGN_CHUNK as u8;
 /// Row lists (for the logits) and per-chunk column lists (for the gradient) of X's ±1 entries.
 #[derive(Clone, Debug, Default)]
 pub struct SignIndex {
-    /// Rows indexed (padding included, which has no entries).
+    /// Entries indexed (rows of X, or of a block's row list; padding included, which has no
+    /// signs).
     pub n_rows: usize,
     /// Row r's entries are `row_feat[row_start[r]..row_start[r + 1]]`.
     pub row_start: Vec<u32>,
@@ -42,17 +43,30 @@ impl SignIndex {
     /// Indexes `x` (`rows × KPAD`, entries in {−1, 0, +1}). Entries of other values are not
     /// signs; `None` tells the caller to use the dense kernel.
     pub fn from_dense(x: &[f32]) -> Option<SignIndex> {
-        let n_rows = x.len() / KPAD;
-        let sign = |r: usize, k: usize| x[r * KPAD + k];
+        SignIndex::from_rows(x, x.len() / KPAD, Some)
+    }
+
+    /// Indexes `n_entries` entries of a block whose entry i is row `row(i)` of `x` (`None`:
+    /// a padding entry, with no signs). A block that lists every row in order gets the same
+    /// index as [`SignIndex::from_dense`], so its sums are the whole group's bit for bit.
+    pub fn from_rows(
+        x: &[f32],
+        n_entries: usize,
+        row: impl Fn(usize) -> Option<usize>,
+    ) -> Option<SignIndex> {
         if !x.iter().all(|&v| v == 0.0 || v == 1.0 || v == -1.0)
             || x.chunks(KPAD)
                 .any(|row| row[N_FEATURES..].iter().any(|&v| v != 0.0))
         {
             return None;
         }
+        let n_rows = n_entries;
+        let sign = |i: usize, k: usize| row(i).map_or(0.0, |r| x[r * KPAD + k]);
         let mut idx = SignIndex {
             n_rows,
-            nonzeros: x.iter().filter(|&&v| v != 0.0).count(),
+            nonzeros: (0..n_rows)
+                .map(|i| (0..N_FEATURES).filter(|&k| sign(i, k) != 0.0).count())
+                .sum(),
             ..SignIndex::default()
         };
         let pad = |list: &mut Vec<u8>, from: usize, with: u8| {

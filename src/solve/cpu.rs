@@ -40,9 +40,13 @@ impl GradientBackend for CpuBackend {
         grad: &mut [f64],
         loss: Option<&mut [f64]>,
     ) {
-        // Whole-group blocks read X as sign lists; blocks with a row list (bootstrap) and
-        // designs that are not all signs take the dense kernel.
-        if let (None, Some(signs)) = (&block.rows, &group.signs) {
+        // X as sign lists: the group's for whole-group blocks, the block's own for blocks
+        // with a row list; designs that are not all signs take the dense kernel.
+        let signs = match &block.rows {
+            None => group.signs.as_ref(),
+            Some(_) => block.signs.as_ref(),
+        };
+        if let Some(signs) = signs {
             signs_kernel::logistic_gradient_signs(signs, &block.c, &block.cy, w, grad, loss);
             return;
         }

@@ -6,6 +6,7 @@
 //! numpyro do; the trajectory length is a fixed number of leapfrog steps for all lanes.
 
 pub mod adapt;
+pub mod control_variates;
 pub mod laplace_flow;
 pub mod params;
 pub mod sampler;
@@ -24,6 +25,7 @@ use crate::load::Dataset;
 use crate::solve::backend::GradientBackend;
 use crate::solve::lockstep::Lockstep;
 use crate::solve::precondition::curvature_diag;
+use control_variates::cv_means;
 use sampler::{ChainStart, sample_block};
 
 /// Posterior summary of one fit.
@@ -119,8 +121,16 @@ pub fn solve_posterior<B: GradientBackend>(
         // The early-stopping test needs only the MCSE of each mean (no ranks).
         let enough = |outs: &[sampler::ChainOutput]| {
             let target = params.mcse_target().unwrap_or(f64::INFINITY);
-            outs.chunks(params.chains())
-                .all(|fit_chains| (0..N_FEATURES).all(|k| mcse_of_mean(fit_chains, k) <= target))
+            outs.chunks(params.chains()).all(|fit_chains| {
+                match params
+                    .control_variates()
+                    .then(|| cv_means(fit_chains))
+                    .flatten()
+                {
+                    Some(cv) => cv.mcse.iter().all(|&m| m <= target),
+                    None => (0..N_FEATURES).all(|k| mcse_of_mean(fit_chains, k) <= target),
+                }
+            })
         };
         let group = &design.groups[block.group];
         let chains = sample_block(backend, group, block, &starts, params, &enough);
@@ -247,6 +257,12 @@ fn summarise(
             summary.mcse[k] = d.mcse;
             summary.rhat[k] = d.rhat;
             summary.ess_bulk[k] = d.ess_bulk;
+        }
+        // With recorded scores, the mean and its error come from the control-variate estimate
+        // (sd, R-hat and ESS stay those of the draws themselves).
+        if let Some(cv) = cv_means(own) {
+            summary.mean = cv.mean;
+            summary.mcse = cv.mcse;
         }
         out.push((fit, summary));
         i = j;

@@ -7,7 +7,6 @@
 //! per-step updates of all 16 lanes vectorise.
 
 use super::adapt::{DualAveraging, WarmupSchedule, Welford};
-use super::laplace_flow::laplace_flow;
 use super::params::ValidHmcParams;
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::features::N_FEATURES;
@@ -22,6 +21,8 @@ type Field = [[f64; LANES]; N_FEATURES];
 pub struct ChainOutput {
     /// Kept draws, `draws × 29`, draw-major.
     pub draws: Vec<f32>,
+    /// With control variates: the score ∇log π at each kept draw, `draws × 29`; else empty.
+    pub scores: Vec<f32>,
     /// Mean acceptance probability over the kept iterations.
     pub accept_rate: f64,
     /// Divergent transitions among the kept iterations (energy error > 1000 or not finite).
@@ -92,9 +93,10 @@ impl<B: GradientBackend + ?Sized> Potential<'_, B> {
     }
 }
 
-/// Exact prior flow for every (feature, lane): the common no-crossing case in a vectorisable
-/// pass, the rest through [`laplace_flow`]. Compiled for AVX2 when the CPU has it (the sqrt and
-/// division of 464 values per step are otherwise a quarter of the sampler's time).
+/// Exact prior flow for every (feature, lane), in closed form ([`prior_flow_body`]; the
+/// reference is the event-by-event [`laplace_flow`], compared in the tests). Compiled for AVX2
+/// when the CPU has it (the sqrt and division of 464 values per step are otherwise a quarter
+/// of the sampler's time).
 fn prior_flow(q: &mut Field, p: &mut Field, inv_mass: &Field, step: &[f64; LANES], lambda: f64) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -120,6 +122,11 @@ unsafe fn prior_flow_avx2(
     prior_flow_body(q, p, inv_mass, step, lambda);
 }
 
+/// The exact flow of [`laplace_flow`] in closed form, without branches, so the 16 lanes of a
+/// feature vectorise whether or not they cross zero. Once a coordinate reaches the kink with
+/// speed v₀ (energy conservation: v₀² = u² + 2by), every later excursion to one side lasts
+/// 2v₀/b and the sides alternate, so the time left after the first crossing is whole
+/// excursions (a floor) plus a partial one.
 #[inline(always)]
 fn prior_flow_body(
     q: &mut Field,
@@ -129,8 +136,6 @@ fn prior_flow_body(
     lambda: f64,
 ) {
     for k in 0..N_FEATURES {
-        // Branch-free (selects only) so the 16 lanes vectorise.
-        let mut slow = [0f64; LANES];
         let (qk, pk_row, im_row) = (&mut q[k], &mut p[k], &inv_mass[k]);
         for l in 0..LANES {
             let (x, pk, im, t) = (qk[l], pk_row[l], im_row[l], step[l]);
@@ -142,27 +147,45 @@ fn prior_flow_body(
             } else {
                 0.0
             };
+            // Side of the kink the coordinate is on (or leaving to); 0 = at rest on it.
             let s = if x != 0.0 { sx } else { sp };
             let b = im * lambda;
+            let inv_b = 1.0 / b;
             let (y, u) = (s * x, s * im * pk);
-            // Crossing iff the time to reach zero, (u + √(u² + 2by))/b, is below t; compared
-            // without the division.
-            let reach = u + (u * u + 2.0 * b * y).sqrt();
-            let fast = (s != 0.0) & (reach >= t * b);
-            slow[l] = if fast { 0.0 } else { 1.0 };
-            qk[l] = if fast {
-                x + s * (u * t - 0.5 * b * t * t)
+            let v0 = (u * u + 2.0 * b * y).sqrt();
+            let t_zero = (u + v0) * inv_b;
+            // No crossing within the step: one parabola.
+            let x_stay = x + s * (u * t - 0.5 * b * t * t);
+            let p_stay = pk - s * lambda * t;
+            // Crossing: whole excursions of 2v₀/b, then a partial one on the final side.
+            let excursion = 2.0 * v0 * inv_b;
+            let left = (t - t_zero).max(0.0);
+            let whole = if excursion > 0.0 {
+                (left / excursion).floor()
             } else {
-                x
+                0.0
             };
-            pk_row[l] = if fast { pk - s * lambda * t } else { pk };
-        }
-        if slow.iter().sum::<f64>() > 0.0 {
-            for l in 0..LANES {
-                if slow[l] != 0.0 {
-                    laplace_flow(&mut q[k][l], &mut p[k][l], inv_mass[k][l], lambda, step[l]);
-                }
-            }
+            let rest = (left - whole * excursion).max(0.0);
+            let parity = whole - 2.0 * (0.5 * whole).floor(); // 0 or 1
+            let side = -s * (1.0 - 2.0 * parity);
+            let x_cross = side * (v0 * rest - 0.5 * b * rest * rest);
+            let p_cross = side * (v0 - b * rest) / im;
+            let stays = t_zero >= t;
+            let moving = s != 0.0;
+            qk[l] = if !moving {
+                x
+            } else if stays {
+                x_stay
+            } else {
+                x_cross
+            };
+            pk_row[l] = if !moving {
+                pk
+            } else if stays {
+                p_stay
+            } else {
+                p_cross
+            };
         }
     }
 }
@@ -201,6 +224,11 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     let mut out: Vec<ChainOutput> = (0..lanes)
         .map(|_| ChainOutput {
             draws: Vec::with_capacity(draws * N_FEATURES),
+            scores: Vec::with_capacity(if params.control_variates() {
+                draws * N_FEATURES
+            } else {
+                0
+            }),
             accept_rate: 0.0,
             divergences: 0,
             step_size: 0.0,
@@ -292,6 +320,20 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 out[l].accept_rate += alpha;
                 out[l].divergences += divergent as usize;
                 out[l].draws.extend(column.iter().map(|&v| v as f32));
+                if params.control_variates() {
+                    // ∇log π = −(∇loss + λ·sign(q)); the density is continuous at 0.
+                    out[l].scores.extend((0..N_FEATURES).map(|k| {
+                        let q = column[k];
+                        let sign = if q > 0.0 {
+                            1.0
+                        } else if q < 0.0 {
+                            -1.0
+                        } else {
+                            0.0
+                        };
+                        (-(grad_u[k][l] + lambda * sign)) as f32
+                    }));
+                }
             } else {
                 eps[l] = dual[l].update(alpha);
                 if schedule.in_window(it) {
@@ -337,4 +379,68 @@ fn kinetic(p: &Field, inv_mass: &Field) -> [f64; LANES] {
         }
     }
     kin.map(|v| 0.5 * v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::laplace_flow::laplace_flow;
+    use super::*;
+
+    /// The closed-form flow of all lanes against the event-by-event reference, including
+    /// coordinates on the kink, at rest, crossing once and crossing many times.
+    #[test]
+    fn closed_form_prior_flow_matches_the_reference() {
+        let mut rng = Rng::new(5);
+        let lambda = 10.0;
+        for round in 0..200 {
+            let mut q: Field = [[0.0; LANES]; N_FEATURES];
+            let mut p: Field = [[0.0; LANES]; N_FEATURES];
+            let mut inv_mass: Field = [[0.0; LANES]; N_FEATURES];
+            let mut step = [0f64; LANES];
+            for l in 0..LANES {
+                step[l] = 0.05 + rng.uniform() * if round % 4 == 0 { 5.0 } else { 0.5 };
+                for k in 0..N_FEATURES {
+                    q[k][l] = match (k + l + round) % 7 {
+                        0 => 0.0,
+                        1 => 1e-7 * rng.normal(),
+                        _ => 0.1 * rng.normal(),
+                    };
+                    p[k][l] = if (k * l + round) % 11 == 0 {
+                        0.0
+                    } else {
+                        3.0 * rng.normal()
+                    };
+                    inv_mass[k][l] = 0.001 + 0.05 * rng.uniform();
+                }
+            }
+            let (mut qc, mut pc) = (q, p);
+            prior_flow(&mut qc, &mut pc, &inv_mass, &step, lambda);
+            for k in 0..N_FEATURES {
+                for l in 0..LANES {
+                    let (mut x, mut pp) = (q[k][l], p[k][l]);
+                    laplace_flow(&mut x, &mut pp, inv_mass[k][l], lambda, step[l]);
+                    let scale_x =
+                        1e-9 + 1e-9 * (q[k][l].abs() + inv_mass[k][l] * p[k][l].abs() * step[l]);
+                    assert!(
+                        (qc[k][l] - x).abs() <= 1e3 * scale_x,
+                        "x: {} vs {x} from ({}, {}) im {} t {}",
+                        qc[k][l],
+                        q[k][l],
+                        p[k][l],
+                        inv_mass[k][l],
+                        step[l]
+                    );
+                    assert!(
+                        (pc[k][l] - pp).abs() <= 1e-9 * (1.0 + p[k][l].abs() + lambda * step[l]),
+                        "p: {} vs {pp} from ({}, {}) im {} t {}",
+                        pc[k][l],
+                        q[k][l],
+                        p[k][l],
+                        inv_mass[k][l],
+                        step[l]
+                    );
+                }
+            }
+        }
+    }
 }
