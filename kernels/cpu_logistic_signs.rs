@@ -170,7 +170,7 @@ fn sum_rows<'a, const AVX: bool>(
     }
     let mut sum = [0f32; LANES];
     for l in 0..LANES {
-        sum[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+        sum[l] = acc[0][l] + acc[1][l];
     }
     sum
 }

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 mod commands;
 mod rerank_commands;
 
-use prefdissect::config::FitConfig;
+use prefdissect::config::{Estimator, EstimatorSettings, FitConfig};
 use prefdissect::load::Selection;
 use prefdissect::{Result, demo, run, simulate};
 
@@ -154,21 +154,25 @@ enum Command {
         /// The dev data directory (with numpyro/*.json).
         #[arg(long, default_value = "../shared/data/dev")]
         dev: PathBuf,
+        /// Sampler settings file (configs/paper.json, configs/fast.json); the flags below
+        /// override it [default: the paper's settings].
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Chains per fit.
-        #[arg(long, default_value_t = 4)]
-        chains: usize,
+        #[arg(long)]
+        chains: Option<usize>,
         /// Warm-up iterations.
-        #[arg(long, default_value_t = 500)]
-        warmup: usize,
+        #[arg(long)]
+        warmup: Option<usize>,
         /// Draws per chain.
-        #[arg(long, default_value_t = 2000)]
-        draws: usize,
+        #[arg(long)]
+        draws: Option<usize>,
         /// Leapfrog steps per iteration.
-        #[arg(long, default_value_t = 5)]
-        leapfrog_steps: usize,
+        #[arg(long)]
+        leapfrog_steps: Option<usize>,
         /// Seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[arg(long)]
+        seed: Option<u64>,
         /// Only the first N (judge, group) pairs of each file.
         #[arg(long)]
         limit: Option<usize>,
@@ -388,6 +392,7 @@ fn execute(command: Command) -> Result<()> {
         }
         Command::Fidelity {
             dev,
+            config,
             chains,
             warmup,
             draws,
@@ -397,13 +402,26 @@ fn execute(command: Command) -> Result<()> {
             json,
             backend,
         } => {
-            let params = prefdissect::solve::hmc::HmcParams::new()
-                .chains(chains)
-                .warmup(warmup)
-                .draws(draws)
-                .leapfrog_steps(leapfrog_steps)
-                .seed(seed)
-                .check()?;
+            let flags = FitConfig {
+                chains,
+                warmup,
+                draws,
+                leapfrog_steps,
+                seed,
+                ..FitConfig::default()
+            };
+            let settings = FitConfig::load(config.as_deref(), &flags)?;
+            let params = match settings.estimator_settings(Estimator::PosteriorMean)? {
+                EstimatorSettings::Posterior(p) => p,
+                EstimatorSettings::Map(_) => {
+                    return Err(prefdissect::error::Error::Setting {
+                        name: "estimator",
+                        message: "fidelity compares posterior means; the config asks for the MAP"
+                            .into(),
+                    }
+                    .into());
+                }
+            };
             let (engine, selected) = prefdissect::solve::EngineBackend::select(backend);
             if let Some(w) = &selected.warning {
                 eprintln!("warning: {w}");

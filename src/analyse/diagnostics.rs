@@ -242,9 +242,11 @@ pub struct FastDiagnostics {
     keys: Vec<u64>,
     sorted: Vec<f64>,
     order: Vec<u32>,
-    bulk: Vec<Vec<f64>>,
-    folded: Vec<Vec<f64>>,
-    raw: Vec<Vec<f64>>,
+    /// Split-chain values, flat: draw d of chain c is entry c·draws + d, so split chain 2c
+    /// (the first half of chain c) and 2c + 1 are consecutive runs of draws/2.
+    bulk: Vec<f64>,
+    folded: Vec<f64>,
+    raw: Vec<f64>,
 }
 
 impl FastDiagnostics {
@@ -258,7 +260,6 @@ impl FastDiagnostics {
         let table = (0..=2 * s)
             .map(|m| inverse_normal_cdf((m as f64 / 2.0 - 0.375) / (s as f64 + 0.25)))
             .collect();
-        let half = draws / 2;
         FastDiagnostics {
             chains,
             draws,
@@ -266,9 +267,9 @@ impl FastDiagnostics {
             keys: Vec::with_capacity(s),
             sorted: vec![0.0; s],
             order: vec![0; s],
-            bulk: vec![vec![0.0; half]; 2 * chains],
-            folded: vec![vec![0.0; half]; 2 * chains],
-            raw: vec![vec![0.0; half]; 2 * chains],
+            bulk: vec![0.0; s],
+            folded: vec![0.0; s],
+            raw: vec![0.0; s],
         }
     }
 
@@ -277,14 +278,12 @@ impl FastDiagnostics {
         let (m, n) = (self.chains, self.draws);
         let s = m * n;
         let half = n / 2;
-        // Split-chain layout: split chain 2c holds the first half of chain c, 2c + 1 the second.
         self.keys.clear();
         let (mut sum, mut count) = (0.0f64, 0.0f64);
         for c in 0..m {
             for d in 0..n {
                 let v = value(c, d);
-                let split = 2 * c + d / half;
-                self.raw[split][d % half] = v as f64;
+                self.raw[c * n + d] = v as f64;
                 sum += v as f64;
                 count += 1.0;
                 let bits = v.to_bits();
@@ -300,13 +299,12 @@ impl FastDiagnostics {
         for (i, &k) in self.keys.iter().enumerate() {
             let idx = (k & 0xffff_ffff) as usize;
             self.order[i] = idx as u32;
-            self.sorted[i] = self.raw[2 * (idx / n) + (idx % n) / half][idx % half];
+            self.sorted[i] = self.raw[idx];
         }
         let mean = sum / count;
         let sd = (self
             .raw
             .iter()
-            .flatten()
             .map(|v| (v - mean) * (v - mean))
             .sum::<f64>()
             / (count - 1.0))
@@ -325,8 +323,7 @@ impl FastDiagnostics {
             }
             let z = self.table[i + j + 2];
             for &idx in &self.order[i..=j] {
-                let idx = idx as usize;
-                self.bulk[2 * (idx / n) + (idx % n) / half][idx % half] = z;
+                self.bulk[idx as usize] = z;
             }
             i = j + 1;
         }
@@ -354,18 +351,20 @@ impl FastDiagnostics {
             }
             let z = self.table[i + j + 2];
             for &(_, idx) in &merged[i..=j] {
-                let idx = idx as usize;
-                self.folded[2 * (idx / n) + (idx % n) / half][idx % half] = z;
+                self.folded[idx as usize] = z;
             }
             i = j + 1;
         }
-        let ess_mean = ess(&as_slices(&self.raw));
-        let bulk = as_slices(&self.bulk);
+        fn halves(v: &[f64], half: usize) -> Vec<&[f64]> {
+            v.chunks(half).collect()
+        }
+        let ess_mean = ess(&halves(&self.raw, half));
+        let bulk = halves(&self.bulk, half);
         Diagnostics {
             mean,
             sd,
             mcse: sd / ess_mean.sqrt(),
-            rhat: rhat(&bulk).max(rhat(&as_slices(&self.folded))),
+            rhat: rhat(&bulk).max(rhat(&halves(&self.folded, half))),
             ess_bulk: ess(&bulk),
         }
     }

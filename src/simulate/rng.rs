@@ -56,6 +56,22 @@ impl Rng {
         (r * c, r * s)
     }
 
+    /// Two independent standard normals by Marsaglia's polar method: no sin/cos (a fifth of the
+    /// HMC sampler's momentum refresh otherwise), at the cost of rejecting 21% of the uniform
+    /// pairs. A different stream from [`Rng::normal_pair`], which the simulator keeps so that
+    /// simulated data sets do not change.
+    pub fn normal_pair_polar(&mut self) -> (f64, f64) {
+        loop {
+            let u = 2.0 * self.uniform() - 1.0;
+            let v = 2.0 * self.uniform() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let f = (-2.0 * s.ln() / s).sqrt();
+                return (u * f, v * f);
+            }
+        }
+    }
+
     /// Uniform integer in `0..n`.
     pub fn below(&mut self, n: usize) -> usize {
         (self.uniform() * n as f64) as usize
@@ -67,5 +83,47 @@ impl Rng {
             let j = self.below(i + 1);
             items.swap(i, j);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rng;
+
+    /// The polar method's normals: mean, variance, fourth moment and the share beyond 2 sd
+    /// within a few standard errors of N(0, 1) on 400,000 draws; the pair is uncorrelated.
+    #[test]
+    fn polar_normals_have_normal_moments() {
+        let mut rng = Rng::new(11);
+        let n = 200_000;
+        let (mut s1, mut s2, mut s4, mut tail, mut cross) = (0f64, 0f64, 0f64, 0f64, 0f64);
+        for _ in 0..n {
+            let (a, b) = rng.normal_pair_polar();
+            for v in [a, b] {
+                s1 += v;
+                s2 += v * v;
+                s4 += v.powi(4);
+                tail += (v.abs() > 2.0) as u8 as f64;
+            }
+            cross += a * b;
+        }
+        let m = 2.0 * n as f64;
+        let (mean, var, kurt) = (s1 / m, s2 / m, s4 / m);
+        assert!(mean.abs() < 4.0 / m.sqrt(), "mean {mean}");
+        assert!((var - 1.0).abs() < 4.0 * (2.0 / m).sqrt(), "variance {var}");
+        assert!(
+            (kurt - 3.0).abs() < 4.0 * (96.0 / m).sqrt(),
+            "fourth moment {kurt}"
+        );
+        let p = 0.045_500_263_896_358_4; // P(|Z| > 2)
+        assert!(
+            (tail / m - p).abs() < 4.0 * (p * (1.0 - p) / m).sqrt(),
+            "tail {}",
+            tail / m
+        );
+        assert!(
+            (cross / n as f64).abs() < 4.0 / (n as f64).sqrt(),
+            "correlation"
+        );
     }
 }

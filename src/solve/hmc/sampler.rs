@@ -263,7 +263,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
         for l in 0..lanes {
             let mut k = 0;
             while k < N_FEATURES {
-                let (a, b) = rng[l].normal_pair();
+                let (a, b) = rng[l].normal_pair_polar();
                 p[k][l] = a / inv_mass[k][l].sqrt();
                 if k + 1 < N_FEATURES {
                     p[k + 1][l] = b / inv_mass[k + 1][l].sqrt();
