@@ -418,8 +418,7 @@ fn execute(command: Command) -> Result<()> {
                         name: "estimator",
                         message: "fidelity compares posterior means; the config asks for the MAP"
                             .into(),
-                    }
-                    .into());
+                    });
                 }
             };
             let (engine, selected) = prefdissect::solve::EngineBackend::select(backend);
