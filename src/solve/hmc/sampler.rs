@@ -16,6 +16,27 @@ use crate::solve::backend::GradientBackend;
 /// One value per (feature, lane).
 type Field = [[f64; LANES]; N_FEATURES];
 
+/// Each lane's diagonal metric with its reciprocal and square root, recomputed only when
+/// adaptation changes it (a leapfrog step would otherwise spend 464 divisions on it, and a
+/// momentum refresh 464 square roots).
+#[derive(Clone, Copy)]
+struct Metric {
+    /// M⁻¹ (≈ posterior variances).
+    inv_mass: Field,
+    /// M.
+    mass: Field,
+    /// √M, the momentum's sd.
+    sqrt_mass: Field,
+}
+
+impl Metric {
+    fn set(&mut self, k: usize, l: usize, inv_mass: f64) {
+        self.inv_mass[k][l] = inv_mass;
+        self.mass[k][l] = 1.0 / inv_mass;
+        self.sqrt_mass[k][l] = self.mass[k][l].sqrt();
+    }
+}
+
 /// What one chain produced.
 #[derive(Clone, Debug)]
 pub struct ChainOutput {
@@ -97,17 +118,17 @@ impl<B: GradientBackend + ?Sized> Potential<'_, B> {
 /// reference is the event-by-event [`laplace_flow`], compared in the tests). Compiled for AVX2
 /// when the CPU has it (the sqrt and division of 464 values per step are otherwise a quarter
 /// of the sampler's time).
-fn prior_flow(q: &mut Field, p: &mut Field, inv_mass: &Field, step: &[f64; LANES], lambda: f64) {
+fn prior_flow(q: &mut Field, p: &mut Field, metric: &Metric, step: &[f64; LANES], lambda: f64) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { prior_flow_avx2(q, p, inv_mass, step, lambda) };
+            unsafe { prior_flow_avx2(q, p, metric, step, lambda) };
             return;
         }
     }
-    prior_flow_body(q, p, inv_mass, step, lambda);
+    prior_flow_body(q, p, metric, step, lambda);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -115,11 +136,11 @@ fn prior_flow(q: &mut Field, p: &mut Field, inv_mass: &Field, step: &[f64; LANES
 unsafe fn prior_flow_avx2(
     q: &mut Field,
     p: &mut Field,
-    inv_mass: &Field,
+    metric: &Metric,
     step: &[f64; LANES],
     lambda: f64,
 ) {
-    prior_flow_body(q, p, inv_mass, step, lambda);
+    prior_flow_body(q, p, metric, step, lambda);
 }
 
 /// The exact flow of [`laplace_flow`] in closed form, without branches, so the 16 lanes of a
@@ -131,14 +152,16 @@ unsafe fn prior_flow_avx2(
 fn prior_flow_body(
     q: &mut Field,
     p: &mut Field,
-    inv_mass: &Field,
+    metric: &Metric,
     step: &[f64; LANES],
     lambda: f64,
 ) {
+    let inv_lambda = 1.0 / lambda;
     for k in 0..N_FEATURES {
-        let (qk, pk_row, im_row) = (&mut q[k], &mut p[k], &inv_mass[k]);
+        let (qk, pk_row) = (&mut q[k], &mut p[k]);
+        let (im_row, m_row) = (&metric.inv_mass[k], &metric.mass[k]);
         for l in 0..LANES {
-            let (x, pk, im, t) = (qk[l], pk_row[l], im_row[l], step[l]);
+            let (x, pk, im, m, t) = (qk[l], pk_row[l], im_row[l], m_row[l], step[l]);
             let sx = if x > 0.0 { 1.0 } else { -1.0 };
             let sp = if pk > 0.0 {
                 1.0
@@ -150,7 +173,7 @@ fn prior_flow_body(
             // Side of the kink the coordinate is on (or leaving to); 0 = at rest on it.
             let s = if x != 0.0 { sx } else { sp };
             let b = im * lambda;
-            let inv_b = 1.0 / b;
+            let inv_b = m * inv_lambda;
             let (y, u) = (s * x, s * im * pk);
             let v0 = (u * u + 2.0 * b * y).sqrt();
             let t_zero = (u + v0) * inv_b;
@@ -169,7 +192,7 @@ fn prior_flow_body(
             let parity = whole - 2.0 * (0.5 * whole).floor(); // 0 or 1
             let side = -s * (1.0 - 2.0 * parity);
             let x_cross = side * (v0 * rest - 0.5 * b * rest * rest);
-            let p_cross = side * (v0 - b * rest) / im;
+            let p_cross = side * (v0 - b * rest) * m;
             let stays = t_zero >= t;
             let moving = s != 0.0;
             qk[l] = if !moving {
@@ -206,14 +229,19 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     let (warmup, draws, steps) = (params.warmup(), params.draws(), params.leapfrog_steps());
     let schedule = WarmupSchedule::new(warmup);
     let mut rng: Vec<Rng> = starts.iter().map(|s| Rng::new(s.seed)).collect();
-    let mut inv_mass: Field = [[1.0; LANES]; N_FEATURES];
+    let ones = [[1.0; LANES]; N_FEATURES];
+    let mut metric = Metric {
+        inv_mass: ones,
+        mass: ones,
+        sqrt_mass: ones,
+    };
     let mut q: Field = [[0.0; LANES]; N_FEATURES];
     for l in 0..lanes {
         for k in 0..N_FEATURES {
-            inv_mass[k][l] = starts[l].inv_mass[k];
+            metric.set(k, l, starts[l].inv_mass[k]);
             // Start near the prior's centre, dispersed by about one posterior sd; positions
             // live on the f32 grid the kernel evaluates, so U and ∇U are exactly theirs.
-            q[k][l] = ((rng[l].normal() * inv_mass[k][l].sqrt()) as f32) as f64;
+            q[k][l] = ((rng[l].normal() * starts[l].inv_mass[k].sqrt()) as f32) as f64;
         }
     }
     let mut eps = [0.5f64; LANES];
@@ -264,16 +292,16 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
             let mut k = 0;
             while k < N_FEATURES {
                 let (a, b) = rng[l].normal_pair_polar();
-                p[k][l] = a / inv_mass[k][l].sqrt();
+                p[k][l] = a * metric.sqrt_mass[k][l];
                 if k + 1 < N_FEATURES {
-                    p[k + 1][l] = b / inv_mass[k + 1][l].sqrt();
+                    p[k + 1][l] = b * metric.sqrt_mass[k + 1][l];
                 }
                 k += 2;
             }
             step[l] = eps[l] * (1.0 + STEP_JITTER * (2.0 * rng[l].uniform() - 1.0));
             half[l] = 0.5 * step[l];
         }
-        let k0 = kinetic(&p, &inv_mass);
+        let k0 = kinetic(&p, &metric.inv_mass);
         let mut qn = q;
         let mut gn = grad_u;
         for s in 0..steps {
@@ -282,7 +310,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                     p[k][l] -= half[l] * gn[k][l];
                 }
             }
-            prior_flow(&mut qn, &mut p, &inv_mass, &step, lambda);
+            prior_flow(&mut qn, &mut p, &metric, &step, lambda);
             for row in qn.iter_mut() {
                 for v in row.iter_mut() {
                     *v = (*v as f32) as f64;
@@ -296,7 +324,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 }
             }
         }
-        let kn = kinetic(&p, &inv_mass);
+        let kn = kinetic(&p, &metric.inv_mass);
         let sampling = it >= warmup;
         for l in 0..lanes {
             let delta = (un[l] + kn[l]) - (u[l] + k0[l]);
@@ -342,7 +370,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 if schedule.closes_window(it) {
                     let var = welford[l].regularised_variance();
                     for k in 0..N_FEATURES {
-                        inv_mass[k][l] = var[k];
+                        metric.set(k, l, var[k]);
                     }
                     welford[l] = Welford::default();
                     dual[l] = DualAveraging::new(eps[l], params.target_accept());
@@ -395,7 +423,11 @@ mod tests {
         for round in 0..200 {
             let mut q: Field = [[0.0; LANES]; N_FEATURES];
             let mut p: Field = [[0.0; LANES]; N_FEATURES];
-            let mut inv_mass: Field = [[0.0; LANES]; N_FEATURES];
+            let mut metric = Metric {
+                inv_mass: [[1.0; LANES]; N_FEATURES],
+                mass: [[1.0; LANES]; N_FEATURES],
+                sqrt_mass: [[1.0; LANES]; N_FEATURES],
+            };
             let mut step = [0f64; LANES];
             for l in 0..LANES {
                 step[l] = 0.05 + rng.uniform() * if round % 4 == 0 { 5.0 } else { 0.5 };
@@ -410,11 +442,12 @@ mod tests {
                     } else {
                         3.0 * rng.normal()
                     };
-                    inv_mass[k][l] = 0.001 + 0.05 * rng.uniform();
+                    metric.set(k, l, 0.001 + 0.05 * rng.uniform());
                 }
             }
             let (mut qc, mut pc) = (q, p);
-            prior_flow(&mut qc, &mut pc, &inv_mass, &step, lambda);
+            prior_flow(&mut qc, &mut pc, &metric, &step, lambda);
+            let inv_mass = metric.inv_mass;
             for k in 0..N_FEATURES {
                 for l in 0..LANES {
                     let (mut x, mut pp) = (q[k][l], p[k][l]);
