@@ -247,6 +247,9 @@ pub struct CalibrateArgs {
     /// Also write the full report (every weight) as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Where the fits run.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: prefdissect::device::BackendChoice,
 }
 
 impl CalibrateArgs {
@@ -260,6 +263,7 @@ impl CalibrateArgs {
             level,
             seed,
             json,
+            backend,
         } = self;
         use prefdissect::bootstrap::calibrate;
         if refits < 3 || replicates < 2 || judges == 0 || group_sizes.iter().any(|&n| n < 2) {
@@ -276,6 +280,7 @@ impl CalibrateArgs {
             group_sizes,
             level,
             seed,
+            backend,
         })?;
         print!("{}", calibrate::render(&report));
         if let Some(path) = json {

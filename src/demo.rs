@@ -27,7 +27,11 @@ pub struct DemoRow {
 
 /// Runs the demo into `root` (`root/data`, `root/fit` with `analysis/`, `root/bootstrap`,
 /// `root/report.html`) and returns the table rows.
-pub fn demo(root: &Path, seed: u64) -> Result<(Vec<DemoRow>, serde_json::Value)> {
+pub fn demo(
+    root: &Path,
+    seed: u64,
+    backend: crate::device::BackendChoice,
+) -> Result<(Vec<DemoRow>, serde_json::Value)> {
     let data_dir = root.join("data");
     let fit_dir = root.join("fit");
     let sim = simulate(seed);
@@ -41,7 +45,7 @@ pub fn demo(root: &Path, seed: u64) -> Result<(Vec<DemoRow>, serde_json::Value)>
             ..FitConfig::default()
         },
         progress: false,
-        backend: Default::default(),
+        backend,
     })?;
     let per_fit = outcome.solution.weights();
     let averaged = fold_average(&outcome.design, &per_fit);
@@ -89,7 +93,7 @@ pub fn demo(root: &Path, seed: u64) -> Result<(Vec<DemoRow>, serde_json::Value)>
         resume: false,
         progress: false,
         stop_after_chunks: None,
-        backend: Default::default(),
+        backend,
     })?;
     crate::analyze::analyze(&crate::analyze::AnalyzeRequest {
         fit: fit_dir.clone(),

@@ -148,6 +148,9 @@ enum Command {
         /// Simulator seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Where the fits run.
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: prefdissect::device::BackendChoice,
     },
     /// Compare posterior means with the authors' numpyro runs on the dev data (z-scores).
     Fidelity {
@@ -376,8 +379,8 @@ fn execute(command: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Demo { dir, seed } => {
-            let (rows, summary) = demo::demo(&dir, seed)?;
+        Command::Demo { dir, seed, backend } => {
+            let (rows, summary) = demo::demo(&dir, seed, backend)?;
             println!("{}", demo::render(&rows));
             println!(
                 "{} MAP fits in {:.3} s ({}); data in {}/data, fit in {}/fit; open {}/report.html",

@@ -364,6 +364,7 @@ fn calibration_on_simulated_data() {
         group_sizes: vec![400, 820],
         level: 0.95,
         seed: 11,
+        backend: prefdissect::device::BackendChoice::Cpu,
     })
     .unwrap();
     assert!(r.eligible >= 40, "{} eligible weights", r.eligible);

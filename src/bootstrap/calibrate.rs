@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::features::{FEATURE_NAMES, N_FEATURES};
 use crate::load::{Annotations, Dataset, Group, Judge};
 use crate::simulate::{CONSENSUS, Rng};
-use crate::solve::{CpuBackend, MapParams};
+use crate::solve::{EngineBackend, MapParams};
 
 /// Settings of a calibration study.
 #[derive(Clone, Debug)]
@@ -38,6 +38,8 @@ pub struct CalibrationParams {
     pub level: f64,
     /// Seed of the population and the data sets.
     pub seed: u64,
+    /// Where the fits run (`--backend`); a wgpu failure reruns the refit on the CPU.
+    pub backend: crate::device::BackendChoice,
 }
 
 /// The fixed population: feature rates, correlations and true weights.
@@ -130,6 +132,10 @@ fn similarity<'w>(groups: usize, a: usize, b: usize, w: impl Fn(usize, usize) ->
 /// Runs the study (MAP, multinomial resampling, percentile intervals).
 pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
     let settings = EstimatorSettings::Map(MapParams::new().check()?);
+    let (engine, selected) = EngineBackend::select(p.backend);
+    if let Some(w) = &selected.warning {
+        eprintln!("warning: {w}");
+    }
     let pop = Population::new(p.seed, p.group_sizes.len(), p.judges);
     let (nj, ng) = (p.judges, p.group_sizes.len());
     let models = nj * ng;
@@ -151,30 +157,22 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
         let mut rng = Rng::new(p.seed ^ (0x5bd1_e995 * (i as u64 + 1)));
         let data = pop.draw(&mut rng, &p.group_sizes);
         let groups = GroupDesign::build_all(&data, 1, 0)?;
-        let fit = solve_vectors(
-            &data,
-            &groups,
-            unit_vectors(&groups),
-            &settings,
-            None,
-            &CpuBackend,
-        )?;
         let seed = p.seed.wrapping_add(i as u64);
-        let vectors = replicate_vectors(&groups, Resampling::Multinomial, seed, 0..p.replicates);
-        let warm = WarmStart {
-            point: &fit.weights,
-        };
-        let boot = solve_vectors(&data, &groups, vectors, &settings, Some(&warm), &CpuBackend)?;
-        // Delete-a-group jackknife for the BCa acceleration, as `bootstrap --bca` does.
-        let jvectors = jackknife_vectors(&groups, seed, JACKKNIFE);
-        let jack = solve_vectors(
-            &data,
-            &groups,
-            jvectors,
-            &settings,
-            Some(&warm),
-            &CpuBackend,
-        )?;
+        // One refit's three solves; a wgpu failure reruns them on the CPU.
+        let (solved, _) = engine.run_or_cpu(|b| -> Result<_> {
+            let fit = solve_vectors(&data, &groups, unit_vectors(&groups), &settings, None, b)?;
+            let vectors =
+                replicate_vectors(&groups, Resampling::Multinomial, seed, 0..p.replicates);
+            let warm = WarmStart {
+                point: &fit.weights,
+            };
+            let boot = solve_vectors(&data, &groups, vectors, &settings, Some(&warm), b)?;
+            // Delete-a-group jackknife for the BCa acceleration, as `bootstrap --bca` does.
+            let jvectors = jackknife_vectors(&groups, seed, JACKKNIFE);
+            let jack = solve_vectors(&data, &groups, jvectors, &settings, Some(&warm), b)?;
+            Ok((fit, boot, jack))
+        });
+        let (fit, boot, jack) = solved?;
         for (q, &(a, b)) in pairs.iter().enumerate() {
             let pt = similarity(ng, a, b, |g, j| &fit.weights[g * nj + j]);
             let mut v: Vec<f64> = (0..p.replicates)
