@@ -46,19 +46,12 @@ impl GradientBackend for CpuBackend {
             None => group.signs.as_ref(),
             Some(_) => block.signs.as_ref(),
         };
-        if let Some(signs) = signs {
-            signs_kernel::logistic_gradient_signs(signs, &block.c, &block.cy, w, grad, loss);
-            return;
+        match signs {
+            Some(signs) => {
+                signs_kernel::logistic_gradient_signs(signs, &block.c, &block.cy, w, grad, loss)
+            }
+            None => DenseCpuBackend.block_gradient(group, block, w, grad, loss),
         }
-        kernel::logistic_gradient_block(
-            &group.x,
-            block.rows.as_deref(),
-            &block.c,
-            &block.cy,
-            w,
-            grad,
-            loss,
-        );
     }
 
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
