@@ -4,7 +4,8 @@
 //! Any h(w) whose posterior mean is known to be 0 can be subtracted from the draws, w − βᵀh,
 //! without changing the expectation; with β the regression of w on h, the variance falls by the
 //! share of w's variance that h explains (Assaraf & Caffarel 1999; Mira, Solgi & Imparato 2013).
-//! By Stein's identity ∫ ∂ⱼ(φ·π) = 0, so for a posterior π two families qualify:
+//! By Stein's identity ∫ ∂ⱼ(φ·π) = 0, so ∂ⱼφ + φ·sⱼ has mean 0 for any φ with φ·π continuous
+//! and vanishing at infinity (sⱼ = ∂ⱼ log π). Used here:
 //!
 //! - φ = 1: the score sⱼ = ∂ⱼ log π = −(∂ⱼ loss + λ·sign wⱼ). For a Gaussian posterior
 //!   N(μ, Σ), w = μ − Σ·s exactly, so the weights the data pin down lose nearly all their
@@ -12,14 +13,14 @@
 //! - φ = |wⱼ| (continuous, so φ·π is too): kⱼ = sign wⱼ + |wⱼ|·sⱼ. For the weights the data say
 //!   little about, whose posterior is close to the Laplace prior itself, wⱼ = −kⱼ/λ − sⱼ/λ²
 //!   exactly under the prior alone.
-//!
 //! - φ = wⱼ and φ = wⱼ²/2: 1 + wⱼ·sⱼ and wⱼ + ½wⱼ²·sⱼ, for skewed posteriors.
 //!
 //! Weight j is regressed on the 29 scores and its 3 own terms (32 regressors), over all chains'
 //! draws of the fit. The Monte-Carlo error is that of the corrected series, from its effective
 //! sample size like any chain average, less the 32 draws spent on the coefficients
-//! (√(var / (ESS − 32))). Checked against a 4 × 20,000-draw run (human, 160 fits, 4,640
-//! weights): with 4 × 200 draws, z = Δ / combined MCSE has sd 1.0–1.05. Coefficients fitted on
+//! (√(var / (ESS − 32))). Checked against 4 × 20,000-draw runs (`benches/cv_calibration.sh`):
+//! with fast.json's 4 × 300 draws, z = Δ / combined MCSE has sd 1.02–1.05 over every weight of
+//! 160–320 fits (4 × 200 draws: 1.05; 4 × 100: 1.10–1.13). Coefficients fitted on
 //! half of the chains and applied to the other half (cross-fitting) were tried: better
 //! calibrated on average, but now and then a chain's excursion outside the other half's range
 //! made them useless (MCSE 0.26).

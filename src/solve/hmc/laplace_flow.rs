@@ -7,6 +7,10 @@
 //! gradient, this exact flow for the full step, half kick. The flow conserves its energy exactly
 //! and is reversible and volume-preserving, so the split integrator stays a valid HMC proposal
 //! and only the smooth loss makes energy errors.
+//!
+//! This function follows the motion event by event (each crossing of zero); the sampler runs
+//! the same flow in closed form for 16 lanes at once (`sampler::prior_flow_body`), and the
+//! tests hold the two to each other.
 
 /// Evolves (x, p) for time `tau` under H = λ|x| + ½·inv_m·p² (piecewise-parabolic motion).
 pub fn laplace_flow(x: &mut f64, p: &mut f64, inv_m: f64, lambda: f64, tau: f64) {

@@ -115,9 +115,9 @@ impl<B: GradientBackend + ?Sized> Potential<'_, B> {
 }
 
 /// Exact prior flow for every (feature, lane), in closed form ([`prior_flow_body`]; the
-/// reference is the event-by-event [`laplace_flow`], compared in the tests). Compiled for AVX2
-/// when the CPU has it (the sqrt and division of 464 values per step are otherwise a quarter
-/// of the sampler's time).
+/// reference is the event-by-event `laplace_flow`, compared in the tests). Compiled for AVX2
+/// when the CPU has it (the square root and division of 464 values per step are otherwise a
+/// large part of the sampler's own time).
 fn prior_flow(q: &mut Field, p: &mut Field, metric: &Metric, step: &[f64; LANES], lambda: f64) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -143,7 +143,7 @@ unsafe fn prior_flow_avx2(
     prior_flow_body(q, p, metric, step, lambda);
 }
 
-/// The exact flow of [`laplace_flow`] in closed form, without branches, so the 16 lanes of a
+/// The exact flow of `laplace_flow` in closed form, without branches, so the 16 lanes of a
 /// feature vectorise whether or not they cross zero. Once a coordinate reaches the kink with
 /// speed v₀ (energy conservation: v₀² = u² + 2by), every later excursion to one side lasts
 /// 2v₀/b and the sides alternate, so the time left after the first crossing is whole
