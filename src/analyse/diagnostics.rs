@@ -78,6 +78,20 @@ pub fn rhat(chains: &[&[f64]]) -> f64 {
     (((n - 1.0) / n * w + b / n) / w).sqrt()
 }
 
+/// Σ a[i]·b[i] in four interleaved partial sums.
+fn lagged_dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0f64; 4];
+    let (a4, a_rest) = a.as_chunks::<4>();
+    let (b4, b_rest) = b[..a.len()].as_chunks::<4>();
+    for (x, y) in a4.iter().zip(b4) {
+        for j in 0..4 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    let tail: f64 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
 /// Stan's multi-chain ESS as ArviZ implements it (bit for bit up to the FFT's round-off):
 /// autocorrelations combined across chains, Geyer's initial positive and monotone sequences,
 /// and the antithetic-chain correction.
@@ -91,17 +105,17 @@ pub fn ess(chains: &[&[f64]]) -> f64 {
         .iter()
         .map(|c| c.iter().sum::<f64>() / n as f64)
         .collect();
-    // Autocovariance (biased, /N) of every chain at lag t, computed lazily.
+    // Autocovariance (biased, /N) of every chain at lag t, computed lazily, from chains
+    // centred once; four partial sums, as one running sum would wait on each addition.
+    let centred: Vec<Vec<f64>> = chains
+        .iter()
+        .zip(&means)
+        .map(|(c, mu)| c.iter().map(|v| v - mu).collect())
+        .collect();
     let acov = |t: usize| -> f64 {
-        chains
+        centred
             .iter()
-            .zip(&means)
-            .map(|(c, mu)| {
-                (0..n - t)
-                    .map(|i| (c[i] - mu) * (c[i + t] - mu))
-                    .sum::<f64>()
-                    / n as f64
-            })
+            .map(|c| lagged_dot(&c[..n - t], &c[t..]) / n as f64)
             .sum::<f64>()
             / m as f64
     };
