@@ -96,9 +96,11 @@ fn signs_body<const FMA: bool, const LOSS: bool>(
     let (c_rows, _) = c.as_chunks::<LANES>();
     let (cy_rows, _) = cy.as_chunks::<LANES>();
     let (w_rows, _) = w.as_chunks::<LANES>();
-    // Weight rows, then their negatives: a row list's entry picks +w_k or −w_k directly.
+    // Weight rows, then their negatives: a row list's entry picks +w_k or −w_k directly. The
+    // padding rows stay zero whatever the caller left in w's padding (padding entries read
+    // row 29), as the dense kernel ignores them too.
     let mut signed_w = [[0f32; LANES]; 2 * KPAD];
-    for k in 0..KPAD {
+    for k in 0..N_FEATURES {
         signed_w[k] = w_rows[k];
         signed_w[KPAD + k] = w_rows[k].map(|v| -v);
     }

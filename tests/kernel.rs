@@ -349,6 +349,14 @@ fn sign_kernel_matches_f64_and_the_dense_kernel() {
             );
         }
     }
+    // Junk in w's padding rows must not reach the gradient (list padding reads row 29).
+    let (x, c, cy, mut w) = random_block(80, 26);
+    let index = SignIndex::from_dense(&x).unwrap();
+    let (mut clean, mut junk) = (vec![0f64; KPAD * LANES], vec![0f64; KPAD * LANES]);
+    logistic_gradient_signs(&index, &c, &cy, &w, &mut clean, None);
+    w[NF * LANES..].fill(7.0);
+    logistic_gradient_signs(&index, &c, &cy, &w, &mut junk, None);
+    assert_eq!(clean, junk);
     // A design that is not all signs has no index (the backend then uses the dense kernel).
     let (mut x, ..) = random_block(32, 25);
     x[5] = 0.5;
