@@ -98,6 +98,7 @@ pub fn map_fit_json(f: &crate::solve::MapFit) -> Value {
 pub fn posterior_fit_json(f: &crate::solve::hmc::PosteriorFit) -> Value {
     serde_json::json!({
         "estimator": "posterior-mean",
+        "mean_from": if f.control_variates { "control-variates" } else { "draws" },
         "weights": f.mean.to_vec(),
         "sd": f.sd.to_vec(),
         "mcse": f.mcse.to_vec(),

@@ -49,6 +49,9 @@ pub struct PosteriorFit {
     pub divergences: usize,
     /// Draws kept per chain (fewer than asked when an MCSE target stopped sampling early).
     pub draws: usize,
+    /// Whether `mean` and `mcse` are the control-variate estimate (else the draws' average:
+    /// the paper's estimator, or too few draws for the regression).
+    pub control_variates: bool,
 }
 
 impl PosteriorFit {
@@ -237,6 +240,7 @@ fn summarise(
             step_size: own.iter().map(|c| c.step_size).sum::<f64>() / own.len() as f64,
             divergences: own.iter().map(|c| c.divergences).sum(),
             draws,
+            control_variates: false,
         };
         let mut traces: Vec<Vec<f64>> = vec![vec![0.0; draws]; own.len()];
         for k in 0..N_FEATURES {
@@ -263,6 +267,7 @@ fn summarise(
         if let Some(cv) = cv_means(own) {
             summary.mean = cv.mean;
             summary.mcse = cv.mcse;
+            summary.control_variates = true;
         }
         out.push((fit, summary));
         i = j;
