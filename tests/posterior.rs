@@ -228,7 +228,10 @@ fn control_variates_match_grid_integration_with_a_smaller_error() {
     let params = short.control_variates(true).check().unwrap();
     let sol = solve_posterior(&design, &data, &CpuBackend, &params, &|_| {}).unwrap();
     let (f, p) = (&sol.fits[0], &plain.fits[0]);
-    assert!(f.control_variates && !p.control_variates, "which estimate each fit reports");
+    assert!(
+        f.control_variates && !p.control_variates,
+        "which estimate each fit reports"
+    );
     for (k, want) in [(A, exact[0]), (B, exact[1])] {
         let z = (f.mean[k] - want) / f.mcse[k];
         eprintln!(
