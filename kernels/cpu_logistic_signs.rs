@@ -10,7 +10,7 @@
 //! column lists gather them, and each chunk's f32 sums go into an f64 accumulator, as the
 //! dense kernel does per tile, so rounding does not grow with the number of rows.
 //!
-//! Measured on a block held in cache (`benches/kernel_block.rs`): 1.28–1.43× the dense kernel,
+//! Measured on a block held in cache (`benches/kernel_block.rs`): 1.24–1.26× the dense kernel,
 //! not 3×, because each row also needs its sigmoid (an exp and a division for 16 lanes) and
 //! each list entry two 256-bit loads. The tests compare it with an f64 gradient and with the
 //! dense kernel, whose own reference is the plain burn ops of `solve::reference`.

@@ -75,6 +75,20 @@ impl GradientBackend for PerBlock {
     }
 }
 
+/// `blocks` weight fields (32 × 16 each, lane-fastest) of uniform(−0.5, 0.5) weights, zero in
+/// the 3 padding features.
+fn random_weights(lcg: &mut common::Lcg, blocks: usize) -> Vec<f32> {
+    (0..blocks * 512)
+        .map(|i| {
+            if (i % 512) / 16 < 29 {
+                (lcg.next() - 0.5) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
 fn max_diff(a: &[[f64; 29]], b: &[[f64; 29]]) -> f64 {
     a.iter()
         .zip(b)
@@ -244,15 +258,7 @@ fn fused_wgpu_kernel_matches_plain_ops_and_the_cpu_kernel() {
     let (mut worst_plain, mut worst_cpu) = (0f64, 0f64);
     for block in design.blocks.iter().take(6) {
         let group = &design.groups[block.group];
-        let w: Vec<f32> = (0..32 * 16)
-            .map(|i| {
-                if i / 16 < 29 {
-                    (lcg.next() - 0.5) as f32
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let w = random_weights(&mut lcg, 1);
         let run = |b: &dyn Fn(&mut [f64], &mut [f64])| {
             let (mut g, mut l) = (vec![0f64; 32 * 16], vec![0f64; 16]);
             b(&mut g, &mut l);
@@ -288,16 +294,7 @@ fn resident_blocks_give_every_block_its_gradient_in_one_launch() {
     let (_, data) = one_judge("wgpu-resident");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
     let resident = ResidentBlocks::new(&FusedWgpuBackend::new(a), &design);
-    let mut lcg = common::Lcg(9);
-    let w: Vec<f32> = (0..design.blocks.len() * 32 * 16)
-        .map(|i| {
-            if (i % 512) / 16 < 29 {
-                (lcg.next() - 0.5) as f32
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let w = random_weights(&mut common::Lcg(9), design.blocks.len());
     let all = resident.gradients(&w);
     let mut worst = 0f64;
     for (b, block) in design.blocks.iter().enumerate() {
@@ -337,16 +334,7 @@ fn batches_cut_to_the_adapters_limits_give_the_same_gradients() {
         .unwrap();
     // Room for about two blocks per buffer, and at most 3 workgroups per launch.
     let cut = whole.clone().with_limits(2 * biggest, 3);
-    let mut lcg = common::Lcg(11);
-    let w: Vec<f32> = (0..design.blocks.len() * 512)
-        .map(|i| {
-            if (i % 512) / 16 < 29 {
-                (lcg.next() - 0.5) as f32
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let w = random_weights(&mut common::Lcg(11), design.blocks.len());
     let one = ResidentBlocks::new(&whole, &design);
     let many = ResidentBlocks::new(&cut, &design);
     println!(

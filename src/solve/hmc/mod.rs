@@ -11,6 +11,7 @@ pub mod laplace_flow;
 pub mod params;
 pub mod sampler;
 
+use std::cell::RefCell;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -25,7 +26,7 @@ use crate::load::Dataset;
 use crate::solve::backend::GradientBackend;
 use crate::solve::lockstep::Lockstep;
 use crate::solve::precondition::curvature_diag;
-use control_variates::cv_means;
+use control_variates::{CvMeans, cv_means};
 use sampler::{ChainStart, sample_block};
 
 /// Posterior summary of one fit.
@@ -121,24 +122,36 @@ pub fn solve_posterior<B: GradientBackend>(
                 inv_mass: inv_mass0[design.fits[f].row_weights],
             })
             .collect();
-        // The early-stopping test needs only the MCSE of each mean (no ranks).
+        // The early-stopping test needs only the MCSE of each mean (no ranks). Its
+        // control-variate estimates are kept with the draw count they saw: when that check
+        // ends the sampling, the summary takes them instead of fitting them again.
+        let checked: RefCell<(usize, Vec<Option<CvMeans>>)> = RefCell::new((0, Vec::new()));
         let enough = |outs: &[sampler::ChainOutput]| {
             let target = params.mcse_target().unwrap_or(f64::INFINITY);
-            outs.chunks(params.chains()).all(|fit_chains| {
-                match params
-                    .control_variates()
-                    .then(|| cv_means(fit_chains))
-                    .flatten()
-                {
-                    Some(cv) => cv.mcse.iter().all(|&m| m <= target),
-                    None => (0..N_FEATURES).all(|k| mcse_of_mean(fit_chains, k) <= target),
-                }
-            })
+            let fits = outs.chunks(params.chains());
+            if !params.control_variates() {
+                return fits
+                    .into_iter()
+                    .all(|fc| (0..N_FEATURES).all(|k| mcse_of_mean(fc, k) <= target));
+            }
+            let cvs: Vec<Option<CvMeans>> = fits.clone().map(cv_means).collect();
+            let met = fits.zip(&cvs).all(|(fc, cv)| match cv {
+                Some(cv) => cv.mcse.iter().all(|&m| m <= target),
+                None => (0..N_FEATURES).all(|k| mcse_of_mean(fc, k) <= target),
+            });
+            *checked.borrow_mut() = (outs[0].draws.len() / N_FEATURES, cvs);
+            met
         };
         let group = &design.groups[block.group];
         let chains = sample_block(backend, group, block, &starts, params, &enough);
         let kept = chains[0].draws.len() / N_FEATURES;
-        let summaries = summarise(&block.fits, &chains, kept);
+        let (checked_at, checked_cvs) = checked.take();
+        let summaries = summarise(
+            &block.fits,
+            &chains,
+            kept,
+            (checked_at == kept).then_some(checked_cvs),
+        );
         tick(n_blocks);
         (summaries, kept)
     };
@@ -211,12 +224,15 @@ fn chain_seed(seed: u64, key: u64, chain: u16) -> u64 {
     z
 }
 
-/// Groups a block's lanes by fit and computes each fit's summary.
+/// Groups a block's lanes by fit and computes each fit's summary; `checked_cvs` are the
+/// control-variate estimates (one per fit, lane order) of the check that ended the sampling.
 fn summarise(
     lane_fits: &[usize],
     chains: &[sampler::ChainOutput],
     draws: usize,
+    checked_cvs: Option<Vec<Option<CvMeans>>>,
 ) -> Vec<(usize, PosteriorFit)> {
+    let mut checked_cvs = checked_cvs.map(Vec::into_iter);
     let mut out = Vec::new();
     let chains_per_fit = lane_fits.iter().filter(|&&f| f == lane_fits[0]).count();
     // The fast path needs an even number of draws (split halves without a dropped middle).
@@ -264,7 +280,11 @@ fn summarise(
         }
         // With recorded scores, the mean and its error come from the control-variate estimate
         // (sd, R-hat and ESS stay those of the draws themselves).
-        if let Some(cv) = cv_means(own) {
+        let cv = match checked_cvs.as_mut() {
+            Some(cvs) => cvs.next().flatten(),
+            None => cv_means(own),
+        };
+        if let Some(cv) = cv {
             summary.mean = cv.mean;
             summary.mcse = cv.mcse;
             summary.control_variates = true;
