@@ -51,6 +51,35 @@ pub fn logistic_gradient_signs(
     logistic_gradient_signs_portable(index, c, cy, w, grad, loss);
 }
 
+/// The loss alone (`loss`: `LANES`, overwritten): the forward half of the kernel, for the
+/// accept test of surrogate-trajectory HMC, which needs U but not ∇U at a proposal.
+pub fn logistic_loss_signs(index: &SignIndex, c: &[f32], cy: &[f32], w: &[f32], loss: &mut [f64]) {
+    assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
+    assert!(w.len() == KPAD * LANES && loss.len() == LANES);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { signs_avx2_fma_loss_only(index, c, cy, w, loss) };
+            return;
+        }
+    }
+    logistic_loss_signs_portable(index, c, cy, w, loss);
+}
+
+/// [`logistic_loss_signs`] without SIMD feature detection.
+pub fn logistic_loss_signs_portable(
+    index: &SignIndex,
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    loss: &mut [f64],
+) {
+    assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
+    signs_body::<false, true, false>(index, c, cy, w, &mut [], loss);
+}
+
 /// The same without SIMD feature detection; public so tests can compare the two paths.
 pub fn logistic_gradient_signs_portable(
     index: &SignIndex,
@@ -62,15 +91,27 @@ pub fn logistic_gradient_signs_portable(
 ) {
     assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
     match loss {
-        Some(l) => signs_body::<false, true>(index, c, cy, w, grad, l),
-        None => signs_body::<false, false>(index, c, cy, w, grad, &mut []),
+        Some(l) => signs_body::<false, true, true>(index, c, cy, w, grad, l),
+        None => signs_body::<false, false, true>(index, c, cy, w, grad, &mut []),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn signs_avx2_fma(index: &SignIndex, c: &[f32], cy: &[f32], w: &[f32], grad: &mut [f64]) {
-    signs_body::<true, false>(index, c, cy, w, grad, &mut []);
+    signs_body::<true, false, true>(index, c, cy, w, grad, &mut []);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn signs_avx2_fma_loss_only(
+    index: &SignIndex,
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    loss: &mut [f64],
+) {
+    signs_body::<true, true, false>(index, c, cy, w, &mut [], loss);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -83,11 +124,11 @@ unsafe fn signs_avx2_fma_loss(
     grad: &mut [f64],
     loss: &mut [f64],
 ) {
-    signs_body::<true, true>(index, c, cy, w, grad, loss);
+    signs_body::<true, true, true>(index, c, cy, w, grad, loss);
 }
 
 #[inline(always)]
-fn signs_body<const FMA: bool, const LOSS: bool>(
+fn signs_body<const FMA: bool, const LOSS: bool, const GRAD: bool>(
     index: &SignIndex,
     c: &[f32],
     cy: &[f32],
@@ -116,29 +157,57 @@ fn signs_body<const FMA: bool, const LOSS: bool>(
     for (chunk, r0) in (0..index.n_rows).step_by(SIGN_CHUNK).enumerate() {
         let rows = SIGN_CHUNK.min(index.n_rows - r0);
         let mut chunk_loss = [0f32; LANES];
+        // Product of up to LOG_BATCH factors 1 + e^−|z| per lane, each in (1, 2].
+        let mut product = [1f32; LANES];
+        let mut in_product = 0;
         for i in 0..rows {
             let r = r0 + i;
             let list =
                 &index.row_feat[index.row_start[r] as usize..index.row_start[r + 1] as usize];
             let z = sum_rows::<FMA>(list, |k| &signed_w[k as usize % (2 * KPAD)]);
-            // One exp serves both: e = e^−z gives σ(z) = 1/(1+e) and e^−|z| = min(e, 1/e).
-            let mut e = [0f32; LANES];
-            for l in 0..LANES {
-                e[l] = exp_approx::<FMA>(-z[l]);
-            }
             let (ct, cyt) = (&c_rows[r], &cy_rows[r]);
+            // One exp, t = e^−|z|: σ(z) is 1/(1+t) or t/(1+t), and softplus(z) is
+            // max(z, 0) + ln(1+t). (With or without the loss, the gradient is the same.)
+            let mut t = [0f32; LANES];
             for l in 0..LANES {
-                let v = ct[l] / (1.0 + e[l]) - cyt[l];
-                res[i][l] = v;
-                res[SIGN_CHUNK + i][l] = -v;
+                t[l] = exp_approx::<FMA>(-z[l].abs());
             }
-            if LOSS {
+            if GRAD {
                 for l in 0..LANES {
-                    let e_abs = if z[l] >= 0.0 { e[l] } else { 1.0 / e[l] };
-                    let sp = z[l].max(0.0) + log_approx::<FMA>(1.0 + e_abs);
-                    chunk_loss[l] += ct[l] * sp - cyt[l] * z[l];
+                    let inv = 1.0 / (1.0 + t[l]);
+                    let sigma = if z[l] >= 0.0 { inv } else { t[l] * inv };
+                    let v = ct[l] * sigma - cyt[l];
+                    res[i][l] = v;
+                    res[SIGN_CHUNK + i][l] = -v;
                 }
             }
+            if !LOSS {
+                continue;
+            }
+            let mut binary = true;
+            for l in 0..LANES {
+                chunk_loss[l] += ct[l] * z[l].max(0.0) - cyt[l] * z[l];
+                binary &= ct[l] == 0.0 || ct[l] == 1.0;
+            }
+            if binary {
+                // Σ c·ln(1+t) over rows with 0/1 weights (every posterior fit) is the log of a
+                // product: one log per LOG_BATCH rows instead of one per row.
+                for l in 0..LANES {
+                    product[l] *= if ct[l] != 0.0 { 1.0 + t[l] } else { 1.0 };
+                }
+                in_product += 1;
+                if in_product == LOG_BATCH {
+                    flush_product::<FMA>(&mut product, &mut chunk_loss);
+                    in_product = 0;
+                }
+            } else {
+                for l in 0..LANES {
+                    chunk_loss[l] += ct[l] * log_approx::<FMA>(1.0 + t[l]);
+                }
+            }
+        }
+        if LOSS && in_product > 0 {
+            flush_product::<FMA>(&mut product, &mut chunk_loss);
         }
         // A short last chunk: rows past it are not in any list, but the padding row must be 0.
         res[2 * SIGN_CHUNK] = [0.0; LANES];
@@ -146,6 +215,9 @@ fn signs_body<const FMA: bool, const LOSS: bool>(
             for l in 0..LANES {
                 loss[l] += chunk_loss[l] as f64;
             }
+        }
+        if !GRAD {
+            continue;
         }
         for (k, out) in grad_rows.iter_mut().enumerate().take(N_FEATURES) {
             let i = chunk * N_FEATURES + k;
@@ -155,6 +227,19 @@ fn signs_body<const FMA: bool, const LOSS: bool>(
                 out[l] += g[l] as f64;
             }
         }
+    }
+}
+
+/// Rows whose factors 1 + e^−|z| ∈ (1, 2] are multiplied before one log: 2¹⁶ at most, far
+/// from f32's range, and the product's rounding (≤ 16 ulp) is that of as many separate logs.
+const LOG_BATCH: usize = 16;
+
+/// Adds ln(product) to the loss and restarts the product.
+#[inline(always)]
+fn flush_product<const FMA: bool>(product: &mut [f32; LANES], loss: &mut [f32; LANES]) {
+    for l in 0..LANES {
+        loss[l] += log_approx::<FMA>(product[l]);
+        product[l] = 1.0;
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::solve::hmc::{HmcParams, ValidHmcParams};
+use crate::solve::hmc::{HmcParams, Trajectory, ValidHmcParams};
 use crate::solve::{MapParams, ValidMapParams};
 
 /// Which estimate of the weights a fit reports.
@@ -74,6 +74,11 @@ pub struct FitConfig {
     /// [default: false, the paper's plain mean of the draws].
     #[arg(long)]
     pub control_variates: Option<bool>,
+    /// What moves an HMC trajectory: `surrogate` (each fit's quadratic model of the loss; the
+    /// accept test uses the true one) or `exact` (the true gradient at every leapfrog step)
+    /// [default: surrogate].
+    #[arg(long, value_enum)]
+    pub trajectory: Option<Trajectory>,
 }
 
 impl FitConfig {
@@ -113,6 +118,7 @@ impl FitConfig {
             mcse_target: over.mcse_target.or(self.mcse_target),
             check_every: over.check_every.or(self.check_every),
             control_variates: over.control_variates.or(self.control_variates),
+            trajectory: over.trajectory.or(self.trajectory),
         }
     }
 }
@@ -137,7 +143,7 @@ impl EstimatorSettings {
                 "draws": h.draws(), "leapfrog_steps": h.leapfrog_steps(),
                 "target_accept": h.target_accept(), "seed": h.seed(),
                 "mcse_target": h.mcse_target(), "check_every": h.check_every(),
-                "control_variates": h.control_variates()}),
+                "control_variates": h.control_variates(), "trajectory": h.trajectory()}),
         }
     }
 }
@@ -174,6 +180,9 @@ impl FitConfig {
                 }
                 if let Some(v) = cfg.control_variates {
                     p = p.control_variates(v);
+                }
+                if let Some(v) = cfg.trajectory {
+                    p = p.trajectory(v);
                 }
                 EstimatorSettings::Posterior(p.check()?)
             }

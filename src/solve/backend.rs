@@ -25,6 +25,14 @@ pub trait GradientBackend: Sync {
         loss: Option<&mut [f64]>,
     );
 
+    /// Each lane's Σ_r c_r · logloss at `w` into `loss` (`LANES`), without the gradient: the
+    /// accept test of surrogate-trajectory HMC needs only this. The default runs the gradient
+    /// kernel and drops the gradient; backends with a forward-only kernel override it.
+    fn block_loss(&self, group: &GroupDesign, block: &Block, w: &[f32], loss: &mut [f64]) {
+        let mut grad = vec![0f64; crate::design::KPAD * LANES];
+        self.block_gradient(group, block, w, &mut grad, Some(loss));
+    }
+
     /// Writes each lane's Hessian Σ_r c_r σ_r(1 − σ_r) x_r x_rᵀ at `w` (`KPAD × LANES`) into
     /// `hess` (`LANES` row-major 29 × 29 matrices). The default is the plain f64 reference,
     /// one lane at a time; backends with a fused kernel override it.

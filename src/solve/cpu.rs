@@ -13,7 +13,7 @@ pub mod signs_kernel;
 pub mod curvature;
 
 use super::backend::GradientBackend;
-use crate::design::{Block, GroupDesign};
+use crate::design::{Block, GroupDesign, SignIndex};
 
 /// Fused-kernel CPU backend (AVX2 + FMA when the CPU has them, portable code otherwise).
 #[derive(Clone, Copy, Debug, Default)]
@@ -40,17 +40,18 @@ impl GradientBackend for CpuBackend {
         grad: &mut [f64],
         loss: Option<&mut [f64]>,
     ) {
-        // X as sign lists: the group's for whole-group blocks, the block's own for blocks
-        // with a row list; designs that are not all signs take the dense kernel.
-        let signs = match &block.rows {
-            None => group.signs.as_ref(),
-            Some(_) => block.signs.as_ref(),
-        };
-        match signs {
+        match sign_index(group, block) {
             Some(signs) => {
                 signs_kernel::logistic_gradient_signs(signs, &block.c, &block.cy, w, grad, loss)
             }
             None => DenseCpuBackend.block_gradient(group, block, w, grad, loss),
+        }
+    }
+
+    fn block_loss(&self, group: &GroupDesign, block: &Block, w: &[f32], loss: &mut [f64]) {
+        match sign_index(group, block) {
+            Some(signs) => signs_kernel::logistic_loss_signs(signs, &block.c, &block.cy, w, loss),
+            None => DenseCpuBackend.block_loss(group, block, w, loss),
         }
     }
 
@@ -90,6 +91,15 @@ impl GradientBackend for DenseCpuBackend {
 
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
         CpuBackend.block_curvature(group, block, w, hess);
+    }
+}
+
+/// X as sign lists: the group's for whole-group blocks, the block's own for blocks with a row
+/// list; `None` for designs that are not all signs (they take the dense kernel).
+fn sign_index<'a>(group: &'a GroupDesign, block: &'a Block) -> Option<&'a SignIndex> {
+    match &block.rows {
+        None => group.signs.as_ref(),
+        Some(_) => block.signs.as_ref(),
     }
 }
 

@@ -72,6 +72,13 @@ impl GradientBackend for EngineBackend {
         }
     }
 
+    fn block_loss(&self, group: &GroupDesign, block: &Block, w: &[f32], loss: &mut [f64]) {
+        match self {
+            EngineBackend::Cpu(b) => b.block_loss(group, block, w, loss),
+            EngineBackend::Wgpu(b) => b.block_loss(group, block, w, loss),
+        }
+    }
+
     fn fused_wgpu(&self) -> Option<&FusedWgpuBackend> {
         match self {
             EngineBackend::Cpu(_) => None,

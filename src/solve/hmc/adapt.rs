@@ -73,6 +73,11 @@ impl<const D: usize> Welford<D> {
         }
     }
 
+    /// The mean of the draws added.
+    pub fn mean(&self) -> [f64; D] {
+        self.mean
+    }
+
     /// Stan's regularised variance: (n/(n+5))·var + 1e-3·(5/(n+5)).
     pub fn regularised_variance(&self) -> [f64; D] {
         let n = self.n;

@@ -7,16 +7,18 @@
 
 pub mod adapt;
 pub mod control_variates;
+pub mod lanes;
 pub mod laplace_flow;
 pub mod params;
 pub mod sampler;
+pub mod surrogate;
 
 use std::cell::RefCell;
 use std::time::Instant;
 
 use rayon::prelude::*;
 
-pub use params::{HmcParams, ValidHmcParams};
+pub use params::{HmcParams, Trajectory, ValidHmcParams};
 
 use crate::analyse::diagnostics::{FastDiagnostics, diagnose};
 use crate::design::{BatchDesign, Block};
@@ -27,7 +29,7 @@ use crate::solve::backend::GradientBackend;
 use crate::solve::lockstep::Lockstep;
 use crate::solve::precondition::curvature_diag;
 use control_variates::{CvMeans, cv_means};
-use sampler::{ChainStart, sample_block};
+use sampler::{ChainStart, KernelCalls, sample_block};
 
 /// Posterior summary of one fit.
 #[derive(Clone, Debug)]
@@ -73,9 +75,14 @@ pub struct PosteriorTimings {
     pub sampling_s: f64,
     /// Block-gradient kernel calls made.
     pub block_gradients: usize,
+    /// Forward-only (loss) kernel calls made: one per iteration with surrogate trajectories.
+    pub block_losses: usize,
+    /// Curvature kernel calls made (refits of the surrogate model).
+    pub block_curvatures: usize,
     /// Lane blocks sampled.
     pub blocks: usize,
-    /// Useful GFLOP done by the gradient kernel (4 × 29 per training row and lane per call).
+    /// Useful GFLOP done by the kernel calls above, per training row and lane: 4 × 29 for a
+    /// gradient, 2 × 29 for a loss, 2 × 29 + 29 × 30 for a curvature.
     pub kernel_gflop: f64,
 }
 
@@ -143,7 +150,7 @@ pub fn solve_posterior<B: GradientBackend>(
             met
         };
         let group = &design.groups[block.group];
-        let chains = sample_block(backend, group, block, &starts, params, &enough);
+        let (chains, calls) = sample_block(backend, group, block, &starts, params, &enough);
         let kept = chains[0].draws.len() / N_FEATURES;
         let (checked_at, checked_cvs) = checked.take();
         let summaries = summarise(
@@ -153,37 +160,45 @@ pub fn solve_posterior<B: GradientBackend>(
             (checked_at == kept).then_some(checked_cvs),
         );
         tick(n_blocks);
-        (summaries, kept)
+        (summaries, calls)
     };
-    let per_block: Vec<(Vec<(usize, PosteriorFit)>, usize)> = match backend.fused_wgpu() {
+    let per_block: Vec<(Vec<(usize, PosteriorFit)>, KernelCalls)> = match backend.fused_wgpu() {
         Some(fused) => Lockstep::new(fused, &design.groups, &blocks).run(|ls, b| body(ls, b)),
         None => blocks.par_iter().map(|b| body(backend, b)).collect(),
     };
-    // Block-gradient calls: warm-up plus kept draws, each a trajectory of L steps on average.
-    let iterations: usize = per_block
-        .iter()
-        .map(|(_, kept)| params.warmup() + kept)
-        .sum();
+    // Useful flops per training row and lane: 4 × 29 for a gradient pass, 2 × 29 for a
+    // forward pass, 2 × 29 + 2 × 435 for a curvature pass (the Hessian's lower triangle).
+    let per_row = |c: &KernelCalls| {
+        let k = N_FEATURES as f64;
+        c.gradients as f64 * 4.0 * k
+            + c.losses as f64 * 2.0 * k
+            + c.curvatures as f64 * (2.0 * k + k * (k + 1.0))
+    };
     let kernel_gflop: f64 = blocks
         .iter()
         .zip(&per_block)
-        .map(|(b, (_, kept))| {
+        .map(|(b, (_, calls))| {
             let rows: usize = b.fits.iter().map(|&f| design.fits[f].n_train).sum();
-            (params.warmup() + kept) as f64
-                * params.leapfrog_steps() as f64
-                * rows as f64
-                * 4.0
-                * N_FEATURES as f64
+            per_row(calls) * rows as f64
         })
         .sum::<f64>()
         / 1e9;
+    let total = per_block
+        .iter()
+        .fold(KernelCalls::default(), |acc, (_, c)| KernelCalls {
+            gradients: acc.gradients + c.gradients,
+            losses: acc.losses + c.losses,
+            curvatures: acc.curvatures + c.curvatures,
+        });
     let mut fits: Vec<(usize, PosteriorFit)> = per_block.into_iter().flat_map(|(s, _)| s).collect();
     fits.sort_by_key(|(id, _)| *id);
     Ok(PosteriorSolution {
         fits: fits.into_iter().map(|(_, f)| f).collect(),
         timings: PosteriorTimings {
             sampling_s: t0.elapsed().as_secs_f64(),
-            block_gradients: iterations * params.leapfrog_steps(),
+            block_gradients: total.gradients,
+            block_losses: total.losses,
+            block_curvatures: total.curvatures,
             kernel_gflop,
             blocks: n_blocks,
         },

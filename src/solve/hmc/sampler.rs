@@ -3,39 +3,19 @@
 //! size, mass matrix, accept test and random numbers are the lane's own. A lane's draws thus do
 //! not depend on which other lanes share its block.
 //!
-//! State is kept feature-major and lane-fastest (`[feature][lane]`, the kernel's layout), so the
-//! per-step updates of all 16 lanes vectorise.
+//! The trajectory follows either the true loss gradient (L kernel calls per iteration) or each
+//! lane's quadratic model of the loss (`surrogate.rs`, one forward pass per iteration for the
+//! accept test); the prior always moves by its exact flow (`laplace_flow.rs`).
 
 use super::adapt::{DualAveraging, WarmupSchedule, Welford};
-use super::params::ValidHmcParams;
+use super::lanes::{Field, Metric, kinetic};
+use super::laplace_flow::prior_flow;
+use super::params::{Trajectory, ValidHmcParams};
+use super::surrogate::QuadraticModel;
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::features::N_FEATURES;
 use crate::simulate::Rng;
 use crate::solve::backend::GradientBackend;
-
-/// One value per (feature, lane).
-type Field = [[f64; LANES]; N_FEATURES];
-
-/// Each lane's diagonal metric with its reciprocal and square root, recomputed only when
-/// adaptation changes it (a leapfrog step would otherwise spend 464 divisions on it, and a
-/// momentum refresh 464 square roots).
-#[derive(Clone, Copy)]
-struct Metric {
-    /// M⁻¹ (≈ posterior variances).
-    inv_mass: Field,
-    /// M.
-    mass: Field,
-    /// √M, the momentum's sd.
-    sqrt_mass: Field,
-}
-
-impl Metric {
-    fn set(&mut self, k: usize, l: usize, inv_mass: f64) {
-        self.inv_mass[k][l] = inv_mass;
-        self.mass[k][l] = 1.0 / inv_mass;
-        self.sqrt_mass[k][l] = self.mass[k][l].sqrt();
-    }
-}
 
 /// What one chain produced.
 #[derive(Clone, Debug)]
@@ -61,6 +41,21 @@ pub struct ChainStart {
     pub inv_mass: [f64; N_FEATURES],
 }
 
+/// Kernel calls one block's sampling made, for the work and GFLOP/s figures.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelCalls {
+    /// Gradient passes (forward and backward).
+    pub gradients: usize,
+    /// Forward passes (loss only).
+    pub losses: usize,
+    /// Curvature (Hessian) passes.
+    pub curvatures: usize,
+}
+
+/// Warm-up iterations between refits of the surrogate at the chain's current point, before the
+/// first mass-matrix window gives a mean to refit at.
+const REFIT_EVERY: usize = 25;
+
 /// Relative step-size jitter per iteration (each lane its own).
 const STEP_JITTER: f64 = 0.1;
 /// Energy error beyond which a transition counts as divergent (Stan, numpyro).
@@ -75,16 +70,44 @@ struct Potential<'a, B: GradientBackend + ?Sized> {
     w32: Vec<f32>,
     grad: Vec<f64>,
     loss: Vec<f64>,
+    calls: KernelCalls,
 }
 
 impl<B: GradientBackend + ?Sized> Potential<'_, B> {
-    /// Loss gradient into `g`; with `u`, also U = loss + λ‖q‖₁ per lane.
-    fn eval(&mut self, q: &Field, g: &mut Field, u: Option<&mut [f64; LANES]>) {
+    fn load(&mut self, q: &Field) {
         for k in 0..N_FEATURES {
             for l in 0..LANES {
                 self.w32[k * LANES + l] = q[k][l] as f32;
             }
         }
+    }
+
+    /// U = loss + λ‖q‖₁ per lane from the loss the kernel left in `self.loss`.
+    fn potential(&self, q: &Field, u: &mut [f64; LANES]) {
+        let mut l1 = [0f64; LANES];
+        for k in 0..N_FEATURES {
+            for l in 0..LANES {
+                l1[l] += q[k][l].abs();
+            }
+        }
+        for l in 0..LANES {
+            u[l] = self.loss[l] + self.lambda * l1[l];
+        }
+    }
+
+    /// U per lane, without the gradient (a forward pass).
+    fn eval_potential(&mut self, q: &Field, u: &mut [f64; LANES]) {
+        self.load(q);
+        self.backend
+            .block_loss(self.group, self.block, &self.w32, &mut self.loss);
+        self.calls.losses += 1;
+        self.potential(q, u);
+    }
+
+    /// Loss gradient into `g`; with `u`, also U = loss + λ‖q‖₁ per lane.
+    fn eval(&mut self, q: &Field, g: &mut Field, u: Option<&mut [f64; LANES]>) {
+        self.load(q);
+        self.calls.gradients += 1;
         let want_loss = u.is_some();
         self.backend.block_gradient(
             self.group,
@@ -101,121 +124,14 @@ impl<B: GradientBackend + ?Sized> Potential<'_, B> {
             g[k].copy_from_slice(&self.grad[k * LANES..(k + 1) * LANES]);
         }
         if let Some(u) = u {
-            let mut l1 = [0f64; LANES];
-            for k in 0..N_FEATURES {
-                for l in 0..LANES {
-                    l1[l] += q[k][l].abs();
-                }
-            }
-            for l in 0..LANES {
-                u[l] = self.loss[l] + self.lambda * l1[l];
-            }
+            self.potential(q, u);
         }
     }
 }
 
-/// Exact prior flow for every (feature, lane), in closed form ([`prior_flow_body`]; the
-/// reference is the event-by-event `laplace_flow`, compared in the tests). Compiled for AVX2
-/// when the CPU has it (the square root and division of 464 values per step are otherwise a
-/// large part of the sampler's own time).
-fn prior_flow(q: &mut Field, p: &mut Field, metric: &Metric, step: &[f64; LANES], lambda: f64) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { prior_flow_avx2(q, p, metric, step, lambda) };
-            return;
-        }
-    }
-    prior_flow_body(q, p, metric, step, lambda);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn prior_flow_avx2(
-    q: &mut Field,
-    p: &mut Field,
-    metric: &Metric,
-    step: &[f64; LANES],
-    lambda: f64,
-) {
-    prior_flow_body(q, p, metric, step, lambda);
-}
-
-/// The exact flow of `laplace_flow` in closed form, without branches, so the 16 lanes of a
-/// feature vectorise whether or not they cross zero. Once a coordinate reaches the kink with
-/// speed v₀ (energy conservation: v₀² = u² + 2by), every later excursion to one side lasts
-/// 2v₀/b and the sides alternate, so the time left after the first crossing is whole
-/// excursions (a floor) plus a partial one.
-#[inline(always)]
-fn prior_flow_body(
-    q: &mut Field,
-    p: &mut Field,
-    metric: &Metric,
-    step: &[f64; LANES],
-    lambda: f64,
-) {
-    let inv_lambda = 1.0 / lambda;
-    for k in 0..N_FEATURES {
-        let (qk, pk_row) = (&mut q[k], &mut p[k]);
-        let (im_row, m_row) = (&metric.inv_mass[k], &metric.mass[k]);
-        for l in 0..LANES {
-            let (x, pk, im, m, t) = (qk[l], pk_row[l], im_row[l], m_row[l], step[l]);
-            let sx = if x > 0.0 { 1.0 } else { -1.0 };
-            let sp = if pk > 0.0 {
-                1.0
-            } else if pk < 0.0 {
-                -1.0
-            } else {
-                0.0
-            };
-            // Side of the kink the coordinate is on (or leaving to); 0 = at rest on it.
-            let s = if x != 0.0 { sx } else { sp };
-            let b = im * lambda;
-            let inv_b = m * inv_lambda;
-            let (y, u) = (s * x, s * im * pk);
-            let v0 = (u * u + 2.0 * b * y).sqrt();
-            let t_zero = (u + v0) * inv_b;
-            // No crossing within the step: one parabola.
-            let x_stay = x + s * (u * t - 0.5 * b * t * t);
-            let p_stay = pk - s * lambda * t;
-            // Crossing: whole excursions of 2v₀/b, then a partial one on the final side.
-            let excursion = 2.0 * v0 * inv_b;
-            let left = (t - t_zero).max(0.0);
-            let whole = if excursion > 0.0 {
-                (left / excursion).floor()
-            } else {
-                0.0
-            };
-            let rest = (left - whole * excursion).max(0.0);
-            let parity = whole - 2.0 * (0.5 * whole).floor(); // 0 or 1
-            let side = -s * (1.0 - 2.0 * parity);
-            let x_cross = side * (v0 * rest - 0.5 * b * rest * rest);
-            let p_cross = side * (v0 - b * rest) * m;
-            let stays = t_zero >= t;
-            let moving = s != 0.0;
-            qk[l] = if !moving {
-                x
-            } else if stays {
-                x_stay
-            } else {
-                x_cross
-            };
-            pk_row[l] = if !moving {
-                pk
-            } else if stays {
-                p_stay
-            } else {
-                p_cross
-            };
-        }
-    }
-}
-
-/// Runs warm-up and sampling for every lane of `block`; returns one output per used lane.
-/// With an MCSE target, `enough(outputs)` is asked every `check_every` draws whether sampling
-/// can stop.
+/// Runs warm-up and sampling for every lane of `block`; returns one output per used lane and
+/// the kernel calls made. With an MCSE target, `enough(outputs)` is asked every `check_every`
+/// draws whether sampling can stop.
 pub fn sample_block<B: GradientBackend + ?Sized>(
     backend: &B,
     group: &GroupDesign,
@@ -223,7 +139,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     starts: &[ChainStart],
     params: &ValidHmcParams,
     enough: &dyn Fn(&[ChainOutput]) -> bool,
-) -> Vec<ChainOutput> {
+) -> (Vec<ChainOutput>, KernelCalls) {
     let lanes = block.fits.len();
     let lambda = params.lambda();
     let (warmup, draws, steps) = (params.warmup(), params.draws(), params.leapfrog_steps());
@@ -270,10 +186,17 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
         w32: vec![0f32; KPAD * LANES],
         grad: vec![0f64; KPAD * LANES],
         loss: vec![0f64; LANES],
+        calls: KernelCalls::default(),
     };
     let mut grad_u: Field = [[0.0; LANES]; N_FEATURES];
     let mut u = [0f64; LANES];
     pot.eval(&q, &mut grad_u, Some(&mut u));
+    let mut model = (params.trajectory() == Trajectory::Surrogate)
+        .then(|| QuadraticModel::at(backend, group, block, &q));
+    let refit_until = schedule.windows.first().map_or(warmup, |w| w.0);
+    let mut centre: Field = q;
+    // The surrogate Hamiltonian's own energy error per lane: what the step size controls.
+    let mut dh_model = [0f64; LANES];
 
     let mut p: Field = [[0.0; LANES]; N_FEATURES];
     let mut un = [0f64; LANES];
@@ -304,23 +227,45 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
         let k0 = kinetic(&p, &metric.inv_mass);
         let mut qn = q;
         let mut gn = grad_u;
-        for s in 0..steps {
-            for k in 0..N_FEATURES {
-                for l in 0..LANES {
-                    p[k][l] -= half[l] * gn[k][l];
+        match model.as_ref() {
+            None => {
+                for s in 0..steps {
+                    kick(&mut p, &half, &gn);
+                    prior_flow(&mut qn, &mut p, &metric, &step, lambda);
+                    to_f32_grid(&mut qn);
+                    let last = s + 1 == steps;
+                    pot.eval(&qn, &mut gn, if last { Some(&mut un) } else { None });
+                    kick(&mut p, &half, &gn);
                 }
             }
-            prior_flow(&mut qn, &mut p, &metric, &step, lambda);
-            for row in qn.iter_mut() {
-                for v in row.iter_mut() {
-                    *v = (*v as f32) as f64;
+            Some(model) => {
+                model.gradient(&qn, &mut gn);
+                let g_start = gn;
+                for _ in 0..steps {
+                    kick(&mut p, &half, &gn);
+                    prior_flow(&mut qn, &mut p, &metric, &step, lambda);
+                    model.gradient(&qn, &mut gn);
+                    kick(&mut p, &half, &gn);
                 }
-            }
-            let last = s + 1 == steps;
-            pot.eval(&qn, &mut gn, if last { Some(&mut un) } else { None });
-            for k in 0..N_FEATURES {
-                for l in 0..LANES {
-                    p[k][l] -= half[l] * gn[k][l];
+                model_energy_error(
+                    &q,
+                    &qn,
+                    &g_start,
+                    &gn,
+                    &k0,
+                    &p,
+                    &metric,
+                    lambda,
+                    &mut dh_model,
+                );
+                // The proposal moves to the kernel's grid, where the accept test's U is exact;
+                // the shift (≤ 2⁻²⁴ relative) is the same one the exact trajectory makes.
+                to_f32_grid(&mut qn);
+                if params.control_variates() {
+                    // The scores need the true gradient at every state the chain visits.
+                    pot.eval(&qn, &mut gn, Some(&mut un));
+                } else {
+                    pot.eval_potential(&qn, &mut un);
                 }
             }
         }
@@ -363,11 +308,20 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                     }));
                 }
             } else {
-                eps[l] = dual[l].update(alpha);
+                // With a surrogate, the step size is tuned to the integrator's error on the
+                // model, not the true acceptance: a smaller step cannot mend the model's own
+                // mismatch, and chasing it would shorten every trajectory.
+                let tuned = if model.is_some() {
+                    (-dh_model[l]).exp().min(1.0)
+                } else {
+                    alpha
+                };
+                eps[l] = dual[l].update(if tuned.is_nan() { 0.0 } else { tuned });
                 if schedule.in_window(it) {
                     welford[l].add(&column);
                 }
                 if schedule.closes_window(it) {
+                    centre_lane(&mut centre, l, &welford[l].mean());
                     let var = welford[l].regularised_variance();
                     for k in 0..N_FEATURES {
                         metric.set(k, l, var[k]);
@@ -378,6 +332,21 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 if it + 1 == warmup {
                     eps[l] = dual[l].final_step_size();
                 }
+            }
+        }
+        if let Some(model) = model.as_mut()
+            && !sampling
+        {
+            // The model moves during warm-up only (see `surrogate.rs`): early on to where the
+            // chain is, then to each mass-matrix window's mean.
+            if schedule.closes_window(it) {
+                model.refit(backend, group, block, &centre);
+                pot.calls.gradients += 1;
+                pot.calls.curvatures += 1;
+            } else if it < refit_until && (it + 1).is_multiple_of(REFIT_EVERY) {
+                model.refit(backend, group, block, &q);
+                pot.calls.gradients += 1;
+                pot.calls.curvatures += 1;
             }
         }
         if sampling {
@@ -395,85 +364,63 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
         o.accept_rate /= kept.max(1) as f64;
         o.step_size = eps[l];
     }
-    out
+    let mut calls = pot.calls;
+    if model.is_some() {
+        // The model at the starting point.
+        calls.gradients += 1;
+        calls.curvatures += 1;
+    }
+    (out, calls)
 }
 
-/// ½ Σ_k p²·M⁻¹ per lane.
-fn kinetic(p: &Field, inv_mass: &Field) -> [f64; LANES] {
-    let mut kin = [0f64; LANES];
+/// p −= h·g for every (feature, lane): a half kick.
+fn kick(p: &mut Field, half: &[f64; LANES], g: &Field) {
     for k in 0..N_FEATURES {
         for l in 0..LANES {
-            kin[l] += p[k][l] * p[k][l] * inv_mass[k][l];
+            p[k][l] -= half[l] * g[k][l];
         }
     }
-    kin.map(|v| 0.5 * v)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::laplace_flow::laplace_flow;
-    use super::*;
-
-    /// The closed-form flow of all lanes against the event-by-event reference, including
-    /// coordinates on the kink, at rest, crossing once and crossing many times.
-    #[test]
-    fn closed_form_prior_flow_matches_the_reference() {
-        let mut rng = Rng::new(5);
-        let lambda = 10.0;
-        for round in 0..200 {
-            let mut q: Field = [[0.0; LANES]; N_FEATURES];
-            let mut p: Field = [[0.0; LANES]; N_FEATURES];
-            let mut metric = Metric {
-                inv_mass: [[1.0; LANES]; N_FEATURES],
-                mass: [[1.0; LANES]; N_FEATURES],
-                sqrt_mass: [[1.0; LANES]; N_FEATURES],
-            };
-            let mut step = [0f64; LANES];
-            for l in 0..LANES {
-                step[l] = 0.05 + rng.uniform() * if round % 4 == 0 { 5.0 } else { 0.5 };
-                for k in 0..N_FEATURES {
-                    q[k][l] = match (k + l + round) % 7 {
-                        0 => 0.0,
-                        1 => 1e-7 * rng.normal(),
-                        _ => 0.1 * rng.normal(),
-                    };
-                    p[k][l] = if (k * l + round) % 11 == 0 {
-                        0.0
-                    } else {
-                        3.0 * rng.normal()
-                    };
-                    metric.set(k, l, 0.001 + 0.05 * rng.uniform());
-                }
-            }
-            let (mut qc, mut pc) = (q, p);
-            prior_flow(&mut qc, &mut pc, &metric, &step, lambda);
-            let inv_mass = metric.inv_mass;
-            for k in 0..N_FEATURES {
-                for l in 0..LANES {
-                    let (mut x, mut pp) = (q[k][l], p[k][l]);
-                    laplace_flow(&mut x, &mut pp, inv_mass[k][l], lambda, step[l]);
-                    let scale_x =
-                        1e-9 + 1e-9 * (q[k][l].abs() + inv_mass[k][l] * p[k][l].abs() * step[l]);
-                    assert!(
-                        (qc[k][l] - x).abs() <= 1e3 * scale_x,
-                        "x: {} vs {x} from ({}, {}) im {} t {}",
-                        qc[k][l],
-                        q[k][l],
-                        p[k][l],
-                        inv_mass[k][l],
-                        step[l]
-                    );
-                    assert!(
-                        (pc[k][l] - pp).abs() <= 1e-9 * (1.0 + p[k][l].abs() + lambda * step[l]),
-                        "p: {} vs {pp} from ({}, {}) im {} t {}",
-                        pc[k][l],
-                        q[k][l],
-                        p[k][l],
-                        inv_mass[k][l],
-                        step[l]
-                    );
-                }
-            }
+/// Rounds every position to f32, the grid the kernel evaluates (so U and ∇U are exactly its).
+fn to_f32_grid(q: &mut Field) {
+    for row in q.iter_mut() {
+        for v in row.iter_mut() {
+            *v = (*v as f32) as f64;
         }
+    }
+}
+
+/// The change of the surrogate Hamiltonian (model loss + λ‖q‖₁ + K) along a trajectory from
+/// `q` to `qn`, per lane. The model loss is quadratic, so its change is exactly the trapezoid
+/// ½ (∇ at `q` + ∇ at `qn`) · (qn − q) of the model gradients the trajectory already computed.
+#[allow(clippy::too_many_arguments)]
+fn model_energy_error(
+    q: &Field,
+    qn: &Field,
+    g_start: &Field,
+    g_end: &Field,
+    k0: &[f64; LANES],
+    p: &Field,
+    metric: &Metric,
+    lambda: f64,
+    out: &mut [f64; LANES],
+) {
+    let kn = kinetic(p, &metric.inv_mass);
+    for l in 0..LANES {
+        out[l] = kn[l] - k0[l];
+    }
+    for k in 0..N_FEATURES {
+        for l in 0..LANES {
+            out[l] += 0.5 * (g_start[k][l] + g_end[k][l]) * (qn[k][l] - q[k][l])
+                + lambda * (qn[k][l].abs() - q[k][l].abs());
+        }
+    }
+}
+
+/// Sets lane `l` of `centre` to `mean`.
+fn centre_lane(centre: &mut Field, l: usize, mean: &[f64; N_FEATURES]) {
+    for k in 0..N_FEATURES {
+        centre[k][l] = mean[k];
     }
 }
