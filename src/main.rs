@@ -176,6 +176,9 @@ enum Command {
         /// Seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// What moves an HMC trajectory (`surrogate` or `exact`).
+        #[arg(long, value_enum)]
+        trajectory: Option<prefdissect::solve::hmc::Trajectory>,
         /// Only the first N (judge, group) pairs of each file.
         #[arg(long)]
         limit: Option<usize>,
@@ -401,6 +404,7 @@ fn execute(command: Command) -> Result<()> {
             draws,
             leapfrog_steps,
             seed,
+            trajectory,
             limit,
             json,
             backend,
@@ -411,6 +415,7 @@ fn execute(command: Command) -> Result<()> {
                 draws,
                 leapfrog_steps,
                 seed,
+                trajectory,
                 ..FitConfig::default()
             };
             let settings = FitConfig::load(config.as_deref(), &flags)?;

@@ -362,3 +362,58 @@ fn sign_kernel_matches_f64_and_the_dense_kernel() {
     x[5] = 0.5;
     assert!(SignIndex::from_dense(&x).is_none());
 }
+
+/// The forward-only sign kernel (the accept test of surrogate-trajectory HMC) against an f64
+/// loss, on both code paths: with 0/1 row weights (the logs taken 16 rows at a time as the log
+/// of a product, including a short last batch) and with counts 0–2 (one log per row); and it
+/// equals the loss of the gradient pass exactly.
+#[test]
+fn loss_only_sign_kernel_matches_f64_loss() {
+    use prefdissect::design::SignIndex;
+    use prefdissect::solve::cpu::signs_kernel::{
+        logistic_gradient_signs, logistic_loss_signs, logistic_loss_signs_portable,
+    };
+    for (n, seed, binary) in [
+        (640, 31, true),
+        (1424, 32, true),
+        (83, 33, true),
+        (640, 34, false),
+    ] {
+        let (x, mut c, mut cy, w) = random_block(n, seed);
+        if binary {
+            for i in 0..c.len() {
+                c[i] = c[i].min(1.0);
+                cy[i] = cy[i].min(c[i]);
+            }
+        }
+        let index = SignIndex::from_dense(&x).expect("X is all signs");
+        let (mut loss, mut portable, mut with_grad) =
+            (vec![0f64; LANES], vec![0f64; LANES], vec![0f64; LANES]);
+        logistic_loss_signs(&index, &c, &cy, &w, &mut loss);
+        logistic_loss_signs_portable(&index, &c, &cy, &w, &mut portable);
+        let mut g = vec![0f64; KPAD * LANES];
+        logistic_gradient_signs(&index, &c, &cy, &w, &mut g, Some(&mut with_grad));
+        assert_eq!(
+            loss, with_grad,
+            "n={n}: the loss must not depend on the gradient"
+        );
+        for l in 0..LANES {
+            let (mut exact, mut scale) = (0f64, 0f64);
+            for r in 0..n {
+                let z: f64 = (0..NF)
+                    .map(|k| x[r * KPAD + k] as f64 * w[k * LANES + l] as f64)
+                    .sum();
+                let softplus = z.max(0.0) + (-z.abs()).exp().ln_1p();
+                let term = c[r * LANES + l] as f64 * softplus - cy[r * LANES + l] as f64 * z;
+                exact += term;
+                scale += term.abs();
+            }
+            for (name, got) in [("avx2", loss[l]), ("portable", portable[l])] {
+                assert!(
+                    (got - exact).abs() <= 1e-6 * scale + 1e-9,
+                    "{name} n={n} binary={binary} lane {l}: {got} vs {exact}"
+                );
+            }
+        }
+    }
+}

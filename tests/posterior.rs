@@ -13,7 +13,7 @@ use prefdissect::design::BatchDesign;
 use prefdissect::load::{Dataset, Selection};
 use prefdissect::run::{FitRequest, Solution, fit};
 use prefdissect::solve::CpuBackend;
-use prefdissect::solve::hmc::{HmcParams, solve_posterior};
+use prefdissect::solve::hmc::{HmcParams, Trajectory, solve_posterior};
 use serde_json::json;
 
 const A: usize = 16; // "clear"
@@ -95,12 +95,24 @@ fn grid_means(rows: &[([f64; 2], f64)]) -> [f64; 2] {
 
 #[test]
 fn two_feature_posterior_mean_matches_grid_integration() {
-    let dir = common::temp_dir("posterior-grid");
+    grid_check("posterior-grid", Trajectory::Surrogate);
+}
+
+/// The same with exact-gradient trajectories (`--trajectory exact`), the reference the
+/// surrogate ones are measured against.
+#[test]
+fn exact_trajectories_match_grid_integration() {
+    grid_check("posterior-grid-exact", Trajectory::Exact);
+}
+
+/// HMC with the paper's settings on the 2-feature problem against the grid integral.
+fn grid_check(name: &str, trajectory: Trajectory) {
+    let dir = common::temp_dir(name);
     let rows = two_feature_data(&dir);
     let exact = grid_means(&rows);
     let data = Dataset::load(&dir, &Selection::default()).unwrap();
     let design = BatchDesign::build(&data, 1, 0).unwrap();
-    let params = HmcParams::new().check().unwrap();
+    let params = HmcParams::new().trajectory(trajectory).check().unwrap();
     let sol = solve_posterior(&design, &data, &CpuBackend, &params, &|_| {}).unwrap();
     let f = &sol.fits[0];
     for (k, want) in [(A, exact[0]), (B, exact[1])] {

@@ -11,7 +11,7 @@ use super::adapt::{DualAveraging, WarmupSchedule, Welford};
 use super::lanes::{Field, Metric, kinetic};
 use super::laplace_flow::prior_flow;
 use super::params::{Trajectory, ValidHmcParams};
-use super::surrogate::QuadraticModel;
+use super::surrogate::{GradientMoments, QuadraticModel};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::features::N_FEATURES;
 use crate::simulate::Rng;
@@ -193,7 +193,10 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     pot.eval(&q, &mut grad_u, Some(&mut u));
     let mut model = (params.trajectory() == Trajectory::Surrogate)
         .then(|| QuadraticModel::at(backend, group, block, &q));
-    let refit_until = schedule.windows.first().map_or(warmup, |w| w.0);
+    // Before the first mass-matrix window the model follows the chain; from there to the end
+    // of warm-up the chain's draws and their true gradients are gathered for the final fit.
+    let tail_from = schedule.windows.first().map_or(warmup, |w| w.0);
+    let mut moments = model.as_ref().map(|_| GradientMoments::default());
     let mut centre: Field = q;
     // The surrogate Hamiltonian's own energy error per lane: what the step size controls.
     let mut dh_model = [0f64; LANES];
@@ -223,6 +226,11 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
             }
             step[l] = eps[l] * (1.0 + STEP_JITTER * (2.0 * rng[l].uniform() - 1.0));
             half[l] = 0.5 * step[l];
+        }
+        if it == tail_from && model.is_some() && !params.control_variates() {
+            // Without control variates `grad_u` has held model gradients; the tail's fit
+            // needs the true one at the current states.
+            pot.eval(&q, &mut grad_u, None);
         }
         let k0 = kinetic(&p, &metric.inv_mass);
         let mut qn = q;
@@ -261,8 +269,9 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 // The proposal moves to the kernel's grid, where the accept test's U is exact;
                 // the shift (≤ 2⁻²⁴ relative) is the same one the exact trajectory makes.
                 to_f32_grid(&mut qn);
-                if params.control_variates() {
-                    // The scores need the true gradient at every state the chain visits.
+                if params.control_variates() || (it >= tail_from && it < warmup) {
+                    // The scores, and the final fit of the model, need the true gradient at
+                    // every state the chain visits.
                     pot.eval(&qn, &mut gn, Some(&mut un));
                 } else {
                     pot.eval_potential(&qn, &mut un);
@@ -338,12 +347,23 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
             && !sampling
         {
             // The model moves during warm-up only (see `surrogate.rs`): early on to where the
-            // chain is, then to each mass-matrix window's mean.
-            if schedule.closes_window(it) {
+            // chain is, then to each mass-matrix window's mean, last to the chain's draws.
+            if it >= tail_from
+                && let Some(moments) = moments.as_mut()
+            {
+                moments.add(&q, &grad_u);
+            }
+            if it + 1 == warmup
+                && let Some(moments) = moments.as_ref()
+            {
+                model.fit_to(backend, group, block, moments);
+                pot.calls.gradients += 1;
+                pot.calls.curvatures += 1;
+            } else if schedule.closes_window(it) {
                 model.refit(backend, group, block, &centre);
                 pot.calls.gradients += 1;
                 pot.calls.curvatures += 1;
-            } else if it < refit_until && (it + 1).is_multiple_of(REFIT_EVERY) {
+            } else if it < tail_from && (it + 1).is_multiple_of(REFIT_EVERY) {
                 model.refit(backend, group, block, &q);
                 pot.calls.gradients += 1;
                 pot.calls.curvatures += 1;

@@ -13,8 +13,12 @@
 //! but an iteration costs one forward pass of the kernel (the loss at the proposal) instead of
 //! L gradient passes.
 //!
-//! The model is refitted during warm-up only (at the chain's current point early on, then at
-//! each mass-matrix window's mean); during sampling it is fixed, so the chain is a
+//! The model is refitted during warm-up only: a Taylor expansion at the chain's current point
+//! early on, then at each mass-matrix window's mean; at the end of warm-up it is fitted to the
+//! true gradients at the chain's own draws ([`GradientMoments`]). A Taylor model is exact at its
+//! centre and wrong by third-order terms in the tails, where most rejections happen; the fitted
+//! one spreads its error over the posterior's bulk (on the dev data: acceptance 0.80 → 0.84 in
+//! fits where exact gradients give 0.85). During sampling the model is fixed, so the chain is a
 //! time-homogeneous Markov chain with the posterior as its stationary law.
 
 use super::lanes::Field;
@@ -81,8 +85,8 @@ impl QuadraticModel {
         }
     }
 
-    /// The model's loss gradient at `q` into `g`, every lane. Compiled for AVX2 + FMA when the
-    /// CPU has them (it runs at every leapfrog step: 841 multiply-adds per lane).
+    /// The model's loss gradient at `q` into `g`, every lane. Hand-vectorised for AVX2 + FMA
+    /// when the CPU has them (it runs at every leapfrog step: 841 multiply-adds per lane).
     pub fn gradient(&self, q: &Field, g: &mut Field) {
         #[cfg(target_arch = "x86_64")]
         {
@@ -94,32 +98,28 @@ impl QuadraticModel {
                 return;
             }
         }
-        self.gradient_body::<false>(q, g);
+        self.gradient_portable(q, g);
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn gradient_avx2(&self, q: &Field, g: &mut Field) {
-        self.gradient_body::<true>(q, g);
-    }
-
-    #[inline(always)]
-    fn gradient_body<const FMA: bool>(&self, q: &Field, g: &mut Field) {
+    /// q − centre per lane, in f32 (the Hessian's precision).
+    fn offsets(&self, q: &Field) -> [[f32; LANES]; N_FEATURES] {
         let mut d = [[0f32; LANES]; N_FEATURES];
         for j in 0..N_FEATURES {
             for l in 0..LANES {
                 d[j][l] = (q[j][l] - self.centre[j][l]) as f32;
             }
         }
+        d
+    }
+
+    /// The plain loops: the reference the AVX2 path is tested against.
+    fn gradient_portable(&self, q: &Field, g: &mut Field) {
+        let d = self.offsets(q);
         for k in 0..N_FEATURES {
             let mut acc = [0f32; LANES];
             for (h, dj) in self.hess[k].iter().zip(&d) {
                 for l in 0..LANES {
-                    acc[l] = if FMA {
-                        h[l].mul_add(dj[l], acc[l])
-                    } else {
-                        acc[l] + h[l] * dj[l]
-                    };
+                    acc[l] += h[l] * dj[l];
                 }
             }
             for l in 0..LANES {
@@ -127,6 +127,229 @@ impl QuadraticModel {
             }
         }
     }
+
+    /// Rows in fours, 8 accumulators in registers: each d[j] load serves four independent
+    /// chains of multiply-adds, so they do not wait on each other's latency (LLVM, left to
+    /// itself, kept one row's 16 lanes in four 128-bit chains).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn gradient_avx2(&self, q: &Field, g: &mut Field) {
+        use std::arch::x86_64::_mm256_storeu_ps;
+        use std::arch::x86_64::{__m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps};
+        let d = self.offsets(q);
+        let mut k0 = 0;
+        while k0 < N_FEATURES {
+            let rows = ROWS.min(N_FEATURES - k0);
+            let mut acc: [__m256; 2 * ROWS] = [_mm256_setzero_ps(); 2 * ROWS];
+            for (j, dj) in d.iter().enumerate() {
+                // SAFETY: every pointer is to a 16-float array, read as two 8-float halves.
+                unsafe {
+                    let d_lo = _mm256_loadu_ps(dj.as_ptr());
+                    let d_hi = _mm256_loadu_ps(dj.as_ptr().add(8));
+                    if rows == ROWS {
+                        for r in 0..ROWS {
+                            let h = self.hess[k0 + r][j].as_ptr();
+                            acc[2 * r] = _mm256_fmadd_ps(_mm256_loadu_ps(h), d_lo, acc[2 * r]);
+                            acc[2 * r + 1] =
+                                _mm256_fmadd_ps(_mm256_loadu_ps(h.add(8)), d_hi, acc[2 * r + 1]);
+                        }
+                    } else {
+                        for r in 0..rows {
+                            let h = self.hess[k0 + r][j].as_ptr();
+                            acc[2 * r] = _mm256_fmadd_ps(_mm256_loadu_ps(h), d_lo, acc[2 * r]);
+                            acc[2 * r + 1] =
+                                _mm256_fmadd_ps(_mm256_loadu_ps(h.add(8)), d_hi, acc[2 * r + 1]);
+                        }
+                    }
+                }
+            }
+            for r in 0..rows {
+                let mut sums = [0f32; LANES];
+                // SAFETY: `sums` is 16 floats, written as two 8-float halves.
+                unsafe {
+                    _mm256_storeu_ps(sums.as_mut_ptr(), acc[2 * r]);
+                    _mm256_storeu_ps(sums.as_mut_ptr().add(8), acc[2 * r + 1]);
+                }
+                for l in 0..LANES {
+                    g[k0 + r][l] = self.grad[k0 + r][l] + sums[l] as f64;
+                }
+            }
+            k0 += rows;
+        }
+    }
+}
+
+/// Rows of the model's Hessian taken together by the AVX2 path of [`QuadraticModel::gradient`].
+#[cfg(target_arch = "x86_64")]
+const ROWS: usize = 4;
+
+/// Ridge weight pulling the fitted correction to the Taylor Hessian towards zero, relative to
+/// each coordinate's own spread: with 100–400 draws for 29 × 29 slopes, the plain least-squares
+/// slopes are noisy enough to cost acceptance (dev data: κ = 0.1 beat 0 and 1).
+const RIDGE: f64 = 0.1;
+
+/// Fewest draws for which the fitted model replaces the Taylor one.
+const MIN_DRAWS: f64 = 2.0 * N_FEATURES as f64;
+
+/// Per-lane sums of draws q and their true loss gradients g, for a least-squares fit
+/// g ≈ a + B (q − q̄), `[row][column][lane]` so the 16 lanes update together.
+pub struct GradientMoments {
+    n: f64,
+    sum_q: Field,
+    sum_g: Field,
+    /// Σ q qᵀ.
+    qq: Box<[Field; N_FEATURES]>,
+    /// Σ q gᵀ.
+    qg: Box<[Field; N_FEATURES]>,
+}
+
+impl Default for GradientMoments {
+    fn default() -> Self {
+        let zero = [[0.0; LANES]; N_FEATURES];
+        GradientMoments {
+            n: 0.0,
+            sum_q: zero,
+            sum_g: zero,
+            qq: Box::new([zero; N_FEATURES]),
+            qg: Box::new([zero; N_FEATURES]),
+        }
+    }
+}
+
+impl GradientMoments {
+    /// Adds one draw of every lane and its true loss gradient.
+    pub fn add(&mut self, q: &Field, g: &Field) {
+        self.n += 1.0;
+        for k in 0..N_FEATURES {
+            for l in 0..LANES {
+                self.sum_q[k][l] += q[k][l];
+                self.sum_g[k][l] += g[k][l];
+            }
+            for j in 0..N_FEATURES {
+                for l in 0..LANES {
+                    self.qq[k][j][l] += q[k][l] * q[j][l];
+                    self.qg[k][j][l] += q[k][l] * g[j][l];
+                }
+            }
+        }
+    }
+
+    /// The draws' mean per lane.
+    pub fn mean(&self) -> Field {
+        let mut m = self.sum_q;
+        for row in m.iter_mut() {
+            for v in row.iter_mut() {
+                *v /= self.n.max(1.0);
+            }
+        }
+        m
+    }
+
+    /// Draws added.
+    pub fn count(&self) -> f64 {
+        self.n
+    }
+}
+
+impl QuadraticModel {
+    /// Refits every lane's model to the draws in `moments`: centre q̄, intercept ḡ (the mean
+    /// true gradient), and slopes B = H + sym(D), where H is the Taylor Hessian at q̄ and D the
+    /// ridge least-squares slopes of the Taylor model's residual gradients. One gradient (for
+    /// the rounding of q̄) and one curvature call. With too few draws it is the Taylor model
+    /// at q̄.
+    pub fn fit_to<B: GradientBackend + ?Sized>(
+        &mut self,
+        backend: &B,
+        group: &GroupDesign,
+        block: &Block,
+        moments: &GradientMoments,
+    ) {
+        self.refit(backend, group, block, &moments.mean());
+        if moments.n < MIN_DRAWS {
+            return;
+        }
+        let n = moments.n;
+        for l in 0..LANES {
+            let mean_q: [f64; N_FEATURES] = std::array::from_fn(|k| moments.sum_q[k][l] / n);
+            let mean_g: [f64; N_FEATURES] = std::array::from_fn(|k| moments.sum_g[k][l] / n);
+            // Centred moments: C_qq and C_qr = C_qg − C_qq H (residual r = g − H(q − q̄)).
+            let mut cqq = [[0f64; N_FEATURES]; N_FEATURES];
+            let mut cqg = [[0f64; N_FEATURES]; N_FEATURES];
+            for k in 0..N_FEATURES {
+                for j in 0..N_FEATURES {
+                    cqq[k][j] = moments.qq[k][j][l] - n * mean_q[k] * mean_q[j];
+                    cqg[k][j] = moments.qg[k][j][l] - n * mean_q[k] * mean_g[j];
+                }
+            }
+            let mut cqr = cqg;
+            for k in 0..N_FEATURES {
+                for j in 0..N_FEATURES {
+                    let ch: f64 = (0..N_FEATURES)
+                        .map(|m| cqq[k][m] * self.hess[m][j][l] as f64)
+                        .sum();
+                    cqr[k][j] -= ch;
+                }
+            }
+            let mut a = cqq;
+            for (k, row) in a.iter_mut().enumerate() {
+                row[k] *= 1.0 + RIDGE;
+            }
+            let Some(d) = solve_spd(a, cqr) else {
+                continue; // a degenerate lane (empty, or draws on a subspace) keeps Taylor
+            };
+            for k in 0..N_FEATURES {
+                self.grad[k][l] = mean_g[k];
+                for j in 0..N_FEATURES {
+                    // D solves C_qq D = C_qr, so the slope of g_j on q_k is D[k][j].
+                    let sym = 0.5 * (d[k][j] + d[j][k]);
+                    self.hess[k][j][l] += sym as f32;
+                }
+            }
+        }
+    }
+}
+
+/// Solves A X = B for symmetric positive-definite A by Cholesky; `None` if A is not.
+fn solve_spd(
+    mut a: [[f64; N_FEATURES]; N_FEATURES],
+    mut b: [[f64; N_FEATURES]; N_FEATURES],
+) -> Option<[[f64; N_FEATURES]; N_FEATURES]> {
+    const D: usize = N_FEATURES;
+    for j in 0..D {
+        let mut diag = a[j][j];
+        for m in 0..j {
+            diag -= a[j][m] * a[j][m];
+        }
+        if !(diag > 0.0 && diag.is_finite()) {
+            return None;
+        }
+        let diag = diag.sqrt();
+        a[j][j] = diag;
+        for i in j + 1..D {
+            let mut v = a[i][j];
+            for m in 0..j {
+                v -= a[i][m] * a[j][m];
+            }
+            a[i][j] = v / diag;
+        }
+    }
+    for col in 0..D {
+        for i in 0..D {
+            let mut v = b[i][col];
+            for m in 0..i {
+                v -= a[i][m] * b[m][col];
+            }
+            b[i][col] = v / a[i][i];
+        }
+        for i in (0..D).rev() {
+            let mut v = b[i][col];
+            for m in i + 1..D {
+                v -= a[m][i] * b[m][col];
+            }
+            b[i][col] = v / a[i][i];
+        }
+    }
+    Some(b)
 }
 
 #[cfg(test)]
@@ -204,7 +427,7 @@ mod tests {
         reference_curvature(&group, &block, &w, &mut hess);
         let mut portable = [[0.0; LANES]; N_FEATURES];
         model.gradient(&q, &mut g);
-        model.gradient_body::<false>(&q, &mut portable);
+        model.gradient_portable(&q, &mut portable);
         for k in 0..N_FEATURES {
             for l in 0..LANES {
                 let h = &hess[l * N_FEATURES * N_FEATURES + k * N_FEATURES..][..N_FEATURES];
@@ -239,5 +462,107 @@ mod tests {
         };
         let (e1, e2) = (error_at(4.0), error_at(2.0));
         assert!(e2 < 0.35 * e1, "error {e1} at 4Δ, {e2} at 2Δ");
+    }
+
+    /// The fitted model against the Taylor model at the draws' mean: over the draws it was
+    /// fitted to (spread well beyond the Taylor expansion's reach), its gradients are closer
+    /// to the true ones, and its intercept is the draws' mean gradient.
+    #[test]
+    fn fitted_model_beats_the_taylor_model_over_the_draws() {
+        let mut rng = Rng::new(12);
+        let (group, block) = toy(300, &mut rng);
+        let mut draws = Vec::new();
+        let mut moments = GradientMoments::default();
+        let mut centre: Field = [[0.0; LANES]; N_FEATURES];
+        for k in 0..N_FEATURES {
+            for l in 0..LANES {
+                centre[k][l] = 0.2 * rng.normal();
+            }
+        }
+        let mut w = vec![0f32; KPAD * LANES];
+        let mut g = vec![0f64; KPAD * LANES];
+        for _ in 0..200 {
+            let mut q = centre;
+            for k in 0..N_FEATURES {
+                for l in 0..LANES {
+                    q[k][l] = ((centre[k][l] + 0.3 * rng.normal()) as f32) as f64;
+                    w[k * LANES + l] = q[k][l] as f32;
+                }
+            }
+            CpuBackend.block_gradient(&group, &block, &w, &mut g, None);
+            let gf: Field = std::array::from_fn(|k| std::array::from_fn(|l| g[k * LANES + l]));
+            moments.add(&q, &gf);
+            draws.push((q, gf));
+        }
+        assert_eq!(moments.count(), 200.0);
+        let taylor = QuadraticModel::at(&CpuBackend, &group, &block, &moments.mean());
+        let mut fitted = QuadraticModel::at(&CpuBackend, &group, &block, &centre);
+        fitted.fit_to(&CpuBackend, &group, &block, &moments);
+        let mean_g: Field = std::array::from_fn(|k| {
+            std::array::from_fn(|l| draws.iter().map(|(_, g)| g[k][l]).sum::<f64>() / 200.0)
+        });
+        let mut m = [[0.0; LANES]; N_FEATURES];
+        fitted.gradient(&fitted.centre, &mut m);
+        for k in 0..N_FEATURES {
+            for l in 0..LANES {
+                assert!((m[k][l] - mean_g[k][l]).abs() < 1e-9, "intercept {k} {l}");
+            }
+        }
+        let sq_error = |model: &QuadraticModel| {
+            let mut total = [0f64; LANES];
+            let mut out = [[0.0; LANES]; N_FEATURES];
+            for (q, g) in &draws {
+                model.gradient(q, &mut out);
+                for k in 0..N_FEATURES {
+                    for l in 0..LANES {
+                        total[l] += (out[k][l] - g[k][l]).powi(2);
+                    }
+                }
+            }
+            total
+        };
+        let (e_fit, e_taylor) = (sq_error(&fitted), sq_error(&taylor));
+        for l in 0..LANES {
+            assert!(
+                e_fit[l] < 0.8 * e_taylor[l],
+                "lane {l}: fitted {} vs Taylor {}",
+                e_fit[l],
+                e_taylor[l]
+            );
+        }
+    }
+
+    /// Cholesky solves against a product built from a known solution; a matrix that is not
+    /// positive definite is refused.
+    #[test]
+    fn spd_solve_recovers_a_known_solution() {
+        let mut rng = Rng::new(13);
+        let mut l = [[0f64; N_FEATURES]; N_FEATURES];
+        for i in 0..N_FEATURES {
+            for j in 0..=i {
+                l[i][j] = if i == j {
+                    1.0 + rng.uniform()
+                } else {
+                    0.3 * rng.normal()
+                };
+            }
+        }
+        let a: [[f64; N_FEATURES]; N_FEATURES] = std::array::from_fn(|i| {
+            std::array::from_fn(|j| (0..N_FEATURES).map(|m| l[i][m] * l[j][m]).sum())
+        });
+        let x: [[f64; N_FEATURES]; N_FEATURES] =
+            std::array::from_fn(|_| std::array::from_fn(|_| rng.normal()));
+        let b: [[f64; N_FEATURES]; N_FEATURES] = std::array::from_fn(|i| {
+            std::array::from_fn(|c| (0..N_FEATURES).map(|m| a[i][m] * x[m][c]).sum())
+        });
+        let got = solve_spd(a, b).expect("positive definite");
+        for i in 0..N_FEATURES {
+            for c in 0..N_FEATURES {
+                assert!((got[i][c] - x[i][c]).abs() < 1e-8, "{i} {c}");
+            }
+        }
+        let mut bad = a;
+        bad[3][3] = -1.0;
+        assert!(solve_spd(bad, b).is_none());
     }
 }
