@@ -10,6 +10,10 @@
 //! column lists gather them, and each chunk's f32 sums go into an f64 accumulator, as the
 //! dense kernel does per tile, so rounding does not grow with the number of rows.
 //!
+//! A forward-only variant ([`logistic_loss_signs`]) returns the loss alone, for the accept
+//! test of surrogate-trajectory HMC: with 0/1 row weights its logs are taken 16 rows at a time,
+//! as the log of a product of factors 1 + e^−|z| ∈ (1, 2].
+//!
 //! Measured on a block held in cache (`benches/kernel_block.rs`): 1.24–1.26× the dense kernel,
 //! not 3×, because each row also needs its sigmoid (an exp and a division for 16 lanes) and
 //! each list entry two 256-bit loads. The tests compare it with an f64 gradient and with the

@@ -3,7 +3,9 @@
 //! Every (judge, group, fold, chain) is a lane; blocks hold whole fits (all their chains), so a
 //! block's rayon task samples, summarises its fits (mean, sd, MCSE, R-hat, ESS per weight) and
 //! frees the draws. Warm-up adapts each lane's step size and diagonal mass matrix as Stan and
-//! numpyro do; the trajectory length is a fixed number of leapfrog steps for all lanes.
+//! numpyro do; every lane takes the same number of leapfrog steps (random per iteration).
+//! The steps follow the true loss gradient or, by default, each lane's quadratic model of the
+//! loss with the true potential in the accept test (`surrogate.rs`).
 
 pub mod adapt;
 pub mod control_variates;
