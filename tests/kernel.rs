@@ -148,6 +148,21 @@ fn portable_path_matches_f64_gradient_too() {
     }
 }
 
+/// Lane `l`'s Σ_r c·softplus(z) − cy·z in f64, and Σ|terms| (the scale of f32 rounding).
+fn f64_loss(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], n: usize, l: usize) -> (f64, f64) {
+    let (mut exact, mut scale) = (0f64, 0f64);
+    for r in 0..n {
+        let z: f64 = (0..NF)
+            .map(|k| x[r * KPAD + k] as f64 * w[k * LANES + l] as f64)
+            .sum();
+        let softplus = z.max(0.0) + (-z.abs()).exp().ln_1p();
+        let term = c[r * LANES + l] as f64 * softplus - cy[r * LANES + l] as f64 * z;
+        exact += term;
+        scale += term.abs();
+    }
+    (exact, scale)
+}
+
 #[test]
 fn loss_output_matches_f64_and_does_not_change_the_gradient() {
     let n = 640;
@@ -163,20 +178,7 @@ fn loss_output_matches_f64_and_does_not_change_the_gradient() {
     logistic_gradient_block_portable(&x, None, &c, &cy, &w, &mut g2, Some(&mut loss_portable));
     assert_eq!(g0, g1);
     for l in 0..LANES {
-        let (mut exact, mut scale) = (0f64, 0f64);
-        for r in 0..n {
-            let z: f64 = (0..NF)
-                .map(|k| x[r * KPAD + k] as f64 * w[k * LANES + l] as f64)
-                .sum();
-            let sp = if z > 0.0 {
-                z + (-z).exp().ln_1p()
-            } else {
-                z.exp().ln_1p()
-            };
-            let term = c[r * LANES + l] as f64 * sp - cy[r * LANES + l] as f64 * z;
-            exact += term;
-            scale += term.abs();
-        }
+        let (exact, scale) = f64_loss(&x, &c, &cy, &w, n, l);
         for got in [loss[l], loss_portable[l]] {
             assert!(
                 (got - exact).abs() <= 1e-6 * scale,
@@ -398,16 +400,7 @@ fn loss_only_sign_kernel_matches_f64_loss() {
             "n={n}: the loss must not depend on the gradient"
         );
         for l in 0..LANES {
-            let (mut exact, mut scale) = (0f64, 0f64);
-            for r in 0..n {
-                let z: f64 = (0..NF)
-                    .map(|k| x[r * KPAD + k] as f64 * w[k * LANES + l] as f64)
-                    .sum();
-                let softplus = z.max(0.0) + (-z.abs()).exp().ln_1p();
-                let term = c[r * LANES + l] as f64 * softplus - cy[r * LANES + l] as f64 * z;
-                exact += term;
-                scale += term.abs();
-            }
+            let (exact, scale) = f64_loss(&x, &c, &cy, &w, n, l);
             for (name, got) in [("avx2", loss[l]), ("portable", portable[l])] {
                 assert!(
                     (got - exact).abs() <= 1e-6 * scale + 1e-9,
