@@ -45,8 +45,8 @@ pub fn logistic_gradient_signs(
             // SAFETY: the CPU supports the features the functions are compiled for.
             unsafe {
                 match loss {
-                    Some(l) => signs_avx2_fma_loss(index, c, cy, w, grad, l),
-                    None => signs_avx2_fma(index, c, cy, w, grad),
+                    Some(l) => signs_avx2_fma::<true, true>(index, c, cy, w, grad, l),
+                    None => signs_avx2_fma::<false, true>(index, c, cy, w, grad, &mut []),
                 }
             }
             return;
@@ -65,7 +65,7 @@ pub fn logistic_loss_signs(index: &SignIndex, c: &[f32], cy: &[f32], w: &[f32], 
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { signs_avx2_fma_loss_only(index, c, cy, w, loss) };
+            unsafe { signs_avx2_fma::<true, false>(index, c, cy, w, &mut [], loss) };
             return;
         }
     }
@@ -100,27 +100,10 @@ pub fn logistic_gradient_signs_portable(
     }
 }
 
+/// [`signs_body`] compiled for AVX2 + FMA, for each combination of outputs.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn signs_avx2_fma(index: &SignIndex, c: &[f32], cy: &[f32], w: &[f32], grad: &mut [f64]) {
-    signs_body::<true, false, true>(index, c, cy, w, grad, &mut []);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn signs_avx2_fma_loss_only(
-    index: &SignIndex,
-    c: &[f32],
-    cy: &[f32],
-    w: &[f32],
-    loss: &mut [f64],
-) {
-    signs_body::<true, true, false>(index, c, cy, w, &mut [], loss);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn signs_avx2_fma_loss(
+unsafe fn signs_avx2_fma<const LOSS: bool, const GRAD: bool>(
     index: &SignIndex,
     c: &[f32],
     cy: &[f32],
@@ -128,7 +111,7 @@ unsafe fn signs_avx2_fma_loss(
     grad: &mut [f64],
     loss: &mut [f64],
 ) {
-    signs_body::<true, true, true>(index, c, cy, w, grad, loss);
+    signs_body::<true, LOSS, GRAD>(index, c, cy, w, grad, loss);
 }
 
 #[inline(always)]

@@ -198,8 +198,9 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     let tail_from = schedule.windows.first().map_or(warmup, |w| w.0);
     let mut moments = model.as_ref().map(|_| GradientMoments::default());
     let mut centre: Field = q;
-    // The surrogate Hamiltonian's own energy error per lane: what the step size controls.
-    let mut dh_model = [0f64; LANES];
+    // The surrogate potential's change per lane; with the kinetic change, the model
+    // Hamiltonian's own energy error, which the step size controls.
+    let mut dv_model = [0f64; LANES];
 
     let mut p: Field = [[0.0; LANES]; N_FEATURES];
     let mut un = [0f64; LANES];
@@ -255,17 +256,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                     model.gradient(&qn, &mut gn);
                     kick(&mut p, &half, &gn);
                 }
-                model_energy_error(
-                    &q,
-                    &qn,
-                    &g_start,
-                    &gn,
-                    &k0,
-                    &p,
-                    &metric,
-                    lambda,
-                    &mut dh_model,
-                );
+                dv_model = model_potential_change(&q, &qn, &g_start, &gn, lambda);
                 // The proposal moves to the kernel's grid, where the accept test's U is exact;
                 // the shift (≤ 2⁻²⁴ relative) is the same one the exact trajectory makes.
                 to_f32_grid(&mut qn);
@@ -321,7 +312,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 // model, not the true acceptance: a smaller step cannot mend the model's own
                 // mismatch, and chasing it would shorten every trajectory.
                 let tuned = if model.is_some() {
-                    (-dh_model[l]).exp().min(1.0)
+                    (-(dv_model[l] + kn[l] - k0[l])).exp().min(1.0)
                 } else {
                     alpha
                 };
@@ -411,31 +402,24 @@ fn to_f32_grid(q: &mut Field) {
     }
 }
 
-/// The change of the surrogate Hamiltonian (model loss + λ‖q‖₁ + K) along a trajectory from
-/// `q` to `qn`, per lane. The model loss is quadratic, so its change is exactly the trapezoid
+/// The change of the surrogate potential (model loss + λ‖q‖₁) along a trajectory from `q` to
+/// `qn`, per lane. The model loss is quadratic, so its change is exactly the trapezoid
 /// ½ (∇ at `q` + ∇ at `qn`) · (qn − q) of the model gradients the trajectory already computed.
-#[allow(clippy::too_many_arguments)]
-fn model_energy_error(
+fn model_potential_change(
     q: &Field,
     qn: &Field,
     g_start: &Field,
     g_end: &Field,
-    k0: &[f64; LANES],
-    p: &Field,
-    metric: &Metric,
     lambda: f64,
-    out: &mut [f64; LANES],
-) {
-    let kn = kinetic(p, &metric.inv_mass);
-    for l in 0..LANES {
-        out[l] = kn[l] - k0[l];
-    }
+) -> [f64; LANES] {
+    let mut out = [0f64; LANES];
     for k in 0..N_FEATURES {
         for l in 0..LANES {
             out[l] += 0.5 * (g_start[k][l] + g_end[k][l]) * (qn[k][l] - q[k][l])
                 + lambda * (qn[k][l].abs() - q[k][l].abs());
         }
     }
+    out
 }
 
 /// Sets lane `l` of `centre` to `mean`.
