@@ -136,10 +136,24 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
                 one_launch,
                 Some(design.gradient_flops()),
             ));
+            // The same with X and the weights dense (f32): whether packing pays on this adapter.
+            let dense = crate::solve::gpu_fused::ResidentBlocks::new(
+                &fused.clone().with_dense_rows(),
+                &design,
+            );
+            let dense_launch = timed(req.runs, || {
+                std::hint::black_box(dense.gradients(&w_all));
+            });
+            rows.push(row(
+                format!("  the same, rows dense f32 ({} fits)", design.fits.len()),
+                dense_launch,
+                Some(design.gradient_flops()),
+            ));
         }
         let map = timed(req.runs, || {
             std::hint::black_box(solve_map(&design, &engine, &params));
         });
+        // On wgpu: FISTA with its state on the device, two launches an iteration.
         rows.push(row(
             format!("MAP job ({} fits)", design.fits.len()),
             map,

@@ -1,7 +1,8 @@
-//! The wgpu backend with the fused kernel of `kernels/wgpu_logistic.rs`: per block one upload
-//! (rows, counts, weights), one launch, one read-back of the per-slice partial sums, which are
-//! added in f64 here. Its reference is [`super::reference::TensorOpsBackend`] on the same device
-//! (the plain ops), and the CPU kernel; `tests/wgpu.rs` compares all three.
+//! The wgpu backend with the fused kernels of `kernels/wgpu_logistic.rs`: rows go up once
+//! (packed to 2 bits a feature and 4 bytes a row and lane where X is all signs and the weights
+//! whole numbers, else dense f32), and a gradient of any number of blocks is one launch. Its
+//! references are [`super::reference::TensorOpsBackend`] on the same device (the plain ops),
+//! the CPU kernel, and the dense kernel for the packed one; `tests/wgpu.rs` compares them.
 
 #[allow(missing_docs)] // the #[cube] expansion adds undocumented items
 #[path = "../../kernels/wgpu_logistic.rs"]
@@ -24,6 +25,7 @@ pub struct FusedWgpuBackend {
     label: String,
     max_binding_bytes: u64,
     max_cubes: u32,
+    packed_rows: bool,
 }
 
 impl std::fmt::Debug for FusedWgpuBackend {
@@ -39,6 +41,7 @@ impl Clone for FusedWgpuBackend {
             label: self.label.clone(),
             max_binding_bytes: self.max_binding_bytes,
             max_cubes: self.max_cubes,
+            packed_rows: self.packed_rows,
         }
     }
 }
@@ -52,6 +55,7 @@ impl FusedWgpuBackend {
             label: format!("wgpu-fused on {}", adapter.name),
             max_binding_bytes: adapter.max_binding_bytes,
             max_cubes: adapter.max_cubes,
+            packed_rows: true,
         }
     }
 
@@ -61,46 +65,126 @@ impl FusedWgpuBackend {
         self.max_cubes = self.max_cubes.min(max_cubes);
         self
     }
+
+    /// The runtime's client, for the kernel tests of the solvers that keep their state there.
+    #[cfg(test)]
+    pub(super) fn client(&self) -> cubecl::client::Client {
+        self.client.clone()
+    }
+
+    /// The same backend with rows always uploaded dense (f32 X and weights): the packed
+    /// kernel's reference in tests and benchmarks.
+    pub fn with_dense_rows(mut self) -> FusedWgpuBackend {
+        self.packed_rows = false;
+        self
+    }
+}
+
+/// Blocks as the kernels read them: X dense (f32) with f32 row weights, or, for an all-sign X
+/// with whole-number weights, packed (see `kernel::logistic_gradient_signs`).
+enum Rows {
+    Dense {
+        x: Vec<f32>,
+        c: Vec<f32>,
+        cy: Vec<f32>,
+    },
+    Signs {
+        signs: Vec<u32>,
+        counts: Vec<u32>,
+    },
 }
 
 /// Blocks packed for the kernel: rows, counts and offsets, concatenated.
 struct Packed {
-    x: Vec<f32>,
-    c: Vec<f32>,
-    cy: Vec<f32>,
+    rows: Rows,
     row_start: Vec<u32>,
 }
 
-fn pack<'a>(items: impl Iterator<Item = (&'a GroupDesign, &'a Block)>) -> Packed {
-    let mut p = Packed {
-        x: Vec::new(),
-        c: Vec::new(),
-        cy: Vec::new(),
-        row_start: vec![0],
-    };
+/// Packs the blocks' rows; packed signs when `allow_signs` and every row and weight allows.
+fn pack<'a>(
+    items: impl Iterator<Item = (&'a GroupDesign, &'a Block)> + Clone,
+    allow_signs: bool,
+) -> Packed {
+    let mut row_start = vec![0u32];
+    for (_, block) in items.clone() {
+        row_start.push(row_start.last().copied().unwrap_or(0) + block.entries() as u32);
+    }
+    if allow_signs && let Some(rows) = pack_signs(items.clone()) {
+        return Packed { rows, row_start };
+    }
+    let (mut x, mut c, mut cy) = (Vec::new(), Vec::new(), Vec::new());
     for (group, block) in items {
         let n = block.entries();
         for i in 0..n {
             let r = block.row(i);
-            p.x.extend_from_slice(&group.x[r * KPAD..(r + 1) * KPAD]);
+            x.extend_from_slice(&group.x[r * KPAD..(r + 1) * KPAD]);
         }
-        p.c.extend_from_slice(&block.c[..n * LANES]);
-        p.cy.extend_from_slice(&block.cy[..n * LANES]);
-        p.row_start
-            .push(p.row_start.last().copied().unwrap_or(0) + n as u32);
+        c.extend_from_slice(&block.c[..n * LANES]);
+        cy.extend_from_slice(&block.cy[..n * LANES]);
     }
-    p
+    Packed {
+        rows: Rows::Dense { x, c, cy },
+        row_start,
+    }
+}
+
+/// The packed rows, or `None` when an entry of X is not a sign or a weight is not a whole
+/// number in 0..=65535 (with `cy` at most `c`).
+fn pack_signs<'a>(items: impl Iterator<Item = (&'a GroupDesign, &'a Block)>) -> Option<Rows> {
+    let (mut signs, mut counts) = (Vec::new(), Vec::new());
+    for (group, block) in items {
+        let n = block.entries();
+        for i in 0..n {
+            let r = block.row(i);
+            let (mut pos, mut neg) = (0u32, 0u32);
+            for (k, &v) in group.x[r * KPAD..(r + 1) * KPAD].iter().enumerate() {
+                match v {
+                    0.0 => {}
+                    1.0 if k < N_FEATURES => pos |= 1 << k,
+                    -1.0 if k < N_FEATURES => neg |= 1 << k,
+                    _ => return None,
+                }
+            }
+            signs.extend([pos, neg]);
+        }
+        for (&c, &cy) in block.c[..n * LANES].iter().zip(&block.cy[..n * LANES]) {
+            let whole = |v: f32| v.fract() == 0.0 && (0.0..=65535.0).contains(&v);
+            if !whole(c) || !whole(cy) || cy > c {
+                return None;
+            }
+            counts.push(c as u32 | (cy as u32) << 16);
+        }
+    }
+    Some(Rows::Signs { signs, counts })
+}
+
+/// A packed batch uploaded: the handles and lengths one launch needs.
+pub(super) struct Uploaded {
+    rows: Vec<(Handle, usize)>,
+    row_start: (Handle, usize),
+    /// All-ones flags for gradients of every lane.
+    all_live: (Handle, usize),
+}
+
+fn upload(client: &cubecl::client::Client, p: &Packed) -> Uploaded {
+    let f = |v: &[f32]| (client.create_from_slice(f32::as_bytes(v)), v.len());
+    let u = |v: &[u32]| (client.create_from_slice(u32::as_bytes(v)), v.len());
+    let blocks = p.row_start.len() - 1;
+    Uploaded {
+        rows: match &p.rows {
+            Rows::Dense { x, c, cy } => vec![f(x), f(c), f(cy)],
+            Rows::Signs { signs, counts } => vec![u(signs), u(counts)],
+        },
+        row_start: u(&p.row_start),
+        all_live: u(&vec![1u32; blocks * LANES]),
+    }
 }
 
 /// One launch's share of the resident blocks.
-struct Chunk {
-    x: Handle,
-    c: Handle,
-    cy: Handle,
-    row_start: Handle,
-    lens: [usize; 3],
-    first: usize,
-    blocks: usize,
+pub(super) struct Chunk {
+    pub(super) data: Uploaded,
+    pub(super) first: usize,
+    pub(super) blocks: usize,
 }
 
 /// Blocks whose rows and counts live on the device: a gradient of all of them is one upload of
@@ -108,13 +192,13 @@ struct Chunk {
 /// of a solver that steps every block together. Batches larger than the adapter allows (its
 /// largest buffer binding, its most workgroups per launch) are cut into chunks, one launch each.
 pub struct ResidentBlocks {
-    client: cubecl::client::Client,
-    chunks: Vec<Chunk>,
+    pub(super) client: cubecl::client::Client,
+    pub(super) chunks: Vec<Chunk>,
     blocks: usize,
 }
 
 /// `cubecl`'s buffer handle.
-type Handle = cubecl_runtime::server::Handle;
+pub(super) type Handle = cubecl_runtime::server::Handle;
 
 impl ResidentBlocks {
     /// Uploads every block of `design`.
@@ -132,7 +216,7 @@ impl ResidentBlocks {
         blocks: &[Block],
     ) -> ResidentBlocks {
         let client = backend.client.clone();
-        // x is the largest buffer: KPAD floats per entry.
+        // Dense x is the largest buffer either way: KPAD floats per entry.
         let bytes = |b: &Block| (b.entries() * KPAD * std::mem::size_of::<f32>()) as u64;
         let mut chunks = Vec::new();
         let mut first = 0;
@@ -149,13 +233,9 @@ impl ResidentBlocks {
                 size <= backend.max_binding_bytes,
                 "a block of {size} bytes exceeds the adapter's binding limit"
             );
-            let p = pack(blocks[first..end].iter().map(|b| (&groups[b.group], b)));
+            let items = blocks[first..end].iter().map(|b| (&groups[b.group], b));
             chunks.push(Chunk {
-                x: client.create_from_slice(f32::as_bytes(&p.x)),
-                c: client.create_from_slice(f32::as_bytes(&p.c)),
-                cy: client.create_from_slice(f32::as_bytes(&p.cy)),
-                row_start: client.create_from_slice(u32::as_bytes(&p.row_start)),
-                lens: [p.x.len(), p.c.len(), p.cy.len()],
+                data: upload(&client, &pack(items, backend.packed_rows)),
                 first,
                 blocks: end - first,
             });
@@ -173,6 +253,16 @@ impl ResidentBlocks {
         self.chunks.len()
     }
 
+    /// Blocks held.
+    pub fn blocks(&self) -> usize {
+        self.blocks
+    }
+
+    /// Whether the rows went up packed (all signs, whole-number weights).
+    pub fn packed(&self) -> bool {
+        self.chunks.iter().all(|ch| ch.data.rows.len() == 2)
+    }
+
     /// Gradients and losses of every block at `w` (blocks × KPAD × LANES): blocks × KPAD ×
     /// LANES values, feature 29's slot holding the loss.
     pub fn gradients(&self, w: &[f32]) -> Vec<f32> {
@@ -185,47 +275,69 @@ impl ResidentBlocks {
         let mut out = Vec::with_capacity(w.len());
         for ch in &self.chunks {
             let wc = &w[ch.first * field..(ch.first + ch.blocks) * field];
-            let wh = self.client.create_from_slice(f32::as_bytes(wc));
-            out.extend(launch(
-                &self.client,
-                ch.blocks,
-                [
-                    (ch.x.clone(), ch.lens[0]),
-                    (ch.c.clone(), ch.lens[1]),
-                    (ch.cy.clone(), ch.lens[2]),
-                    (wh, wc.len()),
-                    (ch.row_start.clone(), ch.blocks + 1),
-                ],
-            ));
+            let wh = (self.client.create_from_slice(f32::as_bytes(wc)), wc.len());
+            let oh = launch_gradient(&self.client, ch, &wh, &ch.data.all_live);
+            out.extend_from_slice(f32::from_bytes(&self.client.read_one_unchecked(oh)));
         }
         out
     }
 }
 
-/// Launches the kernel over `blocks` blocks and reads the results back.
-fn launch(
+/// Launches the gradient kernel over a chunk's blocks at the weights `w`, for the blocks with
+/// a lane in `live`; returns the output buffer (not read back).
+pub(super) fn launch_gradient(
     client: &cubecl::client::Client,
-    blocks: usize,
-    inputs: [(Handle, usize); 5],
-) -> Vec<f32> {
-    let out_len = blocks * KPAD * LANES;
+    chunk: &Chunk,
+    w: &(Handle, usize),
+    live: &(Handle, usize),
+) -> Handle {
+    let out_len = chunk.blocks * KPAD * LANES;
     let out = client.empty(out_len * std::mem::size_of::<f32>());
-    let [x, c, cy, w, rs] = inputs;
-    // SAFETY: every length is the number of elements uploaded into that handle.
-    unsafe {
-        kernel::logistic_gradient::launch(
+    launch_into(client, chunk, w, live, &(out.clone(), out_len));
+    out
+}
+
+/// [`launch_gradient`] into an existing output buffer.
+pub(super) fn launch_into(
+    client: &cubecl::client::Client,
+    chunk: &Chunk,
+    w: &(Handle, usize),
+    live: &(Handle, usize),
+    out: &(Handle, usize),
+) {
+    // SAFETY: every length is the number of elements uploaded into that handle, and the
+    // kernels index them only within the offsets of `row_start` and the blocks launched.
+    let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };
+    let count = CubeCount::Static(chunk.blocks as u32, 1, 1);
+    let dim = CubeDim::new_1d((kernel::SLICES * LANES) as u32);
+    let d = &chunk.data;
+    let rs = &d.row_start;
+    match d.rows.as_slice() {
+        [x, c, cy] => kernel::logistic_gradient::launch(
             client,
-            CubeCount::Static(blocks as u32, 1, 1),
-            CubeDim::new_1d((kernel::SLICES * LANES) as u32),
-            BufferArg::from_raw_parts(x.0, x.1),
-            BufferArg::from_raw_parts(c.0, c.1),
-            BufferArg::from_raw_parts(cy.0, cy.1),
-            BufferArg::from_raw_parts(w.0, w.1),
-            BufferArg::from_raw_parts(rs.0, rs.1),
-            BufferArg::from_raw_parts(out.clone(), out_len),
-        );
+            count,
+            dim,
+            arg(x),
+            arg(c),
+            arg(cy),
+            arg(w),
+            arg(rs),
+            arg(live),
+            arg(out),
+        ),
+        [signs, counts] => kernel::logistic_gradient_signs::launch(
+            client,
+            count,
+            dim,
+            arg(signs),
+            arg(counts),
+            arg(w),
+            arg(rs),
+            arg(live),
+            arg(out),
+        ),
+        _ => unreachable!("rows are packed as 3 dense or 2 sign buffers"),
     }
-    f32::from_bytes(&client.read_one_unchecked(out)).to_vec()
 }
 
 impl GradientBackend for FusedWgpuBackend {
@@ -253,20 +365,18 @@ impl GradientBackend for FusedWgpuBackend {
             }
             return;
         }
-        let p = pack(std::iter::once((group, block)));
-        let client = &self.client;
-        let up = |v: &[f32]| (client.create_from_slice(f32::as_bytes(v)), v.len());
-        let out = launch(
-            client,
-            1,
-            [
-                up(&p.x),
-                up(&p.c),
-                up(&p.cy),
-                up(&w[..KPAD * LANES]),
-                (client.create_from_slice(u32::as_bytes(&p.row_start)), 2),
-            ],
-        );
+        let chunk = Chunk {
+            data: upload(
+                &self.client,
+                &pack(std::iter::once((group, block)), self.packed_rows),
+            ),
+            first: 0,
+            blocks: 1,
+        };
+        let wh = &w[..KPAD * LANES];
+        let wh = (self.client.create_from_slice(f32::as_bytes(wh)), wh.len());
+        let oh = launch_gradient(&self.client, &chunk, &wh, &chunk.data.all_live);
+        let out = f32::from_bytes(&self.client.read_one_unchecked(oh)).to_vec();
         unpack(&out, grad, loss);
     }
 }

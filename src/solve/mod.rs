@@ -2,13 +2,16 @@
 //!
 //! The MAP estimator ([`solve_map`]) runs batched FISTA over lane blocks through a
 //! [`GradientBackend`]; on the CPU each rayon task owns one block from start to finish, so its
-//! X and per-row data stay in that core's cache; on wgpu every block steps together
-//! ([`lockstep`]), one kernel launch per step. Every result is then checked in f64.
+//! X and per-row data stay in that core's cache; on wgpu the whole solver state lives on the
+//! device and every block steps together ([`gpu_fista`]), two launches per iteration (the
+//! warm-started Newton solver and HMC step together through [`lockstep`], one launch per
+//! gradient). Every result is then checked in f64.
 
 pub mod backend;
 pub mod cpu;
 pub mod engine_backend;
 pub mod fista;
+pub mod gpu_fista;
 pub mod gpu_fused;
 pub mod hmc;
 pub mod lockstep;
@@ -185,6 +188,25 @@ pub fn solve_map_with<B: GradientBackend>(
         )
     };
     let per_block: Vec<Vec<fista::LaneResult>> = match backend.fused_wgpu() {
+        // FISTA with its state on the device: two launches an iteration, no round trip.
+        Some(fused) if !options.newton => {
+            let resident = gpu_fused::ResidentBlocks::new(fused, design);
+            let start = |b: usize, lane: usize| {
+                let fit = design.blocks[b].fits[lane];
+                gpu_fista::LaneStart {
+                    step: steps_of(design.fits[fit].row_weights).step,
+                    init: options.init.map_or([0.0; N_FEATURES], |init| init(fit)),
+                }
+            };
+            gpu_fista::fista_resident(
+                &resident,
+                &design.blocks,
+                &start,
+                lambda,
+                inner_tol,
+                params.max_iter(),
+            )
+        }
         Some(fused) => {
             lockstep::Lockstep::new(fused, &design.groups, &design.blocks).run(|ls, b| body(ls, b))
         }
