@@ -18,7 +18,7 @@ use crate::solve::{CpuBackend, EngineBackend, MapParams, solve_map};
 
 /// Compares the backends on `judge`'s fits in `data`.
 pub fn agreement(data: &Path, judge: &str) -> Result<Value> {
-    let (engine, selected) = EngineBackend::select(BackendChoice::Wgpu);
+    let (engine, selected) = EngineBackend::select(BackendChoice::Wgpu, 0);
     if selected.kind != BackendKind::Wgpu {
         return Err(Error::Setting {
             name: "backend",

@@ -86,7 +86,7 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
     let w = crate::bench::typical_weights(0.05);
     let mut rows = Vec::new();
     for &choice in &req.backends {
-        let (engine, selected) = EngineBackend::select(choice);
+        let (engine, selected) = EngineBackend::select(choice, design.blocks.len());
         if choice == BackendChoice::Wgpu && selected.kind != BackendKind::Wgpu {
             eprintln!(
                 "skipping wgpu: {}",

@@ -132,17 +132,27 @@ impl Selected {
 pub enum Workload {
     /// Generic tensor work (the rerankers): wgpu pays on a hardware adapter.
     Tensor,
-    /// The dissection engine's solvers.
-    Engine,
+    /// The dissection engine's solvers over this many lane blocks (16 fits or chains each; 0
+    /// when unknown, which `auto` treats as small).
+    Engine {
+        /// Lane blocks of the largest batch the run solves at once.
+        blocks: usize,
+    },
 }
+
+/// Lane blocks below which `auto` keeps the engine on the CPU. A block is one workgroup of the
+/// wgpu kernels, so a smaller batch cannot give each compute unit of a GPU (132 SMs on an
+/// H100) one workgroup, and every solver step pays a launch's latency for a fraction of the
+/// card. Derived from the kernels' shape, not measured: the GPU-figures issue sets it.
+pub const AUTO_MIN_ENGINE_BLOCKS: usize = 132;
 
 /// Selects a device for `choice`.
 ///
-/// `auto`: the rerankers use a hardware wgpu adapter when there is one; the engine stays on
-/// the CPU until GPU measurements (the GPU-figures issue) show where its lock-step wgpu driver
-/// wins (each step still reads the gradients back to the host). `wgpu` without an adapter
-/// falls back to the CPU with a warning. A software adapter (lavapipe) is used only when asked
-/// for by name.
+/// `auto`: the rerankers use a hardware wgpu adapter when there is one; the engine does when
+/// there is one and the batch has at least [`AUTO_MIN_ENGINE_BLOCKS`] lane blocks (a smaller
+/// batch is not even probed for: starting a wgpu runtime costs time). `wgpu` without an
+/// adapter falls back to the CPU with a warning. A software adapter (lavapipe) is used only
+/// when asked for by name.
 pub fn select(choice: BackendChoice, workload: Workload) -> Selected {
     match choice {
         BackendChoice::Cpu => Selected::cpu(None, None),
@@ -150,20 +160,30 @@ pub fn select(choice: BackendChoice, workload: Workload) -> Selected {
             Ok(a) => Selected::wgpu(a, None),
             Err(why) => Selected::cpu(None, Some(format!("{why}; using the CPU"))),
         },
-        // The engine stays on the CPU under `auto` without even probing: starting a wgpu
-        // runtime costs time and drivers, for nothing until then.
-        BackendChoice::Auto if workload == Workload::Engine => Selected::cpu(
-            Some("auto keeps the engine on the CPU; --backend wgpu runs it on the GPU".into()),
-            None,
-        ),
-        BackendChoice::Auto => match wgpu_adapter() {
-            Err(why) => Selected::cpu(Some(why.to_string()), None),
-            Ok(a) if a.software => Selected::cpu(
-                Some(format!("the wgpu adapter {} is a software one", a.name)),
-                None,
-            ),
-            Ok(a) => Selected::wgpu(a, None),
-        },
+        BackendChoice::Auto => {
+            if let Workload::Engine { blocks } = workload
+                && blocks < AUTO_MIN_ENGINE_BLOCKS
+            {
+                return Selected::cpu(
+                    Some(format!(
+                        "auto: {blocks} lane blocks (16 fits or chains each) cannot fill a GPU \
+                         (the threshold is {AUTO_MIN_ENGINE_BLOCKS}); the CPU"
+                    )),
+                    None,
+                );
+            }
+            match wgpu_adapter() {
+                Err(why) => Selected::cpu(Some(format!("auto: {why}; the CPU")), None),
+                Ok(a) if a.software => Selected::cpu(
+                    Some(format!(
+                        "auto: the wgpu adapter {} is a software one; the CPU",
+                        a.name
+                    )),
+                    None,
+                ),
+                Ok(a) => Selected::wgpu(a, Some("auto: a hardware adapter".into())),
+            }
+        }
     }
 }
 

@@ -429,7 +429,8 @@ fn execute(command: Command) -> Result<()> {
                     });
                 }
             };
-            let (engine, selected) = prefdissect::solve::EngineBackend::select(backend);
+            // 68 fits: never enough for `auto` to start a GPU.
+            let (engine, selected) = prefdissect::solve::EngineBackend::select(backend, 0);
             if let Some(w) = &selected.warning {
                 eprintln!("warning: {w}");
             }

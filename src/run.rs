@@ -36,7 +36,8 @@ pub struct FitRequest {
     pub config: FitConfig,
     /// Show a progress bar on stderr.
     pub progress: bool,
-    /// Where the solvers run (`auto` keeps the engine on the CPU; see [`crate::device`]).
+    /// Where the solvers run (`auto`: wgpu on a hardware adapter for a large batch; see
+    /// [`crate::device::select`]).
     pub backend: BackendChoice,
 }
 
@@ -89,7 +90,12 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     let design = BatchDesign::build(&data, folds, fold_seed)?;
     let t_design = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
-    let (engine, selected) = EngineBackend::select(req.backend);
+    let lanes = match &settings {
+        EstimatorSettings::Map(_) => design.fits.len(),
+        EstimatorSettings::Posterior(p) => design.fits.len() * p.chains(),
+    };
+    let (engine, selected) =
+        EngineBackend::select(req.backend, lanes.div_ceil(crate::design::LANES));
     let mut device_warnings: Vec<String> = selected.warning.iter().cloned().collect();
     let solve = |backend: &EngineBackend| -> Result<Solution> {
         Ok(match &settings {

@@ -418,3 +418,33 @@ fn batches_cut_to_the_adapters_limits_give_the_same_gradients() {
     };
     assert_eq!(fits(&whole), fits(&cut));
 }
+
+#[test]
+fn auto_puts_the_engine_on_a_hardware_adapter_only_for_large_batches() {
+    use prefdissect::device::{
+        AUTO_MIN_ENGINE_BLOCKS, BackendChoice, BackendKind, Workload, select,
+    };
+    let small = select(BackendChoice::Auto, Workload::Engine { blocks: 10 });
+    assert_eq!(small.kind, BackendKind::Cpu);
+    let note = small.note.unwrap_or_default();
+    println!("10 blocks: {note}");
+    assert!(note.contains("cannot fill"), "{note}");
+    let large = select(
+        BackendChoice::Auto,
+        Workload::Engine {
+            blocks: AUTO_MIN_ENGINE_BLOCKS,
+        },
+    );
+    println!(
+        "{AUTO_MIN_ENGINE_BLOCKS} blocks: {:?} ({:?})",
+        large.kind, large.note
+    );
+    match wgpu_adapter() {
+        Ok(a) if !a.software => assert_eq!(large.kind, BackendKind::Wgpu),
+        Ok(_) => {
+            assert_eq!(large.kind, BackendKind::Cpu);
+            assert!(large.note.unwrap_or_default().contains("software"));
+        }
+        Err(_) => assert_eq!(large.kind, BackendKind::Cpu),
+    }
+}

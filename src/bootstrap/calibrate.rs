@@ -132,7 +132,9 @@ fn similarity<'w>(groups: usize, a: usize, b: usize, w: impl Fn(usize, usize) ->
 /// Runs the study (MAP, multinomial resampling, percentile intervals).
 pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
     let settings = EstimatorSettings::Map(MapParams::new().check()?);
-    let (engine, selected) = EngineBackend::select(p.backend);
+    // The largest batch: one refit's replicates of every model.
+    let blocks = (p.replicates * p.judges * p.group_sizes.len()).div_ceil(crate::design::LANES);
+    let (engine, selected) = EngineBackend::select(p.backend, blocks);
     if let Some(w) = &selected.warning {
         eprintln!("warning: {w}");
     }

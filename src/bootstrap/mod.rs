@@ -198,7 +198,9 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         ck.clear()?;
     }
 
-    let (backend, selected) = crate::solve::EngineBackend::select(req.backend);
+    // A chunk's replicate fits are one batch.
+    let blocks = (chunk_reps * models * lanes_per_fit).div_ceil(crate::design::LANES);
+    let (backend, selected) = crate::solve::EngineBackend::select(req.backend, blocks);
     if let Some(w) = &selected.warning {
         warnings.push(w.clone());
     }

@@ -18,9 +18,10 @@ pub enum EngineBackend {
 }
 
 impl EngineBackend {
-    /// The backend for `choice` and the selection (adapter, note, warning) to report.
-    pub fn select(choice: BackendChoice) -> (EngineBackend, Selected) {
-        let s = select(choice, Workload::Engine);
+    /// The backend for `choice` and the selection (adapter, note, warning) to report, for a
+    /// run whose largest batch has `blocks` lane blocks (what `auto` decides on).
+    pub fn select(choice: BackendChoice, blocks: usize) -> (EngineBackend, Selected) {
+        let s = select(choice, Workload::Engine { blocks });
         let b = match s.kind {
             BackendKind::Cpu => EngineBackend::Cpu(CpuBackend),
             BackendKind::Wgpu => match crate::device::wgpu_adapter() {
