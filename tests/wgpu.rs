@@ -219,6 +219,59 @@ fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
         design.fits.len()
     );
     assert!(worst_z <= 4.0, "max |z| {worst_z}");
+    // The sampling phase ran on the device: one kernel pass per draw, and the same numbers
+    // again from the same seed.
+    let again =
+        solve_posterior(&design, &data, &FusedWgpuBackend::new(a), &params, &|_| {}).unwrap();
+    let means = |s: &prefdissect::solve::hmc::PosteriorSolution| -> Vec<[f64; 29]> {
+        s.fits.iter().map(|f| f.mean).collect()
+    };
+    assert_eq!(means(&gpu), means(&again));
+}
+
+#[test]
+fn control_variates_and_early_stopping_on_the_device_match_the_cpu() {
+    let Some(a) = adapter() else { return };
+    let (_, data) = one_judge("wgpu-hmc-cv");
+    let data = Dataset {
+        groups: data.groups.into_iter().skip(2).take(2).collect(),
+        ..data
+    };
+    let design = BatchDesign::build(&data, 1, 0).unwrap();
+    let params = HmcParams::new()
+        .chains(4)
+        .warmup(200)
+        .draws(600)
+        .control_variates(true)
+        .mcse_target(Some(0.0009))
+        .check_every(150)
+        .seed(3)
+        .check()
+        .unwrap();
+    let cpu = solve_posterior(&design, &data, &CpuBackend, &params, &|_| {}).unwrap();
+    let gpu = solve_posterior(&design, &data, &FusedWgpuBackend::new(a), &params, &|_| {}).unwrap();
+    let mut worst_z = 0f64;
+    for (c, g) in cpu.fits.iter().zip(&gpu.fits) {
+        assert!(
+            g.draws.is_multiple_of(150),
+            "stops only at a test: {}",
+            g.draws
+        );
+        for k in 0..29 {
+            let z = (c.mean[k] - g.mean[k]).abs() / (c.mcse[k].powi(2) + g.mcse[k].powi(2)).sqrt();
+            worst_z = worst_z.max(z);
+        }
+        println!(
+            "{} draws on the cpu, {} on the device; acceptance {:.3} / {:.3}",
+            c.draws, g.draws, c.accept_rate, g.accept_rate
+        );
+        assert!((c.accept_rate - g.accept_rate).abs() < 0.05);
+    }
+    println!(
+        "control variates, {} fits: max |z| {worst_z:.2}",
+        design.fits.len()
+    );
+    assert!(worst_z <= 4.0, "max |z| {worst_z}");
 }
 
 #[test]

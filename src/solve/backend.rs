@@ -45,6 +45,12 @@ pub trait GradientBackend: Sync {
     fn fused_wgpu(&self) -> Option<&super::gpu_fused::FusedWgpuBackend> {
         None
     }
+
+    /// The device sampling phase behind this backend, if any (the wgpu lock-step driver): the
+    /// surrogate sampler then hands its chains over at the end of warm-up.
+    fn device_sampler(&self) -> Option<&dyn super::gpu_hmc::DeviceSampler> {
+        None
+    }
 }
 
 /// The curvature reference: per lane, per row, in f64.

@@ -66,9 +66,14 @@ impl FusedWgpuBackend {
         self
     }
 
-    /// The runtime's client, for the kernel tests of the solvers that keep their state there.
-    #[cfg(test)]
-    pub(super) fn client(&self) -> cubecl::client::Client {
+    /// The largest buffer binding the adapter allows, bytes.
+    pub(super) fn max_binding_bytes(&self) -> u64 {
+        self.max_binding_bytes
+    }
+
+    /// The runtime's client: what the kernels of `kernels/` are launched on (the solvers'
+    /// device state, and tests that launch a kernel directly against its host reference).
+    pub fn client(&self) -> cubecl::client::Client {
         self.client.clone()
     }
 

@@ -9,6 +9,7 @@ use std::sync::{Condvar, Mutex};
 
 use super::backend::GradientBackend;
 use super::gpu_fused::{FusedWgpuBackend, ResidentBlocks};
+use super::gpu_hmc::{DeviceChains, DeviceSampler, Handoff, Segment};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 
 #[derive(Default)]
@@ -23,6 +24,14 @@ struct State {
     launches: usize,
     /// A launch failed (device lost, out of memory): every waiting block gives up.
     failed: bool,
+    /// Chains handed over for the device's sampling phase, by block.
+    handoffs: HashMap<usize, Handoff>,
+    /// The handed-over chains on the device, from the first segment on.
+    chains: Option<DeviceChains>,
+    /// Segment requests of this round: block index → (first iteration, leapfrog lengths).
+    segments: Vec<(usize, usize, Vec<u32>)>,
+    /// Segments not yet collected.
+    segment_results: HashMap<usize, Segment>,
 }
 
 /// A backend for one set of blocks stepped together (see the module doc).
@@ -91,7 +100,7 @@ impl<'a> Lockstep<'a> {
     fn leave(&self, n: usize) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.active -= n;
-        if st.active > 0 && st.pending.len() == st.active {
+        if st.active > 0 && st.pending.len() + st.segments.len() == st.active {
             self.launch_round(&mut st);
         }
     }
@@ -113,6 +122,70 @@ impl<'a> Lockstep<'a> {
 
     /// With the lock held and every running block waiting: launch for all pending requests.
     fn launch_round(&self, st: &mut State) {
+        if !st.segments.is_empty() {
+            self.launch_segments(st);
+        }
+        if !st.pending.is_empty() {
+            self.launch_gradients(st);
+        }
+        self.ready.notify_all();
+    }
+
+    /// The segment requests of a round: every requesting block's chains, in one run.
+    fn launch_segments(&self, st: &mut State) {
+        let requests = std::mem::take(&mut st.segments);
+        let (first, lengths) = (requests[0].1, requests[0].2.clone());
+        let mut live = vec![false; self.blocks.len()];
+        for (i, f, l) in &requests {
+            // The schedule is the same for every block: one seed, one warm-up length.
+            assert!(*f == first && *l == lengths, "blocks out of step");
+            live[*i] = true;
+        }
+        let launched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if st.chains.is_none() {
+                let handoffs: Vec<Option<Handoff>> = (0..self.blocks.len())
+                    .map(|i| st.handoffs.remove(&i))
+                    .collect();
+                st.chains = Some(DeviceChains::new(
+                    &self.resident,
+                    &handoffs,
+                    self.lambda_of(&handoffs),
+                    handoffs.iter().flatten().any(|h| h.scores),
+                ));
+            }
+            let chains = st.chains.as_ref().expect("just made");
+            chains.run_cut(
+                &self.resident,
+                &live,
+                first,
+                &lengths,
+                self.fallback.max_binding_bytes(),
+            )
+        }));
+        match launched {
+            Ok(segments) => {
+                for (i, seg) in segments.into_iter().enumerate() {
+                    if let Some(seg) = seg {
+                        st.segment_results.insert(i, seg);
+                    }
+                }
+                st.launches += lengths.len();
+            }
+            Err(_) => st.failed = true,
+        }
+    }
+
+    fn lambda_of(&self, handoffs: &[Option<Handoff>]) -> f64 {
+        handoffs
+            .iter()
+            .flatten()
+            .map(|h| h.lambda)
+            .next()
+            .unwrap_or(0.0)
+    }
+
+    /// The gradient requests of a round, in one launch.
+    fn launch_gradients(&self, st: &mut State) {
         let mut w = vec![0f32; self.blocks.len() * KPAD * LANES];
         let asked: Vec<usize> = st.pending.iter().map(|(i, _)| *i).collect();
         for (i, wi) in st.pending.drain(..) {
@@ -122,7 +195,6 @@ impl<'a> Lockstep<'a> {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.resident.gradients(&w)));
         let Ok(out) = launched else {
             st.failed = true;
-            self.ready.notify_all();
             return;
         };
         for i in asked {
@@ -130,7 +202,6 @@ impl<'a> Lockstep<'a> {
                 .insert(i, out[i * KPAD * LANES..(i + 1) * KPAD * LANES].to_vec());
         }
         st.launches += 1;
-        self.ready.notify_all();
     }
 }
 
@@ -165,7 +236,7 @@ impl GradientBackend for Lockstep<'_> {
             panic!("a wgpu launch failed; giving up this block");
         }
         st.pending.push((i, w[..KPAD * LANES].to_vec()));
-        if st.pending.len() == st.active {
+        if st.pending.len() + st.segments.len() == st.active {
             self.launch_round(&mut st);
         }
         let out = loop {
@@ -184,5 +255,35 @@ impl GradientBackend for Lockstep<'_> {
 
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
         self.fallback.block_curvature(group, block, w, hess);
+    }
+
+    fn device_sampler(&self) -> Option<&dyn DeviceSampler> {
+        Some(self)
+    }
+}
+
+impl DeviceSampler for Lockstep<'_> {
+    fn hand_over(&self, block: &Block, handoff: Handoff) {
+        let i = self.index_of(block).expect("a block of this driver");
+        self.state.lock().expect("lock").handoffs.insert(i, handoff);
+    }
+
+    fn sample(&self, block: &Block, first: usize, lengths: &[u32]) -> Segment {
+        let i = self.index_of(block).expect("a block of this driver");
+        let mut st = self.state.lock().expect("lock");
+        st.segments.push((i, first, lengths.to_vec()));
+        if st.pending.len() + st.segments.len() == st.active {
+            self.launch_round(&mut st);
+        }
+        loop {
+            if let Some(seg) = st.segment_results.remove(&i) {
+                return seg;
+            }
+            if st.failed {
+                drop(st);
+                panic!("a wgpu launch failed; giving up this block");
+            }
+            st = self.ready.wait(st).expect("lock");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod engine_backend;
 pub mod fista;
 pub mod gpu_fista;
 pub mod gpu_fused;
+pub mod gpu_hmc;
 pub mod hmc;
 pub mod lockstep;
 pub mod newton;

@@ -9,6 +9,7 @@
 
 pub mod adapt;
 pub mod control_variates;
+mod device_phase;
 pub mod lanes;
 pub mod laplace_flow;
 pub mod params;

@@ -5,9 +5,12 @@
 //!
 //! The trajectory follows either the true loss gradient (L kernel calls per iteration) or each
 //! lane's quadratic model of the loss (`surrogate.rs`, one forward pass per iteration for the
-//! accept test); the prior always moves by its exact flow (`laplace_flow.rs`).
+//! accept test); the prior always moves by its exact flow (`laplace_flow.rs`). With surrogate
+//! trajectories on a backend with a device sampler, the sampling phase runs on the device
+//! (`device_phase.rs`).
 
 use super::adapt::{DualAveraging, WarmupSchedule, Welford};
+use super::device_phase::{ChainsAtWarmupEnd, Schedule, sample_on_device};
 use super::lanes::{Field, Metric, kinetic};
 use super::laplace_flow::prior_flow;
 use super::params::{Trajectory, ValidHmcParams};
@@ -214,6 +217,37 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     let mut length_rng = Rng::new(params.seed() ^ 0x7472_616a_6563_746f);
     let mut kept = 0;
     for it in 0..warmup + draws {
+        if it == warmup
+            && let (Some(model), Some(device)) = (model.as_ref(), backend.device_sampler())
+        {
+            let chains = ChainsAtWarmupEnd {
+                q: &q,
+                u: &u,
+                grad_u: &grad_u,
+                metric: &metric,
+                eps: &eps,
+                model,
+            };
+            let schedule = Schedule {
+                draws,
+                leapfrog_steps: steps,
+                check_every: params.mcse_target().map(|_| params.check_every()),
+                lambda,
+                scores: params.control_variates(),
+                enough,
+            };
+            kept = sample_on_device(
+                device,
+                block,
+                chains,
+                schedule,
+                &mut rng,
+                &mut length_rng,
+                &mut out,
+                &mut pot.calls,
+            );
+            break;
+        }
         let steps = 1 + length_rng.below(2 * steps - 1);
         for l in 0..lanes {
             let mut k = 0;

@@ -86,6 +86,22 @@ impl QuadraticModel {
         }
     }
 
+    /// The model in the device sampler's layout: centre and gradient as `KPAD × LANES` f32
+    /// fields, the Hessian `[row][column][lane]`.
+    pub fn export(&self) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let field = |f: &Field| -> Vec<f32> {
+            let mut v = vec![0f32; KPAD * LANES];
+            for k in 0..N_FEATURES {
+                for l in 0..LANES {
+                    v[k * LANES + l] = f[k][l] as f32;
+                }
+            }
+            v
+        };
+        let hess = self.hess.iter().flatten().flatten().copied().collect();
+        (field(&self.centre), field(&self.grad), hess)
+    }
+
     /// The model's loss gradient at `q` into `g`, every lane. Hand-vectorised for AVX2 + FMA
     /// when the CPU has them (it runs at every leapfrog step: 841 multiply-adds per lane).
     pub fn gradient(&self, q: &Field, g: &mut Field) {

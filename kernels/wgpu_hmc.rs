@@ -1,0 +1,320 @@
+//! The sampling phase of surrogate-trajectory HMC for wgpu (CubeCL → SPIR-V on Vulkan). After
+//! warm-up every lane's step size, mass matrix and quadratic model are fixed, so an iteration
+//! of the whole batch is three launches and nothing read back:
+//!
+//! 1. [`hmc_propose`], one unit per lane: momentum, then the leapfrog trajectory under the
+//!    lane's model gradient g_c + H (q − c) with the Laplace prior's exact flow, as the CPU
+//!    sampler's `sample_block` does;
+//! 2. the gradient kernel of `wgpu_logistic.rs` at the proposals (their loss, and the true
+//!    gradient the control variates need);
+//! 3. [`hmc_accept`], one unit per lane: the Metropolis test on the true Hamiltonian, the
+//!    running acceptance, and the kept draw (and score) written into the segment's buffer.
+//!
+//! Random numbers come from a counter-based generator (pcg4d, Jarzynski & Olano 2020, "Hash
+//! Functions for GPU Rendering") keyed by the lane's seed and the iteration, so a run is the
+//! same on every launch split. 32 uniforms per lane and iteration: 30 for 29 Box–Muller
+//! normals, one for the step jitter, one for the accept test. A uniform has 24 bits, so the
+//! normals stop at 5.8 sd (a momentum tail of probability 1e-8, far below Monte-Carlo error).
+//!
+//! References: the CPU sampler's functions (`prior_flow`, `QuadraticModel::gradient`,
+//! `kinetic`) and [`pcg4d_host`] (the generator on the host); `tests/wgpu.rs` replays a
+//! launch on the host with them.
+
+// Nested ifs keep each read behind the bounds test that guards it, whatever the #[cube] macro
+// makes of `&&` on device values.
+#![allow(clippy::collapsible_if)]
+
+use cubecl::prelude::*;
+
+/// Relative step-size jitter per iteration (the CPU sampler's `STEP_JITTER`).
+pub const STEP_JITTER: f32 = 0.1;
+
+/// One round of pcg4d on the host: the reference of the kernels' generator.
+pub fn pcg4d_host(v: [u32; 4]) -> [u32; 4] {
+    let mut v = v.map(|x| x.wrapping_mul(1664525).wrapping_add(1013904223));
+    let mix = |v: &mut [u32; 4]| {
+        v[0] = v[0].wrapping_add(v[1].wrapping_mul(v[3]));
+        v[1] = v[1].wrapping_add(v[2].wrapping_mul(v[0]));
+        v[2] = v[2].wrapping_add(v[0].wrapping_mul(v[1]));
+        v[3] = v[3].wrapping_add(v[1].wrapping_mul(v[2]));
+    };
+    mix(&mut v);
+    for x in v.iter_mut() {
+        *x ^= *x >> 16;
+    }
+    mix(&mut v);
+    v
+}
+
+/// The lane's 32 uniforms in [0, 1) for `iteration` on the host, as the kernels draw them.
+pub fn uniforms_host(key0: u32, key1: u32, iteration: u32) -> [f32; 32] {
+    let mut out = [0f32; 32];
+    for c in 0..8u32 {
+        let v = pcg4d_host([key0, key1, iteration, c]);
+        for (j, x) in v.iter().enumerate() {
+            out[(c * 4) as usize + j] = (x >> 8) as f32 * INV_2_24;
+        }
+    }
+    out
+}
+
+/// 2⁻²⁴: a uniform from the top 24 bits of a word.
+const INV_2_24: f32 = 5.960_464_5e-8;
+
+/// The lane's 32 uniforms (see [`uniforms_host`]).
+#[cube]
+fn uniforms(key0: u32, key1: u32, iteration: u32, out: &mut Array<f32>) {
+    for c in 0..8u32 {
+        let mut a = key0 * 1664525u32 + 1013904223u32;
+        let mut b = key1 * 1664525u32 + 1013904223u32;
+        let mut d = iteration * 1664525u32 + 1013904223u32;
+        let mut e = c * 1664525u32 + 1013904223u32;
+        a += b * e;
+        b += d * a;
+        d += a * b;
+        e += b * d;
+        a ^= a >> 16u32;
+        b ^= b >> 16u32;
+        d ^= d >> 16u32;
+        e ^= e >> 16u32;
+        a += b * e;
+        b += d * a;
+        d += a * b;
+        e += b * d;
+        let base = usize::cast_from(c * 4u32);
+        out[base] = f32::cast_from(a >> 8u32) * INV_2_24;
+        out[base + 1] = f32::cast_from(b >> 8u32) * INV_2_24;
+        out[base + 2] = f32::cast_from(d >> 8u32) * INV_2_24;
+        out[base + 3] = f32::cast_from(e >> 8u32) * INV_2_24;
+    }
+}
+
+/// The model's loss gradient g_c + H (x − c) of the lane at `base` (feature-major, 16 lanes)
+/// into `g`; `hbase` is the lane's first Hessian entry (`[row][column][lane]`).
+#[cube]
+fn model_gradient(
+    x: &Array<f32>,
+    centre: &[f32],
+    mgrad: &[f32],
+    hess: &[f32],
+    base: usize,
+    hbase: usize,
+    g: &mut Array<f32>,
+) {
+    let mut d = Array::<f32>::new(32usize);
+    for j in 0..29usize {
+        d[j] = x[j] - centre[base + j * 16];
+    }
+    for k in 0..29usize {
+        let mut acc = 0.0f32;
+        for j in 0..29usize {
+            acc += hess[hbase + (k * 29 + j) * 16] * d[j];
+        }
+        g[k] = mgrad[base + k * 16] + acc;
+    }
+}
+
+/// The Laplace prior's exact flow for time `t` of every coordinate of one lane, in the closed
+/// form of the CPU's `prior_flow_body` (see `laplace_flow.rs` for the derivation).
+#[cube]
+fn prior_flow(
+    x: &mut Array<f32>,
+    p: &mut Array<f32>,
+    inv_mass: &[f32],
+    base: usize,
+    t: f32,
+    lambda: f32,
+) {
+    for k in 0..29usize {
+        let xk = x[k];
+        let pk = p[k];
+        let im = inv_mass[base + k * 16];
+        let m = 1.0 / im;
+        let mut s = 0.0f32;
+        if pk > 0.0 {
+            s = 1.0;
+        }
+        if pk < 0.0 {
+            s = -1.0f32;
+        }
+        if xk > 0.0 {
+            s = 1.0;
+        }
+        if xk < 0.0 {
+            s = -1.0f32;
+        }
+        if s != 0.0 {
+            let b = im * lambda;
+            let inv_b = m / lambda;
+            let y = s * xk;
+            let u = s * im * pk;
+            let v0 = f32::sqrt(f32::max(u * u + 2.0 * b * y, 0.0));
+            let t_zero = (u + v0) * inv_b;
+            if t_zero >= t {
+                x[k] = xk + s * (u * t - 0.5 * b * t * t);
+                p[k] = pk - s * lambda * t;
+            } else {
+                let excursion = 2.0 * v0 * inv_b;
+                let left = t - t_zero;
+                let mut whole = 0.0f32;
+                if excursion > 0.0 {
+                    whole = f32::floor(left / excursion);
+                }
+                let rest = f32::max(left - whole * excursion, 0.0);
+                let parity = whole - 2.0 * f32::floor(0.5 * whole);
+                let side = -s * (1.0 - 2.0 * parity);
+                x[k] = side * (v0 * rest - 0.5 * b * rest * rest);
+                p[k] = side * (v0 - b * rest) * m;
+            }
+        }
+    }
+}
+
+/// Step 1 of an iteration (see the module doc). Lane i (block i / 16) reads its state at
+/// `base = (i / 16) · 512 + i % 16`, stride 16 per feature; writes its proposal into `qn` (the
+/// gradient kernel's weight layout), the kinetic energy change into `dk` and its accept
+/// uniform into `accept_u`. `steps` leapfrog steps of a size jittered around `eps`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)] // the lane's whole state, one buffer each
+pub fn hmc_propose(
+    q: &[f32],
+    sqrt_mass: &[f32],
+    inv_mass: &[f32],
+    eps: &[f32],
+    centre: &[f32],
+    mgrad: &[f32],
+    hess: &[f32],
+    keys: &[u32],
+    live: &[u32],
+    qn: &mut [f32],
+    dk: &mut [f32],
+    accept_u: &mut [f32],
+    lambda: f32,
+    steps: u32,
+    iteration: u32,
+) {
+    let i = ABSOLUTE_POS;
+    if i < live.len() {
+        if live[i] != 0u32 {
+            let base = (i / 16) * 512 + i % 16;
+            let hbase = (i / 16) * 13456usize + i % 16;
+            let mut r = Array::<f32>::new(32usize);
+            uniforms(keys[2 * i], keys[2 * i + 1], iteration, &mut r);
+            let mut x = Array::<f32>::new(32usize);
+            let mut p = Array::<f32>::new(32usize);
+            let mut g = Array::<f32>::new(32usize);
+            for j in 0..15usize {
+                // Box–Muller on (1 − u, u'): 1 − u is in (0, 1], so the log is finite.
+                let radius = f32::sqrt(-2.0f32 * f32::ln(1.0f32 - r[2 * j]));
+                let angle = 6.283_185_5f32 * r[2 * j + 1];
+                p[2 * j] = radius * f32::cos(angle);
+                if j < 14 {
+                    p[2 * j + 1] = radius * f32::sin(angle);
+                }
+            }
+            let mut k0 = 0.0f32;
+            for k in 0..29usize {
+                p[k] *= sqrt_mass[base + k * 16];
+                x[k] = q[base + k * 16];
+                k0 += p[k] * p[k] * inv_mass[base + k * 16];
+            }
+            let step = eps[i] * (1.0 + STEP_JITTER * (2.0 * r[30] - 1.0));
+            let half = 0.5 * step;
+            model_gradient(&x, centre, mgrad, hess, base, hbase, &mut g);
+            for _ in 0u32..steps {
+                for k in 0..29usize {
+                    p[k] -= half * g[k];
+                }
+                prior_flow(&mut x, &mut p, inv_mass, base, step, lambda);
+                model_gradient(&x, centre, mgrad, hess, base, hbase, &mut g);
+                for k in 0..29usize {
+                    p[k] -= half * g[k];
+                }
+            }
+            let mut k1 = 0.0f32;
+            for k in 0..29usize {
+                qn[base + k * 16] = x[k];
+                k1 += p[k] * p[k] * inv_mass[base + k * 16];
+            }
+            dk[i] = 0.5 * (k1 - k0);
+            accept_u[i] = r[31];
+        }
+    }
+}
+
+/// Step 3 of an iteration: from the gradient kernel's output at the proposals (`grad`, loss in
+/// slot 29), the Metropolis test on U + K; an accepted lane moves to its proposal (with its
+/// true gradient, kept for the scores). Every live lane adds its acceptance probability and
+/// divergence to the segment's sums and writes its current state as draw `slot` (and, with
+/// `scores` = 1, the score −(∇loss + λ sign q)) at `(slot · blocks + block) · 512 + k · 16 +
+/// lane`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)] // the lane's whole state, one buffer each
+pub fn hmc_accept(
+    q: &mut [f32],
+    u: &mut [f32],
+    grad_u: &mut [f32],
+    qn: &[f32],
+    grad: &[f32],
+    dk: &[f32],
+    accept_u: &[f32],
+    live: &[u32],
+    accept_sum: &mut [f32],
+    divergences: &mut [u32],
+    draws: &mut [f32],
+    score_draws: &mut [f32],
+    lambda: f32,
+    slot: u32,
+    scores: u32,
+) {
+    let i = ABSOLUTE_POS;
+    if i < live.len() {
+        if live[i] != 0u32 {
+            let block = i / 16;
+            let lane = i % 16;
+            let base = block * 512 + lane;
+            let mut l1 = 0.0f32;
+            for k in 0..29usize {
+                l1 += f32::abs(qn[base + k * 16]);
+            }
+            let un = grad[base + 464usize] + lambda * l1;
+            let delta = (un - u[i]) + dk[i];
+            // NaN fails both tests, so it counts as divergent.
+            let mut divergent = 1u32;
+            if delta <= 1000.0 {
+                if delta >= -1.0e30f32 {
+                    divergent = 0u32;
+                }
+            }
+            let mut alpha = 0.0f32;
+            if divergent == 0u32 {
+                alpha = f32::min(f32::exp(-delta), 1.0f32);
+            }
+            if accept_u[i] < alpha {
+                u[i] = un;
+                for k in 0..29usize {
+                    q[base + k * 16] = qn[base + k * 16];
+                    grad_u[base + k * 16] = grad[base + k * 16];
+                }
+            }
+            accept_sum[i] += alpha;
+            divergences[i] += divergent;
+            let blocks = live.len() / 16;
+            let out = (usize::cast_from(slot) * blocks + block) * 512 + lane;
+            for k in 0..29usize {
+                let qk = q[base + k * 16];
+                draws[out + k * 16] = qk;
+                if scores != 0u32 {
+                    let mut sign = 0.0f32;
+                    if qk > 0.0 {
+                        sign = 1.0;
+                    }
+                    if qk < 0.0 {
+                        sign = -1.0f32;
+                    }
+                    score_draws[out + k * 16] = -(grad_u[base + k * 16] + lambda * sign);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The sampling phase on the device: at the end of warm-up a block whose backend has a
+//! [`DeviceSampler`] hands its chains over (positions, potentials, metric, step sizes, the fixed
+//! surrogate model, a generator key per chain) and collects its draws a segment at a time. The
+//! chain is the one `sample_block` would run on the host — same trajectories, same accept
+//! test, same trajectory lengths — with the device's generator instead of the host's.
+
+use super::lanes::{Field, Metric};
+use super::sampler::{ChainOutput, KernelCalls};
+use super::surrogate::QuadraticModel;
+use crate::design::{Block, KPAD, LANES};
+use crate::features::N_FEATURES;
+use crate::simulate::Rng;
+use crate::solve::gpu_hmc::{DeviceSampler, Handoff};
+
+/// A block's chains at the end of warm-up, as `sample_block` holds them.
+pub(super) struct ChainsAtWarmupEnd<'a> {
+    pub q: &'a Field,
+    pub u: &'a [f64; LANES],
+    pub grad_u: &'a Field,
+    pub metric: &'a Metric,
+    pub eps: &'a [f64; LANES],
+    pub model: &'a QuadraticModel,
+}
+
+/// What the sampling phase needs besides the chains.
+pub(super) struct Schedule<'a> {
+    pub draws: usize,
+    pub leapfrog_steps: usize,
+    /// Segment length when an MCSE target is set (the draws between two tests).
+    pub check_every: Option<usize>,
+    pub lambda: f64,
+    pub scores: bool,
+    pub enough: &'a dyn Fn(&[ChainOutput]) -> bool,
+}
+
+/// Runs the sampling phase of `block` on `device`; fills `out` (one per used lane) and returns
+/// the draws kept.
+#[allow(clippy::too_many_arguments)] // the sampler's state at the hand-over, once per block
+pub(super) fn sample_on_device(
+    device: &dyn DeviceSampler,
+    block: &Block,
+    chains: ChainsAtWarmupEnd<'_>,
+    schedule: Schedule<'_>,
+    rng: &mut [Rng],
+    length_rng: &mut Rng,
+    out: &mut [ChainOutput],
+    calls: &mut KernelCalls,
+) -> usize {
+    let lanes = out.len();
+    let field = |f: &Field| -> Vec<f32> {
+        let mut v = vec![0f32; KPAD * LANES];
+        for k in 0..N_FEATURES {
+            for l in 0..LANES {
+                v[k * LANES + l] = f[k][l] as f32;
+            }
+        }
+        v
+    };
+    let (centre, model_grad, hess) = chains.model.export();
+    let mut keys = [[0u32; 2]; LANES];
+    for (key, r) in keys.iter_mut().zip(rng.iter_mut()) {
+        let k = r.next_u64();
+        *key = [k as u32, (k >> 32) as u32];
+    }
+    device.hand_over(
+        block,
+        Handoff {
+            q: field(chains.q),
+            u: chains.u.map(|v| v as f32),
+            grad_u: field(chains.grad_u),
+            inv_mass: field(&chains.metric.inv_mass),
+            sqrt_mass: field(&chains.metric.sqrt_mass),
+            eps: chains.eps.map(|v| v as f32),
+            centre,
+            model_grad,
+            hess,
+            keys,
+            lanes,
+            lambda: schedule.lambda,
+            scores: schedule.scores,
+        },
+    );
+    let steps = schedule.leapfrog_steps;
+    let mut kept = 0;
+    while kept < schedule.draws {
+        let n = schedule
+            .check_every
+            .map_or(schedule.draws - kept, |c| c.min(schedule.draws - kept));
+        // The trajectory lengths continue the warm-up's sequence, as on the host.
+        let lengths: Vec<u32> = (0..n)
+            .map(|_| (1 + length_rng.below(2 * steps - 1)) as u32)
+            .collect();
+        let seg = device.sample(block, kept, &lengths);
+        for (l, o) in out.iter_mut().enumerate() {
+            o.draws.extend_from_slice(&seg.draws[l]);
+            if schedule.scores {
+                o.scores.extend_from_slice(&seg.scores[l]);
+            }
+            o.accept_rate += seg.accept_sum[l];
+            o.divergences += seg.divergences[l];
+        }
+        kept += n;
+        // One kernel pass per iteration: the loss and gradient at the proposals.
+        calls.gradients += n;
+        if let Some(c) = schedule.check_every
+            && kept < schedule.draws
+            && kept.is_multiple_of(c)
+            && (schedule.enough)(out)
+        {
+            break;
+        }
+    }
+    kept
+}

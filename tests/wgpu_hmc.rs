@@ -1,0 +1,278 @@
+//! The device sampling phase's kernels (`kernels/wgpu_hmc.rs`) against their host references,
+//! and the whole device phase against the host sampler, on a real wgpu adapter (lavapipe where
+//! there is no GPU). Every test skips, saying why, where no adapter comes up.
+
+mod common;
+
+use cubecl::prelude::*;
+use prefdissect::device::wgpu_adapter;
+use prefdissect::solve::gpu_fused::FusedWgpuBackend;
+use prefdissect::solve::gpu_hmc::kernel::{
+    STEP_JITTER, hmc_accept, hmc_propose, pcg4d_host, uniforms_host,
+};
+use prefdissect::solve::hmc::laplace_flow::laplace_flow;
+
+type Handle = cubecl_runtime::server::Handle;
+
+const NF: usize = 29;
+const FIELD: usize = 512;
+
+/// Lane i's entry of feature k in a `blocks × 32 × 16` field.
+fn at(i: usize, k: usize) -> usize {
+    (i / 16) * FIELD + k * 16 + i % 16
+}
+
+#[test]
+fn generator_uniforms_are_uniform_and_uncorrelated() {
+    // The host twin of the kernels' generator (their equality is checked by the propose test).
+    let n = 200_000u32;
+    let (mut sum, mut sq, mut lag) = (0f64, 0f64, 0f64);
+    let mut prev = 0.5f64;
+    for it in 0..n / 32 {
+        for u in uniforms_host(12345, 678, it) {
+            let u = u as f64;
+            assert!((0.0..1.0).contains(&u));
+            sum += u;
+            sq += u * u;
+            lag += (u - 0.5) * (prev - 0.5);
+            prev = u;
+        }
+    }
+    let n = n as f64;
+    let (mean, var) = (sum / n, sq / n - (sum / n).powi(2));
+    let corr = lag / n / (1.0 / 12.0);
+    println!("mean {mean:.5}, var {var:.5} (1/12 = 0.08333), lag-1 correlation {corr:.4}");
+    // 5 standard errors: 0.29/√n for the mean, 0.075/√n for the variance, 1/√n for corr.
+    assert!((mean - 0.5).abs() < 5.0 * 0.289 / n.sqrt());
+    assert!((var - 1.0 / 12.0).abs() < 5.0 * 0.075 / n.sqrt());
+    assert!(corr.abs() < 5.0 / n.sqrt());
+    // Neighbouring keys and counters give unrelated words.
+    assert_ne!(pcg4d_host([1, 0, 0, 0]), pcg4d_host([0, 1, 0, 0]));
+}
+
+#[test]
+fn propose_and_accept_kernels_match_the_host_reference() {
+    let adapter = match wgpu_adapter() {
+        Ok(a) => a,
+        Err(why) => return println!("skipped: {why}"),
+    };
+    let client = FusedWgpuBackend::new(adapter).client();
+    let (blocks, lambda, steps, iteration) = (2usize, 10.0f64, 5u32, 17u32);
+    let lanes = blocks * 16;
+    let mut lcg = common::Lcg(21);
+    let mut r = move || lcg.next();
+    let field = |f: &mut dyn FnMut(usize, usize) -> f64| -> Vec<f32> {
+        let mut v = vec![0f32; blocks * FIELD];
+        for i in 0..lanes {
+            for k in 0..NF {
+                v[at(i, k)] = f(i, k) as f32;
+            }
+        }
+        v
+    };
+    let inv_mass = field(&mut |_, _| 0.002 + 0.01 * r());
+    let q = field(&mut |_, k| if k % 4 == 0 { 0.0 } else { 0.3 * (r() - 0.5) });
+    let centre = field(&mut |i, k| q[at(i, k)] as f64 + 0.02 * (r() - 0.5));
+    let model_grad = field(&mut |_, _| 10.0 * (r() - 0.5));
+    let sqrt_mass: Vec<f32> = inv_mass
+        .iter()
+        .map(|&v| if v > 0.0 { (1.0 / v).sqrt() } else { 0.0 })
+        .collect();
+    // A Hessian near the inverse posterior variances, with small couplings.
+    let mut hess = vec![0f32; blocks * NF * NF * 16];
+    for i in 0..lanes {
+        for a in 0..NF {
+            for b in 0..=a {
+                let v = if a == b {
+                    0.8 / inv_mass[at(i, a)] as f64
+                } else {
+                    3.0 * (r() - 0.5)
+                };
+                hess[(i / 16) * NF * NF * 16 + (a * NF + b) * 16 + i % 16] = v as f32;
+                hess[(i / 16) * NF * NF * 16 + (b * NF + a) * 16 + i % 16] = v as f32;
+            }
+        }
+    }
+    let eps: Vec<f32> = (0..lanes).map(|_| (0.3 + 0.4 * r()) as f32).collect();
+    let keys: Vec<u32> = (0..2 * lanes).map(|i| 1000 + 7 * i as u32).collect();
+    let live: Vec<u32> = (0..lanes).map(|i| (i % 9 != 4) as u32).collect();
+    let f = |v: &[f32]| (client.create_from_slice(f32::as_bytes(v)), v.len());
+    let u32s = |v: &[u32]| (client.create_from_slice(u32::as_bytes(v)), v.len());
+    let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };
+    let read =
+        |h: &(Handle, usize)| f32::from_bytes(&client.read_one_unchecked(h.0.clone())).to_vec();
+    let (qn, dk, accept_u) = (
+        f(&vec![0.0; blocks * FIELD]),
+        f(&vec![0.0; lanes]),
+        f(&vec![0.0; lanes]),
+    );
+    let (q_h, live_h) = (f(&q), u32s(&live));
+    let count = CubeCount::Static(1, 1, 1);
+    let dim = CubeDim::new_1d(64);
+    hmc_propose::launch(
+        &client,
+        count.clone(),
+        dim,
+        arg(&q_h),
+        arg(&f(&sqrt_mass)),
+        arg(&f(&inv_mass)),
+        arg(&f(&eps)),
+        arg(&f(&centre)),
+        arg(&f(&model_grad)),
+        arg(&f(&hess)),
+        arg(&u32s(&keys)),
+        arg(&live_h),
+        arg(&qn),
+        arg(&dk),
+        arg(&accept_u),
+        lambda as f32,
+        steps,
+        iteration,
+    );
+    let (qn_d, dk_d, au_d) = (read(&qn), read(&dk), read(&accept_u));
+
+    // The host reference, in f64, with the event-by-event prior flow.
+    let (mut worst_q, mut worst_k) = (0f64, 0f64);
+    let mut crossings = 0;
+    for i in (0..lanes).filter(|&i| live[i] != 0) {
+        let u = uniforms_host(keys[2 * i], keys[2 * i + 1], iteration);
+        let mut p = [0f64; NF];
+        for j in 0..15 {
+            let radius = (-2.0 * (1.0 - u[2 * j] as f64).ln()).sqrt();
+            let angle = std::f64::consts::TAU * u[2 * j + 1] as f64;
+            p[2 * j] = radius * angle.cos();
+            if j < 14 {
+                p[2 * j + 1] = radius * angle.sin();
+            }
+        }
+        let g = |x: &[f64; NF]| -> [f64; NF] {
+            std::array::from_fn(|k| {
+                model_grad[at(i, k)] as f64
+                    + (0..NF)
+                        .map(|j| {
+                            hess[(i / 16) * NF * NF * 16 + (k * NF + j) * 16 + i % 16] as f64
+                                * (x[j] - centre[at(i, j)] as f64)
+                        })
+                        .sum::<f64>()
+            })
+        };
+        let im = |k: usize| inv_mass[at(i, k)] as f64;
+        let mut x: [f64; NF] = std::array::from_fn(|k| q[at(i, k)] as f64);
+        let mut k0 = 0.0;
+        for k in 0..NF {
+            p[k] *= sqrt_mass[at(i, k)] as f64;
+            k0 += p[k] * p[k] * im(k);
+        }
+        let step = eps[i] as f64 * (1.0 + STEP_JITTER as f64 * (2.0 * u[30] as f64 - 1.0));
+        let mut grad = g(&x);
+        for _ in 0..steps {
+            for k in 0..NF {
+                p[k] -= 0.5 * step * grad[k];
+            }
+            for k in 0..NF {
+                let before = x[k];
+                laplace_flow(&mut x[k], &mut p[k], im(k), lambda, step);
+                crossings += (before * x[k] < 0.0 || (before == 0.0) != (x[k] == 0.0)) as usize;
+            }
+            grad = g(&x);
+            for k in 0..NF {
+                p[k] -= 0.5 * step * grad[k];
+            }
+        }
+        let k1: f64 = (0..NF).map(|k| p[k] * p[k] * im(k)).sum();
+        for k in 0..NF {
+            worst_q = worst_q.max((qn_d[at(i, k)] as f64 - x[k]).abs());
+        }
+        worst_k = worst_k.max((dk_d[i] as f64 - 0.5 * (k1 - k0)).abs() / (1.0 + k0));
+        assert_eq!(au_d[i], u[31], "lane {i}: the accept uniform is the 32nd");
+    }
+    println!(
+        "hmc_propose vs host: max |Δq| {worst_q:.2e}, max |Δ kinetic| / K {worst_k:.2e}, {crossings} kink crossings"
+    );
+    assert!(crossings > 0, "the trajectories cross the prior's kink");
+    assert!(worst_q < 1e-4 && worst_k < 1e-4, "{worst_q:e} {worst_k:e}");
+
+    // Accept: losses around the current potentials, so some proposals pass and some do not.
+    let u0: Vec<f32> = (0..lanes).map(|_| (200.0 + 50.0 * r()) as f32).collect();
+    let mut grad = vec![0f32; blocks * FIELD];
+    for i in 0..lanes {
+        let l1: f64 = (0..NF).map(|k| (qn_d[at(i, k)] as f64).abs()).sum();
+        grad[(i / 16) * FIELD + 464 + i % 16] =
+            (u0[i] as f64 - lambda * l1 - dk_d[i] as f64 + 2.0 * (r() - 0.5)) as f32;
+        for k in 0..NF {
+            grad[at(i, k)] = (r() - 0.5) as f32;
+        }
+    }
+    let (u_h, grad_u_h) = (f(&u0), f(&vec![0.0; blocks * FIELD]));
+    let (acc_h, div_h) = (f(&vec![0.0; lanes]), u32s(&vec![0; lanes]));
+    let (draws_h, scores_h) = (f(&vec![0.0; blocks * FIELD]), f(&vec![0.0; blocks * FIELD]));
+    hmc_accept::launch(
+        &client,
+        count,
+        dim,
+        arg(&q_h),
+        arg(&u_h),
+        arg(&grad_u_h),
+        arg(&qn),
+        arg(&f(&grad)),
+        arg(&dk),
+        arg(&accept_u),
+        arg(&live_h),
+        arg(&acc_h),
+        arg(&div_h),
+        arg(&draws_h),
+        arg(&scores_h),
+        lambda as f32,
+        0,
+        1,
+    );
+    let (q1, u1, acc, draws, scores) = (
+        read(&q_h),
+        read(&u_h),
+        read(&acc_h),
+        read(&draws_h),
+        read(&scores_h),
+    );
+    let (mut accepted, mut rejected) = (0, 0);
+    for i in 0..lanes {
+        if live[i] == 0 {
+            assert_eq!(acc[i], 0.0);
+            continue;
+        }
+        let l1: f64 = (0..NF).map(|k| (qn_d[at(i, k)] as f64).abs()).sum();
+        let un = grad[(i / 16) * FIELD + 464 + i % 16] as f64 + lambda * l1;
+        let delta = un - u0[i] as f64 + dk_d[i] as f64;
+        let alpha = (-delta).exp().min(1.0);
+        assert!(
+            (acc[i] as f64 - alpha).abs() < 1e-3,
+            "lane {i}: {} vs {alpha}",
+            acc[i]
+        );
+        // Decisions within round-off of the threshold may go either way.
+        if (au_d[i] as f64 - alpha).abs() < 1e-3 {
+            continue;
+        }
+        let takes = (au_d[i] as f64) < alpha;
+        let expect = |k: usize| if takes { qn_d[at(i, k)] } else { q[at(i, k)] };
+        for k in 0..NF {
+            assert_eq!(q1[at(i, k)], expect(k), "lane {i}");
+            assert_eq!(
+                draws[at(i, k)],
+                expect(k),
+                "lane {i}: the draw is the state"
+            );
+            let sign = (expect(k) > 0.0) as i32 - (expect(k) < 0.0) as i32;
+            let g = if takes { grad[at(i, k)] } else { 0.0 };
+            assert!((scores[at(i, k)] + g + lambda as f32 * sign as f32).abs() < 1e-5);
+        }
+        if takes {
+            assert!((u1[i] as f64 - un).abs() < 1e-3);
+            accepted += 1;
+        } else {
+            assert_eq!(u1[i], u0[i]);
+            rejected += 1;
+        }
+    }
+    println!("hmc_accept: {accepted} accepted, {rejected} rejected, as the host decides");
+    assert!(accepted > 0 && rejected > 0);
+}
