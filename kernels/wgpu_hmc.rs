@@ -5,8 +5,8 @@
 //! 1. [`hmc_propose`], one unit per lane: momentum, then the leapfrog trajectory under the
 //!    lane's model gradient g_c + H (q − c) with the Laplace prior's exact flow, as the CPU
 //!    sampler's `sample_block` does;
-//! 2. the gradient kernel of `wgpu_logistic.rs` at the proposals (their loss, and the true
-//!    gradient the control variates need);
+//! 2. the gradient kernel of `wgpu_logistic.rs` at the proposals: their loss, and the true
+//!    gradient only when the control variates need it;
 //! 3. [`hmc_accept`], one unit per lane: the Metropolis test on the true Hamiltonian, the
 //!    running acceptance, and the kept draw (and score) written into the segment's buffer.
 //!
@@ -243,8 +243,8 @@ pub fn hmc_propose(
 }
 
 /// Step 3 of an iteration: from the gradient kernel's output at the proposals (`grad`, loss in
-/// slot 29), the Metropolis test on U + K; an accepted lane moves to its proposal (with its
-/// true gradient, kept for the scores). Every live lane adds its acceptance probability and
+/// slot 29), the Metropolis test on U + K; an accepted lane moves to its proposal (and, with
+/// `scores` = 1, to its true gradient). Every live lane adds its acceptance probability and
 /// divergence to the segment's sums and writes its current state as draw `slot` (and, with
 /// `scores` = 1, the score −(∇loss + λ sign q)) at `(slot · blocks + block) · 512 + k · 16 +
 /// lane`.
@@ -294,7 +294,12 @@ pub fn hmc_accept(
                 u[i] = un;
                 for k in 0..29usize {
                     q[base + k * 16] = qn[base + k * 16];
-                    grad_u[base + k * 16] = grad[base + k * 16];
+                }
+                // Without scores the gradient kernel left only the losses.
+                if scores != 0u32 {
+                    for k in 0..29usize {
+                        grad_u[base + k * 16] = grad[base + k * 16];
+                    }
                 }
             }
             accept_sum[i] += alpha;

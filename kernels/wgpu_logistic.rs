@@ -31,6 +31,7 @@ pub fn logistic_gradient(
     row_start: &[u32],
     live: &[u32],
     out: &mut [f32],
+    #[comptime] gradient: bool,
 ) {
     let block = CUBE_POS_X as usize;
     let lane = (UNIT_POS as usize) % 16;
@@ -55,13 +56,15 @@ pub fn logistic_gradient(
             // σ and softplus from e = exp(−|z|), which cannot overflow.
             let e = f32::exp(-f32::abs(z));
             let s = cr * sigmoid_from(z, e) - cyr;
-            for k in 0..29usize {
-                acc[k] += s * x[r * 32 + k];
+            if gradient {
+                for k in 0..29usize {
+                    acc[k] += s * x[r * 32 + k];
+                }
             }
             acc[29] += cr * (f32::max(z, 0.0) + f32::ln(1.0 + e)) - cyr * z;
             r += 16;
         }
-        sum_slices(&acc, out, block, lane, slice);
+        sum_slices(&acc, out, block, lane, slice, gradient);
     }
 }
 
@@ -79,6 +82,7 @@ pub fn logistic_gradient_signs(
     row_start: &[u32],
     live: &[u32],
     out: &mut [f32],
+    #[comptime] gradient: bool,
 ) {
     let block = CUBE_POS_X as usize;
     let lane = (UNIT_POS as usize) % 16;
@@ -109,26 +113,40 @@ pub fn logistic_gradient_signs(
             let cyr = f32::cast_from(both >> 16u32);
             let e = f32::exp(-f32::abs(z));
             let s = cr * sigmoid_from(z, e) - cyr;
-            pb = pos;
-            nb = neg;
-            for k in 0..29usize {
-                acc[k] += s * (f32::cast_from(pb & 1u32) - f32::cast_from(nb & 1u32));
-                pb >>= 1u32;
-                nb >>= 1u32;
+            if gradient {
+                pb = pos;
+                nb = neg;
+                for k in 0..29usize {
+                    acc[k] += s * (f32::cast_from(pb & 1u32) - f32::cast_from(nb & 1u32));
+                    pb >>= 1u32;
+                    nb >>= 1u32;
+                }
             }
             acc[29] += cr * (f32::max(z, 0.0) + f32::ln(1.0 + e)) - cyr * z;
             r += 16;
         }
-        sum_slices(&acc, out, block, lane, slice);
+        sum_slices(&acc, out, block, lane, slice, gradient);
     }
 }
 
-/// Adds the 16 slices' partial sums of each of the 30 outputs through 1 KiB of shared memory,
-/// one output at a time (within wgpu's default 16 KiB workgroup limit); slice 0 writes them.
+/// Adds the 16 slices' partial sums of each of the 30 outputs (only the loss's without
+/// `gradient`) through 1 KiB of shared memory, one output at a time (within wgpu's default
+/// 16 KiB workgroup limit); slice 0 writes them.
 #[cube]
-fn sum_slices(acc: &Array<f32>, out: &mut [f32], block: usize, lane: usize, slice: usize) {
+fn sum_slices(
+    acc: &Array<f32>,
+    out: &mut [f32],
+    block: usize,
+    lane: usize,
+    slice: usize,
+    #[comptime] gradient: bool,
+) {
     let mut shared = Shared::<[f32]>::new_slice(256usize);
-    for k in 0..30usize {
+    let mut first = 29usize;
+    if gradient {
+        first = 0usize;
+    }
+    for k in first..30usize {
         shared[slice * 16 + lane] = acc[k];
         sync_cube();
         if slice == 0 {

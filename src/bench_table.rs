@@ -1,7 +1,7 @@
 //! `prefdissect bench --table`: the same jobs on each requested backend, one table (job,
 //! backend, adapter, median wall, GFLOP/s) — the tool the GPU-figures issue runs on the device.
-//! Jobs: one full-batch gradient pass of the MAP job's design, the MAP job itself, and a short
-//! batched reranker training; each timed `runs` times after a warm-up run (which pays shader
+//! Jobs: one full-batch gradient pass of the MAP job's design, the MAP job itself, the
+//! posterior mean with `configs/fast.json`'s sampler, and a short batched reranker training; each timed `runs` times after a warm-up run (which pays shader
 //! compilation on wgpu).
 
 use std::fmt::Write as _;
@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::load::{Dataset, Selection};
 use crate::rerank::params::RerankParams;
 use crate::simulate::{PAPER_JUDGES, simulate, write_simulated};
+use crate::solve::hmc::{HmcParams, solve_posterior};
 use crate::solve::{EngineBackend, MapParams, solve_map};
 
 /// What to run.
@@ -81,7 +82,18 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
     };
     let data = Dataset::load(&dir, &selection);
     let _ = std::fs::remove_dir_all(&dir);
-    let design = BatchDesign::build(&data?, 10, 0)?;
+    let data = data?;
+    let design = BatchDesign::build(&data, 10, 0)?;
+    // configs/fast.json's sampler (written out: the table must not depend on the checkout).
+    let fast = HmcParams::new()
+        .chains(4)
+        .warmup(200)
+        .draws(600)
+        .check_every(300)
+        .leapfrog_steps(5)
+        .mcse_target(Some(0.003))
+        .control_variates(true)
+        .check()?;
     let params = MapParams::new().check()?;
     let w = crate::bench::typical_weights(0.05);
     let mut rows = Vec::new();
@@ -158,6 +170,23 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
             format!("MAP job ({} fits)", design.fits.len()),
             map,
             None,
+        ));
+        // On wgpu: warm-up in lock-step, then the sampling phase on the device.
+        let mut gflop = 0.0;
+        let mut failed = None;
+        let posterior = timed(req.runs, || {
+            match solve_posterior(&design, &data, &engine, &fast, &|_| {}) {
+                Ok(s) => gflop = s.timings.kernel_gflop,
+                Err(e) => failed = Some(e),
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        rows.push(row(
+            format!("posterior mean, fast.json ({} fits)", design.fits.len()),
+            posterior,
+            Some(gflop * 1e9),
         ));
 
         // The rerankers: 2 × judges models, 30 full-batch steps on the backend's device.

@@ -73,6 +73,15 @@ impl GradientBackend for PerBlock {
     ) {
         self.0.block_gradient(group, block, w, grad, loss)
     }
+    fn block_curvature(
+        &self,
+        group: &prefdissect::design::GroupDesign,
+        block: &prefdissect::design::Block,
+        w: &[f32],
+        hess: &mut [f64],
+    ) {
+        self.0.block_curvature(group, block, w, hess)
+    }
 }
 
 /// `blocks` weight fields (32 × 16 each, lane-fastest) of uniform(−0.5, 0.5) weights, zero in

@@ -141,7 +141,7 @@ fn upload_state(
 
 /// One FISTA iteration of a chunk: the gradients at y, then the update.
 fn iterate(client: &cubecl::client::Client, chunk: &Chunk, st: &State, params: &Handle) {
-    launch_into(client, chunk, &st.y, &st.live, &st.grad);
+    launch_into(client, chunk, &st.y, &st.live, &st.grad, true);
     // SAFETY: every length is the number of elements allocated for that handle; the kernel
     // indexes lanes below `live.len()` and their 29 features.
     let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };

@@ -298,17 +298,19 @@ pub(super) fn launch_gradient(
 ) -> Handle {
     let out_len = chunk.blocks * KPAD * LANES;
     let out = client.empty(out_len * std::mem::size_of::<f32>());
-    launch_into(client, chunk, w, live, &(out.clone(), out_len));
+    launch_into(client, chunk, w, live, &(out.clone(), out_len), true);
     out
 }
 
-/// [`launch_gradient`] into an existing output buffer.
+/// [`launch_gradient`] into an existing output buffer; without `gradient`, only the losses
+/// (feature 29's slots) are computed and written.
 pub(super) fn launch_into(
     client: &cubecl::client::Client,
     chunk: &Chunk,
     w: &(Handle, usize),
     live: &(Handle, usize),
     out: &(Handle, usize),
+    gradient: bool,
 ) {
     // SAFETY: every length is the number of elements uploaded into that handle, and the
     // kernels index them only within the offsets of `row_start` and the blocks launched.
@@ -329,6 +331,7 @@ pub(super) fn launch_into(
             arg(rs),
             arg(live),
             arg(out),
+            gradient,
         ),
         [signs, counts] => kernel::logistic_gradient_signs::launch(
             client,
@@ -340,6 +343,7 @@ pub(super) fn launch_into(
             arg(rs),
             arg(live),
             arg(out),
+            gradient,
         ),
         _ => unreachable!("rows are packed as 3 dense or 2 sign buffers"),
     }
@@ -352,6 +356,13 @@ impl GradientBackend for FusedWgpuBackend {
 
     fn fused_wgpu(&self) -> Option<&FusedWgpuBackend> {
         Some(self)
+    }
+
+    /// The CPU's fused curvature kernel (`kernels/cpu_curvature.rs`): the surrogate's warm-up
+    /// refits and the Newton metrics need a Hessian a few times per fit, and each block's
+    /// host thread computes its own while the device serves the others' gradients.
+    fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
+        super::cpu::CpuBackend.block_curvature(group, block, w, hess);
     }
 
     fn block_gradient(

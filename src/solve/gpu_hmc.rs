@@ -350,7 +350,8 @@ impl DeviceChains {
             steps,
             iteration,
         );
-        launch_into(client, chunk, &cc.qn, &out.live, &cc.grad);
+        // The accept test needs only the losses; the scores need the gradient too.
+        launch_into(client, chunk, &cc.qn, &out.live, &cc.grad, self.scores);
         kernel::hmc_accept::launch(
             client,
             count,
