@@ -510,3 +510,54 @@ fn auto_puts_the_engine_on_a_hardware_adapter_only_for_large_batches() {
         Err(_) => assert_eq!(large.kind, BackendKind::Cpu),
     }
 }
+
+#[test]
+fn curvature_kernel_matches_the_cpu_kernel() {
+    use prefdissect::solve::gpu_curvature::{BLOCK_HESS, to_lane_matrices};
+    use prefdissect::solve::gpu_fused::ResidentBlocks;
+    let Some(a) = adapter() else { return };
+    let (_, data) = one_judge("wgpu-curvature");
+    let design = BatchDesign::build(&data, 10, 0).unwrap();
+    let fused = FusedWgpuBackend::new(a);
+    let resident = ResidentBlocks::new(&fused, &design);
+    let w = random_weights(&mut common::Lcg(17), design.blocks.len());
+    // Every other block: the rest must come back as zeros.
+    let wanted: Vec<bool> = (0..design.blocks.len()).map(|b| b % 2 == 0).collect();
+    let all = resident.curvatures(&w, &wanted).expect("packed rows");
+    // Dense rows: no kernel (the CPU's serves them).
+    let dense = ResidentBlocks::new(&fused.clone().with_dense_rows(), &design);
+    assert!(dense.curvatures(&w, &wanted).is_none());
+    let mut worst = 0f64;
+    for (b, block) in design.blocks.iter().enumerate() {
+        let out = &all[b * BLOCK_HESS..(b + 1) * BLOCK_HESS];
+        if !wanted[b] {
+            assert!(out.iter().all(|&v| v == 0.0));
+            continue;
+        }
+        let group = &design.groups[block.group];
+        let wb = &w[b * 512..(b + 1) * 512];
+        let (mut gpu, mut cpu, mut one) = (
+            vec![0f64; 16 * 841],
+            vec![0f64; 16 * 841],
+            vec![0f64; 16 * 841],
+        );
+        to_lane_matrices(out, &mut gpu);
+        CpuBackend.block_curvature(group, block, wb, &mut cpu);
+        fused.block_curvature(group, block, wb, &mut one);
+        assert_eq!(gpu, one, "one block alone gives the same Hessians");
+        // f32 round-off scales with the rows summed: Σ c / 4 bounds every entry.
+        let scale = (0..block.entries())
+            .map(|i| block.c[i * 16] as f64)
+            .sum::<f64>()
+            .max(1.0)
+            / 4.0;
+        for (g, c) in gpu.iter().zip(&cpu) {
+            worst = worst.max((g - c).abs() / scale);
+        }
+    }
+    println!(
+        "curvature kernel, {} blocks: max |Δ| vs the cpu kernel {worst:.2e} of Σc/4",
+        design.blocks.len()
+    );
+    assert!(worst < 1e-5, "{worst:e}");
+}

@@ -165,10 +165,11 @@ fn pack_signs<'a>(items: impl Iterator<Item = (&'a GroupDesign, &'a Block)>) -> 
 
 /// A packed batch uploaded: the handles and lengths one launch needs.
 pub(super) struct Uploaded {
-    rows: Vec<(Handle, usize)>,
-    row_start: (Handle, usize),
+    /// x, c, cy (dense) or signs, counts (packed).
+    pub(super) rows: Vec<(Handle, usize)>,
+    pub(super) row_start: (Handle, usize),
     /// All-ones flags for gradients of every lane.
-    all_live: (Handle, usize),
+    pub(super) all_live: (Handle, usize),
 }
 
 fn upload(client: &cubecl::client::Client, p: &Packed) -> Uploaded {
@@ -358,11 +359,26 @@ impl GradientBackend for FusedWgpuBackend {
         Some(self)
     }
 
-    /// The CPU's fused curvature kernel (`kernels/cpu_curvature.rs`): the surrogate's warm-up
-    /// refits and the Newton metrics need a Hessian a few times per fit, and each block's
-    /// host thread computes its own while the device serves the others' gradients.
+    /// `kernels/wgpu_curvature.rs` on packed rows; the CPU's fused kernel
+    /// (`kernels/cpu_curvature.rs`) for dense ones.
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
-        super::cpu::CpuBackend.block_curvature(group, block, w, hess);
+        let chunk = Chunk {
+            data: upload(
+                &self.client,
+                &pack(std::iter::once((group, block)), self.packed_rows),
+            ),
+            first: 0,
+            blocks: 1,
+        };
+        match super::gpu_curvature::launch_curvature(
+            &self.client,
+            &chunk,
+            &w[..KPAD * LANES],
+            &[true],
+        ) {
+            Some(out) => super::gpu_curvature::to_lane_matrices(&out, hess),
+            None => super::cpu::CpuBackend.block_curvature(group, block, w, hess),
+        }
     }
 
     fn block_gradient(

@@ -8,16 +8,26 @@ use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 
 use super::backend::GradientBackend;
+use super::gpu_curvature::{BLOCK_HESS, to_lane_matrices};
 use super::gpu_fused::{FusedWgpuBackend, ResidentBlocks};
 use super::gpu_hmc::{DeviceChains, DeviceSampler, Handoff, Segment};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
+
+/// What a block asks the device for at its weights.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// Gradient and loss (`kernels/wgpu_logistic.rs`).
+    Gradient,
+    /// Each lane's Hessian (`kernels/wgpu_curvature.rs`).
+    Curvature,
+}
 
 #[derive(Default)]
 struct State {
     /// Blocks whose solver is still running.
     active: usize,
-    /// Requests of this round: block index → weights.
-    pending: Vec<(usize, Vec<f32>)>,
+    /// Requests of this round: block index, weights, what is wanted there.
+    pending: Vec<(usize, Vec<f32>, Want)>,
     /// Answers not yet collected.
     results: HashMap<usize, Vec<f32>>,
     /// Launches so far.
@@ -126,7 +136,7 @@ impl<'a> Lockstep<'a> {
             self.launch_segments(st);
         }
         if !st.pending.is_empty() {
-            self.launch_gradients(st);
+            self.launch_requests(st);
         }
         self.ready.notify_all();
     }
@@ -184,24 +194,70 @@ impl<'a> Lockstep<'a> {
             .unwrap_or(0.0)
     }
 
-    /// The gradient requests of a round, in one launch.
-    fn launch_gradients(&self, st: &mut State) {
-        let mut w = vec![0f32; self.blocks.len() * KPAD * LANES];
-        let asked: Vec<usize> = st.pending.iter().map(|(i, _)| *i).collect();
-        for (i, wi) in st.pending.drain(..) {
-            w[i * KPAD * LANES..(i + 1) * KPAD * LANES].copy_from_slice(&wi);
-        }
-        let launched =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.resident.gradients(&w)));
-        let Ok(out) = launched else {
+    /// The gradient and curvature requests of a round: one launch for each kind asked for.
+    fn launch_requests(&self, st: &mut State) {
+        let field = KPAD * LANES;
+        let requests = std::mem::take(&mut st.pending);
+        let launched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut answers: Vec<(usize, Vec<f32>)> = Vec::with_capacity(requests.len());
+            for want in [Want::Gradient, Want::Curvature] {
+                let asked: Vec<&(usize, Vec<f32>, Want)> =
+                    requests.iter().filter(|r| r.2 == want).collect();
+                if asked.is_empty() {
+                    continue;
+                }
+                let mut w = vec![0f32; self.blocks.len() * field];
+                let mut wanted = vec![false; self.blocks.len()];
+                for (i, wi, _) in &asked {
+                    w[i * field..(i + 1) * field].copy_from_slice(wi);
+                    wanted[*i] = true;
+                }
+                let (out, len) = match want {
+                    Want::Gradient => (self.resident.gradients(&w), field),
+                    Want::Curvature => (
+                        self.resident
+                            .curvatures(&w, &wanted)
+                            .expect("curvature requests come only for packed rows"),
+                        BLOCK_HESS,
+                    ),
+                };
+                answers.extend(
+                    asked
+                        .iter()
+                        .map(|(i, _, _)| (*i, out[i * len..(i + 1) * len].to_vec())),
+                );
+            }
+            answers
+        }));
+        let Ok(answers) = launched else {
             st.failed = true;
             return;
         };
-        for i in asked {
-            st.results
-                .insert(i, out[i * KPAD * LANES..(i + 1) * KPAD * LANES].to_vec());
-        }
+        st.results.extend(answers);
         st.launches += 1;
+    }
+
+    /// Block `i`'s request: waits for its round and returns its part of the launch.
+    fn request(&self, i: usize, w: &[f32], want: Want) -> Vec<f32> {
+        let mut st = self.state.lock().expect("lock");
+        if st.failed {
+            drop(st);
+            panic!("a wgpu launch failed; giving up this block");
+        }
+        st.pending.push((i, w[..KPAD * LANES].to_vec(), want));
+        if st.pending.len() + st.segments.len() == st.active {
+            self.launch_round(&mut st);
+        }
+        loop {
+            if let Some(out) = st.results.remove(&i) {
+                return out;
+            }
+            if st.failed {
+                drop(st);
+                panic!("a wgpu launch failed; giving up this block");
+            }
+            st = self.ready.wait(st).expect("lock");
+        }
     }
 }
 
@@ -230,31 +286,19 @@ impl GradientBackend for Lockstep<'_> {
         let Some(i) = self.index_of(block) else {
             return self.fallback.block_gradient(group, block, w, grad, loss);
         };
-        let mut st = self.state.lock().expect("lock");
-        if st.failed {
-            drop(st);
-            panic!("a wgpu launch failed; giving up this block");
-        }
-        st.pending.push((i, w[..KPAD * LANES].to_vec()));
-        if st.pending.len() + st.segments.len() == st.active {
-            self.launch_round(&mut st);
-        }
-        let out = loop {
-            if let Some(out) = st.results.remove(&i) {
-                break out;
-            }
-            if st.failed {
-                drop(st);
-                panic!("a wgpu launch failed; giving up this block");
-            }
-            st = self.ready.wait(st).expect("lock");
-        };
-        drop(st);
+        let out = self.request(i, w, Want::Gradient);
         super::gpu_fused::unpack(&out, grad, loss);
     }
 
+    /// Through the rendezvous, one launch for every block that asks (the surrogate's refits
+    /// come at the same iterations in every block); dense rows take the CPU kernel.
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
-        self.fallback.block_curvature(group, block, w, hess);
+        match self.index_of(block) {
+            Some(i) if self.resident.packed() => {
+                to_lane_matrices(&self.request(i, w, Want::Curvature), hess);
+            }
+            _ => super::cpu::CpuBackend.block_curvature(group, block, w, hess),
+        }
     }
 
     fn device_sampler(&self) -> Option<&dyn DeviceSampler> {

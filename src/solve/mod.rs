@@ -11,6 +11,7 @@ pub mod backend;
 pub mod cpu;
 pub mod engine_backend;
 pub mod fista;
+pub mod gpu_curvature;
 pub mod gpu_fista;
 pub mod gpu_fused;
 pub mod gpu_hmc;
