@@ -173,7 +173,8 @@ fn prior_flow(
 /// Step 1 of an iteration (see the module doc). Lane i (block i / 16) reads its state at
 /// `base = (i / 16) · 512 + i % 16`, stride 16 per feature; writes its proposal into `qn` (the
 /// gradient kernel's weight layout), the kinetic energy change into `dk` and its accept
-/// uniform into `accept_u`. `steps` leapfrog steps of a size jittered around `eps`.
+/// uniform into `accept_u`, and the model potential's change into `dv`. `steps` leapfrog steps
+/// of a size jittered around `eps`.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)] // the lane's whole state, one buffer each
 pub fn hmc_propose(
@@ -188,6 +189,7 @@ pub fn hmc_propose(
     live: &[u32],
     qn: &mut [f32],
     dk: &mut [f32],
+    dv: &mut [f32],
     accept_u: &mut [f32],
     lambda: f32,
     steps: u32,
@@ -221,6 +223,10 @@ pub fn hmc_propose(
             let step = eps[i] * (1.0 + STEP_JITTER * (2.0 * r[30] - 1.0));
             let half = 0.5 * step;
             model_gradient(&x, centre, mgrad, hess, base, hbase, &mut g);
+            let mut g0 = Array::<f32>::new(32usize);
+            for k in 0..29usize {
+                g0[k] = g[k];
+            }
             for _ in 0u32..steps {
                 for k in 0..29usize {
                     p[k] -= half * g[k];
@@ -232,11 +238,18 @@ pub fn hmc_propose(
                 }
             }
             let mut k1 = 0.0f32;
+            // The model potential's change: exactly the trapezoid of its gradients (see the
+            // CPU's `model_potential_change`), which the warm-up tunes the step size on.
+            let mut change = 0.0f32;
             for k in 0..29usize {
+                let q0 = q[base + k * 16];
                 qn[base + k * 16] = x[k];
                 k1 += p[k] * p[k] * inv_mass[base + k * 16];
+                change +=
+                    0.5 * (g0[k] + g[k]) * (x[k] - q0) + lambda * (f32::abs(x[k]) - f32::abs(q0));
             }
             dk[i] = 0.5 * (k1 - k0);
+            dv[i] = change;
             accept_u[i] = r[31];
         }
     }

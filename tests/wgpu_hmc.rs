@@ -106,6 +106,7 @@ fn propose_and_accept_kernels_match_the_host_reference() {
         f(&vec![0.0; lanes]),
         f(&vec![0.0; lanes]),
     );
+    let dv = f(&vec![0.0; lanes]);
     let (q_h, live_h) = (f(&q), u32s(&live));
     let count = CubeCount::Static(1, 1, 1);
     let dim = CubeDim::new_1d(64);
@@ -124,12 +125,14 @@ fn propose_and_accept_kernels_match_the_host_reference() {
         arg(&live_h),
         arg(&qn),
         arg(&dk),
+        arg(&dv),
         arg(&accept_u),
         lambda as f32,
         steps,
         iteration,
     );
     let (qn_d, dk_d, au_d) = (read(&qn), read(&dk), read(&accept_u));
+    let dv_d = read(&dv);
 
     // The host reference, in f64, with the event-by-event prior flow.
     let (mut worst_q, mut worst_k) = (0f64, 0f64);
@@ -165,6 +168,7 @@ fn propose_and_accept_kernels_match_the_host_reference() {
         }
         let step = eps[i] as f64 * (1.0 + STEP_JITTER as f64 * (2.0 * u[30] as f64 - 1.0));
         let mut grad = g(&x);
+        let (x0, g0) = (x, grad);
         for _ in 0..steps {
             for k in 0..NF {
                 p[k] -= 0.5 * step * grad[k];
@@ -184,10 +188,15 @@ fn propose_and_accept_kernels_match_the_host_reference() {
             worst_q = worst_q.max((qn_d[at(i, k)] as f64 - x[k]).abs());
         }
         worst_k = worst_k.max((dk_d[i] as f64 - 0.5 * (k1 - k0)).abs() / (1.0 + k0));
+        // The model potential's change: the trapezoid of the model gradients, plus the prior's.
+        let change: f64 = (0..NF)
+            .map(|k| 0.5 * (g0[k] + grad[k]) * (x[k] - x0[k]) + lambda * (x[k].abs() - x0[k].abs()))
+            .sum();
+        worst_k = worst_k.max((dv_d[i] as f64 - change).abs() / (1.0 + k0));
         assert_eq!(au_d[i], u[31], "lane {i}: the accept uniform is the 32nd");
     }
     println!(
-        "hmc_propose vs host: max |Δq| {worst_q:.2e}, max |Δ kinetic| / K {worst_k:.2e}, {crossings} kink crossings"
+        "hmc_propose vs host: max |Δq| {worst_q:.2e}, max |Δ kinetic or model energy| / K {worst_k:.2e}, {crossings} kink crossings"
     );
     assert!(crossings > 0, "the trajectories cross the prior's kink");
     assert!(worst_q < 1e-4 && worst_k < 1e-4, "{worst_q:e} {worst_k:e}");

@@ -47,11 +47,6 @@ pub(super) fn launch_curvature(
     w: &[f32],
     wanted: &[bool],
 ) -> Option<Vec<f32>> {
-    let [signs, counts] = ch.data.rows.as_slice() else {
-        return None;
-    };
-    let pairs = kernel::pair_table();
-    let pairs = (client.create_from_slice(u32::as_bytes(&pairs)), pairs.len());
     let wh = (client.create_from_slice(f32::as_bytes(w)), w.len());
     let mut live = vec![0u32; ch.blocks * LANES];
     for (b, &want) in wanted.iter().enumerate() {
@@ -66,6 +61,24 @@ pub(super) fn launch_curvature(
         client.create_from_slice(f32::as_bytes(&vec![0f32; len])),
         len,
     );
+    launch_curvature_into(client, ch, &wh, &live, &hess)?;
+    Some(f32::from_bytes(&client.read_one_unchecked(hess.0)).to_vec())
+}
+
+/// The kernel over a chunk at the weights in `w` (on the device) for the blocks with a lane in
+/// `live`, into `hess` (not read back); `None` when the chunk's rows are dense.
+pub(super) fn launch_curvature_into(
+    client: &cubecl::client::Client,
+    ch: &Chunk,
+    w: &(Handle, usize),
+    live: &(Handle, usize),
+    hess: &(Handle, usize),
+) -> Option<()> {
+    let [signs, counts] = ch.data.rows.as_slice() else {
+        return None;
+    };
+    let pairs = kernel::pair_table();
+    let pairs = (client.create_from_slice(u32::as_bytes(&pairs)), pairs.len());
     // SAFETY: every length is the number of elements uploaded into that handle, and the kernel
     // indexes them within `row_start`'s offsets and the blocks launched.
     let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };
@@ -75,13 +88,13 @@ pub(super) fn launch_curvature(
         CubeDim::new_1d(256),
         arg(signs),
         arg(counts),
-        arg(&wh),
+        arg(w),
         arg(&ch.data.row_start),
-        arg(&live),
+        arg(live),
         arg(&pairs),
-        arg(&hess),
+        arg(hess),
     );
-    Some(f32::from_bytes(&client.read_one_unchecked(hess.0)).to_vec())
+    Some(())
 }
 
 /// One block's kernel output (`[row][column][lane]`) in the solvers' layout: `LANES`

@@ -14,7 +14,7 @@ use crate::design::{Block, KPAD, LANES};
 use crate::features::N_FEATURES;
 
 /// Lanes per cube of the propose and accept kernels (4 blocks).
-const LANE_CUBE: usize = 64;
+pub(super) const LANE_CUBE: usize = 64;
 /// Hessian entries per block: `[row][column][lane]`.
 pub const HESS_LEN: usize = N_FEATURES * N_FEATURES * LANES;
 
@@ -48,6 +48,9 @@ pub struct Handoff {
     pub lambda: f64,
     /// Whether the scores at the draws are wanted (control variates).
     pub scores: bool,
+    /// The warm-up to run on the device first, when the chains are handed over at their
+    /// start (`None`: they come warmed up).
+    pub warmup: Option<super::gpu_warmup::WarmupPlan>,
 }
 
 /// What a segment of sampling gave one block.
@@ -61,13 +64,18 @@ pub struct Segment {
     pub accept_sum: Vec<f64>,
     /// Per used lane, divergent transitions.
     pub divergences: Vec<usize>,
+    /// Per used lane, the step size the chain samples with.
+    pub eps: Vec<f64>,
 }
 
 /// A backend that can run the sampling phase on its device (the wgpu lock-step driver): the
 /// surrogate sampler hands each block's chains over at the end of warm-up and asks for its
 /// draws a segment at a time.
 pub trait DeviceSampler {
-    /// `block`'s chains at the end of its warm-up.
+    /// Whether the device can also run the warm-up (it needs the packed rows of the
+    /// curvature kernel); the chains are then handed over at their start.
+    fn warms_up(&self) -> bool;
+    /// `block`'s chains, at their start (with a warm-up plan) or at the end of warm-up.
     fn hand_over(&self, block: &Block, handoff: Handoff);
     /// `block`'s next `lengths.len()` iterations, the first being sampling iteration `first`
     /// (iteration `first + j` takes `lengths[j]` leapfrog steps).
@@ -96,26 +104,65 @@ impl Segment {
         for (a, b) in self.divergences.iter_mut().zip(later.divergences) {
             *a += b;
         }
+        self.eps = later.eps;
     }
 }
 
 /// One chunk's chains on the device.
-struct ChunkChains {
-    q: (Handle, usize),
-    u: (Handle, usize),
-    grad_u: (Handle, usize),
-    inv_mass: (Handle, usize),
-    sqrt_mass: (Handle, usize),
-    eps: (Handle, usize),
-    centre: (Handle, usize),
-    model_grad: (Handle, usize),
-    hess: (Handle, usize),
-    keys: (Handle, usize),
-    qn: (Handle, usize),
-    dk: (Handle, usize),
-    accept_u: (Handle, usize),
-    grad: (Handle, usize),
-    lanes: Vec<usize>,
+pub(super) struct ChunkChains {
+    pub(super) q: (Handle, usize),
+    pub(super) u: (Handle, usize),
+    pub(super) grad_u: (Handle, usize),
+    pub(super) inv_mass: (Handle, usize),
+    pub(super) sqrt_mass: (Handle, usize),
+    pub(super) eps: (Handle, usize),
+    pub(super) centre: (Handle, usize),
+    pub(super) model_grad: (Handle, usize),
+    pub(super) hess: (Handle, usize),
+    pub(super) keys: (Handle, usize),
+    pub(super) qn: (Handle, usize),
+    pub(super) dk: (Handle, usize),
+    pub(super) dv: (Handle, usize),
+    pub(super) accept_u: (Handle, usize),
+    pub(super) grad: (Handle, usize),
+    pub(super) lanes: Vec<usize>,
+}
+
+/// Launches the propose kernel over a chunk's lanes that are `live`.
+pub(super) fn propose(
+    client: &cubecl::client::Client,
+    chunk: &Chunk,
+    cc: &ChunkChains,
+    live: &(Handle, usize),
+    lambda: f32,
+    steps: u32,
+    iteration: u32,
+) {
+    // SAFETY: every length is the number of elements allocated for that handle; the kernel
+    // indexes lanes below `live.len()` and their 29 features.
+    let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };
+    let lanes = chunk.blocks * LANES;
+    kernel::hmc_propose::launch(
+        client,
+        CubeCount::Static(lanes.div_ceil(LANE_CUBE) as u32, 1, 1),
+        CubeDim::new_1d(LANE_CUBE as u32),
+        arg(&cc.q),
+        arg(&cc.sqrt_mass),
+        arg(&cc.inv_mass),
+        arg(&cc.eps),
+        arg(&cc.centre),
+        arg(&cc.model_grad),
+        arg(&cc.hess),
+        arg(&cc.keys),
+        arg(live),
+        arg(&cc.qn),
+        arg(&cc.dk),
+        arg(&cc.dv),
+        arg(&cc.accept_u),
+        lambda,
+        steps,
+        iteration,
+    );
 }
 
 /// A segment's outputs of one chunk, and which lanes take part.
@@ -129,8 +176,8 @@ struct SegmentBuffers {
 
 /// Every block's chains on the device (blocks without a hand-off have no live lane).
 pub struct DeviceChains {
-    chunks: Vec<ChunkChains>,
-    lambda: f32,
+    pub(super) chunks: Vec<ChunkChains>,
+    pub(super) lambda: f32,
     scores: bool,
 }
 
@@ -180,6 +227,7 @@ impl DeviceChains {
                     keys: (client.create_from_slice(u32::as_bytes(&keys)), keys.len()),
                     qn: empty(ch.blocks * field),
                     dk: empty(ch.blocks * LANES),
+                    dv: empty(ch.blocks * LANES),
                     accept_u: empty(ch.blocks * LANES),
                     grad: empty(ch.blocks * field),
                     lanes: hs
@@ -194,6 +242,28 @@ impl DeviceChains {
             lambda: lambda as f32,
             scores,
         }
+    }
+
+    /// Each chunk's lane flags on the device: the used lanes of the blocks with `live[b]`.
+    pub fn live_flags(&self, resident: &ResidentBlocks, live: &[bool]) -> Vec<(Handle, usize)> {
+        resident
+            .chunks
+            .iter()
+            .zip(&self.chunks)
+            .map(|(ch, cc)| {
+                let mut flags = vec![0u32; ch.blocks * LANES];
+                for b in 0..ch.blocks {
+                    if live[ch.first + b] {
+                        flags[b * LANES..b * LANES + cc.lanes[b]].fill(1);
+                    }
+                }
+                let len = flags.len();
+                (
+                    resident.client.create_from_slice(u32::as_bytes(&flags)),
+                    len,
+                )
+            })
+            .collect()
     }
 
     /// [`DeviceChains::run`] cut into pieces whose draw buffers fit in `max_binding_bytes`.
@@ -238,20 +308,15 @@ impl DeviceChains {
             .chunks
             .iter()
             .zip(&self.chunks)
-            .map(|(ch, cc)| {
-                let mut flags = vec![0u32; ch.blocks * LANES];
-                for b in 0..ch.blocks {
-                    if live[ch.first + b] {
-                        flags[b * LANES..b * LANES + cc.lanes[b]].fill(1);
-                    }
-                }
+            .zip(self.live_flags(resident, live))
+            .map(|((ch, _), live)| {
                 let zeros = |len: usize| {
                     let v = vec![0u32; len];
                     (client.create_from_slice(u32::as_bytes(&v)), len)
                 };
                 let draws_len = n * ch.blocks * field;
                 SegmentBuffers {
-                    live: (client.create_from_slice(u32::as_bytes(&flags)), flags.len()),
+                    live,
                     accept_sum: zeros(ch.blocks * LANES),
                     divergences: zeros(ch.blocks * LANES),
                     draws: (client.empty(draws_len * 4), draws_len),
@@ -281,6 +346,7 @@ impl DeviceChains {
                 Vec::new()
             };
             let accept = read_f32(&out.accept_sum);
+            let eps = read_f32(&cc.eps);
             let div =
                 u32::from_bytes(&client.read_one_unchecked(out.divergences.0.clone())).to_vec();
             for b in 0..ch.blocks {
@@ -305,6 +371,7 @@ impl DeviceChains {
                     },
                     accept_sum: (0..lanes).map(|l| accept[b * LANES + l] as f64).collect(),
                     divergences: (0..lanes).map(|l| div[b * LANES + l] as usize).collect(),
+                    eps: (0..lanes).map(|l| eps[b * LANES + l] as f64).collect(),
                 });
             }
         }
@@ -330,26 +397,7 @@ impl DeviceChains {
         let lanes = chunk.blocks * LANES;
         let count = CubeCount::Static(lanes.div_ceil(LANE_CUBE) as u32, 1, 1);
         let dim = CubeDim::new_1d(LANE_CUBE as u32);
-        kernel::hmc_propose::launch(
-            client,
-            count.clone(),
-            dim,
-            arg(&cc.q),
-            arg(&cc.sqrt_mass),
-            arg(&cc.inv_mass),
-            arg(&cc.eps),
-            arg(&cc.centre),
-            arg(&cc.model_grad),
-            arg(&cc.hess),
-            arg(&cc.keys),
-            arg(&out.live),
-            arg(&cc.qn),
-            arg(&cc.dk),
-            arg(&cc.accept_u),
-            self.lambda,
-            steps,
-            iteration,
-        );
+        propose(client, chunk, cc, &out.live, self.lambda, steps, iteration);
         // The accept test needs only the losses; the scores need the gradient too.
         launch_into(client, chunk, &cc.qn, &out.live, &cc.grad, self.scores);
         kernel::hmc_accept::launch(

@@ -156,12 +156,19 @@ impl<'a> Lockstep<'a> {
                 let handoffs: Vec<Option<Handoff>> = (0..self.blocks.len())
                     .map(|i| st.handoffs.remove(&i))
                     .collect();
-                st.chains = Some(DeviceChains::new(
+                let chains = DeviceChains::new(
                     &self.resident,
                     &handoffs,
                     self.lambda_of(&handoffs),
                     handoffs.iter().flatten().any(|h| h.scores),
-                ));
+                );
+                // Chains handed over at their start warm up first, all blocks together.
+                if let Some(plan) = handoffs.iter().flatten().find_map(|h| h.warmup.as_ref()) {
+                    let started: Vec<bool> = handoffs.iter().map(Option::is_some).collect();
+                    let live = chains.live_flags(&self.resident, &started);
+                    chains.warm_up(&self.resident, &live, plan);
+                }
+                st.chains = Some(chains);
             }
             let chains = st.chains.as_ref().expect("just made");
             chains.run_cut(
@@ -307,6 +314,10 @@ impl GradientBackend for Lockstep<'_> {
 }
 
 impl DeviceSampler for Lockstep<'_> {
+    fn warms_up(&self) -> bool {
+        self.resident.packed()
+    }
+
     fn hand_over(&self, block: &Block, handoff: Handoff) {
         let i = self.index_of(block).expect("a block of this driver");
         self.state.lock().expect("lock").handoffs.insert(i, handoff);

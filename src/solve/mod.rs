@@ -15,6 +15,7 @@ pub mod gpu_curvature;
 pub mod gpu_fista;
 pub mod gpu_fused;
 pub mod gpu_hmc;
+pub mod gpu_warmup;
 pub mod hmc;
 pub mod lockstep;
 pub mod newton;

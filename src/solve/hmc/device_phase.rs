@@ -1,8 +1,9 @@
-//! The sampling phase on the device: at the end of warm-up a block whose backend has a
-//! [`DeviceSampler`] hands its chains over (positions, potentials, metric, step sizes, the fixed
-//! surrogate model, a generator key per chain) and collects its draws a segment at a time. The
-//! chain is the one `sample_block` would run on the host — same trajectories, same accept
-//! test, same trajectory lengths — with the device's generator instead of the host's.
+//! The chains on the device: a block whose backend has a [`DeviceSampler`] hands its chains
+//! over (positions, potentials, metric, step sizes, the surrogate model, a generator key per
+//! chain) — at their start when the device also warms up (packed rows), else at the end of
+//! warm-up — and collects its draws a segment at a time. The chain is the one `sample_block`
+//! would run on the host — same trajectories, same adaptation, same accept test, same
+//! trajectory lengths — with the device's generator instead of the host's.
 
 use super::lanes::{Field, Metric};
 use super::sampler::{ChainOutput, KernelCalls};
@@ -11,9 +12,10 @@ use crate::design::{Block, KPAD, LANES};
 use crate::features::N_FEATURES;
 use crate::simulate::Rng;
 use crate::solve::gpu_hmc::{DeviceSampler, Handoff};
+use crate::solve::gpu_warmup::{WarmupPlan, warmup_calls};
 
-/// A block's chains at the end of warm-up, as `sample_block` holds them.
-pub(super) struct ChainsAtWarmupEnd<'a> {
+/// A block's chains at the hand-over, as `sample_block` holds them.
+pub(super) struct ChainsAtHandOver<'a> {
     pub q: &'a Field,
     pub u: &'a [f64; LANES],
     pub grad_u: &'a Field,
@@ -31,15 +33,19 @@ pub(super) struct Schedule<'a> {
     pub lambda: f64,
     pub scores: bool,
     pub enough: &'a dyn Fn(&[ChainOutput]) -> bool,
+    /// The warm-up the device runs first (`None`: the chains come warmed up).
+    pub warmup: Option<WarmupPlan>,
+    /// The iteration number of the first draw (the device generator's counter).
+    pub first_iteration: usize,
 }
 
-/// Runs the sampling phase of `block` on `device`; fills `out` (one per used lane) and returns
-/// the draws kept.
+/// Runs the sampling phase of `block` on `device` (and its warm-up, with a plan); fills `out`
+/// (one per used lane, with its step size) and returns the draws kept.
 #[allow(clippy::too_many_arguments)] // the sampler's state at the hand-over, once per block
 pub(super) fn sample_on_device(
     device: &dyn DeviceSampler,
     block: &Block,
-    chains: ChainsAtWarmupEnd<'_>,
+    chains: ChainsAtHandOver<'_>,
     schedule: Schedule<'_>,
     rng: &mut [Rng],
     length_rng: &mut Rng,
@@ -78,8 +84,15 @@ pub(super) fn sample_on_device(
             lanes,
             lambda: schedule.lambda,
             scores: schedule.scores,
+            warmup: schedule.warmup.clone(),
         },
     );
+    if let Some(plan) = &schedule.warmup {
+        let w = warmup_calls(plan);
+        calls.gradients += w.gradients;
+        calls.losses += w.losses;
+        calls.curvatures += w.curvatures;
+    }
     let steps = schedule.leapfrog_steps;
     let mut kept = 0;
     while kept < schedule.draws {
@@ -90,8 +103,9 @@ pub(super) fn sample_on_device(
         let lengths: Vec<u32> = (0..n)
             .map(|_| (1 + length_rng.below(2 * steps - 1)) as u32)
             .collect();
-        let seg = device.sample(block, kept, &lengths);
+        let seg = device.sample(block, schedule.first_iteration + kept, &lengths);
         for (l, o) in out.iter_mut().enumerate() {
+            o.step_size = seg.eps[l];
             o.draws.extend_from_slice(&seg.draws[l]);
             if schedule.scores {
                 o.scores.extend_from_slice(&seg.scores[l]);

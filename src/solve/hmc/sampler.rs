@@ -10,15 +10,16 @@
 //! (`device_phase.rs`).
 
 use super::adapt::{DualAveraging, WarmupSchedule, Welford};
-use super::device_phase::{ChainsAtWarmupEnd, Schedule, sample_on_device};
+use super::device_phase::{ChainsAtHandOver, Schedule, sample_on_device};
 use super::lanes::{Field, Metric, kinetic};
 use super::laplace_flow::prior_flow;
 use super::params::{Trajectory, ValidHmcParams};
-use super::surrogate::{GradientMoments, QuadraticModel};
+use super::surrogate::{GradientMoments, MIN_DRAWS, QuadraticModel, RIDGE};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::features::N_FEATURES;
 use crate::simulate::Rng;
 use crate::solve::backend::GradientBackend;
+use crate::solve::gpu_warmup::WarmupPlan;
 
 /// What one chain produced.
 #[derive(Clone, Debug)]
@@ -217,10 +218,23 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     let mut length_rng = Rng::new(params.seed() ^ 0x7472_616a_6563_746f);
     let mut kept = 0;
     for it in 0..warmup + draws {
-        if it == warmup
-            && let (Some(model), Some(device)) = (model.as_ref(), backend.device_sampler())
+        // On a device sampler the chains move over at their start when the device can warm
+        // them up too, else at the end of warm-up.
+        if let (Some(model), Some(device)) = (model.as_ref(), backend.device_sampler())
+            && it == if device.warms_up() { 0 } else { warmup }
         {
-            let chains = ChainsAtWarmupEnd {
+            let warmup_plan = (it < warmup).then(|| WarmupPlan {
+                iterations: warmup,
+                target: params.target_accept(),
+                lengths: (0..warmup)
+                    .map(|_| (1 + length_rng.below(2 * steps - 1)) as u32)
+                    .collect(),
+                control_variates: params.control_variates(),
+                eps: eps[0],
+                ridge: RIDGE,
+                min_draws: MIN_DRAWS,
+            });
+            let chains = ChainsAtHandOver {
                 q: &q,
                 u: &u,
                 grad_u: &grad_u,
@@ -235,6 +249,8 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 lambda,
                 scores: params.control_variates(),
                 enough,
+                warmup: warmup_plan,
+                first_iteration: warmup,
             };
             kept = sample_on_device(
                 device,
@@ -246,6 +262,10 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 &mut out,
                 &mut pot.calls,
             );
+            // The step sizes the device adapted (or was handed).
+            for (e, o) in eps.iter_mut().zip(&out) {
+                *e = o.step_size;
+            }
             break;
         }
         let steps = 1 + length_rng.below(2 * steps - 1);

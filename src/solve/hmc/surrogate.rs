@@ -204,10 +204,10 @@ const ROWS: usize = 4;
 /// each coordinate's own spread: with 100–400 draws for 29 × 29 slopes, the plain least-squares
 /// slopes are noisy enough to cost acceptance (a numpy prototype on two dev fits, 125 and 425
 /// draws: κ = 0.1 was as good as or better than 0 and 1).
-const RIDGE: f64 = 0.1;
+pub const RIDGE: f64 = 0.1;
 
 /// Fewest draws for which the fitted model replaces the Taylor one.
-const MIN_DRAWS: f64 = 2.0 * N_FEATURES as f64;
+pub const MIN_DRAWS: f64 = 2.0 * N_FEATURES as f64;
 
 /// Per-lane sums of draws q and their true loss gradients g, for a least-squares fit
 /// g ≈ a + B (q − q̄), `[row][column][lane]` so the 16 lanes update together.

@@ -1,0 +1,293 @@
+//! The warm-up of surrogate-trajectory HMC for wgpu (CubeCL → SPIR-V on Vulkan), so that a
+//! posterior run is all on the device after its first point: an iteration is the propose
+//! kernel and the gradient kernel of the sampling phase, then [`hmc_warmup_accept`], which
+//! besides the Metropolis test adapts each lane as the CPU sampler does (`adapt.rs`): dual
+//! averaging of the step size on the model Hamiltonian's energy error, Welford variances in
+//! the slow windows, the metric and step-size restart at a window's close, and the gradient
+//! moments of the tail for the model's final fit ([`hmc_fit_model`], the GPU twin of
+//! `QuadraticModel::fit_to`). The host drives the schedule (the same for every lane) through
+//! the `flags` of each launch and relaunches the gradient and curvature kernels where the
+//! model moves. References: the CPU's `DualAveraging`, `Welford`, `GradientMoments` and
+//! `fit_to`, which `tests/wgpu_hmc.rs` replays.
+
+// Nested ifs keep each read behind the bounds test that guards it, whatever the #[cube] macro
+// makes of `&&` on device values; `!(x > 0)` is meant: it is true for NaN too.
+#![allow(clippy::collapsible_if, clippy::neg_cmp_op_on_partial_ord)]
+
+use cubecl::prelude::*;
+
+/// `flags`: the iteration lies in a slow window (Welford adds the state).
+pub const IN_WINDOW: u32 = 1;
+/// `flags`: the iteration closes a slow window (metric, centre, restarts).
+pub const CLOSES_WINDOW: u32 = 2;
+/// `flags`: the iteration is in the tail (the moments add the state and its true gradient).
+pub const TAIL: u32 = 4;
+/// `flags`: the last warm-up iteration (averaged step size; centre = the moments' mean).
+pub const LAST: u32 = 8;
+/// `flags`: the gradient kernel computed the true gradient at the proposals (control
+/// variates, or the tail): an accepted lane keeps it.
+pub const GRADIENT: u32 = 16;
+/// `flags`: the model moves to the current state after this iteration.
+pub const CENTRE_AT_STATE: u32 = 32;
+/// `flags`: the tail starts: the moments are taken relative to the current state.
+pub const TAIL_START: u32 = 64;
+
+/// Per lane, the moments' entries: n, Σ(q − s), Σg, Σ(q − s)(q − s)ᵀ, Σ(q − s)gᵀ (s = the
+/// state at the tail's start, which keeps the f32 sums from cancelling).
+pub const MOMENTS: usize = 1 + 29 + 29 + 841 + 841;
+/// Dual-averaging state per lane: μ, h̄, log ε̄, count.
+pub const DUAL: usize = 4;
+
+/// One warm-up iteration's accept and adaptation (see the module doc). Field buffers are
+/// `blocks × 32 × 16` (lane i at `(i / 16) · 512 + k · 16 + i % 16`), per-lane ones
+/// `blocks × 16`, `dual` `blocks × 16 × 4`, `moments` `blocks × MOMENTS × 16`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)] // the lane's whole warm-up state, one buffer each
+pub fn hmc_warmup_accept(
+    q: &mut [f32],
+    u: &mut [f32],
+    grad_u: &mut [f32],
+    qn: &[f32],
+    grad: &[f32],
+    dk: &[f32],
+    dv: &[f32],
+    accept_u: &[f32],
+    live: &[u32],
+    eps: &mut [f32],
+    dual: &mut [f32],
+    welford: &mut [f32],
+    inv_mass: &mut [f32],
+    sqrt_mass: &mut [f32],
+    centre: &mut [f32],
+    shift: &mut [f32],
+    moments: &mut [f32],
+    lambda: f32,
+    target: f32,
+    flags: u32,
+) {
+    let i = ABSOLUTE_POS;
+    if i < live.len() {
+        if live[i] != 0u32 {
+            let block = i / 16;
+            let lane = i % 16;
+            let base = block * 512 + lane;
+            // The Metropolis test on the true Hamiltonian, as in the sampling phase.
+            let mut l1 = 0.0f32;
+            for k in 0..29usize {
+                l1 += f32::abs(qn[base + k * 16]);
+            }
+            let un = grad[base + 464usize] + lambda * l1;
+            let delta = (un - u[i]) + dk[i];
+            let mut alpha = 0.0f32;
+            if delta <= 1000.0 {
+                if delta >= -1.0e30f32 {
+                    alpha = f32::min(f32::exp(-delta), 1.0f32);
+                }
+            }
+            if accept_u[i] < alpha {
+                u[i] = un;
+                for k in 0..29usize {
+                    q[base + k * 16] = qn[base + k * 16];
+                }
+                if (flags & GRADIENT) != 0u32 {
+                    for k in 0..29usize {
+                        grad_u[base + k * 16] = grad[base + k * 16];
+                    }
+                }
+            }
+            // Dual averaging on the model Hamiltonian's acceptance (Hoffman & Gelman 2014).
+            let mut tuned = f32::min(f32::exp(-(dv[i] + dk[i])), 1.0f32);
+            if !(tuned >= 0.0) {
+                tuned = 0.0;
+            }
+            let d = i * 4;
+            let count = dual[d + 3] + 1.0;
+            let t = count + 10.0;
+            let h_bar = (1.0 - 1.0 / t) * dual[d + 1] + (target - tuned) / t;
+            let log_eps = dual[d] - f32::sqrt(count) / 0.05 * h_bar;
+            let w = f32::powf(count, -0.75f32);
+            let log_eps_bar = w * log_eps + (1.0 - w) * dual[d + 2];
+            dual[d + 1] = h_bar;
+            dual[d + 2] = log_eps_bar;
+            dual[d + 3] = count;
+            let mut e = f32::exp(log_eps);
+            // Welford: n per lane in `welford[i]`, means and M2 after the lanes.
+            let lanes = live.len();
+            let wm = lanes + block * 512 * 2 + lane;
+            if (flags & IN_WINDOW) != 0u32 {
+                let n = welford[i] + 1.0;
+                welford[i] = n;
+                for k in 0..29usize {
+                    let x = q[base + k * 16];
+                    let mean = welford[wm + k * 16];
+                    let dx = x - mean;
+                    let mean_new = mean + dx / n;
+                    welford[wm + k * 16] = mean_new;
+                    welford[wm + 512 + k * 16] += dx * (x - mean_new);
+                }
+            }
+            if (flags & CLOSES_WINDOW) != 0u32 {
+                // Stan's regularised variance becomes the metric; the model moves to the mean.
+                let n = welford[i];
+                for k in 0..29usize {
+                    let mut var = 0.0f32;
+                    if n > 1.0 {
+                        var = welford[wm + 512 + k * 16] / (n - 1.0);
+                    }
+                    let v = (n / (n + 5.0)) * var + 1.0e-3 * (5.0 / (n + 5.0));
+                    inv_mass[base + k * 16] = v;
+                    sqrt_mass[base + k * 16] = f32::sqrt(1.0 / v);
+                    centre[base + k * 16] = welford[wm + k * 16];
+                    welford[wm + k * 16] = 0.0;
+                    welford[wm + 512 + k * 16] = 0.0;
+                }
+                welford[i] = 0.0;
+                dual[d] = f32::ln(10.0 * e);
+                dual[d + 1] = 0.0;
+                dual[d + 2] = 0.0;
+                dual[d + 3] = 0.0;
+            }
+            if (flags & LAST) != 0u32 {
+                e = f32::exp(log_eps_bar);
+            }
+            eps[i] = e;
+            let mb = block * 1741 * 16 + lane;
+            if (flags & TAIL_START) != 0u32 {
+                for k in 0..29usize {
+                    shift[base + k * 16] = q[base + k * 16];
+                }
+            }
+            if (flags & TAIL) != 0u32 {
+                moments[mb] += 1.0;
+                let mut dq = Array::<f32>::new(32usize);
+                for k in 0..29usize {
+                    dq[k] = q[base + k * 16] - shift[base + k * 16];
+                    moments[mb + (1 + k) * 16] += dq[k];
+                    moments[mb + (30 + k) * 16] += grad_u[base + k * 16];
+                }
+                for k in 0..29usize {
+                    for j in 0..29usize {
+                        moments[mb + (59 + k * 29 + j) * 16] += dq[k] * dq[j];
+                        moments[mb + (900 + k * 29 + j) * 16] += dq[k] * grad_u[base + j * 16];
+                    }
+                }
+            }
+            if (flags & CENTRE_AT_STATE) != 0u32 {
+                for k in 0..29usize {
+                    centre[base + k * 16] = q[base + k * 16];
+                }
+            }
+            if (flags & LAST) != 0u32 {
+                // The final fit's centre: the tail's mean state (s when it is empty).
+                let n = f32::max(moments[mb], 1.0);
+                for k in 0..29usize {
+                    centre[base + k * 16] = shift[base + k * 16] + moments[mb + (1 + k) * 16] / n;
+                }
+            }
+        }
+    }
+}
+
+/// The model's final fit to the tail's draws, per lane, after the host has refitted the
+/// Taylor model at the draws' mean (`mgrad`, `hess` there): intercept = the mean true
+/// gradient, slopes = H + sym(D), D the ridge least-squares slopes of the Taylor model's
+/// residual gradients (C_qq (1 + κ on the diagonal) D = C_qg − C_qq H), solved by Cholesky. A
+/// lane with fewer than `min_draws` draws, or whose system is not positive definite, keeps its
+/// Taylor model — as `QuadraticModel::fit_to` does.
+#[cube(launch)]
+pub fn hmc_fit_model(
+    moments: &[f32],
+    live: &[u32],
+    mgrad: &mut [f32],
+    hess: &mut [f32],
+    ridge: f32,
+    min_draws: f32,
+) {
+    let i = ABSOLUTE_POS;
+    if i < live.len() {
+        if live[i] != 0u32 {
+            let block = i / 16;
+            let lane = i % 16;
+            let base = block * 512 + lane;
+            let hbase = block * 13456usize + lane;
+            let mb = block * 1741 * 16 + lane;
+            let n = moments[mb];
+            if n >= min_draws {
+                let mut mq = Array::<f32>::new(32usize);
+                let mut mg = Array::<f32>::new(32usize);
+                for k in 0..29usize {
+                    mq[k] = moments[mb + (1 + k) * 16] / n;
+                    mg[k] = moments[mb + (30 + k) * 16] / n;
+                }
+                // a = C_qq with the ridge, b = C_qr = C_qg − C_qq H.
+                let mut a = Array::<f32>::new(841usize);
+                let mut b = Array::<f32>::new(841usize);
+                for k in 0..29usize {
+                    for j in 0..29usize {
+                        a[k * 29 + j] = moments[mb + (59 + k * 29 + j) * 16] - n * mq[k] * mq[j];
+                        b[k * 29 + j] = moments[mb + (900 + k * 29 + j) * 16] - n * mq[k] * mg[j];
+                    }
+                }
+                for k in 0..29usize {
+                    for j in 0..29usize {
+                        let mut ch = 0.0f32;
+                        for m in 0..29usize {
+                            ch += a[k * 29 + m] * hess[hbase + (m * 29 + j) * 16];
+                        }
+                        b[k * 29 + j] -= ch;
+                    }
+                }
+                for k in 0..29usize {
+                    a[k * 29 + k] *= 1.0 + ridge;
+                }
+                // Cholesky a = L Lᵀ in place (lower triangle); not positive definite → keep.
+                let mut ok = 1u32;
+                for j in 0..29usize {
+                    let mut diag = a[j * 29 + j];
+                    for m in 0..j {
+                        diag -= a[j * 29 + m] * a[j * 29 + m];
+                    }
+                    if !(diag > 0.0) {
+                        ok = 0u32;
+                        diag = 1.0;
+                    }
+                    let root = f32::sqrt(diag);
+                    a[j * 29 + j] = root;
+                    for r in j + 1..29usize {
+                        let mut v = a[r * 29 + j];
+                        for m in 0..j {
+                            v -= a[r * 29 + m] * a[j * 29 + m];
+                        }
+                        a[r * 29 + j] = v / root;
+                    }
+                }
+                if ok != 0u32 {
+                    for col in 0..29usize {
+                        for r in 0..29usize {
+                            let mut v = b[r * 29 + col];
+                            for m in 0..r {
+                                v -= a[r * 29 + m] * b[m * 29 + col];
+                            }
+                            b[r * 29 + col] = v / a[r * 29 + r];
+                        }
+                        for rr in 0..29usize {
+                            let r = 28usize - rr;
+                            let mut v = b[r * 29 + col];
+                            for m in r + 1..29usize {
+                                v -= a[m * 29 + r] * b[m * 29 + col];
+                            }
+                            b[r * 29 + col] = v / a[r * 29 + r];
+                        }
+                    }
+                    for k in 0..29usize {
+                        mgrad[base + k * 16] = mg[k];
+                        for j in 0..29usize {
+                            hess[hbase + (k * 29 + j) * 16] +=
+                                0.5 * (b[k * 29 + j] + b[j * 29 + k]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
