@@ -286,45 +286,83 @@ impl QuadraticModel {
         if moments.n < MIN_DRAWS {
             return;
         }
-        let n = moments.n;
         for l in 0..LANES {
-            let mean_q: [f64; N_FEATURES] = std::array::from_fn(|k| moments.sum_q[k][l] / n);
-            let mean_g: [f64; N_FEATURES] = std::array::from_fn(|k| moments.sum_g[k][l] / n);
-            // Centred moments: C_qq and C_qr = C_qg − C_qq H (residual r = g − H(q − q̄)).
-            let mut cqq = [[0f64; N_FEATURES]; N_FEATURES];
-            let mut cqg = [[0f64; N_FEATURES]; N_FEATURES];
-            for k in 0..N_FEATURES {
-                for j in 0..N_FEATURES {
-                    cqq[k][j] = moments.qq[k][j][l] - n * mean_q[k] * mean_q[j];
-                    cqg[k][j] = moments.qg[k][j][l] - n * mean_q[k] * mean_g[j];
-                }
-            }
-            let mut cqr = cqg;
-            for k in 0..N_FEATURES {
-                for j in 0..N_FEATURES {
-                    let ch: f64 = (0..N_FEATURES)
-                        .map(|m| cqq[k][m] * self.hess[m][j][l] as f64)
-                        .sum();
-                    cqr[k][j] -= ch;
-                }
-            }
-            let mut a = cqq;
-            for (k, row) in a.iter_mut().enumerate() {
-                row[k] *= 1.0 + RIDGE;
-            }
-            let Some(d) = solve_spd(a, cqr) else {
-                continue; // a degenerate lane (empty, or draws on a subspace) keeps Taylor
+            let lane = LaneMoments {
+                n: moments.n,
+                sum_q: std::array::from_fn(|k| moments.sum_q[k][l]),
+                sum_g: std::array::from_fn(|k| moments.sum_g[k][l]),
+                qq: std::array::from_fn(|k| std::array::from_fn(|j| moments.qq[k][j][l])),
+                qg: std::array::from_fn(|k| std::array::from_fn(|j| moments.qg[k][j][l])),
             };
-            for k in 0..N_FEATURES {
-                self.grad[k][l] = mean_g[k];
-                for j in 0..N_FEATURES {
-                    // D solves C_qq D = C_qr, so the slope of g_j on q_k is D[k][j].
-                    let sym = 0.5 * (d[k][j] + d[j][k]);
-                    self.hess[k][j][l] += sym as f32;
+            let taylor =
+                std::array::from_fn(|k| std::array::from_fn(|j| self.hess[k][j][l] as f64));
+            // A degenerate lane (empty, or draws on a subspace) keeps Taylor.
+            if let Some((grad, correction)) = fit_lane(&lane, &taylor) {
+                for k in 0..N_FEATURES {
+                    self.grad[k][l] = grad[k];
+                    for j in 0..N_FEATURES {
+                        self.hess[k][j][l] += correction[k][j] as f32;
+                    }
                 }
             }
         }
     }
+}
+
+/// One lane's tail moments (see [`GradientMoments`]).
+pub struct LaneMoments {
+    /// Draws.
+    pub n: f64,
+    /// Σ q.
+    pub sum_q: [f64; N_FEATURES],
+    /// Σ g.
+    pub sum_g: [f64; N_FEATURES],
+    /// Σ q qᵀ.
+    pub qq: [[f64; N_FEATURES]; N_FEATURES],
+    /// Σ q gᵀ.
+    pub qg: [[f64; N_FEATURES]; N_FEATURES],
+}
+
+/// The fitted model of one lane from its moments and its Taylor Hessian H at the draws' mean:
+/// the intercept (the mean true gradient) and the correction sym(D) the slopes H + sym(D) add,
+/// D the ridge least-squares slopes of the Taylor model's residual gradients. `None` (keep the Taylor model) with fewer
+/// than [`MIN_DRAWS`] draws or a system that is not positive definite. The reference of the
+/// device's `hmc_fit_model`.
+#[allow(clippy::type_complexity)] // an intercept and a matrix
+pub fn fit_lane(
+    m: &LaneMoments,
+    taylor: &[[f64; N_FEATURES]; N_FEATURES],
+) -> Option<([f64; N_FEATURES], [[f64; N_FEATURES]; N_FEATURES])> {
+    let n = m.n;
+    if n < MIN_DRAWS {
+        return None;
+    }
+    let mean_q: [f64; N_FEATURES] = std::array::from_fn(|k| m.sum_q[k] / n);
+    let mean_g: [f64; N_FEATURES] = std::array::from_fn(|k| m.sum_g[k] / n);
+    // Centred moments: C_qq and C_qr = C_qg − C_qq H (residual r = g − H(q − q̄)).
+    let mut cqq = [[0f64; N_FEATURES]; N_FEATURES];
+    let mut cqg = [[0f64; N_FEATURES]; N_FEATURES];
+    for k in 0..N_FEATURES {
+        for j in 0..N_FEATURES {
+            cqq[k][j] = m.qq[k][j] - n * mean_q[k] * mean_q[j];
+            cqg[k][j] = m.qg[k][j] - n * mean_q[k] * mean_g[j];
+        }
+    }
+    let mut cqr = cqg;
+    for k in 0..N_FEATURES {
+        for j in 0..N_FEATURES {
+            let ch: f64 = (0..N_FEATURES).map(|i| cqq[k][i] * taylor[i][j]).sum();
+            cqr[k][j] -= ch;
+        }
+    }
+    let mut a = cqq;
+    for (k, row) in a.iter_mut().enumerate() {
+        row[k] *= 1.0 + RIDGE;
+    }
+    let d = solve_spd(a, cqr)?;
+    // D solves C_qq D = C_qr, so the slope of g_j on q_k is D[k][j].
+    let correction = std::array::from_fn(|k| std::array::from_fn(|j| 0.5 * (d[k][j] + d[j][k])));
+    Some((mean_g, correction))
 }
 
 /// Solves A X = B for symmetric positive-definite A by Cholesky; `None` if A is not.
