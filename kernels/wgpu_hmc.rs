@@ -255,6 +255,54 @@ pub fn hmc_propose(
     }
 }
 
+/// The Metropolis test of lane i on the true Hamiltonian, from the gradient kernel's output at
+/// its proposal (`grad`, the loss in slot 29) and the kinetic energy change `dk`: an accepted
+/// lane moves to its proposal (and to its gradient there, with `keep_gradient` = 1). Returns
+/// the acceptance probability, or −1 for a divergent transition (energy error above 1000, or
+/// NaN). Shared by the sampling phase and the warm-up.
+#[cube]
+#[allow(clippy::too_many_arguments)] // the lane's state, one buffer each
+pub fn metropolis(
+    q: &mut [f32],
+    u: &mut [f32],
+    grad_u: &mut [f32],
+    qn: &[f32],
+    grad: &[f32],
+    dk: &[f32],
+    accept_u: &[f32],
+    i: usize,
+    base: usize,
+    lambda: f32,
+    keep_gradient: u32,
+) -> f32 {
+    let mut l1 = 0.0f32;
+    for k in 0..29usize {
+        l1 += f32::abs(qn[base + k * 16]);
+    }
+    let un = grad[base + 464usize] + lambda * l1;
+    let delta = (un - u[i]) + dk[i];
+    // NaN fails both tests, so it counts as divergent.
+    let mut alpha = f32::new(-1.0);
+    if delta <= 1000.0 {
+        if delta >= -1.0e30f32 {
+            alpha = f32::min(f32::exp(-delta), 1.0f32);
+        }
+    }
+    if accept_u[i] < alpha {
+        u[i] = un;
+        for k in 0..29usize {
+            q[base + k * 16] = qn[base + k * 16];
+        }
+        // Without it the gradient kernel may have left only the losses.
+        if keep_gradient != 0u32 {
+            for k in 0..29usize {
+                grad_u[base + k * 16] = grad[base + k * 16];
+            }
+        }
+    }
+    alpha
+}
+
 /// Step 3 of an iteration: from the gradient kernel's output at the proposals (`grad`, loss in
 /// slot 29), the Metropolis test on U + K; an accepted lane moves to its proposal (and, with
 /// `scores` = 1, to its true gradient). Every live lane adds its acceptance probability and
@@ -286,34 +334,14 @@ pub fn hmc_accept(
             let block = i / 16;
             let lane = i % 16;
             let base = block * 512 + lane;
-            let mut l1 = 0.0f32;
-            for k in 0..29usize {
-                l1 += f32::abs(qn[base + k * 16]);
-            }
-            let un = grad[base + 464usize] + lambda * l1;
-            let delta = (un - u[i]) + dk[i];
-            // NaN fails both tests, so it counts as divergent.
-            let mut divergent = 1u32;
-            if delta <= 1000.0 {
-                if delta >= -1.0e30f32 {
-                    divergent = 0u32;
-                }
-            }
-            let mut alpha = 0.0f32;
-            if divergent == 0u32 {
-                alpha = f32::min(f32::exp(-delta), 1.0f32);
-            }
-            if accept_u[i] < alpha {
-                u[i] = un;
-                for k in 0..29usize {
-                    q[base + k * 16] = qn[base + k * 16];
-                }
-                // Without scores the gradient kernel left only the losses.
-                if scores != 0u32 {
-                    for k in 0..29usize {
-                        grad_u[base + k * 16] = grad[base + k * 16];
-                    }
-                }
+            let mut alpha = metropolis(
+                q, u, grad_u, qn, grad, dk, accept_u, i, base, lambda, scores,
+            );
+            // A divergent transition (energy error above 1000, or not finite) comes back as −1.
+            let mut divergent = 0u32;
+            if alpha < 0.0 {
+                divergent = 1u32;
+                alpha = 0.0;
             }
             accept_sum[i] += alpha;
             divergences[i] += divergent;

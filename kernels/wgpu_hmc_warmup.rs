@@ -16,6 +16,8 @@
 
 use cubecl::prelude::*;
 
+use crate::solve::gpu_hmc::kernel::metropolis;
+
 /// `flags`: the iteration lies in a slow window (Welford adds the state).
 pub const IN_WINDOW: u32 = 1;
 /// `flags`: the iteration closes a slow window (metric, centre, restarts).
@@ -72,29 +74,11 @@ pub fn hmc_warmup_accept(
             let lane = i % 16;
             let base = block * 512 + lane;
             // The Metropolis test on the true Hamiltonian, as in the sampling phase.
-            let mut l1 = 0.0f32;
-            for k in 0..29usize {
-                l1 += f32::abs(qn[base + k * 16]);
+            let mut keep = 0u32;
+            if (flags & GRADIENT) != 0u32 {
+                keep = 1u32;
             }
-            let un = grad[base + 464usize] + lambda * l1;
-            let delta = (un - u[i]) + dk[i];
-            let mut alpha = 0.0f32;
-            if delta <= 1000.0 {
-                if delta >= -1.0e30f32 {
-                    alpha = f32::min(f32::exp(-delta), 1.0f32);
-                }
-            }
-            if accept_u[i] < alpha {
-                u[i] = un;
-                for k in 0..29usize {
-                    q[base + k * 16] = qn[base + k * 16];
-                }
-                if (flags & GRADIENT) != 0u32 {
-                    for k in 0..29usize {
-                        grad_u[base + k * 16] = grad[base + k * 16];
-                    }
-                }
-            }
+            metropolis(q, u, grad_u, qn, grad, dk, accept_u, i, base, lambda, keep);
             // Dual averaging on the model Hamiltonian's acceptance (Hoffman & Gelman 2014).
             let mut tuned = f32::min(f32::exp(-(dv[i] + dk[i])), 1.0f32);
             if !(tuned >= 0.0) {

@@ -188,6 +188,27 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
             posterior,
             Some(gflop * 1e9),
         ));
+        if let EngineBackend::Wgpu(fused) = &engine {
+            // The same with the warm-up in lock-step on the host: where the device's pays.
+            let host = EngineBackend::Wgpu(fused.clone().with_host_warmup());
+            let posterior = timed(req.runs, || {
+                match solve_posterior(&design, &data, &host, &fast, &|_| {}) {
+                    Ok(s) => gflop = s.timings.kernel_gflop,
+                    Err(e) => failed = Some(e),
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            rows.push(row(
+                format!(
+                    "  the same, warm-up on the host ({} fits)",
+                    design.fits.len()
+                ),
+                posterior,
+                Some(gflop * 1e9),
+            ));
+        }
 
         // The rerankers: 2 × judges models, 30 full-batch steps on the backend's device.
         let tensor_choice = match selected.kind {

@@ -236,6 +236,18 @@ fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
         s.fits.iter().map(|f| f.mean).collect()
     };
     assert_eq!(means(&gpu), means(&again));
+    // The warm-up in lock-step on the host, the chains handed over at its end.
+    let host = FusedWgpuBackend::new(a).with_host_warmup();
+    let hosted = solve_posterior(&design, &data, &host, &params, &|_| {}).unwrap();
+    let mut worst_host = 0f64;
+    for (c, g) in cpu.fits.iter().zip(&hosted.fits) {
+        for k in 0..29 {
+            let d = (c.mean[k] - g.mean[k]).abs();
+            worst_host = worst_host.max(d / (c.mcse[k].powi(2) + g.mcse[k].powi(2)).sqrt());
+        }
+    }
+    println!("the same with the warm-up on the host: max |z| {worst_host:.2}");
+    assert!(worst_host <= 4.0, "max |z| {worst_host}");
 }
 
 #[test]

@@ -142,10 +142,14 @@ fn upload_state(
 /// One FISTA iteration of a chunk: the gradients at y, then the update.
 fn iterate(client: &cubecl::client::Client, chunk: &Chunk, st: &State, params: &Handle) {
     launch_into(client, chunk, &st.y, &st.live, &st.grad, true);
+    launch_update(client, chunk.blocks * LANES, st, params);
+}
+
+/// The update kernel over `lanes` lanes of `st`.
+fn launch_update(client: &cubecl::client::Client, lanes: usize, st: &State, params: &Handle) {
     // SAFETY: every length is the number of elements allocated for that handle; the kernel
     // indexes lanes below `live.len()` and their 29 features.
     let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };
-    let lanes = chunk.blocks * LANES;
     kernel::fista_update::launch(
         client,
         CubeCount::Static(lanes.div_ceil(UPDATE_CUBE) as u32, 1, 1),
@@ -238,21 +242,7 @@ mod tests {
             grad: f(&g),
         };
         let params = client.create_from_slice(f32::as_bytes(&[lambda as f32, tol as f32]));
-        let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };
-        kernel::fista_update::launch(
-            &client,
-            CubeCount::Static(lanes.div_ceil(UPDATE_CUBE) as u32, 1, 1),
-            CubeDim::new_1d(UPDATE_CUBE as u32),
-            arg(&st.grad),
-            arg(&st.y),
-            arg(&st.x),
-            arg(&st.step),
-            arg(&st.t),
-            arg(&st.live),
-            arg(&st.iterations),
-            arg(&st.kkt),
-            arg(&(params, 2)),
-        );
+        launch_update(&client, lanes, &st, &params);
         let (y1, x1, t1) = (
             read_f32(&client, &st.y),
             read_f32(&client, &st.x),

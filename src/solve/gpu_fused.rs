@@ -26,6 +26,7 @@ pub struct FusedWgpuBackend {
     max_binding_bytes: u64,
     max_cubes: u32,
     packed_rows: bool,
+    device_warmup: bool,
 }
 
 impl std::fmt::Debug for FusedWgpuBackend {
@@ -42,6 +43,7 @@ impl Clone for FusedWgpuBackend {
             max_binding_bytes: self.max_binding_bytes,
             max_cubes: self.max_cubes,
             packed_rows: self.packed_rows,
+            device_warmup: self.device_warmup,
         }
     }
 }
@@ -56,6 +58,7 @@ impl FusedWgpuBackend {
             max_binding_bytes: adapter.max_binding_bytes,
             max_cubes: adapter.max_cubes,
             packed_rows: true,
+            device_warmup: true,
         }
     }
 
@@ -64,6 +67,18 @@ impl FusedWgpuBackend {
         self.max_binding_bytes = self.max_binding_bytes.min(max_binding_bytes);
         self.max_cubes = self.max_cubes.min(max_cubes);
         self
+    }
+
+    /// The same backend with the HMC warm-up in lock-step on the host (the sampling phase
+    /// still on the device): `bench --table` times both, to tell where a GPU's warm-up pays.
+    pub fn with_host_warmup(mut self) -> FusedWgpuBackend {
+        self.device_warmup = false;
+        self
+    }
+
+    /// Whether the HMC warm-up may run on the device.
+    pub(super) fn device_warmup(&self) -> bool {
+        self.device_warmup
     }
 
     /// The largest buffer binding the adapter allows, bytes.
@@ -222,8 +237,12 @@ impl ResidentBlocks {
         blocks: &[Block],
     ) -> ResidentBlocks {
         let client = backend.client.clone();
-        // Dense x is the largest buffer either way: KPAD floats per entry.
-        let bytes = |b: &Block| (b.entries() * KPAD * std::mem::size_of::<f32>()) as u64;
+        // The largest per-block buffer of any solver: dense x (KPAD floats per entry), or the
+        // HMC warm-up's gradient moments (1,741 floats per lane).
+        let moments =
+            (super::gpu_warmup::kernel::MOMENTS * LANES * std::mem::size_of::<f32>()) as u64;
+        let bytes =
+            |b: &Block| ((b.entries() * KPAD * std::mem::size_of::<f32>()) as u64).max(moments);
         let mut chunks = Vec::new();
         let mut first = 0;
         while first < blocks.len() {

@@ -1,7 +1,8 @@
-//! The sampling phase of surrogate-trajectory HMC on the device: every block's chains, handed
-//! over at the end of warm-up ([`Handoff`]), step together through the kernels of
-//! `kernels/wgpu_hmc.rs`, three launches an iteration with nothing read back; a segment's draws
-//! come back once at its end ([`Segment`]), which is when the sampler tests its MCSE target.
+//! Surrogate-trajectory HMC on the device: every block's chains, handed over at their start or
+//! at the end of warm-up ([`Handoff`]), step together through the kernels of
+//! `kernels/wgpu_hmc.rs` (after the warm-up of [`super::gpu_warmup`], when they come at their
+//! start), three launches an iteration with nothing read back; a segment's draws come back
+//! once at its end ([`Segment`]), which is when the sampler tests its MCSE target.
 
 #[allow(missing_docs)] // the #[cube] expansion adds undocumented items
 #[path = "../../kernels/wgpu_hmc.rs"]

@@ -1,8 +1,9 @@
 //! Stepping every block together on the GPU without rewriting the solvers: each block's solver
-//! runs on its own thread, and its gradient requests meet at a rendezvous; when every running
-//! block has asked, one launch over [`ResidentBlocks`] answers them all. The per-block solvers
-//! (FISTA, Newton, HMC) stay exactly as on the CPU, so their results do too, up to the
-//! kernel's f32 round-off.
+//! runs on its own thread, and its gradient and Hessian requests meet at a rendezvous; when
+//! every running block has asked, one launch over [`ResidentBlocks`] answers them all. The
+//! per-block solvers (Newton, HMC with exact trajectories) stay exactly as on the CPU, so their
+//! results do too, up to the kernel's f32 round-off. The same rendezvous hands HMC chains over
+//! to the device ([`DeviceSampler`]) and collects their segments of draws.
 
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
@@ -315,7 +316,7 @@ impl GradientBackend for Lockstep<'_> {
 
 impl DeviceSampler for Lockstep<'_> {
     fn warms_up(&self) -> bool {
-        self.resident.packed()
+        self.resident.packed() && self.fallback.device_warmup()
     }
 
     fn hand_over(&self, block: &Block, handoff: Handoff) {

@@ -4,8 +4,9 @@
 //! [`GradientBackend`]; on the CPU each rayon task owns one block from start to finish, so its
 //! X and per-row data stay in that core's cache; on wgpu the whole solver state lives on the
 //! device and every block steps together ([`gpu_fista`]), two launches per iteration (the
-//! warm-started Newton solver and HMC step together through [`lockstep`], one launch per
-//! gradient). Every result is then checked in f64.
+//! warm-started Newton solver steps through [`lockstep`], one launch per gradient; the
+//! posterior sampler's chains move to the device, [`gpu_hmc`], [`gpu_warmup`]). Every result
+//! is then checked in f64.
 
 pub mod backend;
 pub mod cpu;
