@@ -2,8 +2,9 @@
 # The GPU-figures run, in one go, for a machine with a GPU and no Rust toolchain:
 #   1. the wgpu adapter and the CPU-vs-wgpu agreement check on the dev data
 #      (`bench --agreement`: MAP max |dw| <= 1e-4, posterior-mean max |z| <= 4);
-#   2. the backend table (`bench --table`: gradient pass per block and in one launch, upload,
-#      the MAP job, the rerankers) for the paper's 33 judges;
+#   2. the backend table (`bench --table`: gradient pass per block and in one launch with packed
+#      and dense rows, upload, the MAP job, the posterior mean with fast.json's sampler with its
+#      warm-up on the device and on the host, the rerankers) for the paper's 33 judges;
 #   3. the posterior-mean job with configs/paper.json and configs/fast.json on wgpu, and the MAP
 #      job, each a warm-up run then RUNS timed runs (median of `timings_s.solve`);
 #   4. a 1,000-replicate bootstrap on wgpu.

@@ -4,57 +4,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use burn::tensor::Device;
+use common::gpu::{adapter, one_judge, wgpu_backend};
 use prefdissect::design::BatchDesign;
-use prefdissect::device::{WgpuAdapter, wgpu_adapter};
-use prefdissect::load::{Dataset, Selection};
+use prefdissect::device::wgpu_adapter;
+use prefdissect::load::Dataset;
 use prefdissect::solve::gpu_fused::FusedWgpuBackend;
 use prefdissect::solve::hmc::{HmcParams, solve_posterior};
-use prefdissect::solve::reference::TensorOpsBackend;
 use prefdissect::solve::{CpuBackend, GradientBackend, MapParams, solve_map};
-
-fn adapter() -> Option<&'static WgpuAdapter> {
-    match wgpu_adapter() {
-        Ok(a) => {
-            println!("wgpu adapter: {}", a.name);
-            Some(a)
-        }
-        Err(why) => {
-            println!("skipped: {why}");
-            None
-        }
-    }
-}
-
-fn wgpu_backend(a: &WgpuAdapter) -> TensorOpsBackend {
-    TensorOpsBackend {
-        device: a.device.clone(),
-        label: format!("wgpu: {}", a.name),
-    }
-}
-
-/// The dev data when `../shared` is there, else a simulated data set; one judge.
-fn one_judge(name: &str) -> (PathBuf, Dataset) {
-    let dev = Path::new("../shared/data/dev");
-    let dir = if dev.join("resolved.jsonl").exists() {
-        dev.to_path_buf()
-    } else {
-        let d = common::temp_dir(name);
-        prefdissect::simulate::write_simulated(&prefdissect::simulate::simulate(2), &d, 2).unwrap();
-        d
-    };
-    let data = Dataset::load(
-        &dir,
-        &Selection {
-            judges: Some(vec!["human".into()]),
-            groups: None,
-        },
-    )
-    .unwrap();
-    (dir, data)
-}
 
 /// The fused kernel one block at a time (no lock-step), to compare the lock-step driver with.
 struct PerBlock(FusedWgpuBackend);
@@ -82,20 +39,6 @@ impl GradientBackend for PerBlock {
     ) {
         self.0.block_curvature(group, block, w, hess)
     }
-}
-
-/// `blocks` weight fields (32 × 16 each, lane-fastest) of uniform(−0.5, 0.5) weights, zero in
-/// the 3 padding features.
-fn random_weights(lcg: &mut common::Lcg, blocks: usize) -> Vec<f32> {
-    (0..blocks * 512)
-        .map(|i| {
-            if (i % 512) / 16 < 29 {
-                (lcg.next() - 0.5) as f32
-            } else {
-                0.0
-            }
-        })
-        .collect()
 }
 
 fn max_diff(a: &[[f64; 29]], b: &[[f64; 29]]) -> f64 {
@@ -170,30 +113,6 @@ fn newton_in_lock_step_matches_one_block_per_launch() {
     assert!(max_diff(&lockstep, &on_cpu) <= 1e-4);
     // A block's kernel arithmetic does not depend on which blocks share its launch.
     assert_eq!(lockstep, per_block);
-}
-
-#[test]
-fn packed_rows_give_the_dense_kernels_gradients() {
-    use prefdissect::solve::gpu_fused::ResidentBlocks;
-    let Some(a) = adapter() else { return };
-    let (_, data) = one_judge("wgpu-packed");
-    let design = BatchDesign::build(&data, 10, 0).unwrap();
-    let fused = FusedWgpuBackend::new(a);
-    let packed = ResidentBlocks::new(&fused, &design);
-    let dense = ResidentBlocks::new(&fused.clone().with_dense_rows(), &design);
-    assert!(packed.packed() && !dense.packed());
-    let w = random_weights(&mut common::Lcg(13), design.blocks.len());
-    let (gp, gd) = (packed.gradients(&w), dense.gradients(&w));
-    let worst = gp
-        .iter()
-        .zip(&gd)
-        .map(|(p, d)| (p - d).abs())
-        .fold(0f32, f32::max);
-    println!(
-        "{} blocks: packed vs dense rows, max |Δ| {worst:e}",
-        design.blocks.len()
-    );
-    assert_eq!(gp, gd);
 }
 
 #[test]
@@ -385,115 +304,6 @@ fn fit_records_the_backend_it_used() {
 }
 
 #[test]
-fn fused_wgpu_kernel_matches_plain_ops_and_the_cpu_kernel() {
-    let Some(a) = adapter() else { return };
-    let (_, data) = one_judge("wgpu-kernel");
-    let design = BatchDesign::build(&data, 10, 0).unwrap();
-    let fused = FusedWgpuBackend::new(a);
-    let plain = wgpu_backend(a);
-    let mut lcg = common::Lcg(5);
-    let (mut worst_plain, mut worst_cpu) = (0f64, 0f64);
-    for block in design.blocks.iter().take(6) {
-        let group = &design.groups[block.group];
-        let w = random_weights(&mut lcg, 1);
-        let run = |b: &dyn Fn(&mut [f64], &mut [f64])| {
-            let (mut g, mut l) = (vec![0f64; 32 * 16], vec![0f64; 16]);
-            b(&mut g, &mut l);
-            (g, l)
-        };
-        let (gf, lf) = run(&|g, l| fused.block_gradient(group, block, &w, g, Some(l)));
-        let (gp, lp) = run(&|g, l| plain.block_gradient(group, block, &w, g, Some(l)));
-        let (gc, lc) = run(&|g, l| CpuBackend.block_gradient(group, block, &w, g, Some(l)));
-        // f32 round-off scales with the rows summed: Σ c per lane.
-        let scale: f64 = (0..block.entries())
-            .map(|i| block.c[i * 16] as f64)
-            .sum::<f64>()
-            .max(1.0);
-        for (f, (p, c)) in gf
-            .iter()
-            .chain(&lf)
-            .zip(gp.iter().chain(&lp).zip(gc.iter().chain(&lc)))
-        {
-            worst_plain = worst_plain.max((f - p).abs() / scale);
-            worst_cpu = worst_cpu.max((f - c).abs() / scale);
-        }
-    }
-    println!(
-        "fused wgpu kernel: max |Δ|/Σc vs plain ops {worst_plain:.2e}, vs cpu kernel {worst_cpu:.2e}"
-    );
-    assert!(worst_plain < 1e-5 && worst_cpu < 1e-5);
-}
-
-#[test]
-fn resident_blocks_give_every_block_its_gradient_in_one_launch() {
-    use prefdissect::solve::gpu_fused::ResidentBlocks;
-    let Some(a) = adapter() else { return };
-    let (_, data) = one_judge("wgpu-resident");
-    let design = BatchDesign::build(&data, 10, 0).unwrap();
-    let resident = ResidentBlocks::new(&FusedWgpuBackend::new(a), &design);
-    let w = random_weights(&mut common::Lcg(9), design.blocks.len());
-    let all = resident.gradients(&w);
-    let mut worst = 0f64;
-    for (b, block) in design.blocks.iter().enumerate() {
-        let (mut g, mut l) = (vec![0f64; 512], vec![0f64; 16]);
-        let wb = &w[b * 512..(b + 1) * 512];
-        CpuBackend.block_gradient(&design.groups[block.group], block, wb, &mut g, Some(&mut l));
-        let scale = (block.entries() as f64).max(1.0);
-        for k in 0..29 {
-            for lane in 0..16 {
-                worst = worst
-                    .max((all[b * 512 + k * 16 + lane] as f64 - g[k * 16 + lane]).abs() / scale);
-            }
-        }
-        for lane in 0..16 {
-            worst = worst.max((all[b * 512 + 29 * 16 + lane] as f64 - l[lane]).abs() / scale);
-        }
-    }
-    println!(
-        "{} blocks in one launch: max |Δ|/rows vs the cpu kernel {worst:.2e}",
-        design.blocks.len()
-    );
-    assert!(worst < 1e-5, "{worst:e}");
-}
-
-#[test]
-fn batches_cut_to_the_adapters_limits_give_the_same_gradients() {
-    use prefdissect::solve::gpu_fused::ResidentBlocks;
-    let Some(a) = adapter() else { return };
-    let (_, data) = one_judge("wgpu-chunks");
-    let design = BatchDesign::build(&data, 10, 0).unwrap();
-    let whole = FusedWgpuBackend::new(a);
-    let biggest = design
-        .blocks
-        .iter()
-        .map(|b| (b.entries() * 32 * 4) as u64)
-        .max()
-        .unwrap();
-    // Room for about two blocks per buffer, and at most 3 workgroups per launch.
-    let cut = whole.clone().with_limits(2 * biggest, 3);
-    let w = random_weights(&mut common::Lcg(11), design.blocks.len());
-    let one = ResidentBlocks::new(&whole, &design);
-    let many = ResidentBlocks::new(&cut, &design);
-    println!(
-        "{} blocks: {} launch(es) whole, {} cut",
-        design.blocks.len(),
-        one.launches(),
-        many.launches()
-    );
-    assert!(many.launches() > one.launches());
-    assert_eq!(one.gradients(&w), many.gradients(&w));
-    let params = MapParams::new().check().unwrap();
-    let fits = |b: &FusedWgpuBackend| -> Vec<[f64; 29]> {
-        solve_map(&design, b, &params)
-            .fits
-            .iter()
-            .map(|f| f.weights)
-            .collect()
-    };
-    assert_eq!(fits(&whole), fits(&cut));
-}
-
-#[test]
 fn auto_puts_the_engine_on_a_hardware_adapter_only_for_large_batches() {
     use prefdissect::device::{
         AUTO_MIN_ENGINE_BLOCKS, BackendChoice, BackendKind, Workload, select,
@@ -523,53 +333,3 @@ fn auto_puts_the_engine_on_a_hardware_adapter_only_for_large_batches() {
     }
 }
 
-#[test]
-fn curvature_kernel_matches_the_cpu_kernel() {
-    use prefdissect::solve::gpu_curvature::{BLOCK_HESS, to_lane_matrices};
-    use prefdissect::solve::gpu_fused::ResidentBlocks;
-    let Some(a) = adapter() else { return };
-    let (_, data) = one_judge("wgpu-curvature");
-    let design = BatchDesign::build(&data, 10, 0).unwrap();
-    let fused = FusedWgpuBackend::new(a);
-    let resident = ResidentBlocks::new(&fused, &design);
-    let w = random_weights(&mut common::Lcg(17), design.blocks.len());
-    // Every other block: the rest must come back as zeros.
-    let wanted: Vec<bool> = (0..design.blocks.len()).map(|b| b % 2 == 0).collect();
-    let all = resident.curvatures(&w, &wanted).expect("packed rows");
-    // Dense rows: no kernel (the CPU's serves them).
-    let dense = ResidentBlocks::new(&fused.clone().with_dense_rows(), &design);
-    assert!(dense.curvatures(&w, &wanted).is_none());
-    let mut worst = 0f64;
-    for (b, block) in design.blocks.iter().enumerate() {
-        let out = &all[b * BLOCK_HESS..(b + 1) * BLOCK_HESS];
-        if !wanted[b] {
-            assert!(out.iter().all(|&v| v == 0.0));
-            continue;
-        }
-        let group = &design.groups[block.group];
-        let wb = &w[b * 512..(b + 1) * 512];
-        let (mut gpu, mut cpu, mut one) = (
-            vec![0f64; 16 * 841],
-            vec![0f64; 16 * 841],
-            vec![0f64; 16 * 841],
-        );
-        to_lane_matrices(out, &mut gpu);
-        CpuBackend.block_curvature(group, block, wb, &mut cpu);
-        fused.block_curvature(group, block, wb, &mut one);
-        assert_eq!(gpu, one, "one block alone gives the same Hessians");
-        // f32 round-off scales with the rows summed: Σ c / 4 bounds every entry.
-        let scale = (0..block.entries())
-            .map(|i| block.c[i * 16] as f64)
-            .sum::<f64>()
-            .max(1.0)
-            / 4.0;
-        for (g, c) in gpu.iter().zip(&cpu) {
-            worst = worst.max((g - c).abs() / scale);
-        }
-    }
-    println!(
-        "curvature kernel, {} blocks: max |Δ| vs the cpu kernel {worst:.2e} of Σc/4",
-        design.blocks.len()
-    );
-    assert!(worst < 1e-5, "{worst:e}");
-}

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod gpu;
+
 use serde_json::{Value, json};
 
 pub const NF: usize = 29;

@@ -12,6 +12,7 @@ pub mod control_variates;
 mod device_phase;
 pub mod lanes;
 pub mod laplace_flow;
+pub mod model_fit;
 pub mod params;
 pub mod sampler;
 pub mod surrogate;

@@ -1,0 +1,64 @@
+//! Helpers of the wgpu tests: the adapter (or why there is none), one judge's data, random
+//! weight fields.
+
+use std::path::{Path, PathBuf};
+
+use prefdissect::device::{WgpuAdapter, wgpu_adapter};
+use prefdissect::load::{Dataset, Selection};
+use prefdissect::solve::reference::TensorOpsBackend;
+
+pub fn adapter() -> Option<&'static WgpuAdapter> {
+    match wgpu_adapter() {
+        Ok(a) => {
+            println!("wgpu adapter: {}", a.name);
+            Some(a)
+        }
+        Err(why) => {
+            println!("skipped: {why}");
+            None
+        }
+    }
+}
+
+pub fn wgpu_backend(a: &WgpuAdapter) -> TensorOpsBackend {
+    TensorOpsBackend {
+        device: a.device.clone(),
+        label: format!("wgpu: {}", a.name),
+    }
+}
+
+/// The dev data when `../shared` is there, else a simulated data set; one judge.
+pub fn one_judge(name: &str) -> (PathBuf, Dataset) {
+    let dev = Path::new("../shared/data/dev");
+    let dir = if dev.join("resolved.jsonl").exists() {
+        dev.to_path_buf()
+    } else {
+        let d = super::temp_dir(name);
+        prefdissect::simulate::write_simulated(&prefdissect::simulate::simulate(2), &d, 2).unwrap();
+        d
+    };
+    let data = Dataset::load(
+        &dir,
+        &Selection {
+            judges: Some(vec!["human".into()]),
+            groups: None,
+        },
+    )
+    .unwrap();
+    (dir, data)
+}
+
+/// `blocks` weight fields (32 × 16 each, lane-fastest) of uniform(−0.5, 0.5) weights, zero in
+/// the 3 padding features.
+pub fn random_weights(lcg: &mut super::Lcg, blocks: usize) -> Vec<f32> {
+    (0..blocks * 512)
+        .map(|i| {
+            if (i % 512) / 16 < 29 {
+                (lcg.next() - 0.5) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
