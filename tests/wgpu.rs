@@ -332,4 +332,3 @@ fn auto_puts_the_engine_on_a_hardware_adapter_only_for_large_batches() {
         Err(_) => assert_eq!(large.kind, BackendKind::Cpu),
     }
 }
-

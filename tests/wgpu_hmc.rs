@@ -1,8 +1,11 @@
-//! The device sampling phase's kernels (`kernels/wgpu_hmc.rs`) against their host references,
-//! and the whole device phase against the host sampler, on a real wgpu adapter (lavapipe where
-//! there is no GPU). Every test skips, saying why, where no adapter comes up.
+//! The device sampler's kernels (`kernels/wgpu_hmc.rs`) against their host references, on a
+//! real wgpu adapter (lavapipe where there is no GPU); the whole sampler against the CPU's is
+//! in `tests/wgpu.rs`. Every test skips, saying why, where no adapter comes up.
 
 mod common;
+
+use common::NF;
+use common::gpu::{FIELD, Handle, at};
 
 use cubecl::prelude::*;
 use prefdissect::device::wgpu_adapter;
@@ -11,16 +14,6 @@ use prefdissect::solve::gpu_hmc::kernel::{
     STEP_JITTER, hmc_accept, hmc_propose, pcg4d_host, uniforms_host,
 };
 use prefdissect::solve::hmc::laplace_flow::laplace_flow;
-
-type Handle = cubecl_runtime::server::Handle;
-
-const NF: usize = 29;
-const FIELD: usize = 512;
-
-/// Lane i's entry of feature k in a `blocks × 32 × 16` field.
-fn at(i: usize, k: usize) -> usize {
-    (i / 16) * FIELD + k * 16 + i % 16
-}
 
 #[test]
 fn generator_uniforms_are_uniform_and_uncorrelated() {

@@ -4,19 +4,12 @@
 
 mod common;
 
+use common::NF;
+use common::gpu::{FIELD, Handle, at};
+
 use cubecl::prelude::*;
 use prefdissect::device::wgpu_adapter;
 use prefdissect::solve::gpu_fused::FusedWgpuBackend;
-
-type Handle = cubecl_runtime::server::Handle;
-
-const NF: usize = 29;
-const FIELD: usize = 512;
-
-/// Lane i's entry of feature k in a `blocks × 32 × 16` field.
-fn at(i: usize, k: usize) -> usize {
-    (i / 16) * FIELD + k * 16 + i % 16
-}
 
 #[test]
 fn warmup_kernels_match_the_host_adaptation_and_fit() {

@@ -62,3 +62,13 @@ pub fn random_weights(lcg: &mut super::Lcg, blocks: usize) -> Vec<f32> {
         .collect()
 }
 
+/// A device buffer's handle.
+pub type Handle = cubecl_runtime::server::Handle;
+
+/// Floats in one block's field (`32 × 16`, lane-fastest).
+pub const FIELD: usize = 512;
+
+/// Lane i's entry of feature k in a `blocks × 32 × 16` field.
+pub fn at(i: usize, k: usize) -> usize {
+    (i / 16) * FIELD + k * 16 + i % 16
+}
