@@ -31,7 +31,7 @@ struct State {
     pending: Vec<(usize, Vec<f32>, Want)>,
     /// Answers not yet collected.
     results: HashMap<usize, Vec<f32>>,
-    /// Launches so far.
+    /// Rounds launched so far.
     launches: usize,
     /// A launch failed (device lost, out of memory): every waiting block gives up.
     failed: bool,
@@ -116,7 +116,7 @@ impl<'a> Lockstep<'a> {
         }
     }
 
-    /// Kernel launches so far (one per round).
+    /// Rounds launched so far (a gradient or Hessian round, or a segment of HMC iterations).
     pub fn launches(&self) -> usize {
         self.state.lock().expect("lock").launches
     }
@@ -187,7 +187,7 @@ impl<'a> Lockstep<'a> {
                         st.segment_results.insert(i, seg);
                     }
                 }
-                st.launches += lengths.len();
+                st.launches += 1;
             }
             Err(_) => st.failed = true,
         }
