@@ -192,3 +192,29 @@ fn curvature_kernel_matches_the_cpu_kernel() {
     );
     assert!(worst < 1e-5, "{worst:e}");
 }
+
+#[test]
+fn loss_only_launches_give_the_full_launches_losses() {
+    use prefdissect::solve::gpu_fused::ResidentBlocks;
+    let Some(a) = adapter() else { return };
+    let (_, data) = one_judge("wgpu-losses");
+    let design = BatchDesign::build(&data, 10, 0).unwrap();
+    let w = random_weights(&mut common::Lcg(19), design.blocks.len());
+    let fused = FusedWgpuBackend::new(a);
+    for backend in [fused.clone(), fused.with_dense_rows()] {
+        let resident = ResidentBlocks::new(&backend, &design);
+        let full = resident.gradients(&w);
+        let losses = resident.losses(&w);
+        let from_full: Vec<f32> = full
+            .chunks(512)
+            .flat_map(|b| b[29 * 16..30 * 16].to_vec())
+            .collect();
+        println!(
+            "{} rows: {} losses from loss-only launches",
+            if resident.packed() { "packed" } else { "dense" },
+            losses.len()
+        );
+        // The same terms in the same order: only the gradient's sums are left out.
+        assert_eq!(losses, from_full);
+    }
+}

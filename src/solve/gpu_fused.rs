@@ -291,6 +291,20 @@ impl ResidentBlocks {
     /// Gradients and losses of every block at `w` (blocks × KPAD × LANES): blocks × KPAD ×
     /// LANES values, feature 29's slot holding the loss.
     pub fn gradients(&self, w: &[f32]) -> Vec<f32> {
+        self.launch_all(w, true)
+    }
+
+    /// Each lane's loss at `w` from loss-only launches (the accept test's pass): blocks ×
+    /// LANES values.
+    pub fn losses(&self, w: &[f32]) -> Vec<f32> {
+        let field = KPAD * LANES;
+        self.launch_all(w, false)
+            .chunks(field)
+            .flat_map(|b| b[N_FEATURES * LANES..(N_FEATURES + 1) * LANES].to_vec())
+            .collect()
+    }
+
+    fn launch_all(&self, w: &[f32], gradient: bool) -> Vec<f32> {
         assert_eq!(
             w.len(),
             self.blocks * KPAD * LANES,
@@ -301,8 +315,10 @@ impl ResidentBlocks {
         for ch in &self.chunks {
             let wc = &w[ch.first * field..(ch.first + ch.blocks) * field];
             let wh = (self.client.create_from_slice(f32::as_bytes(wc)), wc.len());
-            let oh = launch_gradient(&self.client, ch, &wh, &ch.data.all_live);
-            out.extend_from_slice(f32::from_bytes(&self.client.read_one_unchecked(oh)));
+            let len = ch.blocks * field;
+            let oh = (self.client.empty(len * std::mem::size_of::<f32>()), len);
+            launch_into(&self.client, ch, &wh, &ch.data.all_live, &oh, gradient);
+            out.extend_from_slice(f32::from_bytes(&self.client.read_one_unchecked(oh.0)));
         }
         out
     }
