@@ -171,35 +171,27 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
             map,
             None,
         ));
-        // On wgpu: warm-up in lock-step, then the sampling phase on the device.
-        let mut gflop = 0.0;
-        let mut failed = None;
-        let posterior = timed(req.runs, || {
-            match solve_posterior(&design, &data, &engine, &fast, &|_| {}) {
-                Ok(s) => gflop = s.timings.kernel_gflop,
-                Err(e) => failed = Some(e),
-            }
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        // On wgpu: warm-up and sampling on the device, and the same with the warm-up on the host
+        // (where the device's pays).
+        let time_posterior = |backend: &EngineBackend| -> Result<(Vec<f64>, f64)> {
+            let (mut gflop, mut failed) = (0.0, None);
+            let runs = timed(req.runs, || {
+                match solve_posterior(&design, &data, backend, &fast, &|_| {}) {
+                    Ok(s) => gflop = s.timings.kernel_gflop,
+                    Err(e) => failed = Some(e),
+                }
+            });
+            failed.map_or(Ok((runs, gflop)), Err)
+        };
+        let (posterior, gflop) = time_posterior(&engine)?;
         rows.push(row(
             format!("posterior mean, fast.json ({} fits)", design.fits.len()),
             posterior,
             Some(gflop * 1e9),
         ));
         if let EngineBackend::Wgpu(fused) = &engine {
-            // The same with the warm-up in lock-step on the host: where the device's pays.
-            let host = EngineBackend::Wgpu(fused.clone().with_host_warmup());
-            let posterior = timed(req.runs, || {
-                match solve_posterior(&design, &data, &host, &fast, &|_| {}) {
-                    Ok(s) => gflop = s.timings.kernel_gflop,
-                    Err(e) => failed = Some(e),
-                }
-            });
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            let (posterior, gflop) =
+                time_posterior(&EngineBackend::Wgpu(fused.clone().with_host_warmup()))?;
             rows.push(row(
                 format!(
                     "  the same, warm-up on the host ({} fits)",

@@ -41,6 +41,22 @@ impl GradientBackend for PerBlock {
     }
 }
 
+/// Max |Δ| of two runs' posterior means, and max |Δ| in units of their combined MCSE.
+fn mean_agreement(
+    a: &prefdissect::solve::hmc::PosteriorSolution,
+    b: &prefdissect::solve::hmc::PosteriorSolution,
+) -> (f64, f64) {
+    let (mut worst_d, mut worst_z) = (0f64, 0f64);
+    for (c, g) in a.fits.iter().zip(&b.fits) {
+        for k in 0..29 {
+            let d = (c.mean[k] - g.mean[k]).abs();
+            worst_d = worst_d.max(d);
+            worst_z = worst_z.max(d / (c.mcse[k].powi(2) + g.mcse[k].powi(2)).sqrt().max(1e-12));
+        }
+    }
+    (worst_d, worst_z)
+}
+
 fn max_diff(a: &[[f64; 29]], b: &[[f64; 29]]) -> f64 {
     a.iter()
         .zip(b)
@@ -133,22 +149,13 @@ fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
         .unwrap();
     let cpu = solve_posterior(&design, &data, &CpuBackend, &params, &|_| {}).unwrap();
     let gpu = solve_posterior(&design, &data, &FusedWgpuBackend::new(a), &params, &|_| {}).unwrap();
-    let (mut worst_z, mut worst_d) = (0f64, 0f64);
-    for (c, g) in cpu.fits.iter().zip(&gpu.fits) {
-        for k in 0..29 {
-            let d = (c.mean[k] - g.mean[k]).abs();
-            let z = d / (c.mcse[k].powi(2) + g.mcse[k].powi(2)).sqrt().max(1e-12);
-            worst_z = worst_z.max(z);
-            worst_d = worst_d.max(d);
-        }
-    }
+    let (worst_d, worst_z) = mean_agreement(&cpu, &gpu);
     println!(
         "posterior mean, {} fits: max |Δ| {worst_d:.4}, max |z| {worst_z:.2} (combined MCSE)",
         design.fits.len()
     );
     assert!(worst_z <= 4.0, "max |z| {worst_z}");
-    // The sampling phase ran on the device: one kernel pass per draw, and the same numbers
-    // again from the same seed.
+    // Warm-up and sampling ran on the device: the same numbers again from the same seed.
     let again =
         solve_posterior(&design, &data, &FusedWgpuBackend::new(a), &params, &|_| {}).unwrap();
     let means = |s: &prefdissect::solve::hmc::PosteriorSolution| -> Vec<[f64; 29]> {
@@ -158,13 +165,7 @@ fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
     // The warm-up in lock-step on the host, the chains handed over at its end.
     let host = FusedWgpuBackend::new(a).with_host_warmup();
     let hosted = solve_posterior(&design, &data, &host, &params, &|_| {}).unwrap();
-    let mut worst_host = 0f64;
-    for (c, g) in cpu.fits.iter().zip(&hosted.fits) {
-        for k in 0..29 {
-            let d = (c.mean[k] - g.mean[k]).abs();
-            worst_host = worst_host.max(d / (c.mcse[k].powi(2) + g.mcse[k].powi(2)).sqrt());
-        }
-    }
+    let (_, worst_host) = mean_agreement(&cpu, &hosted);
     println!("the same with the warm-up on the host: max |z| {worst_host:.2}");
     assert!(worst_host <= 4.0, "max |z| {worst_host}");
 }
@@ -190,17 +191,13 @@ fn control_variates_and_early_stopping_on_the_device_match_the_cpu() {
         .unwrap();
     let cpu = solve_posterior(&design, &data, &CpuBackend, &params, &|_| {}).unwrap();
     let gpu = solve_posterior(&design, &data, &FusedWgpuBackend::new(a), &params, &|_| {}).unwrap();
-    let mut worst_z = 0f64;
+    let (_, worst_z) = mean_agreement(&cpu, &gpu);
     for (c, g) in cpu.fits.iter().zip(&gpu.fits) {
         assert!(
             g.draws.is_multiple_of(150),
             "stops only at a test: {}",
             g.draws
         );
-        for k in 0..29 {
-            let z = (c.mean[k] - g.mean[k]).abs() / (c.mcse[k].powi(2) + g.mcse[k].powi(2)).sqrt();
-            worst_z = worst_z.max(z);
-        }
         println!(
             "{} draws on the cpu, {} on the device; acceptance {:.3} / {:.3}",
             c.draws, g.draws, c.accept_rate, g.accept_rate

@@ -47,6 +47,9 @@ pub(super) fn launch_curvature(
     w: &[f32],
     wanted: &[bool],
 ) -> Option<Vec<f32>> {
+    if ch.data.rows.len() != 2 {
+        return None; // dense rows: nothing to upload for
+    }
     let wh = (client.create_from_slice(f32::as_bytes(w)), w.len());
     let mut live = vec![0u32; ch.blocks * LANES];
     for (b, &want) in wanted.iter().enumerate() {

@@ -69,6 +69,15 @@ impl FusedWgpuBackend {
         self
     }
 
+    /// One block's packed rows uploaded as a chunk of its own (the one-block paths).
+    fn one_block(&self, packed: &Packed) -> Chunk {
+        Chunk {
+            data: upload(&self.client, packed),
+            first: 0,
+            blocks: 1,
+        }
+    }
+
     /// The same backend with the HMC warm-up in lock-step on the host (the sampling phase
     /// still on the device): `bench --table` times both, to tell where a GPU's warm-up pays.
     pub fn with_host_warmup(mut self) -> FusedWgpuBackend {
@@ -325,21 +334,8 @@ impl ResidentBlocks {
 }
 
 /// Launches the gradient kernel over a chunk's blocks at the weights `w`, for the blocks with
-/// a lane in `live`; returns the output buffer (not read back).
-pub(super) fn launch_gradient(
-    client: &cubecl::client::Client,
-    chunk: &Chunk,
-    w: &(Handle, usize),
-    live: &(Handle, usize),
-) -> Handle {
-    let out_len = chunk.blocks * KPAD * LANES;
-    let out = client.empty(out_len * std::mem::size_of::<f32>());
-    launch_into(client, chunk, w, live, &(out.clone(), out_len), true);
-    out
-}
-
-/// [`launch_gradient`] into an existing output buffer; without `gradient`, only the losses
-/// (feature 29's slots) are computed and written.
+/// a lane in `live`, into `out` (not read back); without `gradient`, only the losses (feature
+/// 29's slots) are computed and written.
 pub(super) fn launch_into(
     client: &cubecl::client::Client,
     chunk: &Chunk,
@@ -397,17 +393,14 @@ impl GradientBackend for FusedWgpuBackend {
     /// `kernels/wgpu_curvature.rs` on packed rows; the CPU's fused kernel
     /// (`kernels/cpu_curvature.rs`) for dense ones.
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
-        let chunk = Chunk {
-            data: upload(
-                &self.client,
-                &pack(std::iter::once((group, block)), self.packed_rows),
-            ),
-            first: 0,
-            blocks: 1,
-        };
+        let packed = pack(std::iter::once((group, block)), self.packed_rows);
+        if !matches!(packed.rows, Rows::Signs { .. }) {
+            // The kernel reads packed rows only.
+            return super::cpu::CpuBackend.block_curvature(group, block, w, hess);
+        }
         match super::gpu_curvature::launch_curvature(
             &self.client,
-            &chunk,
+            &self.one_block(&packed),
             &w[..KPAD * LANES],
             &[true],
         ) {
@@ -432,18 +425,12 @@ impl GradientBackend for FusedWgpuBackend {
             }
             return;
         }
-        let chunk = Chunk {
-            data: upload(
-                &self.client,
-                &pack(std::iter::once((group, block)), self.packed_rows),
-            ),
-            first: 0,
-            blocks: 1,
-        };
+        let chunk = self.one_block(&pack(std::iter::once((group, block)), self.packed_rows));
         let wh = &w[..KPAD * LANES];
         let wh = (self.client.create_from_slice(f32::as_bytes(wh)), wh.len());
-        let oh = launch_gradient(&self.client, &chunk, &wh, &chunk.data.all_live);
-        let out = f32::from_bytes(&self.client.read_one_unchecked(oh)).to_vec();
+        let oh = (self.client.empty(KPAD * LANES * 4), KPAD * LANES);
+        launch_into(&self.client, &chunk, &wh, &chunk.data.all_live, &oh, true);
+        let out = f32::from_bytes(&self.client.read_one_unchecked(oh.0)).to_vec();
         unpack(&out, grad, loss);
     }
 }

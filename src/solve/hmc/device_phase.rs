@@ -5,11 +5,10 @@
 //! would run on the host — same trajectories, same adaptation, same accept test, same
 //! trajectory lengths — with the device's generator instead of the host's.
 
-use super::lanes::{Field, Metric};
+use super::lanes::{Field, Metric, to_kernel_layout};
 use super::sampler::{ChainOutput, KernelCalls};
 use super::surrogate::QuadraticModel;
-use crate::design::{Block, KPAD, LANES};
-use crate::features::N_FEATURES;
+use crate::design::{Block, LANES};
 use crate::simulate::Rng;
 use crate::solve::gpu_hmc::{DeviceSampler, Handoff};
 use crate::solve::gpu_warmup::{WarmupPlan, warmup_calls};
@@ -53,15 +52,7 @@ pub(super) fn sample_on_device(
     calls: &mut KernelCalls,
 ) -> usize {
     let lanes = out.len();
-    let field = |f: &Field| -> Vec<f32> {
-        let mut v = vec![0f32; KPAD * LANES];
-        for k in 0..N_FEATURES {
-            for l in 0..LANES {
-                v[k * LANES + l] = f[k][l] as f32;
-            }
-        }
-        v
-    };
+    let field = to_kernel_layout;
     let (centre, model_grad, hess) = chains.model.export();
     let mut keys = [[0u32; 2]; LANES];
     for (key, r) in keys.iter_mut().zip(rng.iter_mut()) {

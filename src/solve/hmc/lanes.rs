@@ -29,6 +29,18 @@ impl Metric {
     }
 }
 
+/// A field in the kernels' f32 weight layout (`KPAD × LANES`, lane-fastest; the padding
+/// features zero).
+pub fn to_kernel_layout(f: &Field) -> Vec<f32> {
+    let mut v = vec![0f32; crate::design::KPAD * LANES];
+    for (k, row) in f.iter().enumerate() {
+        for (l, &x) in row.iter().enumerate() {
+            v[k * LANES + l] = x as f32;
+        }
+    }
+    v
+}
+
 /// ½ Σ_k p²·M⁻¹ per lane.
 pub fn kinetic(p: &Field, inv_mass: &Field) -> [f64; LANES] {
     let mut kin = [0f64; LANES];

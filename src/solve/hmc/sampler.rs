@@ -218,11 +218,13 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     // The sequence depends only on the seed, so every block (and lane) sees the same one.
     let mut length_rng = Rng::new(params.seed() ^ 0x7472_616a_6563_746f);
     let mut kept = 0;
+    // On a device sampler the chains move over at their start when the device can warm them
+    // up too, else at the end of warm-up.
+    let device = backend.device_sampler().filter(|_| model.is_some());
+    let hand_over_at = device.map(|d| if d.warms_up() { 0 } else { warmup });
     for it in 0..warmup + draws {
-        // On a device sampler the chains move over at their start when the device can warm
-        // them up too, else at the end of warm-up.
-        if let (Some(model), Some(device)) = (model.as_ref(), backend.device_sampler())
-            && it == if device.warms_up() { 0 } else { warmup }
+        if let (Some(model), Some(device)) = (model.as_ref(), device)
+            && hand_over_at == Some(it)
         {
             let warmup_plan = (it < warmup).then(|| WarmupPlan {
                 iterations: warmup,

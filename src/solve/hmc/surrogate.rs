@@ -22,7 +22,7 @@
 //! the model is fixed, so the chain is a
 //! time-homogeneous Markov chain with the posterior as its stationary law.
 
-use super::lanes::Field;
+use super::lanes::{Field, to_kernel_layout};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::features::N_FEATURES;
 use crate::solve::backend::GradientBackend;
@@ -89,17 +89,12 @@ impl QuadraticModel {
     /// The model in the device sampler's layout: centre and gradient as `KPAD × LANES` f32
     /// fields, the Hessian `[row][column][lane]`.
     pub fn export(&self) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-        let field = |f: &Field| -> Vec<f32> {
-            let mut v = vec![0f32; KPAD * LANES];
-            for k in 0..N_FEATURES {
-                for l in 0..LANES {
-                    v[k * LANES + l] = f[k][l] as f32;
-                }
-            }
-            v
-        };
         let hess = self.hess.iter().flatten().flatten().copied().collect();
-        (field(&self.centre), field(&self.grad), hess)
+        (
+            to_kernel_layout(&self.centre),
+            to_kernel_layout(&self.grad),
+            hess,
+        )
     }
 
     /// The model's loss gradient at `q` into `g`, every lane. Hand-vectorised for AVX2 + FMA
