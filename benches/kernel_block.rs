@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use prefdissect::design::{BatchDesign, KPAD, LANES};
 use prefdissect::load::{Dataset, Selection};
-use prefdissect::solve::GradientBackend;
-use prefdissect::solve::cpu::{CpuBackend, DenseCpuBackend};
+use prefdissect::solve::backend::GradientBackend;
+use prefdissect::solve::backend::cpu::{CpuBackend, DenseCpuBackend};
 
 fn main() {
     let data = match std::env::var_os("PREFDISSECT_DATA") {
@@ -28,7 +28,7 @@ fn main() {
     let design = BatchDesign::build(&data, 10, 0).expect("design");
     let block = &design.blocks[0];
     let group = &design.groups[block.group];
-    let w = prefdissect::bench::typical_weights(0.1);
+    let w = prefdissect::cli::bench::typical_weights(0.1);
     let mut grad = vec![0f64; KPAD * LANES];
     let signs = group.signs.as_ref().map_or(0, |s| s.nonzeros);
     println!(
@@ -69,7 +69,7 @@ fn main() {
         "sign kernel speed-up over dense: {:.2}×",
         medians[0] / medians[1]
     );
-    let sgemm = prefdissect::bench::sgemm_gflops(2048);
+    let sgemm = prefdissect::base::peak::sgemm_gflops(2048);
     let threads = rayon::current_num_threads();
     println!(
         "SGEMM 2048³ in this run: {sgemm:.1} GFLOP/s on {threads} threads = {:.1} per core",

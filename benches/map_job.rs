@@ -1,7 +1,7 @@
 //! `cargo bench`: the full MAP job benchmark (same as `prefdissect bench`).
 
 fn main() {
-    let report = prefdissect::bench::run(&prefdissect::bench::BenchRequest {
+    let report = prefdissect::cli::bench::run(&prefdissect::cli::bench::BenchRequest {
         runs: 5,
         seed: 0,
         folds: 10,

@@ -3,9 +3,9 @@
 
 fn main() {
     let (device, backend) =
-        prefdissect::device::tensor_device(prefdissect::device::BackendChoice::Auto);
-    let report = prefdissect::rerank::benchmark::run(
-        &prefdissect::rerank::benchmark::RerankBenchRequest {
+        prefdissect::base::device::tensor_device(prefdissect::base::device::BackendChoice::Auto);
+    let report = prefdissect::manipulate::rerank_benchmark::run(
+        &prefdissect::manipulate::rerank_benchmark::RerankBenchRequest {
             runs: 3,
             prompts: 200,
             params: prefdissect::rerank::params::RerankParams::new()

@@ -1,4 +1,4 @@
-//! Curvature kernel for the CPU (included into `solve::cpu` with `#[path]`).
+//! Curvature kernel for the CPU (included into `solve::backend::cpu` with `#[path]`).
 //!
 //! For one block of [`LANES`] fits that share X it accumulates, per lane l,
 //!
@@ -14,10 +14,10 @@
 //! steps whose convergence is judged on the gradient, not a reported figure.
 //!
 //! The reference is the default [`GradientBackend::block_curvature`] (plain per-lane f64
-//! loops, `solve/backend.rs`); the tests compare the two.
+//! loops, `solve/backend/mod.rs`); the tests compare the two.
 
 use crate::design::{KPAD, LANES};
-use crate::features::N_FEATURES;
+use crate::base::features::N_FEATURES;
 
 use super::kernel::exp_approx;
 

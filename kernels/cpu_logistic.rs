@@ -1,4 +1,4 @@
-//! Fused logistic-gradient kernel for the CPU (included into `solve::cpu` with `#[path]`).
+//! Fused logistic-gradient kernel for the CPU (included into `solve::backend::cpu` with `#[path]`).
 //!
 //! For one block of [`LANES`] fits that share X it computes, per lane l and feature k,
 //!
@@ -15,11 +15,11 @@
 //! rounding error does not grow with the number of rows (the MAP solver needs KKT ≤ 1e-4 on
 //! sums over up to ~1,400 rows).
 //!
-//! The plain-tensor-ops reference of this kernel is `solve::reference` (burn), and the tests
+//! The plain-tensor-ops reference of this kernel is `solve::backend::reference` (burn), and the tests
 //! compare the two.
 
 use crate::design::{KPAD, LANES, ROW_TILE};
-use crate::features::N_FEATURES;
+use crate::base::features::N_FEATURES;
 
 /// Rows per register block of the logits loop (4 rows × 2 AVX2 registers = 8 accumulators).
 const RB: usize = 4;

@@ -1,4 +1,4 @@
-//! Sign-sparse fused logistic-gradient kernel for the CPU (included into `solve::cpu` with
+//! Sign-sparse fused logistic-gradient kernel for the CPU (included into `solve::backend::cpu` with
 //! `#[path]`).
 //!
 //! It computes what `cpu_logistic.rs` computes, the gradient (and on request the loss) of
@@ -17,10 +17,10 @@
 //! Measured on a block held in cache (`benches/kernel_block.rs`): 1.24–1.26× the dense kernel,
 //! not 3×, because each row also needs its sigmoid (an exp and a division for 16 lanes) and
 //! each list entry two 256-bit loads. The tests compare it with an f64 gradient and with the
-//! dense kernel, whose own reference is the plain burn ops of `solve::reference`.
+//! dense kernel, whose own reference is the plain burn ops of `solve::backend::reference`.
 
 use crate::design::{KPAD, LANES, SIGN_CHUNK, SIGN_UNROLL, SignIndex};
-use crate::features::N_FEATURES;
+use crate::base::features::N_FEATURES;
 
 use super::kernel::{exp_approx, log_approx};
 

@@ -16,7 +16,7 @@
 
 use cubecl::prelude::*;
 
-use crate::solve::gpu_hmc::kernel::metropolis;
+use crate::solve::backend::wgpu::hmc::kernel::metropolis;
 
 /// `flags`: the iteration lies in a slow window (Welford adds the state).
 pub const IN_WINDOW: u32 = 1;

@@ -8,7 +8,7 @@
 //! only its 30 × 16 results. Two variants: dense f32 rows, and packed rows
 //! ([`logistic_gradient_signs`]) for all-sign designs; both skip blocks with no live lane and,
 //! without `gradient`, compute only the losses (an accept test needs no more). References: the
-//! plain-ops gradient of `solve::reference`, the CPU kernel, and the dense variant for the
+//! plain-ops gradient of `solve::backend::reference`, the CPU kernel, and the dense variant for the
 //! packed one.
 
 use cubecl::prelude::*;

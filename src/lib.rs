@@ -1,8 +1,13 @@
 //! prefdissect: fits thousands of small Bayesian logistic models of judge preferences at once.
 //!
-//! The pipeline, one module per step:
-//! [`load`] the authors' files → [`design`] the batch → [`solve`] every fit →
-//! [`analyse`] the weights → [`report`] files (and [`simulate`] data to try it all on).
+//! The crate is built in floors; each imports only the floors below it:
+//! - [`cli`]: one module per command (its arguments and its run);
+//! - the features built on the pipeline: [`bootstrap`] intervals, the [`manipulate`]
+//!   experiments, batched [`rerank`]ers, and [`simulate`]d data to try it all on;
+//! - the pipeline: [`load`] the data → [`design`] the batch → [`solve`] every fit →
+//!   [`analyse`] the weights → [`report`] files;
+//! - [`base`]: what all of them use (features, errors, device choice, the random generator,
+//!   atomic writes, MCMC diagnostics).
 
 #![warn(missing_docs)]
 // Numeric code here indexes several fixed-size arrays in lock-step (features × lanes); index
@@ -10,26 +15,15 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod analyse;
-pub mod analyze;
-pub mod bench;
-pub mod bench_agreement;
-pub mod bench_table;
+pub mod base;
 pub mod bootstrap;
-pub mod config;
-pub mod demo;
+pub mod cli;
 pub mod design;
-pub mod device;
-pub mod error;
-pub mod explain;
-pub mod features;
-pub mod fidelity;
-pub mod judge_labels;
 pub mod load;
 pub mod manipulate;
 pub mod report;
 pub mod rerank;
-pub mod run;
 pub mod simulate;
 pub mod solve;
 
-pub use error::{Error, Result};
+pub use base::error::{Error, Result};

@@ -8,12 +8,12 @@ use std::path::Path;
 use prefdissect::Error;
 use prefdissect::analyse::fitted::FittedWeights;
 use prefdissect::analyse::tables::{SCENARIO_MEAN, probabilities, similarity};
-use prefdissect::analyze::{AnalyzeRequest, analyze};
+use prefdissect::cli::analyze::{AnalyzeRequest, analyze};
 use prefdissect::bootstrap::{BootstrapParams, BootstrapRequest, bootstrap};
-use prefdissect::config::{Estimator, FitConfig};
-use prefdissect::features::FEATURE_NAMES;
+use prefdissect::solve::settings::{Estimator, FitConfig};
+use prefdissect::base::features::FEATURE_NAMES;
 use prefdissect::load::Selection;
-use prefdissect::run::{FitRequest, fit};
+use prefdissect::cli::fit::{FitRequest, fit};
 use prefdissect::simulate::{simulate, write_simulated};
 
 #[test]

@@ -16,10 +16,10 @@ use prefdissect::bootstrap::resample::counts;
 use prefdissect::bootstrap::{
     BootstrapOutcome, BootstrapParams, BootstrapRequest, Resampling, bootstrap, parse_size,
 };
-use prefdissect::config::{Estimator, FitConfig};
-use prefdissect::features::N_FEATURES;
+use prefdissect::solve::settings::{Estimator, FitConfig};
+use prefdissect::base::features::N_FEATURES;
 use prefdissect::load::Selection;
-use prefdissect::run::{FitRequest, Solution, fit};
+use prefdissect::cli::fit::{FitRequest, Solution, fit};
 use prefdissect::simulate::{simulate, write_simulated};
 
 const JUDGES: [&str; 3] = ["human", "gpt-4-1106-preview", "llama-2-7b"];
@@ -364,7 +364,7 @@ fn calibration_on_simulated_data() {
         group_sizes: vec![400, 820],
         level: 0.95,
         seed: 11,
-        backend: prefdissect::device::BackendChoice::Cpu,
+        backend: prefdissect::base::device::BackendChoice::Cpu,
     })
     .unwrap();
     assert!(r.eligible >= 40, "{} eligible weights", r.eligible);

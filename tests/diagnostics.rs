@@ -1,8 +1,8 @@
 //! MCMC diagnostics against cases whose answer is known: iid draws, AR(1) chains (ESS =
 //! N(1−ρ)/(1+ρ)), and chains that disagree (R-hat ≫ 1).
 
-use prefdissect::analyse::diagnostics::{diagnose, ess, inverse_normal_cdf};
-use prefdissect::simulate::Rng;
+use prefdissect::base::mcmc::diagnostics::{diagnose, ess, inverse_normal_cdf};
+use prefdissect::base::rng::Rng;
 
 fn ar1(rng: &mut Rng, n: usize, rho: f64) -> Vec<f64> {
     let mut x = rng.normal() / (1.0 - rho * rho).sqrt();
@@ -118,7 +118,7 @@ fn too_short_chains_give_nan_not_a_panic() {
 
 #[test]
 fn fast_path_equals_the_reference_including_ties() {
-    use prefdissect::analyse::diagnostics::FastDiagnostics;
+    use prefdissect::base::mcmc::diagnostics::FastDiagnostics;
     let mut rng = Rng::new(5);
     let (m, n) = (4, 600);
     let mut fast = FastDiagnostics::new(m, n);

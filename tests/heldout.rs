@@ -4,10 +4,10 @@
 
 mod common;
 
-use prefdissect::config::{Estimator, FitConfig};
+use prefdissect::solve::settings::{Estimator, FitConfig};
 use prefdissect::design::held_out_masks;
 use prefdissect::load::{Dataset, Selection};
-use prefdissect::run::{FitRequest, fit};
+use prefdissect::cli::fit::{FitRequest, fit};
 use serde_json::Value;
 
 #[test]

@@ -5,10 +5,10 @@ mod common;
 
 use common::Lcg;
 use prefdissect::design::{KPAD, LANES, ROW_TILE};
-use prefdissect::solve::cpu::kernel::{
+use prefdissect::solve::backend::cpu::kernel::{
     exp_approx, logistic_gradient_block, logistic_gradient_block_portable,
 };
-use prefdissect::solve::reference::reference_gradient;
+use prefdissect::solve::backend::reference::reference_gradient;
 
 const NF: usize = 29;
 
@@ -190,7 +190,7 @@ fn loss_output_matches_f64_and_does_not_change_the_gradient() {
 
 #[test]
 fn log_approximation_is_within_a_few_ulps() {
-    use prefdissect::solve::cpu::kernel::log_approx;
+    use prefdissect::solve::backend::cpu::kernel::log_approx;
     let mut worst = 0f64;
     let mut v = 1e-30f64;
     while v < 1e30 {
@@ -211,7 +211,7 @@ fn log_approximation_is_within_a_few_ulps() {
 fn curvature_kernel_matches_f64_reference() {
     use prefdissect::design::{Block, GroupDesign};
     use prefdissect::solve::backend::reference_curvature;
-    use prefdissect::solve::cpu::curvature::{curvature_block, curvature_block_portable};
+    use prefdissect::solve::backend::cpu::curvature::{curvature_block, curvature_block_portable};
     let n = 96;
     let (x, mut c, cy, w) = random_block(n, 7);
     // A few rows that no lane draws, as in a bootstrap block.
@@ -266,7 +266,7 @@ fn curvature_kernel_matches_f64_reference() {
 /// give, for the gradient, the loss and the curvature.
 #[test]
 fn row_lists_read_the_rows_they_name() {
-    use prefdissect::solve::cpu::curvature::curvature_block;
+    use prefdissect::solve::backend::cpu::curvature::curvature_block;
     let n_x = 80;
     let (x, _, _, w) = random_block(n_x, 11);
     let rows: Vec<u32> = (0..48).map(|i| ((i * 37 + 5) % n_x) as u32).collect();
@@ -292,7 +292,7 @@ fn row_lists_read_the_rows_they_name() {
 #[test]
 fn sign_kernel_matches_f64_and_the_dense_kernel() {
     use prefdissect::design::SignIndex;
-    use prefdissect::solve::cpu::signs_kernel::{
+    use prefdissect::solve::backend::cpu::signs_kernel::{
         logistic_gradient_signs, logistic_gradient_signs_portable,
     };
     for (n, seed) in [(ROW_TILE, 21), (640, 22), (1424, 23), (80, 24)] {
@@ -372,7 +372,7 @@ fn sign_kernel_matches_f64_and_the_dense_kernel() {
 #[test]
 fn loss_only_sign_kernel_matches_f64_loss() {
     use prefdissect::design::SignIndex;
-    use prefdissect::solve::cpu::signs_kernel::{
+    use prefdissect::solve::backend::cpu::signs_kernel::{
         logistic_gradient_signs, logistic_loss_signs, logistic_loss_signs_portable,
     };
     for (n, seed, binary) in [

@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use prefdissect::Error;
-use prefdissect::judge_labels::{TokenLogprobs, label, make_labels, read_logprobs};
+use prefdissect::cli::labels::{TokenLogprobs, label, make_labels, read_logprobs};
 
 fn lp(a: f64, b: f64) -> TokenLogprobs {
     TokenLogprobs { a, b }

@@ -6,12 +6,12 @@ mod common;
 use prefdissect::Error;
 use prefdissect::analyse::fitted::FittedWeights;
 use prefdissect::analyse::tables::{SCENARIO_MEAN, probabilities};
-use prefdissect::config::{Estimator, FitConfig};
-use prefdissect::features::FEATURE_NAMES;
+use prefdissect::solve::settings::{Estimator, FitConfig};
+use prefdissect::base::features::FEATURE_NAMES;
 use prefdissect::load::{Dataset, Selection};
 use prefdissect::manipulate::pairs::{Direction, label_pairs, render};
 use prefdissect::manipulate::prompts::{PROPERTY_REQUESTS, prompts};
-use prefdissect::run::{FitRequest, fit};
+use prefdissect::cli::fit::{FitRequest, fit};
 use prefdissect::simulate::{simulate, write_simulated};
 
 fn fitted(name: &str) -> (std::path::PathBuf, FittedWeights, Dataset) {

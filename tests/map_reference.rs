@@ -14,11 +14,15 @@ use prefdissect::design::{GroupDesign, RowWeights};
 use prefdissect::load::{Dataset, Selection};
 use prefdissect::simulate::{simulate, write_simulated};
 use prefdissect::solve::backend::reference_curvature;
-use prefdissect::solve::newton::{Metric, newton_block};
-use prefdissect::solve::precondition::{Steps, steps_for};
-use prefdissect::solve::{
-    CpuBackend, MapOptions, MapParams, MapSolution, ReferenceBackend, solve_map, solve_map_with,
-};
+use prefdissect::solve::map::newton::{Metric, newton_block};
+use prefdissect::solve::map::precondition::{Steps, steps_for};
+use prefdissect::solve::backend::cpu::CpuBackend;
+use prefdissect::solve::map::MapOptions;
+use prefdissect::solve::map::MapParams;
+use prefdissect::solve::map::MapSolution;
+use prefdissect::solve::backend::reference::ReferenceBackend;
+use prefdissect::solve::map::solve_map;
+use prefdissect::solve::map::solve_map_with;
 use rayon::prelude::*;
 
 const LAMBDA: f64 = 10.0;

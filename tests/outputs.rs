@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::Command;
 
 use prefdissect::analyse::pearson;
-use prefdissect::config::{Estimator, FitConfig};
-use prefdissect::features::SCENARIO_GROUPS;
+use prefdissect::solve::settings::{Estimator, FitConfig};
+use prefdissect::base::features::SCENARIO_GROUPS;
 use prefdissect::load::Selection;
 use prefdissect::report::python_float;
-use prefdissect::run::{FitRequest, fit};
+use prefdissect::cli::fit::{FitRequest, fit};
 use prefdissect::simulate::{simulate, write_simulated};
 use serde_json::Value;
 

@@ -8,12 +8,12 @@ mod common;
 use std::path::Path;
 
 use common::NF;
-use prefdissect::config::{Estimator, FitConfig};
+use prefdissect::solve::settings::{Estimator, FitConfig};
 use prefdissect::design::BatchDesign;
 use prefdissect::load::{Dataset, Selection};
-use prefdissect::run::{FitRequest, Solution, fit};
-use prefdissect::solve::CpuBackend;
-use prefdissect::solve::hmc::{HmcParams, Trajectory, solve_posterior};
+use prefdissect::cli::fit::{FitRequest, Solution, fit};
+use prefdissect::solve::backend::cpu::CpuBackend;
+use prefdissect::solve::posterior::{HmcParams, Trajectory, solve_posterior};
 use serde_json::json;
 
 const A: usize = 16; // "clear"
@@ -187,13 +187,13 @@ fn same_seed_same_draws_and_the_seed_matters() {
 
 /// The criteria against the authors' numpyro runs (all 48 whole-group and 20 ten-fold
 /// fits): sd(z) in 0.8–1.25, max |z| ≤ 5, median |Δ| ≤ 0.002, 10-fold averages within 0.003.
-fn assert_matches_numpyro(label: &str, params: &prefdissect::solve::hmc::ValidHmcParams) {
+fn assert_matches_numpyro(label: &str, params: &prefdissect::solve::posterior::ValidHmcParams) {
     let dev = Path::new("../shared/data/dev");
     if !dev.join("numpyro").is_dir() {
         eprintln!("skipped: ../shared/data/dev/numpyro not present");
         return;
     }
-    let r = prefdissect::fidelity::compare(dev, params, None).unwrap();
+    let r = prefdissect::cli::fidelity::compare(dev, params, None).unwrap();
     eprintln!(
         "{label}: {} weights: sd(z) {:.3}, mean(z) {:.3}, max|z| {:.2}, median|Δ| {:.4}, 10-fold avg max|Δ| {:.4}",
         r.n_weights, r.sd_z, r.mean_z, r.max_abs_z, r.median_abs_delta, r.fold_avg_max_abs_delta
@@ -269,7 +269,7 @@ fn control_variates_match_grid_integration_with_a_smaller_error() {
 fn fast_config_matches_the_authors_numpyro_runs() {
     let config = FitConfig::read(Path::new("configs/fast.json")).unwrap();
     let params = match config.estimator_settings(Estimator::PosteriorMean).unwrap() {
-        prefdissect::config::EstimatorSettings::Posterior(p) => p,
+        prefdissect::solve::settings::EstimatorSettings::Posterior(p) => p,
         _ => panic!("fast.json is a posterior config"),
     };
     assert!(params.control_variates());

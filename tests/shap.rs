@@ -8,8 +8,8 @@ mod common;
 use common::Lcg;
 
 use prefdissect::analyse::shap::shapley;
-use prefdissect::explain::{ShapRequest, explain};
-use prefdissect::run::{FitRequest, fit};
+use prefdissect::cli::shap::{ShapRequest, explain};
+use prefdissect::cli::fit::{FitRequest, fit};
 use prefdissect::simulate::{simulate, write_simulated};
 
 const NF: usize = 29;
@@ -143,8 +143,8 @@ fn sums_to_prediction_minus_baseline_for_every_sample() {
             judges: Some(vec!["human".into(), "zephyr-7b-beta".into()]),
             groups: None,
         },
-        config: prefdissect::config::FitConfig {
-            estimator: Some(prefdissect::config::Estimator::Map),
+        config: prefdissect::solve::settings::FitConfig {
+            estimator: Some(prefdissect::solve::settings::Estimator::Map),
             ..Default::default()
         },
         progress: false,

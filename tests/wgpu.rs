@@ -7,11 +7,14 @@ mod common;
 use burn::tensor::Device;
 use common::gpu::{adapter, one_judge, wgpu_backend};
 use prefdissect::design::BatchDesign;
-use prefdissect::device::wgpu_adapter;
+use prefdissect::base::device::wgpu_adapter;
 use prefdissect::load::Dataset;
-use prefdissect::solve::gpu_fused::FusedWgpuBackend;
-use prefdissect::solve::hmc::{HmcParams, solve_posterior};
-use prefdissect::solve::{CpuBackend, GradientBackend, MapParams, solve_map};
+use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
+use prefdissect::solve::posterior::{HmcParams, solve_posterior};
+use prefdissect::solve::backend::cpu::CpuBackend;
+use prefdissect::solve::backend::GradientBackend;
+use prefdissect::solve::map::MapParams;
+use prefdissect::solve::map::solve_map;
 
 /// The fused kernel one block at a time (no lock-step), to compare the lock-step driver with.
 struct PerBlock(FusedWgpuBackend);
@@ -43,8 +46,8 @@ impl GradientBackend for PerBlock {
 
 /// Max |Δ| of two runs' posterior means, and max |Δ| in units of their combined MCSE.
 fn mean_agreement(
-    a: &prefdissect::solve::hmc::PosteriorSolution,
-    b: &prefdissect::solve::hmc::PosteriorSolution,
+    a: &prefdissect::solve::posterior::PosteriorSolution,
+    b: &prefdissect::solve::posterior::PosteriorSolution,
 ) -> (f64, f64) {
     let (mut worst_d, mut worst_z) = (0f64, 0f64);
     for (c, g) in a.fits.iter().zip(&b.fits) {
@@ -70,7 +73,7 @@ fn map_on_wgpu_matches_the_cpu() {
     let (dir, data) = one_judge("wgpu-map");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
     let params = MapParams::new().check().unwrap();
-    let weights = |s: prefdissect::solve::MapSolution| -> Vec<[f64; 29]> {
+    let weights = |s: prefdissect::solve::map::MapSolution| -> Vec<[f64; 29]> {
         s.fits.iter().map(|f| f.weights).collect()
     };
     let cpu = weights(solve_map(&design, &CpuBackend, &params));
@@ -97,7 +100,8 @@ fn map_on_wgpu_matches_the_cpu() {
 
 #[test]
 fn newton_in_lock_step_matches_one_block_per_launch() {
-    use prefdissect::solve::{MapOptions, solve_map_with};
+    use prefdissect::solve::map::MapOptions;
+use prefdissect::solve::map::solve_map_with;
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-newton");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
@@ -115,7 +119,7 @@ fn newton_in_lock_step_matches_one_block_per_launch() {
         skip_f64_check: false,
     };
     let fused = FusedWgpuBackend::new(a);
-    let fits = |b: &dyn Fn() -> prefdissect::solve::MapSolution| -> Vec<[f64; 29]> {
+    let fits = |b: &dyn Fn() -> prefdissect::solve::map::MapSolution| -> Vec<[f64; 29]> {
         b().fits.iter().map(|f| f.weights).collect()
     };
     let lockstep = fits(&|| solve_map_with(&design, &fused, &params, options));
@@ -158,7 +162,7 @@ fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
     // Warm-up and sampling ran on the device: the same numbers again from the same seed.
     let again =
         solve_posterior(&design, &data, &FusedWgpuBackend::new(a), &params, &|_| {}).unwrap();
-    let means = |s: &prefdissect::solve::hmc::PosteriorSolution| -> Vec<[f64; 29]> {
+    let means = |s: &prefdissect::solve::posterior::PosteriorSolution| -> Vec<[f64; 29]> {
         s.fits.iter().map(|f| f.mean).collect()
     };
     assert_eq!(means(&gpu), means(&again));
@@ -302,7 +306,7 @@ fn fit_records_the_backend_it_used() {
 
 #[test]
 fn auto_puts_the_engine_on_a_hardware_adapter_only_for_large_batches() {
-    use prefdissect::device::{
+    use prefdissect::base::device::{
         AUTO_MIN_ENGINE_BLOCKS, BackendChoice, BackendKind, Workload, select,
     };
     let small = select(BackendChoice::Auto, Workload::Engine { blocks: 10 });

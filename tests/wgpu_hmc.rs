@@ -8,12 +8,12 @@ use common::NF;
 use common::gpu::{FIELD, Handle, at};
 
 use cubecl::prelude::*;
-use prefdissect::device::wgpu_adapter;
-use prefdissect::solve::gpu_fused::FusedWgpuBackend;
-use prefdissect::solve::gpu_hmc::kernel::{
+use prefdissect::base::device::wgpu_adapter;
+use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
+use prefdissect::solve::backend::wgpu::hmc::kernel::{
     STEP_JITTER, hmc_accept, hmc_propose, pcg4d_host, uniforms_host,
 };
-use prefdissect::solve::hmc::laplace_flow::laplace_flow;
+use prefdissect::solve::posterior::laplace_flow::laplace_flow;
 
 #[test]
 fn generator_uniforms_are_uniform_and_uncorrelated() {

@@ -6,12 +6,15 @@ mod common;
 
 use common::gpu::{adapter, one_judge, random_weights, wgpu_backend};
 use prefdissect::design::BatchDesign;
-use prefdissect::solve::gpu_fused::FusedWgpuBackend;
-use prefdissect::solve::{CpuBackend, GradientBackend, MapParams, solve_map};
+use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
+use prefdissect::solve::backend::cpu::CpuBackend;
+use prefdissect::solve::backend::GradientBackend;
+use prefdissect::solve::map::MapParams;
+use prefdissect::solve::map::solve_map;
 
 #[test]
 fn packed_rows_give_the_dense_kernels_gradients() {
-    use prefdissect::solve::gpu_fused::ResidentBlocks;
+    use prefdissect::solve::backend::wgpu::resident::ResidentBlocks;
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-packed");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
@@ -75,7 +78,7 @@ fn fused_wgpu_kernel_matches_plain_ops_and_the_cpu_kernel() {
 
 #[test]
 fn resident_blocks_give_every_block_its_gradient_in_one_launch() {
-    use prefdissect::solve::gpu_fused::ResidentBlocks;
+    use prefdissect::solve::backend::wgpu::resident::ResidentBlocks;
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-resident");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
@@ -107,7 +110,7 @@ fn resident_blocks_give_every_block_its_gradient_in_one_launch() {
 
 #[test]
 fn batches_cut_to_the_adapters_limits_give_the_same_gradients() {
-    use prefdissect::solve::gpu_fused::ResidentBlocks;
+    use prefdissect::solve::backend::wgpu::resident::ResidentBlocks;
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-chunks");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
@@ -144,8 +147,8 @@ fn batches_cut_to_the_adapters_limits_give_the_same_gradients() {
 
 #[test]
 fn curvature_kernel_matches_the_cpu_kernel() {
-    use prefdissect::solve::gpu_curvature::{BLOCK_HESS, to_lane_matrices};
-    use prefdissect::solve::gpu_fused::ResidentBlocks;
+    use prefdissect::solve::backend::wgpu::curvature::{BLOCK_HESS, to_lane_matrices};
+    use prefdissect::solve::backend::wgpu::resident::ResidentBlocks;
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-curvature");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
@@ -195,7 +198,7 @@ fn curvature_kernel_matches_the_cpu_kernel() {
 
 #[test]
 fn loss_only_launches_give_the_full_launches_losses() {
-    use prefdissect::solve::gpu_fused::ResidentBlocks;
+    use prefdissect::solve::backend::wgpu::resident::ResidentBlocks;
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-losses");
     let design = BatchDesign::build(&data, 10, 0).unwrap();

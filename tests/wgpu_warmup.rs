@@ -8,17 +8,17 @@ use common::NF;
 use common::gpu::{FIELD, Handle, at};
 
 use cubecl::prelude::*;
-use prefdissect::device::wgpu_adapter;
-use prefdissect::solve::gpu_fused::FusedWgpuBackend;
+use prefdissect::base::device::wgpu_adapter;
+use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 
 #[test]
 fn warmup_kernels_match_the_host_adaptation_and_fit() {
-    use prefdissect::solve::gpu_warmup::kernel::{
+    use prefdissect::solve::backend::wgpu::warmup::kernel::{
         CLOSES_WINDOW, DUAL, GRADIENT, IN_WINDOW, LAST, MOMENTS, TAIL, TAIL_START, hmc_fit_model,
         hmc_warmup_accept,
     };
-    use prefdissect::solve::hmc::adapt::{DualAveraging, Welford};
-    use prefdissect::solve::hmc::model_fit::{LaneMoments, MIN_DRAWS, RIDGE, fit_lane};
+    use prefdissect::base::mcmc::adaptation::{DualAveraging, Welford};
+    use prefdissect::solve::posterior::model_fit::{LaneMoments, MIN_DRAWS, RIDGE, fit_lane};
     let adapter = match wgpu_adapter() {
         Ok(a) => a,
         Err(why) => return println!("skipped: {why}"),

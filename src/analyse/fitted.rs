@@ -6,9 +6,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
-use crate::features::N_FEATURES;
-use crate::report::FITTED_PARAS_DIR;
+use crate::base::error::{Error, Result};
+use crate::base::features::N_FEATURES;
+
+/// Directory (inside the output) of the authors'-format files.
+pub const FITTED_PARAS_DIR: &str = "fitted_paras_comparison";
+
+/// File name of a group's fold-averaged weights, as the authors name it.
+pub fn fitted_paras_file(group: &str) -> String {
+    format!("model_{group}_fitted_paras.jsonl")
+}
 
 /// Weights per (group, judge), as the files hold them (the fold means).
 #[derive(Clone, Debug)]

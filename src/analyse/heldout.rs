@@ -3,9 +3,9 @@
 
 use super::tables::SCENARIO_MEAN;
 use crate::design::BatchDesign;
-use crate::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
 use crate::load::Dataset;
-use crate::solve::objective::sigmoid;
+use crate::base::logistic::sigmoid;
 
 /// One fit's predictions of its left-out rows.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
@@ -61,7 +61,7 @@ pub fn held_out(
                 h.correct += ((p > 0.5) == a) as usize;
                 // −log σ(±z) without cancellation.
                 let margin = if a { z } else { -z };
-                h.log_loss_sum += crate::solve::objective::softplus(-margin);
+                h.log_loss_sum += crate::base::logistic::softplus(-margin);
             }
             Some(h)
         })

@@ -5,14 +5,14 @@
 //! "probability of preferred" is 100·σ(w_k), the chance that a response better only in that
 //! property wins.
 
-pub mod diagnostics;
+pub mod explain;
 pub mod fitted;
 pub mod heldout;
 pub mod shap;
 pub mod tables;
 
 use crate::design::BatchDesign;
-use crate::features::N_FEATURES;
+use crate::base::features::N_FEATURES;
 
 /// The fold-averaged weights of one (judge, group).
 #[derive(Clone, Debug)]
@@ -61,7 +61,7 @@ pub fn fold_average(design: &BatchDesign, per_fit: &[[f64; N_FEATURES]]) -> Vec<
 
 /// 100·σ(w): the paper's "probability of preferred" of a property.
 pub fn probability_of_preferred(w: f64) -> f64 {
-    100.0 * crate::solve::objective::sigmoid(w)
+    100.0 * crate::base::logistic::sigmoid(w)
 }
 
 /// Indices of the `k` largest and `k` smallest values (largest first; smallest first).
@@ -73,19 +73,6 @@ pub fn top_bottom(values: &[f64], k: usize) -> (Vec<usize>, Vec<usize>) {
     (top, bottom)
 }
 
-/// Median (mean of the two middle values for an even count); NaN for no values.
-pub fn median(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        0.5 * (values[n / 2 - 1] + values[n / 2])
-    }
-}
 
 /// The paper's similarity of two judges from their Pearson r per scenario: the mean of the
 /// defined ones (r is undefined where a judge's weights are constant); NaN if none is.

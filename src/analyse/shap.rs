@@ -13,8 +13,8 @@
 //! costs n·2ⁿ lookups: a few microseconds for the ~11 non-zero features of a typical sample.
 //! Exact enumeration stops at [`MAX_PLAYERS`] non-zero features.
 
-use crate::features::N_FEATURES;
-use crate::solve::objective::sigmoid;
+use crate::base::features::N_FEATURES;
+use crate::base::logistic::sigmoid;
 
 /// Most non-zero features a sample may have (2²⁴ coalitions, 16M values).
 pub const MAX_PLAYERS: usize = 24;

@@ -3,7 +3,7 @@
 
 use super::fitted::FittedWeights;
 use super::{mean_similarity, pearson, probability_of_preferred, top_bottom};
-use crate::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
+use crate::base::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
 
 /// The group label of a mean over the scenario groups.
 pub const SCENARIO_MEAN: &str = "scenarios";

@@ -15,13 +15,15 @@ pub use super::calibration_report::{
 use super::engine::{WarmStart, jackknife_vectors, replicate_vectors, solve_vectors, unit_vectors};
 use super::intervals::{quantile, summarise};
 use super::params::Resampling;
-use crate::config::EstimatorSettings;
+use crate::solve::settings::EstimatorSettings;
 use crate::design::GroupDesign;
-use crate::error::Result;
-use crate::features::{FEATURE_NAMES, N_FEATURES};
+use crate::base::error::Result;
+use crate::base::features::{FEATURE_NAMES, N_FEATURES};
 use crate::load::{Annotations, Dataset, Group, Judge};
-use crate::simulate::{CONSENSUS, Rng};
-use crate::solve::{EngineBackend, MapParams};
+use crate::base::rng::Rng;
+use crate::simulate::CONSENSUS;
+use crate::solve::backend::engine::EngineBackend;
+use crate::solve::map::MapParams;
 
 /// Settings of a calibration study.
 #[derive(Clone, Debug)]
@@ -39,7 +41,7 @@ pub struct CalibrationParams {
     /// Seed of the population and the data sets.
     pub seed: u64,
     /// Where the fits run (`--backend`); a wgpu failure reruns the refit on the CPU.
-    pub backend: crate::device::BackendChoice,
+    pub backend: crate::base::device::BackendChoice,
 }
 
 /// The fixed population: feature rates, correlations and true weights.
@@ -99,7 +101,7 @@ impl Population {
                     let z: f64 = (0..N_FEATURES)
                         .map(|k| self.truth[g][j][k] * signs[[s, k]] as f64)
                         .sum();
-                    l[s] = rng.uniform() < crate::solve::objective::sigmoid(z);
+                    l[s] = rng.uniform() < crate::base::logistic::sigmoid(z);
                 }
                 s += 1;
             }
@@ -293,7 +295,7 @@ fn similarity_report(
         pairs: np,
         estimator_bias: est_bias / np.max(1) as f64,
         bootstrap_bias: boot_bias / all,
-        median_ratio: crate::analyse::median(ratios),
+        median_ratio: crate::base::stats::median(ratios),
         percentile_covers_mean: pm / all,
         basic_covers_mean: bm / all,
         percentile_covers_truth: pt / all,

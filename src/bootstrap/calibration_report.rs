@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::calibrate::CalibrationParams;
 use super::intervals::quantile;
-use crate::features::FEATURE_NAMES;
+use crate::base::features::FEATURE_NAMES;
 
 /// One weight's calibration.
 #[derive(Clone, Debug, Serialize)]
@@ -124,7 +124,7 @@ pub(super) fn report(
     similarity: SimilarityCalibration,
 ) -> CalibrationReport {
     let eligible = |w: &&WeightCalibration| w.nonzero >= 0.95;
-    let median = |v: Vec<f64>| crate::analyse::median(v);
+    let median = |v: Vec<f64>| crate::base::stats::median(v);
     let mean = |v: &[f64]| {
         if v.is_empty() {
             f64::NAN

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::report::write_atomic;
+use crate::base::fingerprint::fnv;
+use crate::base::error::{Error, Result};
+use crate::base::atomic::write_atomic;
 
 /// Directory (inside OUT) holding the checkpoint.
 pub const CHECKPOINT_DIR: &str = ".bootstrap-checkpoint";
@@ -125,11 +126,3 @@ impl Checkpoint {
     }
 }
 
-/// FNV-1a over bytes, continuing from `h` (fingerprints of data and settings).
-pub fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}

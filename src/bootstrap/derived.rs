@@ -3,7 +3,7 @@
 //! scenario groups, and judge-vs-judge similarity (the paper's Pearson averaged over them).
 
 use crate::analyse::{mean_similarity, probability_of_preferred};
-use crate::features::N_FEATURES;
+use crate::base::features::N_FEATURES;
 
 /// Where the derived statistics sit in one replicate's derived vector.
 #[derive(Clone, Debug)]

@@ -3,14 +3,16 @@
 
 use super::params::Resampling;
 use super::resample;
-use crate::config::EstimatorSettings;
+use crate::solve::settings::EstimatorSettings;
 use crate::design::{BatchDesign, GroupDesign, RowWeights};
-use crate::error::Result;
-use crate::features::N_FEATURES;
+use crate::base::error::Result;
+use crate::base::features::N_FEATURES;
 use crate::load::Dataset;
-use crate::run::{ESS_WARN, RHAT_WARN};
-use crate::solve::hmc::solve_posterior;
-use crate::solve::{GradientBackend, MapOptions, solve_map_with};
+use crate::base::mcmc::diagnostics::{ESS_WARN, RHAT_WARN};
+use crate::solve::posterior::solve_posterior;
+use crate::solve::backend::GradientBackend;
+use crate::solve::map::MapOptions;
+use crate::solve::map::solve_map_with;
 
 /// One weight vector per (row-weight vector, judge): fit `v · J + j`.
 #[derive(Clone, Debug, Default)]

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::analyse::diagnostics::inverse_normal_cdf;
+use crate::base::mcmc::diagnostics::inverse_normal_cdf;
 
 /// What the output reports for one statistic.
 #[derive(Clone, Debug, Serialize)]

@@ -26,12 +26,12 @@ use serde_json::{Value, json};
 
 pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
 
-use crate::config::{Estimator, EstimatorSettings, FitConfig};
+use crate::solve::settings::{Estimator, EstimatorSettings, FitConfig};
 use crate::design::{GroupDesign, RowWeights};
-use crate::error::{Error, Result};
-use crate::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::error::{Error, Result};
+use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
 use crate::load::{Dataset, Selection};
-use crate::report::write_atomic;
+use crate::base::atomic::write_atomic;
 use checkpoint::{Checkpoint, ChunkRecord, Manifest, fnv};
 use derived::DerivedLayout;
 use engine::{WarmStart, jackknife_vectors, replicate_vectors, solve_vectors, unit_vectors};
@@ -57,8 +57,8 @@ pub struct BootstrapRequest {
     /// Stop after this many chunks have been computed in this call, leaving the checkpoint
     /// (what an interrupt leaves; for tests of `--resume`).
     pub stop_after_chunks: Option<usize>,
-    /// Where the solvers run (see [`crate::device`]).
-    pub backend: crate::device::BackendChoice,
+    /// Where the solvers run (see [`crate::base::device`]).
+    pub backend: crate::base::device::BackendChoice,
 }
 
 /// What a bootstrap run produced.
@@ -200,7 +200,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
 
     // A chunk's replicate fits are one batch.
     let blocks = (chunk_reps * models * lanes_per_fit).div_ceil(crate::design::LANES);
-    let (backend, selected) = crate::solve::EngineBackend::select(req.backend, blocks);
+    let (backend, selected) = crate::solve::backend::engine::EngineBackend::select(req.backend, blocks);
     if let Some(w) = &selected.warning {
         warnings.push(w.clone());
     }
@@ -218,7 +218,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
             .run_or_cpu(|b| solve_vectors(&data, &groups, vectors.clone(), &settings, warm, b));
         if fell {
             fell_back.set(true);
-            *backend.borrow_mut() = crate::solve::EngineBackend::Cpu(crate::solve::CpuBackend);
+            *backend.borrow_mut() = crate::solve::backend::engine::EngineBackend::Cpu(crate::solve::backend::cpu::CpuBackend);
         }
         fits
     };
@@ -336,7 +336,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         "tool": concat!("prefdissect ", env!("CARGO_PKG_VERSION")),
         "data": req.data.display().to_string(),
         "settings": settings_out,
-        "backend": crate::solve::GradientBackend::name(&*backend.borrow()),
+        "backend": crate::solve::backend::GradientBackend::name(&*backend.borrow()),
         "device": {
             "requested": req.backend,
             "kind": selected.kind,

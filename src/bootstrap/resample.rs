@@ -7,7 +7,7 @@
 //! sample, which every judge labelled), which keeps judge-vs-judge statistics honest.
 
 use super::params::Resampling;
-use crate::simulate::Rng;
+use crate::base::rng::Rng;
 
 /// FNV-1a of a group name: part of the key of its random streams.
 pub fn name_hash(name: &str) -> u64 {

@@ -8,7 +8,7 @@ use super::derived::DerivedLayout;
 use super::intervals::{summarise, summarise_monotone};
 use super::output::Row;
 use crate::design::GroupDesign;
-use crate::features::{FEATURE_NAMES, N_FEATURES};
+use crate::base::features::{FEATURE_NAMES, N_FEATURES};
 use crate::load::Dataset;
 
 /// Every statistic's interval, in output order: weights, probabilities, scenario means,

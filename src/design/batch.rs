@@ -1,7 +1,7 @@
 //! The batched problem: groups (shared X), fits (judge × group × fold) and lane blocks.
 
-use crate::error::{Error, Result};
-use crate::features::N_FEATURES;
+use crate::base::error::{Error, Result};
+use crate::base::features::N_FEATURES;
 use crate::load::Dataset;
 
 use super::folds::held_out_masks;

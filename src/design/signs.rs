@@ -6,7 +6,7 @@
 //! dense work. The index is built once per group and read by every block of the group.
 
 use crate::design::KPAD;
-use crate::features::N_FEATURES;
+use crate::base::features::N_FEATURES;
 
 /// Rows per chunk of the column lists.
 pub const SIGN_CHUNK: usize = 64;

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
-use crate::features::ALL_KEY;
+use crate::base::error::{Error, Result};
+use crate::base::features::ALL_KEY;
 
 /// A named set of sample indices, ascending, as the authors' fits use them.
 #[derive(Clone, Debug)]

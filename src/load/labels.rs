@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 /// One judge: its name (the file stem) and its verdicts (`true` = "A" = response 1 preferred).
 #[derive(Clone, Debug)]

@@ -14,7 +14,7 @@ pub use resolved::{Annotations, read_resolved};
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 /// A loaded, validated data set: features, groups and the selected judges' labels.
 #[derive(Clone, Debug)]

@@ -9,8 +9,8 @@ use std::path::Path;
 use ndarray::Array2;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
-use crate::features::{ACCURACY_SENTINEL, FEATURE_SOURCES, FeatureSource, N_FEATURES};
+use crate::base::error::{Error, Result};
+use crate::base::features::{ACCURACY_SENTINEL, FEATURE_SOURCES, FeatureSource, N_FEATURES};
 
 /// The sign features of every sample, in file order.
 #[derive(Clone, Debug)]

@@ -5,8 +5,8 @@
 //! compares two candidates by its dissection model on the signs of their rating differences,
 //! while a reranker only sees the text — as a real reranker only sees the response.
 
-use crate::features::N_FEATURES;
-use crate::simulate::Rng;
+use crate::base::features::N_FEATURES;
+use crate::base::rng::Rng;
 
 /// Highest rating.
 pub const MAX_RATING: u8 = 3;

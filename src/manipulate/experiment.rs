@@ -11,15 +11,15 @@ use super::candidates::{SimPrompt, sign_features, simulate_prompts};
 use super::pairs::{Direction, check_margin};
 use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::scenarios;
-use crate::error::{Error, Result};
-use crate::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::error::{Error, Result};
+use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
 use crate::rerank::io::TextTable;
 use crate::rerank::model::Reranker;
 use crate::rerank::params::ValidRerankParams;
 use crate::rerank::select::{Pick, pick};
 use crate::rerank::text_features::Featurizer;
 use crate::rerank::train::{PairSet, pair_accuracy, train};
-use crate::solve::objective::sigmoid;
+use crate::base::logistic::sigmoid;
 
 /// A judge's dissection model.
 pub type JudgeModel = (String, [f64; N_FEATURES]);

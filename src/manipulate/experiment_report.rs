@@ -9,8 +9,9 @@ use std::path::Path;
 use serde_json::json;
 
 use super::experiment::{ExperimentOutcome, JudgeRow};
-use crate::error::Result;
-use crate::report::{csv_field, write_atomic};
+use crate::base::error::Result;
+use crate::base::atomic::write_atomic;
+use crate::report::csv_field;
 
 /// Whether a judge's row shows the expected order aligned > random > against.
 pub fn ordered(r: &JudgeRow) -> bool {
@@ -75,7 +76,7 @@ pub fn write_outputs(
     out: &Path,
     settings: serde_json::Value,
 ) -> Result<()> {
-    std::fs::create_dir_all(out).map_err(|e| crate::error::Error::io(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| crate::base::error::Error::io(out, e))?;
     let mut csv = String::from(
         "judge,pairs_kept,pairs_labelled,aligned,random,against,oracle,shift_aligned,shift_against,heldout_accuracy_align,heldout_accuracy_against\n",
     );

@@ -9,3 +9,4 @@ pub mod experiment;
 pub mod experiment_report;
 pub mod pairs;
 pub mod prompts;
+pub mod rerank_benchmark;

@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::analyse::fitted::FittedWeights;
-use crate::error::{Error, Result};
-use crate::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::error::{Error, Result};
+use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
 use crate::load::Dataset;
-use crate::solve::objective::sigmoid;
+use crate::base::logistic::sigmoid;
 
 /// Which way the labels point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]

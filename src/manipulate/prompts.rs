@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::{SCENARIO_MEAN, probabilities};
 use crate::analyse::top_bottom;
-use crate::error::{Error, Result};
-use crate::features::{FEATURE_NAMES, N_FEATURES};
+use crate::base::error::{Error, Result};
+use crate::base::features::{FEATURE_NAMES, N_FEATURES};
 
 /// What a response shows when it has each property, in the words of a request.
 pub const PROPERTY_REQUESTS: [&str; N_FEATURES] = [

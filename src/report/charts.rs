@@ -3,7 +3,8 @@
 
 use plotters::prelude::*;
 
-use crate::features::{FEATURE_NAMES, N_FEATURES};
+use crate::analyse::explain::Explanation;
+use crate::base::features::{FEATURE_NAMES, N_FEATURES};
 
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -249,4 +250,19 @@ fn failed(what: &str) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"400\" height=\"40\"><text x=\"10\" \
          y=\"25\">{what}: could not be drawn</text></svg>"
     )
+}
+
+/// An explanation's waterfall chart (SVG).
+pub fn explanation_waterfall(e: &Explanation) -> String {
+    let order = e.ranked();
+    let names: Vec<String> = order
+        .iter()
+        .map(|&k| format!("{} ({:+})", FEATURE_NAMES[k], e.x[k]))
+        .collect();
+    let phi: Vec<f64> = order.iter().map(|&k| e.shap[k]).collect();
+    let title = format!(
+        "Sample {} explained for {} ({} model)",
+        e.sample, e.judge, e.group
+    );
+    shap_waterfall(&title, &names, &phi, e.f_x)
 }

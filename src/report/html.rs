@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 pub use super::charts::shap_waterfall as waterfall_svg;
 use super::charts::{dissection_chart, similarity_heatmap};
-use super::write_atomic;
+use crate::base::atomic::write_atomic;
 use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::{SCENARIO_MEAN, probabilities, scenarios, similarity, top_bottom_k};
-use crate::error::{Error, Result};
-use crate::explain::{ShapRequest, explain};
-use crate::features::N_FEATURES;
+use crate::base::error::{Error, Result};
+use crate::analyse::explain::{ExplainRequest, explain};
+use crate::base::features::N_FEATURES;
 
 /// Everything a `report` run needs.
 #[derive(Clone, Debug)]
@@ -267,24 +267,20 @@ pub fn report(req: &ReportRequest) -> Result<Vec<String>> {
             .first()
             .cloned()
             .unwrap_or_else(|| fw.judges[0].clone());
-        let tmp = req.out.with_extension("shap.tmp.csv");
-        let rows = explain(&ShapRequest {
+        let rows = explain(&ExplainRequest {
             data: data.clone(),
             fit: req.fit.clone(),
             judges: Some(vec![judge.clone()]),
             sample: Some(req.sample),
             group: None,
-            out: tmp.clone(),
-        });
-        let _ = std::fs::remove_file(&tmp);
-        let rows = rows?;
+        })?;
         if let Some(e) = rows.first() {
             html.push_str(
                 "<h2>Why one verdict</h2>\n<p>Exact Shapley values of the judge's \
                 model σ(w·x) against the baseline where no property differs (0.5); + means \
                 response 1 is better in that property.</p>\n",
             );
-            html.push_str(&e.waterfall_svg());
+            html.push_str(&super::charts::explanation_waterfall(e));
         }
     }
     html.push_str("\n<p><small>Written by prefdissect. Static page: no script, no network.</small></p>\n</body></html>\n");

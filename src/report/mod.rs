@@ -9,26 +9,17 @@
 //! Everything is rendered in memory first and each file is written atomically, so a failed run
 //! leaves no half-written file.
 
-mod atomic;
 pub mod charts;
 pub mod html;
 
-pub use atomic::write_atomic;
 
 use std::path::Path;
 
 use serde_json::Value;
 
 use crate::analyse::JudgeGroupWeights;
-use crate::error::Result;
-
-/// Directory (inside the output) of the authors'-format files.
-pub const FITTED_PARAS_DIR: &str = "fitted_paras_comparison";
-
-/// File name of a group's fold-averaged weights, as the authors name it.
-pub fn fitted_paras_file(group: &str) -> String {
-    format!("model_{group}_fitted_paras.jsonl")
-}
+pub use crate::analyse::fitted::{FITTED_PARAS_DIR, fitted_paras_file};
+use crate::base::error::Result;
 
 /// Renders one group's `fitted_paras` file: judges in data-set order, byte for byte as the
 /// authors' Python (`json.dumps` defaults: `", "` and `": "` separators, `repr` floats) writes it.
@@ -83,7 +74,7 @@ pub fn render_jsonl(lines: &[Value]) -> String {
 }
 
 /// The `fits.jsonl` fields of a MAP fit.
-pub fn map_fit_json(f: &crate::solve::MapFit) -> Value {
+pub fn map_fit_json(f: &crate::solve::map::MapFit) -> Value {
     serde_json::json!({
         "estimator": "map",
         "weights": f.weights.to_vec(),
@@ -95,7 +86,7 @@ pub fn map_fit_json(f: &crate::solve::MapFit) -> Value {
 }
 
 /// The `fits.jsonl` fields of a posterior fit: the mean (as `weights`) and its diagnostics.
-pub fn posterior_fit_json(f: &crate::solve::hmc::PosteriorFit) -> Value {
+pub fn posterior_fit_json(f: &crate::solve::posterior::PosteriorFit) -> Value {
     serde_json::json!({
         "estimator": "posterior-mean",
         "mean_from": if f.control_variates { "control-variates" } else { "draws" },

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 /// Distinct (prompt, response) texts, each stored once and referred to by index.
 #[derive(Clone, Debug, Default)]

@@ -4,7 +4,6 @@
 //! pairwise Bradley–Terry loss through burn's autodiff ([`train`]), and best/worst-of-N
 //! selection ([`select`]).
 
-pub mod benchmark;
 pub mod io;
 pub mod model;
 pub mod params;

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::params::ValidRerankParams;
 use super::text_features::{Featurizer, N_STATS, TextMatrix};
-use crate::error::{Error, Result};
-use crate::report::write_atomic;
+use crate::base::error::{Error, Result};
+use crate::base::atomic::write_atomic;
 
 /// File of the weights (a burn record in burnpack format) inside a model directory.
 pub const WEIGHTS_FILE: &str = "reranker.bpk";

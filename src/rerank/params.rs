@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 /// Unchecked reranker settings; [`RerankParams::check`] validates them.
 #[derive(Clone, Debug)]

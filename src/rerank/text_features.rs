@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bootstrap::checkpoint::fnv;
+use crate::base::fingerprint::fnv;
 
 /// Names of the text statistics, in column order.
 pub const STAT_NAMES: [&str; 12] = [

@@ -8,21 +8,18 @@
 //! accuracy sentinel; and 33 judges whose labels are Bernoulli(σ(w·x)) with the weights of the
 //! sample's scenario, which are written to `truth/true_weights.json`.
 
-mod rng;
-
-pub use rng::Rng;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::error::Result;
-use crate::features::{
+use crate::base::error::Result;
+use crate::base::features::{
     ACCURACY_SENTINEL, FEATURE_SOURCES, FeatureSource, N_FEATURES, QUERY_GROUPS, SCENARIO_GROUPS,
 };
 use crate::load::{Group, groups_to_json};
-use crate::report::write_atomic;
+use crate::base::atomic::write_atomic;
 
 /// The paper's 33 judges, `human` first.
 pub const PAPER_JUDGES: [&str; 33] = [
@@ -193,7 +190,7 @@ pub fn simulate(seed: u64) -> Simulated {
                 .map(|s| {
                     let w = &w_scen[j][scenario_of[s]];
                     let z: f64 = (0..N_FEATURES).map(|k| w[k] * signs[s][k] as f64).sum();
-                    if rng.uniform() < crate::solve::objective::sigmoid(z) {
+                    if rng.uniform() < crate::base::logistic::sigmoid(z) {
                         "A"
                     } else {
                         "B"
@@ -278,7 +275,7 @@ pub fn write_simulated(sim: &Simulated, dir: &Path, seed: u64) -> Result<()> {
         "seed": seed,
         "note": "labels of a sample are Bernoulli(sigmoid(w . x)) with the weights of its scenario \
                  group; a query-specific group's entry is the judge's scenario-free weights",
-        "features": crate::features::FEATURE_NAMES,
+        "features": crate::base::features::FEATURE_NAMES,
         "weights": sim.truth,
     });
     write_atomic(

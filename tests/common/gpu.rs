@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use prefdissect::device::{WgpuAdapter, wgpu_adapter};
+use prefdissect::base::device::{WgpuAdapter, wgpu_adapter};
 use prefdissect::load::{Dataset, Selection};
-use prefdissect::solve::reference::TensorOpsBackend;
+use prefdissect::solve::backend::reference::TensorOpsBackend;
 
 pub fn adapter() -> Option<&'static WgpuAdapter> {
     match wgpu_adapter() {

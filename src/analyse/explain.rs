@@ -1,0 +1,156 @@
+//! Exact Shapley explanations of single verdicts: why a judge's fitted model prefers A or B for
+//! one sample, property by property, batched over samples × judges. The `shap` command writes
+//! them as CSV and the report draws one as a waterfall.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::analyse::fitted::FittedWeights;
+use crate::analyse::shap::{MAX_PLAYERS, shapley};
+use crate::base::error::{Error, Result};
+use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::logistic::sigmoid;
+use crate::load::{Dataset, Selection};
+
+/// What to explain: which samples of which data set, under which judges' fitted models.
+#[derive(Clone, Debug)]
+pub struct ExplainRequest {
+    /// Data directory (the samples' features).
+    pub data: PathBuf,
+    /// Fitted weights (a `fit` output or the authors' files).
+    pub fit: PathBuf,
+    /// Judges; default every judge in the fit.
+    pub judges: Option<Vec<String>>,
+    /// One sample (0-based line of `resolved.jsonl`); default all.
+    pub sample: Option<usize>,
+    /// The group whose model explains the sample; default the sample's scenario group.
+    pub group: Option<String>,
+}
+
+/// One sample × judge explanation.
+#[derive(Clone, Debug)]
+pub struct Explanation {
+    /// Sample index.
+    pub sample: usize,
+    /// Judge.
+    pub judge: String,
+    /// Group whose weights were used.
+    pub group: String,
+    /// f(x) = σ(w·x): the model's P("A").
+    pub f_x: f64,
+    /// Feature values (signs).
+    pub x: [f64; N_FEATURES],
+    /// w_k·x_k.
+    pub contribution: [f64; N_FEATURES],
+    /// Shapley values; they sum to f(x) − 0.5.
+    pub shap: [f64; N_FEATURES],
+}
+
+impl Explanation {
+    /// The non-zero features, largest |φ| first (the order a waterfall and a listing use).
+    pub fn ranked(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..N_FEATURES).filter(|&k| self.x[k] != 0.0).collect();
+        order.sort_by(|&a, &b| self.shap[b].abs().total_cmp(&self.shap[a].abs()));
+        order
+    }
+
+}
+
+/// Every requested sample × judge explanation, in sample order, then judge order.
+pub fn explain(req: &ExplainRequest) -> Result<Vec<Explanation>> {
+    let fw = FittedWeights::read(&req.fit)?;
+    let data = Dataset::load(
+        &req.data,
+        &Selection {
+            judges: Some(Vec::new()),
+            groups: None,
+        },
+    )?;
+    let judges = req.judges.clone().unwrap_or_else(|| fw.judges.clone());
+    for j in &judges {
+        if !fw.judges.contains(j) {
+            return Err(Error::Setting {
+                name: "judge",
+                message: format!("`{j}` has no weights in {}", fw.dir.display()),
+            });
+        }
+    }
+    let n_samples = data.annotations.n_samples();
+    let samples: Vec<usize> = match req.sample {
+        Some(s) if s >= n_samples => {
+            return Err(Error::Setting {
+                name: "sample",
+                message: format!("{s} is out of range: the data set has {n_samples} samples"),
+            });
+        }
+        Some(s) => vec![s],
+        None => (0..n_samples).collect(),
+    };
+    // The group explaining each sample.
+    let group_of = |s: usize| -> Option<String> {
+        if let Some(g) = &req.group {
+            return Some(g.clone());
+        }
+        data.groups
+            .iter()
+            .find(|g| SCENARIO_GROUPS.contains(&g.name.as_str()) && g.samples.contains(&s))
+            .map(|g| g.name.clone())
+    };
+    if let Some(g) = &req.group
+        && !fw.groups.contains(g)
+    {
+        return Err(Error::UnknownGroup {
+            group: g.clone(),
+            path: fw.dir.clone(),
+            known: fw.groups.join(", "),
+        });
+    }
+    if let (Some(s), None) = (req.sample, &req.group)
+        && group_of(s).is_none()
+    {
+        return Err(Error::Setting {
+            name: "group",
+            message: format!("sample {s} is in no scenario group; name one with --group"),
+        });
+    }
+    let jobs: Vec<(usize, String, &String)> = samples
+        .iter()
+        .filter_map(|&s| group_of(s).map(|g| (s, g)))
+        .flat_map(|(s, g)| judges.iter().map(move |j| (s, g.clone(), j)))
+        .collect();
+    let out: Vec<Result<Option<Explanation>>> = jobs
+        .par_iter()
+        .map(|(s, g, j)| {
+            let Some(w) = fw.get(g, j) else {
+                return Ok(None);
+            };
+            let x: [f64; N_FEATURES] =
+                std::array::from_fn(|k| data.annotations.signs[[*s, k]] as f64);
+            let shap = shapley(w, &x).ok_or_else(|| Error::Setting {
+                name: "sample",
+                message: format!(
+                    "sample {s} has more than {MAX_PLAYERS} non-zero features; exact Shapley \
+                     values are enumerated only up to that"
+                ),
+            })?;
+            let z: f64 = (0..N_FEATURES).map(|k| w[k] * x[k]).sum();
+            Ok(Some(Explanation {
+                sample: *s,
+                judge: (*j).clone(),
+                group: g.clone(),
+                f_x: sigmoid(z),
+                x,
+                contribution: std::array::from_fn(|k| w[k] * x[k]),
+                shap,
+            }))
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for r in out {
+        if let Some(e) = r? {
+            rows.push(e);
+        }
+    }
+    Ok(rows)
+}

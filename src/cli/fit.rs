@@ -1,0 +1,394 @@
+//! The `fit` command end to end: load → design → solve → analyse → report.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use crate::analyse::fold_average;
+use crate::analyse::heldout::{held_out, pooled};
+use crate::analyse::tables::SCENARIO_MEAN;
+use crate::solve::settings::{Estimator, EstimatorSettings, FitConfig};
+use crate::design::BatchDesign;
+use crate::base::device::BackendChoice;
+use crate::base::error::{Error, Result};
+use crate::base::features::N_FEATURES;
+use crate::base::mcmc::diagnostics::{ESS_WARN, RHAT_WARN};
+use crate::load::{Dataset, Selection};
+use crate::report::{self, FITTED_PARAS_DIR, csv_field};
+use crate::solve::posterior::{PosteriorSolution, solve_posterior};
+use crate::solve::backend::engine::EngineBackend;
+use crate::solve::map::MapSolution;
+use crate::solve::map::solve_map;
+
+
+/// Everything a `fit` run needs.
+#[derive(Clone, Debug)]
+pub struct FitRequest {
+    /// Data directory in the authors' format.
+    pub data: PathBuf,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Judges and groups to fit.
+    pub selection: Selection,
+    /// Settings (config file merged with flags).
+    pub config: FitConfig,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Where the solvers run (`auto`: wgpu on a hardware adapter for a large batch; see
+    /// [`crate::base::device::select`]).
+    pub backend: BackendChoice,
+}
+
+/// The estimator's results.
+#[derive(Clone, Debug)]
+pub enum Solution {
+    /// Posterior summaries (HMC).
+    Posterior(PosteriorSolution),
+    /// MAP fits (FISTA).
+    Map(MapSolution),
+}
+
+impl Solution {
+    /// The reported weights of every fit (posterior mean or MAP).
+    pub fn weights(&self) -> Vec<[f64; N_FEATURES]> {
+        match self {
+            Solution::Posterior(s) => s.fits.iter().map(|f| f.mean).collect(),
+            Solution::Map(s) => s.fits.iter().map(|f| f.weights).collect(),
+        }
+    }
+}
+
+/// What a finished run reports back (also written as `summary.json`).
+#[derive(Clone, Debug)]
+pub struct FitOutcome {
+    /// The design that was solved.
+    pub design: BatchDesign,
+    /// The loaded data set.
+    pub data: Dataset,
+    /// Per-fit results.
+    pub solution: Solution,
+    /// The summary document.
+    pub summary: Value,
+    /// Human-readable warnings (also in the summary).
+    pub warnings: Vec<String>,
+}
+
+/// Runs a fit and writes its outputs.
+pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
+    let t0 = Instant::now();
+    let cfg = &req.config;
+    let folds = cfg.folds.unwrap_or(10);
+    let fold_seed = cfg.fold_seed.unwrap_or(0);
+    let settings = cfg.estimator_settings(Estimator::PosteriorMean)?;
+    check_out_dir(&req.out)?;
+
+    let data = Dataset::load(&req.data, &req.selection)?;
+    let t_load = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let design = BatchDesign::build(&data, folds, fold_seed)?;
+    let t_design = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    let lanes = match &settings {
+        EstimatorSettings::Map(_) => design.fits.len(),
+        EstimatorSettings::Posterior(p) => design.fits.len() * p.chains(),
+    };
+    let (engine, selected) =
+        EngineBackend::select(req.backend, lanes.div_ceil(crate::design::LANES));
+    let mut device_warnings: Vec<String> = selected.warning.iter().cloned().collect();
+    let solve = |backend: &EngineBackend| -> Result<Solution> {
+        Ok(match &settings {
+            EstimatorSettings::Map(p) => Solution::Map(solve_map(&design, backend, p)),
+            EstimatorSettings::Posterior(p) => {
+                let bar = progress_bar(req.progress);
+                let tick = |total: usize| {
+                    if let Some(bar) = &bar {
+                        bar.set_length(total as u64);
+                        bar.inc(1);
+                    }
+                };
+                let s = solve_posterior(&design, &data, backend, p, &tick)?;
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
+                }
+                Solution::Posterior(s)
+            }
+        })
+    };
+    let (solution, fell_back) = engine.run_or_cpu(solve);
+    if fell_back {
+        device_warnings.push("the wgpu backend failed during the run; redid it on the CPU".into());
+    }
+    let solution = solution?;
+    let t_solve = t2.elapsed().as_secs_f64();
+
+    let judge_names: Vec<String> = data.judges.iter().map(|j| j.name.clone()).collect();
+    let averaged = fold_average(&design, &solution.weights());
+    let mut files = Vec::new();
+    for (gi, g) in design.groups.iter().enumerate() {
+        let entries: Vec<_> = averaged.iter().filter(|e| e.group == gi).collect();
+        files.push((
+            format!("{FITTED_PARAS_DIR}/{}", report::fitted_paras_file(&g.name)),
+            report::render_fitted_paras(&entries, &judge_names),
+        ));
+    }
+    let weights = solution.weights();
+    let held = held_out(&design, &data, &weights);
+    let fit_lines: Vec<Value> = design
+        .fits
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut line = json!({
+                "judge": judge_names[f.judge],
+                "group": design.groups[f.group].name,
+                "fold": f.fold,
+                "n_train": f.n_train,
+            });
+            let extra = match &solution {
+                Solution::Map(s) => report::map_fit_json(&s.fits[i]),
+                Solution::Posterior(s) => report::posterior_fit_json(&s.fits[i]),
+            };
+            line.as_object_mut()
+                .expect("object")
+                .extend(extra.as_object().expect("object").clone());
+            if let Some(h) = &held[i] {
+                line["heldout"] = json!({"n": h.n, "accuracy": h.accuracy(),
+                                         "log_loss": h.log_loss()});
+            }
+            line
+        })
+        .collect();
+    files.push(("fits.jsonl".into(), report::render_jsonl(&fit_lines)));
+    let pooled_heldout = pooled(&design, &data, &held);
+    if !pooled_heldout.is_empty() {
+        let mut text = String::from("judge,group,n,accuracy,log_loss\n");
+        for (j, group, h) in &pooled_heldout {
+            text.push_str(&format!(
+                "{},{},{},{},{}\n",
+                csv_field(&judge_names[*j]),
+                csv_field(group),
+                h.n,
+                h.accuracy(),
+                h.log_loss()
+            ));
+        }
+        files.push(("heldout.csv".into(), text));
+    }
+
+    let mut warnings = device_warnings;
+    // A MAP run whose fits missed the KKT tolerance still writes its files, then fails.
+    let mut map_failure = None;
+    let (backend, counts, detail) = match (&settings, &solution) {
+        (EstimatorSettings::Map(p), Solution::Map(s)) => {
+            let over = s.unconverged(p.kkt_tol());
+            if over > 0 {
+                map_failure = Some(Error::NotConverged {
+                    count: over,
+                    tol: p.kkt_tol(),
+                    max_iter: p.max_iter(),
+                });
+                warnings.push(format!(
+                    "{over} fits did not reach KKT <= {:e}",
+                    p.kkt_tol()
+                ));
+            }
+            (
+                s.backend.clone(),
+                json!({
+                    "fits_over_kkt_tol": over,
+                    "fits_polished_f64": s.fits.iter().filter(|f| f.polish_iterations > 0).count(),
+                    "max_kkt": s.fits.iter().map(|f| f.kkt).fold(0.0, f64::max),
+                }),
+                serde_json::to_value(&s.timings).expect("json"),
+            )
+        }
+        (EstimatorSettings::Posterior(_), Solution::Posterior(s)) => {
+            let high_rhat = s
+                .fits
+                .iter()
+                .filter(|f| f.max_rhat().is_nan() || f.max_rhat() > RHAT_WARN)
+                .count();
+            let low_ess = s
+                .fits
+                .iter()
+                .filter(|f| f.min_ess().is_nan() || f.min_ess() < ESS_WARN)
+                .count();
+            let divergent = s.fits.iter().filter(|f| f.divergences > 0).count();
+            if high_rhat > 0 {
+                warnings.push(format!(
+                    "{high_rhat} fits have a weight with R-hat > {RHAT_WARN}"
+                ));
+            }
+            if low_ess > 0 {
+                warnings.push(format!(
+                    "{low_ess} fits have a weight with bulk ESS < {ESS_WARN}"
+                ));
+            }
+            if divergent > 0 {
+                warnings.push(format!("{divergent} fits had divergent transitions"));
+            }
+            (
+                s.backend.clone(),
+                json!({
+                    "fits_rhat_over_1.01": high_rhat,
+                    "fits_ess_under_400": low_ess,
+                    "fits_with_divergences": divergent,
+                    "max_rhat": s.fits.iter().map(|f| f.max_rhat()).fold(f64::NAN, f64::max),
+                    "min_ess": s.fits.iter().map(|f| f.min_ess()).fold(f64::NAN, f64::min),
+                    "max_mcse": s.fits.iter()
+                        .flat_map(|f| f.mcse.iter().copied())
+                        .fold(f64::NAN, f64::max),
+                }),
+                serde_json::to_value(&s.timings).expect("json"),
+            )
+        }
+        _ => unreachable!("the solution comes from the settings"),
+    };
+    let mut settings_json = settings.to_json();
+    settings_json["folds"] = json!(folds);
+    settings_json["fold_seed"] = json!(fold_seed);
+    let mut counts_json = json!({
+        "judges": data.judges.len(),
+        "groups": design.groups.len(),
+        "fits": design.fits.len(),
+        "samples": data.annotations.n_samples(),
+        "samples_unchecked_999": data.annotations.unchecked.iter().filter(|&&u| u).count(),
+    });
+    counts_json
+        .as_object_mut()
+        .expect("object")
+        .extend(counts.as_object().expect("object").clone());
+    let summary = json!({
+        "tool": concat!("prefdissect ", env!("CARGO_PKG_VERSION")),
+        "data": req.data.display().to_string(),
+        "settings": settings_json,
+        "backend": backend,
+        "device": {
+            "requested": req.backend,
+            "kind": selected.kind,
+            "adapter": selected.adapter,
+            "note": selected.note,
+        },
+        // What this run wrote: files of other groups in OUT are from earlier runs.
+        "judges": judge_names,
+        "groups": design.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        "counts": counts_json,
+        "warnings": warnings,
+        // Each fold's model predicting its left-out rows, pooled over the scenario groups.
+        "heldout_scenarios": pooled_heldout.iter()
+            .filter(|(_, g, _)| g == SCENARIO_MEAN)
+            .map(|(j, _, h)| (judge_names[*j].clone(),
+                              json!({"n": h.n, "accuracy": h.accuracy(), "log_loss": h.log_loss()})))
+            .collect::<serde_json::Map<String, Value>>(),
+        "timings_s": {
+            "load": t_load,
+            "design": t_design,
+            "solve": t_solve,
+            "solve_detail": detail,
+        },
+    });
+    files.push((
+        "summary.json".into(),
+        serde_json::to_string_pretty(&summary).expect("json") + "\n",
+    ));
+    report::write_all(&req.out, &files)?;
+    if let Some(e) = map_failure {
+        return Err(e);
+    }
+    Ok(FitOutcome {
+        design,
+        data,
+        solution,
+        summary,
+        warnings,
+    })
+}
+
+fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
+    if !show {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} blocks of chains, ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    Some(bar)
+}
+
+/// The output must be a directory (or not exist yet); a file there is an error, not overwritten.
+fn check_out_dir(out: &Path) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(Error::Setting {
+            name: "out",
+            message: format!("{} exists and is not a directory", out.display()),
+        });
+    }
+    Ok(())
+}
+
+/// Flags of `fit`.
+#[derive(Args)]
+pub struct FitArgs {
+    /// Data directory: resolved.jsonl, query_aware_idxs.json, labels/<judge>.json.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output directory (created; files in it are replaced atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Settings file (configs/*.json); flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Judges to fit (comma-separated file stems); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub judges: Option<Vec<String>>,
+    /// Groups to fit (comma-separated); default all 16.
+    #[arg(long, value_delimiter = ',')]
+    pub groups: Option<Vec<String>>,
+    #[command(flatten)]
+    pub settings: FitConfig,
+    /// Where the solvers run: `auto` (the CPU for now, see README), `cpu`, or `wgpu`
+    /// (Vulkan; falls back to the CPU with a warning when no adapter comes up).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: crate::device::BackendChoice,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl FitArgs {
+    /// Runs `fit`.
+    pub fn run(self) -> Result<()> {
+        let FitArgs { data, out, config, judges, groups, settings: flags, backend, quiet, } = self;
+
+    let req = FitRequest {
+        data,
+        out: out.clone(),
+        selection: Selection { judges, groups },
+        config: FitConfig::load(config.as_deref(), &flags)?,
+        progress: !quiet,
+        backend,
+    };
+    let outcome = fit(&req)?;
+    let s = &outcome.summary;
+    eprintln!(
+        "fitted {} models ({} judges × {} groups × {} folds, {}) on {} in {:.3} s; wrote {}",
+        s["counts"]["fits"],
+        s["counts"]["judges"],
+        s["counts"]["groups"],
+        s["settings"]["folds"],
+        s["settings"]["estimator"].as_str().unwrap_or("?"),
+        s["backend"].as_str().unwrap_or("?"),
+        s["timings_s"]["solve"].as_f64().unwrap_or(0.0),
+        out.display()
+    );
+    for w in &outcome.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+    }
+}

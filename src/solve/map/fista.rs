@@ -1,0 +1,231 @@
+//! Batched FISTA for the L1-penalised logistic MAP, one lane block at a time.
+//!
+//! Every lane is an independent fit; all lanes of a block step together through one fused
+//! gradient call. A lane stops (its weights freeze) as soon as its KKT violation at the point
+//! where the gradient was taken is below the tolerance, so a fit's result never depends on which
+//! other fits share its block. Momentum restarts when it points uphill (O'Donoghue & Candès),
+//! which keeps FISTA monotone-ish on these strongly convex problems.
+
+use crate::solve::backend::GradientBackend;
+use super::objective::kkt_violation;
+use super::precondition::Steps;
+use crate::design::{Block, GroupDesign, KPAD, LANES};
+use crate::base::features::N_FEATURES;
+
+/// What one lane ended with.
+#[derive(Clone, Debug)]
+pub struct LaneResult {
+    /// Final weights (the f32 point whose gradient met the tolerance).
+    pub w: [f32; N_FEATURES],
+    /// Gradient evaluations used.
+    pub iterations: usize,
+    /// KKT violation as seen by the f32 kernel at `w`.
+    pub kkt_f32: f64,
+    /// Whether the tolerance was met before the iteration cap.
+    pub converged: bool,
+}
+
+/// A per-lane solver driven by [`drive_lanes`]: what it does with the gradient at the point it
+/// asked for, and what it reports if it runs out of iterations.
+pub trait LaneSolver {
+    /// Lane `lane` was evaluated at `p` (the f32 point the kernel saw) with gradient `g`, and
+    /// its KKT violation `kkt` is above the tolerance: the next point to evaluate.
+    fn step(
+        &mut self,
+        lane: usize,
+        p: &[f64; N_FEATURES],
+        g: &[f64; N_FEATURES],
+        kkt: f64,
+    ) -> [f64; N_FEATURES];
+    /// The weights of a lane that did not converge.
+    fn unconverged(&self, lane: usize) -> [f64; N_FEATURES];
+}
+
+/// The lock-step loop every batched MAP solver shares: evaluate all lanes of `block` at their
+/// current points in one gradient call, stop each lane whose KKT violation is at most `tol`
+/// (its weights freeze at that point), and let `solver` move the others. `start[lane]` is each
+/// lane's first point. Returns one result per fit of the block (empty lanes are skipped).
+#[allow(clippy::too_many_arguments)] // the loop's whole state, passed once per block
+pub fn drive_lanes<B: GradientBackend + ?Sized>(
+    backend: &B,
+    group: &GroupDesign,
+    block: &Block,
+    start: &[[f64; N_FEATURES]],
+    lambda: f64,
+    tol: f64,
+    max_iter: usize,
+    solver: &mut impl LaneSolver,
+) -> Vec<LaneResult> {
+    let lanes = block.fits.len();
+    let mut eval = [[0f64; N_FEATURES]; LANES];
+    eval[..lanes].copy_from_slice(&start[..lanes]);
+    let mut active = [false; LANES];
+    active[..lanes].fill(true);
+    let mut out: Vec<LaneResult> = (0..lanes)
+        .map(|_| LaneResult {
+            w: [0.0; N_FEATURES],
+            iterations: 0,
+            kkt_f32: f64::INFINITY,
+            converged: false,
+        })
+        .collect();
+    let mut w32 = vec![0f32; KPAD * LANES];
+    let mut grad = vec![0f64; KPAD * LANES];
+    for it in 0..max_iter {
+        for l in 0..LANES {
+            for k in 0..N_FEATURES {
+                w32[k * LANES + l] = eval[l][k] as f32;
+            }
+        }
+        backend.block_gradient(group, block, &w32, &mut grad, None);
+        let mut any_active = false;
+        for l in 0..lanes {
+            if !active[l] {
+                continue;
+            }
+            let mut p = [0f64; N_FEATURES];
+            let mut g = [0f64; N_FEATURES];
+            for k in 0..N_FEATURES {
+                p[k] = w32[k * LANES + l] as f64;
+                g[k] = grad[k * LANES + l];
+            }
+            let kkt = kkt_violation(&p, &g, lambda);
+            out[l].iterations = it + 1;
+            out[l].kkt_f32 = kkt;
+            if kkt <= tol {
+                active[l] = false;
+                out[l].converged = true;
+                out[l].w = p.map(|v| v as f32);
+                continue;
+            }
+            any_active = true;
+            eval[l] = solver.step(l, &p, &g, kkt);
+        }
+        if !any_active {
+            break;
+        }
+    }
+    for l in 0..lanes {
+        if active[l] {
+            out[l].w = solver.unconverged(l).map(|v| v as f32);
+        }
+    }
+    out
+}
+
+/// FISTA's per-lane state: iterate x, momentum point y (the point evaluated), step counter t.
+struct FistaLanes<'a> {
+    x: [[f64; N_FEATURES]; LANES],
+    y: [[f64; N_FEATURES]; LANES],
+    t: [f64; LANES],
+    steps: &'a [&'a Steps],
+    lambda: f64,
+}
+
+impl LaneSolver for FistaLanes<'_> {
+    fn step(
+        &mut self,
+        l: usize,
+        _p: &[f64; N_FEATURES],
+        g: &[f64; N_FEATURES],
+        _kkt: f64,
+    ) -> [f64; N_FEATURES] {
+        fista_step(
+            &mut self.x[l],
+            &mut self.y[l],
+            &mut self.t[l],
+            g,
+            &self.steps[l].step,
+            self.lambda,
+        );
+        self.y[l]
+    }
+
+    /// The last iterate as it stands.
+    fn unconverged(&self, l: usize) -> [f64; N_FEATURES] {
+        self.x[l]
+    }
+}
+
+/// Runs FISTA on every lane of `block`; `steps[lane]` are that lane's per-feature steps and
+/// `init[lane]` its starting point (zero when `None`; a bootstrap replicate starts at the
+/// point estimate, a few steps from its own optimum). Returns one result per fit of the block
+/// (empty lanes are skipped).
+#[allow(clippy::too_many_arguments)] // the solver's whole state, passed once per block
+pub fn fista_block<B: GradientBackend + ?Sized>(
+    backend: &B,
+    group: &GroupDesign,
+    block: &Block,
+    steps: &[&Steps],
+    init: Option<&[[f64; N_FEATURES]]>,
+    lambda: f64,
+    tol: f64,
+    max_iter: usize,
+) -> Vec<LaneResult> {
+    let lanes = block.fits.len();
+    let mut x = [[0f64; N_FEATURES]; LANES];
+    if let Some(init) = init {
+        x[..lanes].copy_from_slice(&init[..lanes]);
+    }
+    let mut solver = FistaLanes {
+        x,
+        y: x,
+        t: [1.0; LANES],
+        steps,
+        lambda,
+    };
+    drive_lanes(
+        backend,
+        group,
+        block,
+        &x[..lanes],
+        lambda,
+        tol,
+        max_iter,
+        &mut solver,
+    )
+}
+
+/// One FISTA step with adaptive restart: from the gradient `g` at the momentum point `y`, a
+/// proximal step gives the new iterate `x`; momentum restarts (t = 1) when the step and the
+/// momentum disagree (O'Donoghue & Candès), else `y` extrapolates past `x`.
+pub fn fista_step(
+    x: &mut [f64; N_FEATURES],
+    y: &mut [f64; N_FEATURES],
+    t: &mut f64,
+    g: &[f64; N_FEATURES],
+    step: &[f64; N_FEATURES],
+    lambda: f64,
+) {
+    let mut x_new = [0f64; N_FEATURES];
+    for k in 0..N_FEATURES {
+        x_new[k] = soft_threshold(y[k] - step[k] * g[k], lambda * step[k]);
+    }
+    let uphill: f64 = (0..N_FEATURES)
+        .map(|k| (y[k] - x_new[k]) * (x_new[k] - x[k]))
+        .sum();
+    if uphill > 0.0 {
+        *t = 1.0;
+        *y = x_new;
+    } else {
+        let t_next = 0.5 * (1.0 + (1.0 + 4.0 * *t * *t).sqrt());
+        let beta = (*t - 1.0) / t_next;
+        for k in 0..N_FEATURES {
+            y[k] = x_new[k] + beta * (x_new[k] - x[k]);
+        }
+        *t = t_next;
+    }
+    *x = x_new;
+}
+
+/// The proximal map of t·|·|.
+#[inline]
+pub fn soft_threshold(v: f64, t: f64) -> f64 {
+    if v > t {
+        v - t
+    } else if v < -t {
+        v + t
+    } else {
+        0.0
+    }
+}

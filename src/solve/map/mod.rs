@@ -1,0 +1,279 @@
+//! The MAP estimator: every fit's L1-penalised maximum a posteriori at once.
+//!
+//! [`solve_map`] runs batched FISTA over lane blocks through a
+//! [`GradientBackend`]; on the CPU each rayon task owns one block from start to finish, so its
+//! X and per-row data stay in that core's cache; on wgpu the whole solver state lives on the
+//! device and every block steps together ([`wgpu_fista`]), two launches per iteration (the
+//! warm-started Newton solver steps through [`lockstep`](crate::solve::backend::wgpu::lockstep), one launch per gradient; the
+//! posterior sampler's chains move to the device, [`crate::solve::posterior`]). Every result
+//! is then checked in f64.
+
+pub mod fista;
+pub mod newton;
+pub mod objective;
+pub mod params;
+pub mod polish;
+pub mod precondition;
+pub mod wgpu_fista;
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+pub use params::{MapParams, ValidMapParams};
+
+use crate::solve::backend::GradientBackend;
+use crate::solve::backend::wgpu::{lockstep, resident};
+
+use crate::design::{BatchDesign, KPAD, LANES};
+use crate::base::features::N_FEATURES;
+use precondition::{Steps, steps_for};
+
+/// The solved MAP of one fit.
+#[derive(Clone, Debug)]
+pub struct MapFit {
+    /// Weights, feature order.
+    pub weights: [f64; N_FEATURES],
+    /// f64 objective Σ logloss + λ‖w‖₁ at `weights` (NaN when the f64 check was skipped).
+    pub objective: f64,
+    /// KKT violation at `weights`: f64, or the batched loop's when the f64 check was skipped.
+    pub kkt: f64,
+    /// Batched (f32) iterations.
+    pub iterations: usize,
+    /// f64 polishing iterations (0 for almost every fit).
+    pub polish_iterations: usize,
+}
+
+/// Wall-clock split of a MAP solve, seconds.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct MapTimings {
+    /// Step sizes (Gram matrices per fold).
+    pub precondition_s: f64,
+    /// Batched FISTA through the backend.
+    pub batched_s: f64,
+    /// f64 objective/KKT of every fit, plus polishing.
+    pub verify_s: f64,
+    /// Gradient evaluations summed over blocks (each covers LANES fits).
+    pub block_gradients: usize,
+}
+
+/// All MAP fits, in [`BatchDesign::fits`] order.
+#[derive(Clone, Debug)]
+pub struct MapSolution {
+    /// One entry per fit.
+    pub fits: Vec<MapFit>,
+    /// Where the time went.
+    pub timings: MapTimings,
+    /// Backend description.
+    pub backend: String,
+}
+
+impl MapSolution {
+    /// Fits whose f64 KKT violation exceeds `tol`.
+    pub fn unconverged(&self, tol: f64) -> usize {
+        self.fits
+            .iter()
+            .filter(|f| f.kkt.is_nan() || f.kkt > tol)
+            .count()
+    }
+}
+
+/// How [`solve_map_with`] starts and checks its fits.
+#[derive(Clone, Copy, Default)]
+pub struct MapOptions<'a> {
+    /// Starting weights of fit `i` ([`BatchDesign::fits`] order); zero when `None`.
+    pub init: Option<&'a (dyn Fn(usize) -> [f64; N_FEATURES] + Sync)>,
+    /// Solve by proximal Newton ([`newton`]) with each fit's Hessian at its starting point as
+    /// the metric, instead of FISTA. Pays when every fit starts near its solution.
+    pub newton: bool,
+    /// Skip the f64 recomputation of each fit's objective and KKT (and the polish). The
+    /// batched loop's own KKT test, on a gradient accumulated in f64 from f32 logits, then
+    /// decides convergence and `objective` is NaN. The bootstrap uses this: millions of
+    /// replicate fits would spend more time in the scalar f64 pass than in the kernel.
+    pub skip_f64_check: bool,
+}
+
+/// Solves the L1-penalised logistic MAP of every fit, each checked in f64.
+pub fn solve_map<B: GradientBackend>(
+    design: &BatchDesign,
+    backend: &B,
+    params: &ValidMapParams,
+) -> MapSolution {
+    solve_map_with(design, backend, params, MapOptions::default())
+}
+
+/// [`solve_map`] with a starting point per fit and an optional f64 check.
+pub fn solve_map_with<B: GradientBackend>(
+    design: &BatchDesign,
+    backend: &B,
+    params: &ValidMapParams,
+    options: MapOptions<'_>,
+) -> MapSolution {
+    let lambda = params.lambda();
+    let tol = params.kkt_tol();
+    let t0 = Instant::now();
+    // Step sizes (a Gram matrix per row-weight vector) on first use: FISTA needs them all, the
+    // warm-started Newton solver only for a lane that falls back to FISTA.
+    let steps: Vec<OnceLock<Steps>> = design.row_weights.iter().map(|_| OnceLock::new()).collect();
+    let steps_of = |rw: usize| -> &Steps {
+        steps[rw].get_or_init(|| {
+            let weights = &design.row_weights[rw];
+            steps_for(&design.groups[weights.group], &weights.c)
+        })
+    };
+    if !options.newton {
+        (0..steps.len()).into_par_iter().for_each(|rw| {
+            steps_of(rw);
+        });
+    }
+    let t1 = Instant::now();
+    // The f32 loop aims a little below the tolerance so the f64 check rarely needs a polish.
+    let inner_tol = 0.5 * tol;
+    let body = |backend: &dyn GradientBackend, block: &crate::design::Block| {
+        let init: Option<Vec<[f64; N_FEATURES]>> = options
+            .init
+            .map(|init| block.fits.iter().map(|&f| init(f)).collect());
+        if options.newton {
+            let zero = vec![[0f64; N_FEATURES]; block.fits.len()];
+            let start = init.as_deref().unwrap_or(&zero);
+            let group = &design.groups[block.group];
+            let mut w32 = vec![0f32; KPAD * LANES];
+            for (l, w) in start.iter().enumerate() {
+                for k in 0..N_FEATURES {
+                    w32[k * LANES + l] = w[k] as f32;
+                }
+            }
+            let mut hess = vec![0f64; LANES * N_FEATURES * N_FEATURES];
+            backend.block_curvature(group, block, &w32, &mut hess);
+            let metrics: Vec<newton::Metric> = hess
+                .chunks_exact(N_FEATURES * N_FEATURES)
+                .take(block.fits.len())
+                .map(newton::Metric::from_hessian)
+                .collect();
+            let lane_steps = |lane: usize| steps_of(design.fits[block.fits[lane]].row_weights);
+            return newton::newton_block(
+                backend,
+                &design.groups[block.group],
+                block,
+                &lane_steps,
+                &metrics,
+                start,
+                lambda,
+                inner_tol,
+                params.max_iter(),
+            );
+        }
+        let lane_steps: Vec<&Steps> = block
+            .fits
+            .iter()
+            .map(|&f| steps_of(design.fits[f].row_weights))
+            .collect();
+        fista::fista_block(
+            backend,
+            &design.groups[block.group],
+            block,
+            &lane_steps,
+            init.as_deref(),
+            lambda,
+            inner_tol,
+            params.max_iter(),
+        )
+    };
+    let per_block: Vec<Vec<fista::LaneResult>> = match backend.fused_wgpu() {
+        // FISTA with its state on the device: two launches an iteration, no round trip.
+        Some(fused) if !options.newton => {
+            let resident = resident::ResidentBlocks::new(fused, design);
+            let start = |b: usize, lane: usize| {
+                let fit = design.blocks[b].fits[lane];
+                wgpu_fista::LaneStart {
+                    step: steps_of(design.fits[fit].row_weights).step,
+                    init: options.init.map_or([0.0; N_FEATURES], |init| init(fit)),
+                }
+            };
+            wgpu_fista::fista_resident(
+                &resident,
+                &design.blocks,
+                &start,
+                lambda,
+                inner_tol,
+                params.max_iter(),
+            )
+        }
+        Some(fused) => {
+            lockstep::Lockstep::new(fused, &design.groups, &design.blocks).run(|ls, b| body(ls, b))
+        }
+        None => design.blocks.par_iter().map(|b| body(backend, b)).collect(),
+    };
+    let t2 = Instant::now();
+    let block_gradients = per_block
+        .iter()
+        .map(|lanes| lanes.iter().map(|l| l.iterations).max().unwrap_or(0))
+        .sum();
+    let mut jobs = Vec::with_capacity(design.fits.len());
+    for (block, lanes) in design.blocks.iter().zip(&per_block) {
+        for (lane, result) in lanes.iter().enumerate() {
+            jobs.push((block, lane, result));
+        }
+    }
+    let mut fits: Vec<(usize, MapFit)> = jobs
+        .par_iter()
+        .map(|&(block, lane, result)| {
+            let fit_id = block.fits[lane];
+            let group = &design.groups[block.group];
+            let w: [f64; N_FEATURES] = result.w.map(|v| v as f64);
+            if options.skip_f64_check {
+                let fit = MapFit {
+                    weights: w,
+                    objective: f64::NAN,
+                    kkt: result.kkt_f32,
+                    iterations: result.iterations,
+                    polish_iterations: 0,
+                };
+                return (fit_id, fit);
+            }
+            let (objective, grad) = objective::objective_f64(group, block, lane, &w, lambda);
+            let kkt = objective::kkt_violation(&w, &grad, lambda);
+            let fit = if kkt <= tol {
+                MapFit {
+                    weights: w,
+                    objective,
+                    kkt,
+                    iterations: result.iterations,
+                    polish_iterations: 0,
+                }
+            } else {
+                let (w, objective, kkt, n) = polish::polish_f64(
+                    group,
+                    block,
+                    lane,
+                    steps_of(design.fits[fit_id].row_weights),
+                    &w,
+                    lambda,
+                    tol,
+                    params.max_iter(),
+                );
+                MapFit {
+                    weights: w,
+                    objective,
+                    kkt,
+                    iterations: result.iterations,
+                    polish_iterations: n,
+                }
+            };
+            (fit_id, fit)
+        })
+        .collect();
+    fits.sort_by_key(|(id, _)| *id);
+    let t3 = Instant::now();
+    MapSolution {
+        fits: fits.into_iter().map(|(_, f)| f).collect(),
+        timings: MapTimings {
+            precondition_s: (t1 - t0).as_secs_f64(),
+            batched_s: (t2 - t1).as_secs_f64(),
+            verify_s: (t3 - t2).as_secs_f64(),
+            block_gradients,
+        },
+        backend: backend.name(),
+    }
+}

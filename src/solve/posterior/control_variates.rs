@@ -1,0 +1,412 @@
+//! Posterior means with zero-variance control variates: the same draws, a far smaller
+//! Monte-Carlo error.
+//!
+//! Any h(w) whose posterior mean is known to be 0 can be subtracted from the draws, w − βᵀh,
+//! without changing the expectation; with β the regression of w on h, the variance falls by the
+//! share of w's variance that h explains (Assaraf & Caffarel 1999; Mira, Solgi & Imparato 2013).
+//! By Stein's identity ∫ ∂ⱼ(φ·π) = 0, so ∂ⱼφ + φ·sⱼ has mean 0 for any φ with φ·π continuous
+//! and vanishing at infinity (sⱼ = ∂ⱼ log π). Used here:
+//!
+//! - φ = 1: the score sⱼ = ∂ⱼ log π = −(∂ⱼ loss + λ·sign wⱼ). For a Gaussian posterior
+//!   N(μ, Σ), w = μ − Σ·s exactly, so the weights the data pin down lose nearly all their
+//!   Monte-Carlo error.
+//! - φ = |wⱼ| (continuous, so φ·π is too): kⱼ = sign wⱼ + |wⱼ|·sⱼ. For the weights the data say
+//!   little about, whose posterior is close to the Laplace prior itself, wⱼ = −kⱼ/λ − sⱼ/λ²
+//!   exactly under the prior alone.
+//! - φ = wⱼ and φ = wⱼ²/2: 1 + wⱼ·sⱼ and wⱼ + ½wⱼ²·sⱼ, for skewed posteriors.
+//!
+//! Weight j is regressed on the 29 scores and its 3 own terms (32 regressors), over all chains'
+//! draws of the fit. The Monte-Carlo error is that of the corrected series, from its effective
+//! sample size like any chain average, less the 32 draws spent on the coefficients
+//! (√(var / (ESS − 32))). Checked against 4 × 20,000-draw runs (`benches/cv_calibration.sh`):
+//! with fast.json's 4 × 300 draws, z = Δ / combined MCSE has sd 1.02–1.05 over every weight of
+//! 160–320 fits (4 × 200 draws: 1.05; 4 × 100: 1.10–1.13). Coefficients fitted on
+//! half of the chains and applied to the other half (cross-fitting) were tried: better
+//! calibrated on average, but now and then a chain's excursion outside the other half's range
+//! made them useless (MCSE 0.26).
+
+use super::sampler::ChainOutput;
+use crate::base::mcmc::diagnostics::{ess, split};
+use crate::base::features::N_FEATURES;
+use ndarray::{Array2, ArrayView2, Axis, s};
+
+/// Own terms per weight: kink (φ = |wⱼ|), φ = wⱼ and φ = wⱼ²/2.
+const OWN: usize = 3;
+/// Regressors per weight: the 29 scores and the weight's own terms.
+const P: usize = N_FEATURES + OWN;
+
+/// A fit's control-variate estimates.
+#[derive(Clone, Debug)]
+pub struct CvMeans {
+    /// Posterior mean per weight.
+    pub mean: [f64; N_FEATURES],
+    /// Its Monte-Carlo standard error.
+    pub mcse: [f64; N_FEATURES],
+}
+
+/// The control-variate estimate of every weight's posterior mean from one fit's chains (all of
+/// the same length, with scores recorded). `None` when there are too few draws to fit the
+/// coefficients (fewer than 4 per coefficient) or the regressors are degenerate.
+pub fn cv_means(chains: &[ChainOutput]) -> Option<CvMeans> {
+    let n = chains[0].draws.len() / N_FEATURES;
+    let total = n * chains.len();
+    if total < 4 * P || chains.iter().any(|c| c.scores.len() != c.draws.len()) {
+        return None;
+    }
+    // One row per draw, chain by chain.
+    let mut z = Array2::<f64>::zeros((total, COLS));
+    for (row, (c, d)) in chains
+        .iter()
+        .flat_map(|c| (0..n).map(move |d| (c, d)))
+        .enumerate()
+    {
+        let at = d * N_FEATURES..(d + 1) * N_FEATURES;
+        let (w, s) = (&c.draws[at.clone()], &c.scores[at]);
+        let mut out = z.row_mut(row);
+        for j in 0..N_FEATURES {
+            let (wj, sj) = (w[j] as f64, s[j] as f64);
+            let sign = if wj > 0.0 {
+                1.0
+            } else if wj < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            out[j] = sj;
+            let own = [sign + wj.abs() * sj, 1.0 + wj * sj, wj + 0.5 * wj * wj * sj];
+            for (o, v) in own.into_iter().enumerate() {
+                out[K0 + j * OWN + o] = v;
+            }
+            out[W0 + j] = wj;
+        }
+    }
+    let (beta_s, beta_own) = coefficients(z.view())?;
+    // Corrected draws f = w − βᵀh (h uncentred: its posterior mean is 0, not its sample mean).
+    let mut f = z.slice(s![.., W0..]).to_owned();
+    simd::subtract_products(
+        z.as_slice().expect("standard layout"),
+        COLS,
+        beta_s.as_slice().expect("standard layout"),
+        f.as_slice_mut().expect("standard layout"),
+    );
+    for j in 0..N_FEATURES {
+        for o in 0..OWN {
+            let (b, col) = (beta_own[j][o], z.column(K0 + j * OWN + o));
+            f.column_mut(j).zip_mut_with(&col, |v, &h| *v -= b * h);
+        }
+    }
+    let mut out = CvMeans {
+        mean: [0.0; N_FEATURES],
+        mcse: [0.0; N_FEATURES],
+    };
+    let mut series: Vec<Vec<f64>> = vec![vec![0.0; n]; chains.len()];
+    for j in 0..N_FEATURES {
+        let column = f.column(j);
+        for (c, trace) in series.iter_mut().enumerate() {
+            for (d, v) in trace.iter_mut().enumerate() {
+                *v = column[c * n + d];
+            }
+        }
+        let mean = column.sum() / total as f64;
+        let var = column.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (total - 1) as f64;
+        let refs: Vec<&[f64]> = series.iter().map(|t| t.as_slice()).collect();
+        let halves = split(&refs);
+        let half_refs: Vec<&[f64]> = halves.iter().map(|t| t.as_slice()).collect();
+        out.mean[j] = mean;
+        out.mcse[j] = if var > 0.0 {
+            // The coefficients were fitted to the same draws: P of the effective draws are spent
+            // on them (as residual degrees of freedom in a regression).
+            (var / (ess(&half_refs) - P as f64).max(1.0)).sqrt()
+        } else {
+            0.0
+        };
+    }
+    Some(out)
+}
+
+/// Columns of the per-draw matrix: 29 scores, 29 × [`OWN`] own terms (weight-major), 29
+/// weights.
+const COLS: usize = N_FEATURES * (2 + OWN);
+/// First own-term column.
+const K0: usize = N_FEATURES;
+/// First weight column.
+const W0: usize = N_FEATURES * (1 + OWN);
+
+/// Regression coefficients of every weight on the scores (column j of a 29 × 29 matrix) and on
+/// its own terms, from the draws in `z` (rows of [`COLS`] columns).
+fn coefficients(z: ArrayView2<f64>) -> Option<(Array2<f64>, [[f64; OWN]; N_FEATURES])> {
+    let means = z.mean_axis(Axis(0))?;
+    let centred = &z - &means;
+    // Hand-written rather than ndarray's dot: its threaded GEMM would spin up threads inside
+    // the sampler's rayon tasks (a sixth of a run's time went to the scheduler).
+    let mut g = Array2::<f64>::zeros((N_FEATURES, COLS));
+    simd::rank_updates(
+        centred.as_slice().expect("standard layout"),
+        COLS,
+        N_FEATURES,
+        g.as_slice_mut().expect("standard layout"),
+    );
+    let mut beta_s = Array2::<f64>::zeros((N_FEATURES, N_FEATURES));
+    let mut beta_own = [[0f64; OWN]; N_FEATURES];
+    for j in 0..N_FEATURES {
+        let own = centred.slice(s![.., K0 + j * OWN..K0 + (j + 1) * OWN]);
+        let g_kk = own.t().dot(&own);
+        let g_kw = own.t().dot(&centred.column(W0 + j));
+        let mut m = [[0f64; P]; P];
+        let mut rhs = [0f64; P];
+        for a in 0..N_FEATURES {
+            for b in 0..N_FEATURES {
+                m[a][b] = g[[a, b]];
+            }
+            for o in 0..OWN {
+                m[a][N_FEATURES + o] = g[[a, K0 + j * OWN + o]];
+                m[N_FEATURES + o][a] = m[a][N_FEATURES + o];
+            }
+            rhs[a] = g[[a, W0 + j]];
+        }
+        for o in 0..OWN {
+            for p in 0..OWN {
+                m[N_FEATURES + o][N_FEATURES + p] = g_kk[[o, p]];
+            }
+            rhs[N_FEATURES + o] = g_kw[o];
+        }
+        let beta = solve_spd(m, rhs)?;
+        for a in 0..N_FEATURES {
+            beta_s[[a, j]] = beta[a];
+        }
+        beta_own[j].copy_from_slice(&beta[N_FEATURES..]);
+    }
+    Some((beta_s, beta_own))
+}
+
+/// Solves the symmetric positive semi-definite system `m·x = rhs` by Cholesky, with a ridge of
+/// 1e-10 of the mean diagonal so exactly collinear regressors (a feature absent from every
+/// training row has sⱼ = −λ·sign wⱼ) still factor. `None` if it does not factor.
+fn solve_spd(mut m: [[f64; P]; P], rhs: [f64; P]) -> Option<[f64; P]> {
+    let ridge = 1e-10 * (0..P).map(|i| m[i][i]).sum::<f64>() / P as f64;
+    if !(ridge > 0.0 && ridge.is_finite()) {
+        return None;
+    }
+    for (i, row) in m.iter_mut().enumerate() {
+        row[i] += ridge;
+    }
+    // In-place lower Cholesky factor.
+    for i in 0..P {
+        for j in 0..=i {
+            let mut v = m[i][j];
+            for k in 0..j {
+                v -= m[i][k] * m[j][k];
+            }
+            if i == j {
+                if v <= 0.0 {
+                    return None;
+                }
+                m[i][i] = v.sqrt();
+            } else {
+                m[i][j] = v / m[j][j];
+            }
+        }
+    }
+    let mut y = [0f64; P];
+    for i in 0..P {
+        y[i] = (rhs[i] - (0..i).map(|k| m[i][k] * y[k]).sum::<f64>()) / m[i][i];
+    }
+    let mut x = [0f64; P];
+    for i in (0..P).rev() {
+        x[i] = (y[i] - (i + 1..P).map(|k| m[k][i] * x[k]).sum::<f64>()) / m[i][i];
+    }
+    Some(x)
+}
+
+/// The two products of the estimate, compiled for AVX2+FMA where the CPU has it (the crate
+/// itself targets baseline x86-64, where LLVM emits 2-wide SSE2 for these loops).
+mod simd {
+    use crate::base::features::N_FEATURES;
+
+    /// `g[a][·] += Σ_rows row[a] · row[·]` for the first `lead` columns a: `rows` is
+    /// row-major with `cols` columns, `g` is `lead × cols`.
+    pub fn rank_updates(rows: &[f64], cols: usize, lead: usize, g: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { rank_updates_avx2(rows, cols, lead, g) };
+            return;
+        }
+        rank_updates_body(rows, cols, lead, g);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn rank_updates_avx2(rows: &[f64], cols: usize, lead: usize, g: &mut [f64]) {
+        rank_updates_body(rows, cols, lead, g);
+    }
+
+    /// Draws taken together: each load and store of `g` then serves four multiply-adds
+    /// instead of one (with one draw at a time the loop was bound by `g`'s traffic).
+    const DRAWS: usize = 4;
+
+    #[inline(always)]
+    fn rank_updates_body(rows: &[f64], cols: usize, lead: usize, g: &mut [f64]) {
+        let mut blocks = rows.chunks_exact(DRAWS * cols);
+        for block in &mut blocks {
+            let (r0, rest) = block.split_at(cols);
+            let (r1, rest) = rest.split_at(cols);
+            let (r2, r3) = rest.split_at(cols);
+            for (a, out) in g.chunks_exact_mut(cols).take(lead).enumerate() {
+                let (x0, x1, x2, x3) = (r0[a], r1[a], r2[a], r3[a]);
+                for (o, (((&v0, &v1), &v2), &v3)) in
+                    out.iter_mut().zip(r0.iter().zip(r1).zip(r2).zip(r3))
+                {
+                    *o += x0 * v0 + x1 * v1 + x2 * v2 + x3 * v3;
+                }
+            }
+        }
+        for row in blocks.remainder().chunks_exact(cols) {
+            for (a, out) in g.chunks_exact_mut(cols).take(lead).enumerate() {
+                let x = row[a];
+                for (o, &v) in out.iter_mut().zip(row) {
+                    *o += x * v;
+                }
+            }
+        }
+    }
+
+    /// `f[r][j] −= Σ_a z[r][a] · beta[a][j]` over the 29 scores a: `z` has `cols` columns,
+    /// `beta` is 29 × 29 and `f` is rows × 29, all row-major.
+    pub fn subtract_products(z: &[f64], cols: usize, beta: &[f64], f: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { subtract_products_avx2(z, cols, beta, f) };
+            return;
+        }
+        subtract_products_body(z, cols, beta, f);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn subtract_products_avx2(z: &[f64], cols: usize, beta: &[f64], f: &mut [f64]) {
+        subtract_products_body(z, cols, beta, f);
+    }
+
+    #[inline(always)]
+    fn subtract_products_body(z: &[f64], cols: usize, beta: &[f64], f: &mut [f64]) {
+        for (z_row, f_row) in z.chunks_exact(cols).zip(f.chunks_exact_mut(N_FEATURES)) {
+            for (a, b_row) in beta.chunks_exact(N_FEATURES).enumerate() {
+                let x = z_row[a];
+                for (v, &b) in f_row.iter_mut().zip(b_row) {
+                    *v -= x * b;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::rng::Rng;
+
+    fn chains_from(
+        mut draw: impl FnMut(&mut Rng) -> ([f64; N_FEATURES], [f64; N_FEATURES]),
+    ) -> Vec<ChainOutput> {
+        let mut rng = Rng::new(3);
+        (0..4)
+            .map(|_| {
+                let (mut draws, mut scores) = (Vec::new(), Vec::new());
+                for _ in 0..300 {
+                    let (w, s) = draw(&mut rng);
+                    draws.extend(w.iter().map(|&v| v as f32));
+                    scores.extend(s.iter().map(|&v| v as f32));
+                }
+                ChainOutput {
+                    draws,
+                    scores,
+                    accept_rate: 1.0,
+                    divergences: 0,
+                    step_size: 0.1,
+                }
+            })
+            .collect()
+    }
+
+    /// A Gaussian target: w = μ − Σ·s exactly, so the estimate is μ up to the f32 rounding of
+    /// the stored draws, whatever the draws' own spread.
+    #[test]
+    fn gaussian_target_gives_the_mean_exactly() {
+        let mu: [f64; N_FEATURES] = std::array::from_fn(|j| 0.3 - 0.02 * j as f64);
+        let sd: [f64; N_FEATURES] = std::array::from_fn(|j| 0.05 + 0.01 * j as f64);
+        let chains = chains_from(|rng| {
+            let mut w = [0.0; N_FEATURES];
+            let mut s = [0.0; N_FEATURES];
+            // Correlated pairs (j, j + 1): w = μ + L·e with L lower-triangular per pair.
+            for j in (0..N_FEATURES - 1).step_by(2) {
+                let (e0, e1) = rng.normal_pair();
+                let (a, b) = (sd[j], sd[j + 1]);
+                let rho = 0.6;
+                let (x0, x1) = (a * e0, b * (rho * e0 + (1.0 - rho * rho).sqrt() * e1));
+                w[j] = mu[j] + x0;
+                w[j + 1] = mu[j + 1] + x1;
+                // s = −Σ⁻¹(w − μ) for Σ = [[a², ρab], [ρab, b²]].
+                let det = a * a * b * b * (1.0 - rho * rho);
+                s[j] = -(b * b * x0 - rho * a * b * x1) / det;
+                s[j + 1] = -(a * a * x1 - rho * a * b * x0) / det;
+            }
+            let last = N_FEATURES - 1;
+            let e = rng.normal();
+            w[last] = mu[last] + sd[last] * e;
+            s[last] = -e / sd[last];
+            (w, s)
+        });
+        let cv = cv_means(&chains).expect("enough draws");
+        for j in 0..N_FEATURES {
+            let plain_error = sd[j] / (1200f64).sqrt();
+            assert!(
+                (cv.mean[j] - mu[j]).abs() < 1e-3 * plain_error,
+                "weight {j}: {} vs {}",
+                cv.mean[j],
+                mu[j]
+            );
+            assert!(
+                cv.mcse[j] < 1e-3 * plain_error,
+                "weight {j}: MCSE {}",
+                cv.mcse[j]
+            );
+        }
+    }
+
+    /// The Laplace prior alone: wⱼ = −kⱼ/λ − sⱼ/λ², so the kink term recovers the mean 0
+    /// exactly, where the draws' plain mean is off by ~b·√2/√1200.
+    #[test]
+    fn laplace_target_gives_the_mean_exactly() {
+        let b = 0.1;
+        let chains = chains_from(|rng| {
+            let mut w = [0.0; N_FEATURES];
+            let mut s = [0.0; N_FEATURES];
+            for j in 0..N_FEATURES {
+                let u = rng.uniform() - 0.5;
+                w[j] = -b * u.signum() * (1.0 - 2.0 * u.abs()).ln();
+                s[j] = -w[j].signum() / b;
+            }
+            (w, s)
+        });
+        let cv = cv_means(&chains).expect("enough draws");
+        for j in 0..N_FEATURES {
+            assert!(cv.mean[j].abs() < 1e-5, "weight {j}: {}", cv.mean[j]);
+            assert!(cv.mcse[j] < 1e-5, "weight {j}: MCSE {}", cv.mcse[j]);
+        }
+    }
+
+    /// Too few draws to fit 32 coefficients: no estimate (the caller keeps the plain mean).
+    #[test]
+    fn too_few_draws_give_none() {
+        let mut chains = chains_from(|_| ([0.1; N_FEATURES], [0.0; N_FEATURES]));
+        for c in &mut chains {
+            c.draws.truncate(10 * N_FEATURES);
+            c.scores.truncate(10 * N_FEATURES);
+        }
+        assert!(cv_means(&chains).is_none());
+    }
+}

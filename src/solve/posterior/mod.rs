@@ -1,0 +1,315 @@
+//! The paper's estimator: the posterior mean under the Laplace(0, b) prior, by batched HMC.
+//!
+//! Every (judge, group, fold, chain) is a lane; blocks hold whole fits (all their chains), so a
+//! block's rayon task samples, summarises its fits (mean, sd, MCSE, R-hat, ESS per weight) and
+//! frees the draws. Warm-up adapts each lane's step size and diagonal mass matrix as Stan and
+//! numpyro do; every lane takes the same number of leapfrog steps (random per iteration).
+//! The steps follow the true loss gradient or, by default, each lane's quadratic model of the
+//! loss with the true potential in the accept test (`surrogate.rs`).
+
+pub mod control_variates;
+mod device_phase;
+pub mod lanes;
+pub mod laplace_flow;
+pub mod model_fit;
+pub mod params;
+pub mod sampler;
+pub mod surrogate;
+
+use std::cell::RefCell;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+pub use params::{HmcParams, Trajectory, ValidHmcParams};
+
+use crate::base::mcmc::diagnostics::{FastDiagnostics, diagnose};
+use crate::design::{BatchDesign, Block};
+use crate::base::error::Result;
+use crate::base::features::N_FEATURES;
+use crate::load::Dataset;
+use crate::solve::backend::GradientBackend;
+use crate::solve::backend::wgpu::lockstep::Lockstep;
+use crate::solve::map::precondition::curvature_diag;
+use control_variates::{CvMeans, cv_means};
+use crate::solve::backend::KernelCalls;
+use sampler::{ChainStart, sample_block};
+
+/// Posterior summary of one fit.
+#[derive(Clone, Debug)]
+pub struct PosteriorFit {
+    /// Posterior mean per weight (the paper's estimate).
+    pub mean: [f64; N_FEATURES],
+    /// Posterior sd per weight.
+    pub sd: [f64; N_FEATURES],
+    /// Monte-Carlo standard error of each mean.
+    pub mcse: [f64; N_FEATURES],
+    /// Rank-normalised split R-hat per weight.
+    pub rhat: [f64; N_FEATURES],
+    /// Bulk ESS per weight.
+    pub ess_bulk: [f64; N_FEATURES],
+    /// Mean acceptance probability over chains and kept draws.
+    pub accept_rate: f64,
+    /// Mean adapted step size over chains.
+    pub step_size: f64,
+    /// Divergent transitions over all chains' kept draws.
+    pub divergences: usize,
+    /// Draws kept per chain (fewer than asked when an MCSE target stopped sampling early).
+    pub draws: usize,
+    /// Whether `mean` and `mcse` are the control-variate estimate (else the draws' average:
+    /// the paper's estimator, or too few draws for the regression).
+    pub control_variates: bool,
+}
+
+impl PosteriorFit {
+    /// Largest R-hat over weights.
+    pub fn max_rhat(&self) -> f64 {
+        self.rhat.iter().copied().fold(f64::NAN, f64::max)
+    }
+    /// Smallest bulk ESS over weights.
+    pub fn min_ess(&self) -> f64 {
+        self.ess_bulk.iter().copied().fold(f64::NAN, f64::min)
+    }
+}
+
+/// Timings of a posterior run, seconds.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct PosteriorTimings {
+    /// Sampling and summarising, all blocks.
+    pub sampling_s: f64,
+    /// Block-gradient kernel calls made.
+    pub block_gradients: usize,
+    /// Forward-only (loss) kernel calls made: one per iteration with surrogate trajectories.
+    pub block_losses: usize,
+    /// Curvature kernel calls made (refits of the surrogate model).
+    pub block_curvatures: usize,
+    /// Lane blocks sampled.
+    pub blocks: usize,
+    /// Useful GFLOP done by the kernel calls above, per training row and lane: 4 × 29 for a
+    /// gradient, 2 × 29 for a loss, 2 × 29 + 29 × 30 for a curvature.
+    pub kernel_gflop: f64,
+}
+
+/// All posterior fits, in [`BatchDesign::fits`] order.
+#[derive(Clone, Debug)]
+pub struct PosteriorSolution {
+    /// One summary per fit.
+    pub fits: Vec<PosteriorFit>,
+    /// Where the time went.
+    pub timings: PosteriorTimings,
+    /// Backend description.
+    pub backend: String,
+}
+
+/// Samples every fit's posterior; `tick` is called once per finished block (progress).
+pub fn solve_posterior<B: GradientBackend>(
+    design: &BatchDesign,
+    data: &Dataset,
+    backend: &B,
+    params: &ValidHmcParams,
+    tick: &(dyn Fn(usize) + Sync),
+) -> Result<PosteriorSolution> {
+    let t0 = Instant::now();
+    let blocks = design.chain_blocks(data, params.chains())?;
+    let n_blocks = blocks.len();
+    // First mass-matrix guess per row-weight vector: 1 / curvature bound (prior variance 2b²
+    // for a feature absent from the training rows).
+    let prior_var = 2.0 * params.prior_scale() * params.prior_scale();
+    let inv_mass0: Vec<[f64; N_FEATURES]> = design
+        .row_weights
+        .par_iter()
+        .map(|rw| {
+            curvature_diag(&design.groups[rw.group], &rw.c)
+                .map(|d| if d > 0.0 { 1.0 / d } else { prior_var })
+        })
+        .collect();
+    let body = |backend: &dyn GradientBackend, block: &Block| {
+        let starts: Vec<ChainStart> = block
+            .fits
+            .iter()
+            .zip(&block.chains)
+            .map(|(&f, &c)| ChainStart {
+                seed: chain_seed(params.seed(), design.fits[f].seed_key, c),
+                inv_mass: inv_mass0[design.fits[f].row_weights],
+            })
+            .collect();
+        // The early-stopping test needs only the MCSE of each mean (no ranks). Its
+        // control-variate estimates are kept with the draw count they saw: when that check
+        // ends the sampling, the summary takes them instead of fitting them again.
+        let checked: RefCell<(usize, Vec<Option<CvMeans>>)> = RefCell::new((0, Vec::new()));
+        let enough = |outs: &[sampler::ChainOutput]| {
+            let target = params.mcse_target().unwrap_or(f64::INFINITY);
+            let fits = outs.chunks(params.chains());
+            if !params.control_variates() {
+                return fits
+                    .into_iter()
+                    .all(|fc| (0..N_FEATURES).all(|k| mcse_of_mean(fc, k) <= target));
+            }
+            let cvs: Vec<Option<CvMeans>> = fits.clone().map(cv_means).collect();
+            let met = fits.zip(&cvs).all(|(fc, cv)| match cv {
+                Some(cv) => cv.mcse.iter().all(|&m| m <= target),
+                None => (0..N_FEATURES).all(|k| mcse_of_mean(fc, k) <= target),
+            });
+            *checked.borrow_mut() = (outs[0].draws.len() / N_FEATURES, cvs);
+            met
+        };
+        let group = &design.groups[block.group];
+        let (chains, calls) = sample_block(backend, group, block, &starts, params, &enough);
+        let kept = chains[0].draws.len() / N_FEATURES;
+        let (checked_at, checked_cvs) = checked.take();
+        let summaries = summarise(
+            &block.fits,
+            &chains,
+            kept,
+            (checked_at == kept).then_some(checked_cvs),
+        );
+        tick(n_blocks);
+        (summaries, calls)
+    };
+    let per_block: Vec<(Vec<(usize, PosteriorFit)>, KernelCalls)> = match backend.fused_wgpu() {
+        Some(fused) => Lockstep::new(fused, &design.groups, &blocks).run(|ls, b| body(ls, b)),
+        None => blocks.par_iter().map(|b| body(backend, b)).collect(),
+    };
+    // Useful flops per training row and lane: 4 × 29 for a gradient pass, 2 × 29 for a
+    // forward pass, 2 × 29 + 2 × 435 for a curvature pass (the Hessian's lower triangle).
+    let per_row = |c: &KernelCalls| {
+        let k = N_FEATURES as f64;
+        c.gradients as f64 * 4.0 * k
+            + c.losses as f64 * 2.0 * k
+            + c.curvatures as f64 * (2.0 * k + k * (k + 1.0))
+    };
+    let kernel_gflop: f64 = blocks
+        .iter()
+        .zip(&per_block)
+        .map(|(b, (_, calls))| {
+            let rows: usize = b.fits.iter().map(|&f| design.fits[f].n_train).sum();
+            per_row(calls) * rows as f64
+        })
+        .sum::<f64>()
+        / 1e9;
+    let total = per_block
+        .iter()
+        .fold(KernelCalls::default(), |acc, (_, c)| KernelCalls {
+            gradients: acc.gradients + c.gradients,
+            losses: acc.losses + c.losses,
+            curvatures: acc.curvatures + c.curvatures,
+        });
+    let mut fits: Vec<(usize, PosteriorFit)> = per_block.into_iter().flat_map(|(s, _)| s).collect();
+    fits.sort_by_key(|(id, _)| *id);
+    Ok(PosteriorSolution {
+        fits: fits.into_iter().map(|(_, f)| f).collect(),
+        timings: PosteriorTimings {
+            sampling_s: t0.elapsed().as_secs_f64(),
+            block_gradients: total.gradients,
+            block_losses: total.losses,
+            block_curvatures: total.curvatures,
+            kernel_gflop,
+            blocks: n_blocks,
+        },
+        backend: backend.name(),
+    })
+}
+
+/// MCSE of the mean of weight `k` over `chains` (sd / √ESS of the split raw draws).
+fn mcse_of_mean(chains: &[sampler::ChainOutput], k: usize) -> f64 {
+    let kept = chains[0].draws.len() / N_FEATURES;
+    let traces: Vec<Vec<f64>> = chains
+        .iter()
+        .map(|c| {
+            (0..kept)
+                .map(|d| c.draws[d * N_FEATURES + k] as f64)
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[f64]> = traces.iter().map(|t| t.as_slice()).collect();
+    let split = crate::base::mcmc::diagnostics::split(&refs);
+    let split_refs: Vec<&[f64]> = split.iter().map(|t| t.as_slice()).collect();
+    let all: Vec<f64> = split.iter().flatten().copied().collect();
+    let n = all.len() as f64;
+    let mean = all.iter().sum::<f64>() / n;
+    let sd = (all.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt();
+    sd / crate::base::mcmc::diagnostics::ess(&split_refs).sqrt()
+}
+
+/// A chain's seed from the run seed, the fit's seed key and the chain number (SplitMix-style mixing).
+fn chain_seed(seed: u64, key: u64, chain: u16) -> u64 {
+    let mut z = seed ^ 0x5851_f42d_4c95_7f2d;
+    for v in [key, chain as u64] {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15) ^ v;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+    }
+    z
+}
+
+/// Groups a block's lanes by fit and computes each fit's summary; `checked_cvs` are the
+/// control-variate estimates (one per fit, lane order) of the check that ended the sampling.
+fn summarise(
+    lane_fits: &[usize],
+    chains: &[sampler::ChainOutput],
+    draws: usize,
+    checked_cvs: Option<Vec<Option<CvMeans>>>,
+) -> Vec<(usize, PosteriorFit)> {
+    let mut checked_cvs = checked_cvs.map(Vec::into_iter);
+    let mut out = Vec::new();
+    let chains_per_fit = lane_fits.iter().filter(|&&f| f == lane_fits[0]).count();
+    // The fast path needs an even number of draws (split halves without a dropped middle).
+    let mut fast = (draws >= 4 && draws.is_multiple_of(2))
+        .then(|| FastDiagnostics::new(chains_per_fit, draws));
+    let mut i = 0;
+    while i < lane_fits.len() {
+        let fit = lane_fits[i];
+        let mut j = i;
+        while j < lane_fits.len() && lane_fits[j] == fit {
+            j += 1;
+        }
+        let own = &chains[i..j];
+        let mut summary = PosteriorFit {
+            mean: [0.0; N_FEATURES],
+            sd: [0.0; N_FEATURES],
+            mcse: [0.0; N_FEATURES],
+            rhat: [0.0; N_FEATURES],
+            ess_bulk: [0.0; N_FEATURES],
+            accept_rate: own.iter().map(|c| c.accept_rate).sum::<f64>() / own.len() as f64,
+            step_size: own.iter().map(|c| c.step_size).sum::<f64>() / own.len() as f64,
+            divergences: own.iter().map(|c| c.divergences).sum(),
+            draws,
+            control_variates: false,
+        };
+        let mut traces: Vec<Vec<f64>> = vec![vec![0.0; draws]; own.len()];
+        for k in 0..N_FEATURES {
+            let d = match fast.as_mut() {
+                Some(fast) => fast.diagnose(|c, d| own[c].draws[d * N_FEATURES + k]),
+                None => {
+                    for (trace, chain) in traces.iter_mut().zip(own) {
+                        for (d, v) in trace.iter_mut().enumerate() {
+                            *v = chain.draws[d * N_FEATURES + k] as f64;
+                        }
+                    }
+                    let refs: Vec<&[f64]> = traces.iter().map(|t| t.as_slice()).collect();
+                    diagnose(&refs)
+                }
+            };
+            summary.mean[k] = d.mean;
+            summary.sd[k] = d.sd;
+            summary.mcse[k] = d.mcse;
+            summary.rhat[k] = d.rhat;
+            summary.ess_bulk[k] = d.ess_bulk;
+        }
+        // With recorded scores, the mean and its error come from the control-variate estimate
+        // (sd, R-hat and ESS stay those of the draws themselves).
+        let cv = match checked_cvs.as_mut() {
+            Some(cvs) => cvs.next().flatten(),
+            None => cv_means(own),
+        };
+        if let Some(cv) = cv {
+            summary.mean = cv.mean;
+            summary.mcse = cv.mcse;
+            summary.control_variates = true;
+        }
+        out.push((fit, summary));
+        i = j;
+    }
+    out
+}
