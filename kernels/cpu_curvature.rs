@@ -16,8 +16,8 @@
 //! The reference is the default [`GradientBackend::block_curvature`] (plain per-lane f64
 //! loops, `solve/backend/mod.rs`); the tests compare the two.
 
-use crate::design::{KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{KPAD, LANES};
 
 use super::kernel::exp_approx;
 

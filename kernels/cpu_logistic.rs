@@ -18,8 +18,8 @@
 //! The plain-tensor-ops reference of this kernel is `solve::backend::reference` (burn), and the tests
 //! compare the two.
 
-use crate::design::{KPAD, LANES, ROW_TILE};
 use crate::base::features::N_FEATURES;
+use crate::design::{KPAD, LANES, ROW_TILE};
 
 /// Rows per register block of the logits loop (4 rows × 2 AVX2 registers = 8 accumulators).
 const RB: usize = 4;

@@ -19,8 +19,8 @@
 //! each list entry two 256-bit loads. The tests compare it with an f64 gradient and with the
 //! dense kernel, whose own reference is the plain burn ops of `solve::backend::reference`.
 
-use crate::design::{KPAD, LANES, SIGN_CHUNK, SIGN_UNROLL, SignIndex};
 use crate::base::features::N_FEATURES;
+use crate::design::{KPAD, LANES, SIGN_CHUNK, SIGN_UNROLL, SignIndex};
 
 use super::kernel::{exp_approx, log_approx};
 

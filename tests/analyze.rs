@@ -8,13 +8,13 @@ use std::path::Path;
 use prefdissect::Error;
 use prefdissect::analyse::fitted::FittedWeights;
 use prefdissect::analyse::tables::{SCENARIO_MEAN, probabilities, similarity};
-use prefdissect::cli::analyze::{AnalyzeRequest, analyze};
-use prefdissect::bootstrap::{BootstrapParams, BootstrapRequest, bootstrap};
-use prefdissect::solve::settings::{Estimator, FitConfig};
 use prefdissect::base::features::FEATURE_NAMES;
-use prefdissect::load::Selection;
+use prefdissect::bootstrap::{BootstrapParams, BootstrapRequest, bootstrap};
+use prefdissect::cli::analyze::{AnalyzeRequest, analyze};
 use prefdissect::cli::fit::{FitRequest, fit};
+use prefdissect::load::Selection;
 use prefdissect::simulate::{simulate, write_simulated};
+use prefdissect::solve::settings::{Estimator, FitConfig};
 
 #[test]
 fn paper_released_weights_give_the_papers_figures() {

@@ -39,7 +39,10 @@ fn room(module: &[String]) -> Option<(usize, &'static str)> {
 /// `src/solve/map/fista.rs` → `["solve", "map", "fista"]`; `mod.rs` names its folder.
 fn module_of(src: &Path, file: &Path) -> Vec<String> {
     let rel = file.strip_prefix(src).unwrap().with_extension("");
-    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     if parts.last().map(String::as_str) == Some("mod") {
         parts.pop();
     }

@@ -10,17 +10,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use prefdissect::Error;
+use prefdissect::base::features::N_FEATURES;
 use prefdissect::bootstrap::calibrate::{CalibrationParams, calibrate};
 use prefdissect::bootstrap::intervals::{acceleration, normal_cdf, quantile, summarise};
 use prefdissect::bootstrap::resample::counts;
 use prefdissect::bootstrap::{
     BootstrapOutcome, BootstrapParams, BootstrapRequest, Resampling, bootstrap, parse_size,
 };
-use prefdissect::solve::settings::{Estimator, FitConfig};
-use prefdissect::base::features::N_FEATURES;
-use prefdissect::load::Selection;
 use prefdissect::cli::fit::{FitRequest, Solution, fit};
+use prefdissect::load::Selection;
 use prefdissect::simulate::{simulate, write_simulated};
+use prefdissect::solve::settings::{Estimator, FitConfig};
 
 const JUDGES: [&str; 3] = ["human", "gpt-4-1106-preview", "llama-2-7b"];
 const GROUPS: [&str; 3] = ["Advice", "Code", "w_stances"];

@@ -4,10 +4,10 @@
 
 mod common;
 
-use prefdissect::solve::settings::{Estimator, FitConfig};
+use prefdissect::cli::fit::{FitRequest, fit};
 use prefdissect::design::held_out_masks;
 use prefdissect::load::{Dataset, Selection};
-use prefdissect::cli::fit::{FitRequest, fit};
+use prefdissect::solve::settings::{Estimator, FitConfig};
 use serde_json::Value;
 
 #[test]

@@ -210,8 +210,8 @@ fn log_approximation_is_within_a_few_ulps() {
 #[test]
 fn curvature_kernel_matches_f64_reference() {
     use prefdissect::design::{Block, GroupDesign};
-    use prefdissect::solve::backend::reference_curvature;
     use prefdissect::solve::backend::cpu::curvature::{curvature_block, curvature_block_portable};
+    use prefdissect::solve::backend::reference_curvature;
     let n = 96;
     let (x, mut c, cy, w) = random_block(n, 7);
     // A few rows that no lane draws, as in a bootstrap block.

@@ -6,13 +6,13 @@ mod common;
 use prefdissect::Error;
 use prefdissect::analyse::fitted::FittedWeights;
 use prefdissect::analyse::tables::{SCENARIO_MEAN, probabilities};
-use prefdissect::solve::settings::{Estimator, FitConfig};
 use prefdissect::base::features::FEATURE_NAMES;
+use prefdissect::cli::fit::{FitRequest, fit};
 use prefdissect::load::{Dataset, Selection};
 use prefdissect::manipulate::pairs::{Direction, label_pairs, render};
 use prefdissect::manipulate::prompts::{PROPERTY_REQUESTS, prompts};
-use prefdissect::cli::fit::{FitRequest, fit};
 use prefdissect::simulate::{simulate, write_simulated};
+use prefdissect::solve::settings::{Estimator, FitConfig};
 
 fn fitted(name: &str) -> (std::path::PathBuf, FittedWeights, Dataset) {
     let dir = common::temp_dir(name);

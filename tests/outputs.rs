@@ -8,12 +8,12 @@ use std::path::Path;
 use std::process::Command;
 
 use prefdissect::analyse::pearson;
-use prefdissect::solve::settings::{Estimator, FitConfig};
 use prefdissect::base::features::SCENARIO_GROUPS;
+use prefdissect::cli::fit::{FitRequest, fit};
 use prefdissect::load::Selection;
 use prefdissect::report::python_float;
-use prefdissect::cli::fit::{FitRequest, fit};
 use prefdissect::simulate::{simulate, write_simulated};
+use prefdissect::solve::settings::{Estimator, FitConfig};
 use serde_json::Value;
 
 fn read_jsonl(path: &Path) -> Vec<Value> {

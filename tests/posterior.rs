@@ -8,12 +8,12 @@ mod common;
 use std::path::Path;
 
 use common::NF;
-use prefdissect::solve::settings::{Estimator, FitConfig};
+use prefdissect::cli::fit::{FitRequest, Solution, fit};
 use prefdissect::design::BatchDesign;
 use prefdissect::load::{Dataset, Selection};
-use prefdissect::cli::fit::{FitRequest, Solution, fit};
 use prefdissect::solve::backend::cpu::CpuBackend;
 use prefdissect::solve::posterior::{HmcParams, Trajectory, solve_posterior};
+use prefdissect::solve::settings::{Estimator, FitConfig};
 use serde_json::json;
 
 const A: usize = 16; // "clear"

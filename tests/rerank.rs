@@ -157,6 +157,13 @@ fn a_saved_reranker_loads_and_scores_identically() {
     assert_eq!(back.manifest.names, out.reranker.manifest.names);
     assert_eq!(back.manifest.featurizer, f);
     assert_eq!(back.score_matrix(&m), out.reranker.score_matrix(&m));
+    // The same weights saved again are the same bytes (burn's random parameter ids are not
+    // written).
+    out.reranker.save(&dir.join("again")).unwrap();
+    assert!(
+        std::fs::read(dir.join("model/reranker.bpk")).unwrap()
+            == std::fs::read(dir.join("again/reranker.bpk")).unwrap()
+    );
     // A truncated record is an error naming the file, not a panic.
     let bpk = dir.join("model/reranker.bpk");
     let bytes = std::fs::read(&bpk).unwrap();

@@ -8,8 +8,8 @@ mod common;
 use common::Lcg;
 
 use prefdissect::analyse::shap::shapley;
-use prefdissect::cli::shap::{ShapRequest, explain};
 use prefdissect::cli::fit::{FitRequest, fit};
+use prefdissect::cli::shap::{ShapRequest, explain};
 use prefdissect::simulate::{simulate, write_simulated};
 
 const NF: usize = 29;

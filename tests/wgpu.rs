@@ -6,15 +6,15 @@ mod common;
 
 use burn::tensor::Device;
 use common::gpu::{adapter, one_judge, wgpu_backend};
-use prefdissect::design::BatchDesign;
 use prefdissect::base::device::wgpu_adapter;
+use prefdissect::design::BatchDesign;
 use prefdissect::load::Dataset;
-use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
-use prefdissect::solve::posterior::{HmcParams, solve_posterior};
-use prefdissect::solve::backend::cpu::CpuBackend;
 use prefdissect::solve::backend::GradientBackend;
+use prefdissect::solve::backend::cpu::CpuBackend;
+use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 use prefdissect::solve::map::MapParams;
 use prefdissect::solve::map::solve_map;
+use prefdissect::solve::posterior::{HmcParams, solve_posterior};
 
 /// The fused kernel one block at a time (no lock-step), to compare the lock-step driver with.
 struct PerBlock(FusedWgpuBackend);
@@ -101,7 +101,7 @@ fn map_on_wgpu_matches_the_cpu() {
 #[test]
 fn newton_in_lock_step_matches_one_block_per_launch() {
     use prefdissect::solve::map::MapOptions;
-use prefdissect::solve::map::solve_map_with;
+    use prefdissect::solve::map::solve_map_with;
     let Some(a) = adapter() else { return };
     let (_, data) = one_judge("wgpu-newton");
     let design = BatchDesign::build(&data, 10, 0).unwrap();

@@ -9,10 +9,10 @@ use common::gpu::{FIELD, Handle, at};
 
 use cubecl::prelude::*;
 use prefdissect::base::device::wgpu_adapter;
-use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 use prefdissect::solve::backend::wgpu::hmc::kernel::{
     STEP_JITTER, hmc_accept, hmc_propose, pcg4d_host, uniforms_host,
 };
+use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 use prefdissect::solve::posterior::laplace_flow::laplace_flow;
 
 #[test]

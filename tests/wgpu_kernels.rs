@@ -6,9 +6,9 @@ mod common;
 
 use common::gpu::{adapter, one_judge, random_weights, wgpu_backend};
 use prefdissect::design::BatchDesign;
-use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
-use prefdissect::solve::backend::cpu::CpuBackend;
 use prefdissect::solve::backend::GradientBackend;
+use prefdissect::solve::backend::cpu::CpuBackend;
+use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 use prefdissect::solve::map::MapParams;
 use prefdissect::solve::map::solve_map;
 

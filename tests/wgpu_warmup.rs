@@ -13,11 +13,11 @@ use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 
 #[test]
 fn warmup_kernels_match_the_host_adaptation_and_fit() {
+    use prefdissect::base::mcmc::adaptation::{DualAveraging, Welford};
     use prefdissect::solve::backend::wgpu::warmup::kernel::{
         CLOSES_WINDOW, DUAL, GRADIENT, IN_WINDOW, LAST, MOMENTS, TAIL, TAIL_START, hmc_fit_model,
         hmc_warmup_accept,
     };
-    use prefdissect::base::mcmc::adaptation::{DualAveraging, Welford};
     use prefdissect::solve::posterior::model_fit::{LaneMoments, MIN_DRAWS, RIDGE, fit_lane};
     let adapter = match wgpu_adapter() {
         Ok(a) => a,

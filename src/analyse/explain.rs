@@ -54,7 +54,6 @@ impl Explanation {
         order.sort_by(|&a, &b| self.shap[b].abs().total_cmp(&self.shap[a].abs()));
         order
     }
-
 }
 
 /// Every requested sample × judge explanation, in sample order, then judge order.

@@ -66,7 +66,7 @@ impl FittedWeights {
             weights: BTreeMap::new(),
         };
         for (group, path) in files {
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let text = crate::base::text::read_text(&path)?;
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;

@@ -2,10 +2,10 @@
 //! out, as the paper reports (about 80% for most judges; human 78.12%, GPT-4-Turbo 86.79%).
 
 use super::tables::SCENARIO_MEAN;
-use crate::design::BatchDesign;
 use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
-use crate::load::Dataset;
 use crate::base::logistic::sigmoid;
+use crate::design::BatchDesign;
+use crate::load::Dataset;
 
 /// One fit's predictions of its left-out rows.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]

@@ -11,8 +11,8 @@ pub mod heldout;
 pub mod shap;
 pub mod tables;
 
-use crate::design::BatchDesign;
 use crate::base::features::N_FEATURES;
+use crate::design::BatchDesign;
 
 /// The fold-averaged weights of one (judge, group).
 #[derive(Clone, Debug)]
@@ -72,7 +72,6 @@ pub fn top_bottom(values: &[f64], k: usize) -> (Vec<usize>, Vec<usize>) {
     let bottom = idx.iter().rev().take(k).copied().collect();
     (top, bottom)
 }
-
 
 /// The paper's similarity of two judges from their Pearson r per scenario: the mean of the
 /// defined ones (r is undefined where a judge's weights are constant); NaN if none is.

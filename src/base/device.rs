@@ -1,7 +1,8 @@
 //! Which device a run computes on, chosen by `--backend auto|cpu|wgpu` and recorded in its
-//! outputs. The wgpu adapter is probed once per process, pinned to Vulkan (wgpu's automatic
-//! choice falls to OpenGL without a Vulkan driver, which is unusably slow), and a missing
-//! adapter or a failing driver is a reason to use the CPU, never a panic.
+//! outputs. The wgpu adapter is probed once per process: Vulkan first, then the platform's own
+//! API (Metal on macOS, DirectX 12 on Windows), never OpenGL (wgpu's automatic choice falls to
+//! it without a Vulkan driver, and it is unusably slow); a missing adapter or a failing driver
+//! is a reason to use the CPU, given in words the user can act on, never a panic.
 
 use std::sync::OnceLock;
 
@@ -40,35 +41,73 @@ pub struct WgpuAdapter {
 
 static PROBE: OnceLock<Result<WgpuAdapter, String>> = OnceLock::new();
 
-/// The wgpu adapter on Vulkan, or why there is none (probed once per process).
+/// The graphics APIs tried, in order, on the platform this binary was built for: Vulkan
+/// everywhere, then Metal on macOS (Apple silicon has no Vulkan driver) or DirectX 12 on Windows.
+pub fn graphics_apis() -> Vec<(WgpuBackend, &'static str)> {
+    let mut apis = vec![(WgpuBackend::Vulkan, "Vulkan")];
+    if cfg!(target_os = "macos") {
+        apis.push((WgpuBackend::Metal, "Metal"));
+    }
+    if cfg!(target_os = "windows") {
+        apis.push((WgpuBackend::Dx12, "DirectX 12"));
+    }
+    apis
+}
+
+/// What to install when no API came up, for this platform.
+fn remedy() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "Metal needs macOS 10.13+ on a Mac with a GPU"
+    } else if cfg!(target_os = "windows") {
+        "install your GPU vendor's driver (it brings Vulkan and DirectX 12)"
+    } else {
+        "install a Vulkan driver: your GPU vendor's, or Mesa's (Debian/Ubuntu: \
+         mesa-vulkan-drivers libvulkan1; lavapipe runs on the CPU)"
+    }
+}
+
+/// The first wgpu adapter of [`graphics_apis`], or why there is none (probed once per process).
 pub fn wgpu_adapter() -> Result<&'static WgpuAdapter, &'static str> {
     PROBE
         .get_or_init(|| {
-            let init = std::panic::catch_unwind(|| {
-                Device::wgpu_options()
-                    .graphics_api(WgpuBackend::Vulkan)
-                    .init_with_setup()
-            });
-            match init {
-                Ok(Ok((device, setup))) => {
-                    let info = setup.adapter.get_info();
-                    let limits = setup.device.limits();
-                    Ok(WgpuAdapter {
-                        max_binding_bytes: limits
-                            .max_storage_buffer_binding_size
-                            .min(limits.max_buffer_size),
-                        max_cubes: limits.max_compute_workgroups_per_dimension,
-                        device,
-                        name: format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type),
-                        software: info.device_type == wgpu::DeviceType::Cpu,
-                    })
+            let mut why = Vec::new();
+            for (api, name) in graphics_apis() {
+                match probe(api) {
+                    Ok(a) => return Ok(a),
+                    Err(e) => why.push(format!("{name}: {e}")),
                 }
-                Ok(Err(e)) => Err(format!("no wgpu adapter on Vulkan: {e}")),
-                Err(_) => Err("the wgpu runtime panicked while starting".into()),
             }
+            Err(format!(
+                "no wgpu adapter ({}); {}",
+                why.join("; "),
+                remedy()
+            ))
         })
         .as_ref()
         .map_err(String::as_str)
+}
+
+/// One graphics API's adapter, or why it did not come up.
+fn probe(api: WgpuBackend) -> Result<WgpuAdapter, String> {
+    let init =
+        std::panic::catch_unwind(|| Device::wgpu_options().graphics_api(api).init_with_setup());
+    match init {
+        Ok(Ok((device, setup))) => {
+            let info = setup.adapter.get_info();
+            let limits = setup.device.limits();
+            Ok(WgpuAdapter {
+                max_binding_bytes: limits
+                    .max_storage_buffer_binding_size
+                    .min(limits.max_buffer_size),
+                max_cubes: limits.max_compute_workgroups_per_dimension,
+                device,
+                name: format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type),
+                software: info.device_type == wgpu::DeviceType::Cpu,
+            })
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the wgpu runtime panicked while starting".into()),
+    }
 }
 
 /// Which kind of device was selected.

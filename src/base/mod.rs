@@ -1,7 +1,7 @@
 //! The ground floor: what every step and feature above uses, and nothing of theirs.
 //!
 //! Property [`features`], the crate's [`error`] type, the [`device`] choice, the seeded
-//! [`rng`], [`atomic`] file writes, [`fingerprint`] hashing, the machine's measured [`peak`], order [`stats`]
+//! [`rng`], [`atomic`] file writes, BOM-tolerant [`text`] reads, [`fingerprint`] hashing, the machine's measured [`peak`], order [`stats`]
 //! and the [`mcmc`] building blocks (warm-up adaptation, R-hat and ESS). Nothing here imports
 //! a module outside `base/`, so every other folder may import it without closing a circle.
 
@@ -15,3 +15,4 @@ pub mod mcmc;
 pub mod peak;
 pub mod rng;
 pub mod stats;
+pub mod text;

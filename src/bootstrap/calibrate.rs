@@ -15,15 +15,15 @@ pub use super::calibration_report::{
 use super::engine::{WarmStart, jackknife_vectors, replicate_vectors, solve_vectors, unit_vectors};
 use super::intervals::{quantile, summarise};
 use super::params::Resampling;
-use crate::solve::settings::EstimatorSettings;
-use crate::design::GroupDesign;
 use crate::base::error::Result;
 use crate::base::features::{FEATURE_NAMES, N_FEATURES};
-use crate::load::{Annotations, Dataset, Group, Judge};
 use crate::base::rng::Rng;
+use crate::design::GroupDesign;
+use crate::load::{Annotations, Dataset, Group, Judge};
 use crate::simulate::CONSENSUS;
 use crate::solve::backend::engine::EngineBackend;
 use crate::solve::map::MapParams;
+use crate::solve::settings::EstimatorSettings;
 
 /// Settings of a calibration study.
 #[derive(Clone, Debug)]

@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::base::fingerprint::fnv;
-use crate::base::error::{Error, Result};
 use crate::base::atomic::write_atomic;
+use crate::base::error::{Error, Result};
 
 /// Directory (inside OUT) holding the checkpoint.
 pub const CHECKPOINT_DIR: &str = ".bootstrap-checkpoint";
@@ -67,7 +66,7 @@ impl Checkpoint {
         if !path.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let text = crate::base::text::read_text(&path)?;
         serde_json::from_str(&text)
             .map(Some)
             .map_err(|e| Error::Json {
@@ -125,4 +124,3 @@ impl Checkpoint {
         &self.dir
     }
 }
-

@@ -3,16 +3,16 @@
 
 use super::params::Resampling;
 use super::resample;
-use crate::solve::settings::EstimatorSettings;
-use crate::design::{BatchDesign, GroupDesign, RowWeights};
 use crate::base::error::Result;
 use crate::base::features::N_FEATURES;
+use crate::base::mcmc::diagnostics::ESS_WARN;
+use crate::design::{BatchDesign, GroupDesign, RowWeights};
 use crate::load::Dataset;
-use crate::base::mcmc::diagnostics::{ESS_WARN, RHAT_WARN};
-use crate::solve::posterior::solve_posterior;
 use crate::solve::backend::GradientBackend;
 use crate::solve::map::MapOptions;
 use crate::solve::map::solve_map_with;
+use crate::solve::posterior::solve_posterior;
+use crate::solve::settings::EstimatorSettings;
 
 /// One weight vector per (row-weight vector, judge): fit `v · J + j`.
 #[derive(Clone, Debug, Default)]
@@ -131,7 +131,10 @@ pub fn solve_vectors<B: GradientBackend>(
                 .fits
                 .iter()
                 .filter(|f| {
-                    !(f.max_rhat() <= RHAT_WARN && f.min_ess() >= ESS_WARN && f.divergences == 0)
+                    f.rhat_unresolved(p.chains())
+                        || f.min_ess().is_nan()
+                        || f.min_ess() < ESS_WARN
+                        || f.divergences > 0
                 })
                 .count();
             Ok(VectorFits {

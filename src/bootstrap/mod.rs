@@ -26,13 +26,14 @@ use serde_json::{Value, json};
 
 pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
 
-use crate::solve::settings::{Estimator, EstimatorSettings, FitConfig};
-use crate::design::{GroupDesign, RowWeights};
+use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
 use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::fingerprint::fnv;
+use crate::design::{GroupDesign, RowWeights};
 use crate::load::{Dataset, Selection};
-use crate::base::atomic::write_atomic;
-use checkpoint::{Checkpoint, ChunkRecord, Manifest, fnv};
+use crate::solve::settings::{Estimator, EstimatorSettings, FitConfig};
+use checkpoint::{Checkpoint, ChunkRecord, Manifest};
 use derived::DerivedLayout;
 use engine::{WarmStart, jackknife_vectors, replicate_vectors, solve_vectors, unit_vectors};
 use output::Row;
@@ -200,7 +201,8 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
 
     // A chunk's replicate fits are one batch.
     let blocks = (chunk_reps * models * lanes_per_fit).div_ceil(crate::design::LANES);
-    let (backend, selected) = crate::solve::backend::engine::EngineBackend::select(req.backend, blocks);
+    let (backend, selected) =
+        crate::solve::backend::engine::EngineBackend::select(req.backend, blocks);
     if let Some(w) = &selected.warning {
         warnings.push(w.clone());
     }
@@ -218,7 +220,9 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
             .run_or_cpu(|b| solve_vectors(&data, &groups, vectors.clone(), &settings, warm, b));
         if fell {
             fell_back.set(true);
-            *backend.borrow_mut() = crate::solve::backend::engine::EngineBackend::Cpu(crate::solve::backend::cpu::CpuBackend);
+            *backend.borrow_mut() = crate::solve::backend::engine::EngineBackend::Cpu(
+                crate::solve::backend::cpu::CpuBackend,
+            );
         }
         fits
     };

@@ -7,8 +7,8 @@ use super::ValidBootstrapParams;
 use super::derived::DerivedLayout;
 use super::intervals::{summarise, summarise_monotone};
 use super::output::Row;
-use crate::design::GroupDesign;
 use crate::base::features::{FEATURE_NAMES, N_FEATURES};
+use crate::design::GroupDesign;
 use crate::load::Dataset;
 
 /// Every statistic's interval, in output order: weights, probabilities, scenario means,

@@ -2,6 +2,7 @@
 //! authors' format (a `fit` output or the paper's released files), optionally with the
 //! intervals of a `bootstrap` run.
 
+use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -11,9 +12,9 @@ use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::{
     SCENARIO_MEAN, probabilities, scenarios, similarity, similarity_in, top_bottom_k,
 };
+use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
 use crate::base::features::FEATURE_NAMES;
-use crate::base::atomic::write_atomic;
 use crate::report::{csv_field, csv_number};
 
 /// Everything an `analyze` run needs.
@@ -49,7 +50,7 @@ fn read_bootstrap(path: &Path) -> Result<Intervals> {
     } else {
         path.to_owned()
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+    let text = crate::base::text::read_text(&file)?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| Error::Json {
         path: file.clone(),
         line: 0,

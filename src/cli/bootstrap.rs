@@ -58,7 +58,9 @@ pub struct BootstrapArgs {
     pub resume: bool,
     /// Where the solvers run: `auto` (the CPU for now), `cpu`, or `wgpu`.
     #[arg(long, value_enum, default_value = "auto")]
-    pub backend: crate::device::BackendChoice,
+    pub backend: crate::base::device::BackendChoice,
+    // No doc comment: clap would print it in --help.
+    #[allow(missing_docs)]
     #[command(flatten)]
     pub settings: FitConfig,
     /// No progress bar.
@@ -69,53 +71,70 @@ pub struct BootstrapArgs {
 impl BootstrapArgs {
     /// Runs `bootstrap`.
     pub fn run(self) -> Result<()> {
-        let BootstrapArgs { data, out, replicates, config, judges, groups, poisson, resampling, level, bca, jackknife_groups, memory_budget, resume, backend, settings: flags, quiet, } = self;
+        let BootstrapArgs {
+            data,
+            out,
+            replicates,
+            config,
+            judges,
+            groups,
+            poisson,
+            resampling,
+            level,
+            bca,
+            jackknife_groups,
+            memory_budget,
+            resume,
+            backend,
+            settings: flags,
+            quiet,
+        } = self;
 
-    let config = FitConfig::load(config.as_deref(), &flags)?;
-    let resampling = if poisson {
-        crate::bootstrap::Resampling::Poisson
-    } else {
-        resampling
-    };
-    let params = crate::bootstrap::BootstrapParams::new()
-        .replicates(replicates)
-        .resampling(resampling)
-        .level(level)
-        .bca(bca)
-        .jackknife_groups(jackknife_groups)
-        .memory_budget(memory_budget)
-        .seed(config.seed.unwrap_or(0))
-        .check()?;
-    let req = crate::bootstrap::BootstrapRequest {
-        data,
-        out: out.clone(),
-        selection: Selection { judges, groups },
-        config,
-        params,
-        resume,
-        progress: !quiet,
-        stop_after_chunks: None,
-        backend,
-    };
-    let outcome = crate::bootstrap::bootstrap(&req)?;
-    let s = &outcome.summary;
-    eprintln!(
-        "bootstrapped {} models × {} replicates ({} fits, {}) in {:.2} s ({:.0} replicate fits/s); wrote {}",
-        s["counts"]["models"],
-        s["counts"]["replicates"],
-        s["counts"]["replicate_fits"],
-        s["settings"]["estimator"]["estimator"]
-            .as_str()
-            .unwrap_or("?"),
-        s["timings_s"]["total_this_call"].as_f64().unwrap_or(0.0),
-        s["throughput"]["replicate_fits_per_s"]
-            .as_f64()
-            .unwrap_or(0.0),
-        out.display()
-    );
-    for w in &outcome.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(())
+        let config = FitConfig::load(config.as_deref(), &flags)?;
+        let resampling = if poisson {
+            crate::bootstrap::Resampling::Poisson
+        } else {
+            resampling
+        };
+        let params = crate::bootstrap::BootstrapParams::new()
+            .replicates(replicates)
+            .resampling(resampling)
+            .level(level)
+            .bca(bca)
+            .jackknife_groups(jackknife_groups)
+            .memory_budget(memory_budget)
+            .seed(config.seed.unwrap_or(0))
+            .check()?;
+        let req = crate::bootstrap::BootstrapRequest {
+            data,
+            out: out.clone(),
+            selection: Selection { judges, groups },
+            config,
+            params,
+            resume,
+            progress: !quiet,
+            stop_after_chunks: None,
+            backend,
+        };
+        let outcome = crate::bootstrap::bootstrap(&req)?;
+        let s = &outcome.summary;
+        eprintln!(
+            "bootstrapped {} models × {} replicates ({} fits, {}) in {:.2} s ({:.0} replicate fits/s); wrote {}",
+            s["counts"]["models"],
+            s["counts"]["replicates"],
+            s["counts"]["replicate_fits"],
+            s["settings"]["estimator"]["estimator"]
+                .as_str()
+                .unwrap_or("?"),
+            s["timings_s"]["total_this_call"].as_f64().unwrap_or(0.0),
+            s["throughput"]["replicate_fits_per_s"]
+                .as_f64()
+                .unwrap_or(0.0),
+            out.display()
+        );
+        for w in &outcome.warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(())
     }
 }

@@ -1,16 +1,17 @@
 //! `prefdissect demo`: simulate a paper-shaped data set, fit all 5,280 MAP models, and show what
 //! each judge prefers next to how well the fit recovers the simulator's true weights.
 
+use clap::Args;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::analyse::{fold_average, pearson, probability_of_preferred, top_bottom};
-use crate::solve::settings::FitConfig;
 use crate::base::error::Result;
 use crate::base::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
-use crate::load::Selection;
 use crate::cli::fit::{FitRequest, fit};
+use crate::load::Selection;
 use crate::simulate::{simulate, write_simulated};
+use crate::solve::settings::FitConfig;
 
 /// Per-judge line of the demo table.
 #[derive(Clone, Debug)]
@@ -151,7 +152,7 @@ pub struct DemoArgs {
     pub seed: u64,
     /// Where the fits run.
     #[arg(long, value_enum, default_value = "auto")]
-    pub backend: crate::device::BackendChoice,
+    pub backend: crate::base::device::BackendChoice,
 }
 
 impl DemoArgs {
@@ -159,17 +160,17 @@ impl DemoArgs {
     pub fn run(self) -> Result<()> {
         let DemoArgs { dir, seed, backend } = self;
 
-    let (rows, summary) = demo(&dir, seed, backend)?;
-    println!("{}", render(&rows));
-    println!(
-        "{} MAP fits in {:.3} s ({}); data in {}/data, fit in {}/fit; open {}/report.html",
-        summary["counts"]["fits"],
-        summary["timings_s"]["solve"].as_f64().unwrap_or(0.0),
-        summary["backend"].as_str().unwrap_or("?"),
-        dir.display(),
-        dir.display(),
-        dir.display()
-    );
-    Ok(())
+        let (rows, summary) = demo(&dir, seed, backend)?;
+        println!("{}", render(&rows));
+        println!(
+            "{} MAP fits in {:.3} s ({}); data in {}/data, fit in {}/fit; open {}/report.html",
+            summary["counts"]["fits"],
+            summary["timings_s"]["solve"].as_f64().unwrap_or(0.0),
+            summary["backend"].as_str().unwrap_or("?"),
+            dir.display(),
+            dir.display(),
+            dir.display()
+        );
+        Ok(())
     }
 }

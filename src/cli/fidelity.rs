@@ -5,19 +5,21 @@
 //! target the same posterior, z ~ N(0, 1); a wrong prior, likelihood, fold or adaptation shows
 //! as |z| ≫ 1.
 
-use std::path::Path;
+use clap::Args;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::base::stats::median;
-use crate::design::BatchDesign;
 use crate::base::error::{Error, Result};
 use crate::base::features::N_FEATURES;
+use crate::base::stats::median;
+use crate::design::BatchDesign;
 use crate::load::{Dataset, Selection};
-use crate::solve::posterior::{ValidHmcParams, solve_posterior};
 use crate::solve::backend::cpu::CpuBackend;
 use crate::solve::backend::engine::EngineBackend;
+use crate::solve::posterior::{ValidHmcParams, solve_posterior};
+use crate::solve::settings::{Estimator, EstimatorSettings, FitConfig};
 
 /// One (judge, group) row of the fidelity table.
 #[derive(Clone, Debug, Serialize)]
@@ -114,7 +116,7 @@ struct Reference {
 }
 
 fn read_reference(path: &Path) -> Result<Vec<Reference>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::base::text::read_text(path)?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| Error::Json {
         path: path.to_owned(),
         line: e.line(),
@@ -374,45 +376,51 @@ pub struct FidelityArgs {
     pub json: Option<PathBuf>,
     /// Where our fits run (`wgpu` checks the GPU path against the authors' runs).
     #[arg(long, value_enum, default_value = "cpu")]
-    pub backend: crate::device::BackendChoice,
+    pub backend: crate::base::device::BackendChoice,
 }
 
 impl FidelityArgs {
     /// Runs `fidelity`.
     pub fn run(self) -> Result<()> {
-        let FidelityArgs { dev, config, chains, warmup, draws, leapfrog_steps, seed, trajectory, limit, json, backend, } = self;
-
-    let flags = FitConfig {
-        chains,
-        warmup,
-        draws,
-        leapfrog_steps,
-        seed,
-        trajectory,
-        ..FitConfig::default()
-    };
-    let settings = FitConfig::load(config.as_deref(), &flags)?;
-    let params = match settings.estimator_settings(Estimator::PosteriorMean)? {
-        EstimatorSettings::Posterior(p) => p,
-        EstimatorSettings::Map(_) => {
-            return Err(crate::error::Error::Setting {
-                name: "estimator",
-                message: "fidelity compares posterior means; the config asks for the MAP"
-                    .into(),
-            });
+        let flags = FitConfig {
+            chains: self.chains,
+            warmup: self.warmup,
+            draws: self.draws,
+            leapfrog_steps: self.leapfrog_steps,
+            seed: self.seed,
+            trajectory: self.trajectory,
+            ..FitConfig::default()
+        };
+        let FidelityArgs {
+            dev,
+            config,
+            limit,
+            json,
+            backend,
+            ..
+        } = self;
+        let settings = FitConfig::load(config.as_deref(), &flags)?;
+        let params = match settings.estimator_settings(Estimator::PosteriorMean)? {
+            EstimatorSettings::Posterior(p) => p,
+            EstimatorSettings::Map(_) => {
+                return Err(crate::base::error::Error::Setting {
+                    name: "estimator",
+                    message: "fidelity compares posterior means; the config asks for the MAP"
+                        .into(),
+                });
+            }
+        };
+        // 68 fits: never enough for `auto` to start a GPU.
+        let (engine, selected) = crate::solve::backend::engine::EngineBackend::select(backend, 0);
+        if let Some(w) = &selected.warning {
+            eprintln!("warning: {w}");
         }
-    };
-    // 68 fits: never enough for `auto` to start a GPU.
-    let (engine, selected) = crate::solve::EngineBackend::select(backend, 0);
-    if let Some(w) = &selected.warning {
-        eprintln!("warning: {w}");
-    }
-    let report = crate::fidelity::compare_on(&dev, &params, limit, &engine)?;
-    print!("{}", crate::fidelity::render(&report));
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report).expect("json");
-        crate::base::atomic::write_atomic(&path, text.as_bytes())?;
-    }
-    Ok(())
+        let report = compare_on(&dev, &params, limit, &engine)?;
+        print!("{}", render(&report));
+        if let Some(path) = json {
+            let text = serde_json::to_string_pretty(&report).expect("json");
+            crate::base::atomic::write_atomic(&path, text.as_bytes())?;
+        }
+        Ok(())
     }
 }

@@ -4,17 +4,23 @@
 //! score_B, else "B" (a tie gives "B").
 //!
 //! Input, one file per order, one record per sample in `resolved.jsonl` order, either JSON
-//! Lines (`{"A": -0.11, "B": -2.27}` per line) or one JSON list of such objects. `FILE_AB` holds
-//! the prompt with response 1 shown as "A"; `FILE_BA` the swapped prompt, where response 1 is
-//! "B". Values are natural-log probabilities; `-Infinity` is not valid JSON, so a token with
-//! probability 0 is written as `null` and read as −∞.
+//! Lines or one JSON list of objects. A record is `{"A": -0.11, "B": -2.27}`, or as the
+//! authors' "add a new model" pipeline writes it (`direct_ask_preferences_AB.jsonl` and
+//! `_BA.jsonl`), `{"response_a": -0.11, "response_b": -2.27}`; `--from-dir DIR` takes that
+//! pair of files by their names. `FILE_AB` holds the prompt with response 1 shown as "A";
+//! `FILE_BA` the swapped prompt, where response 1 is "B". Values are natural-log
+//! probabilities; `-Infinity` is not valid JSON, so a token with probability 0 is written as
+//! `null` and read as −∞. The authors write `{"response_a": 0.0, "response_b": 0.0}` where
+//! their inference failed (no real pair of log-probabilities is 0 and 0): such records are
+//! counted and reported, and labelled by their rule like any other.
 
-use std::path::Path;
+use clap::Args;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::base::error::{Error, Result};
 use crate::base::atomic::write_atomic;
+use crate::base::error::{Error, Result};
 
 /// One sample's log-probabilities of the two tokens.
 #[derive(Clone, Copy, Debug)]
@@ -25,9 +31,34 @@ pub struct TokenLogprobs {
     pub b: f64,
 }
 
+impl TokenLogprobs {
+    /// The authors' record of a failed inference (both log-probabilities 0.0, i.e. P = 1 for
+    /// both tokens, which no model can give).
+    pub fn is_failure(&self) -> bool {
+        self.a == 0.0 && self.b == 0.0
+    }
+}
+
+/// The authors' file names for the two orders (`--from-dir`).
+pub const AUTHORS_AB: &str = "direct_ask_preferences_AB.jsonl";
+/// See [`AUTHORS_AB`].
+pub const AUTHORS_BA: &str = "direct_ask_preferences_BA.jsonl";
+
+/// The key pairs a record may use: ours, and the authors' inference files'.
+const KEY_STYLES: [(&str, &str); 2] = [("A", "B"), ("response_a", "response_b")];
+
+/// What [`make_labels`] made.
+#[derive(Clone, Debug)]
+pub struct MadeLabels {
+    /// `true` = "A", in sample order.
+    pub labels: Vec<bool>,
+    /// Failure records (0.0, 0.0) in the first and in the second file.
+    pub failures: (usize, usize),
+}
+
 /// Reads a log-probability file (JSON Lines or one JSON list).
 pub fn read_logprobs(path: &Path) -> Result<Vec<TokenLogprobs>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::base::text::read_text(path)?;
     let records: Vec<(usize, Value)> = if text.trim_start().starts_with('[') {
         let v: Value = serde_json::from_str(&text).map_err(|e| Error::Json {
             path: path.to_owned(),
@@ -67,9 +98,16 @@ pub fn read_logprobs(path: &Path) -> Result<Vec<TokenLogprobs>> {
                     }
                 }
             };
+            // The record's key style: the first pair it has a key of; a record with neither
+            // is reported as missing our keys.
+            let (ka, kb) = KEY_STYLES
+                .iter()
+                .copied()
+                .find(|(a, b)| r.get(a).is_some() || r.get(b).is_some())
+                .unwrap_or(KEY_STYLES[0]);
             Ok(TokenLogprobs {
-                a: get("A")?,
-                b: get("B")?,
+                a: get(ka)?,
+                b: get(kb)?,
             })
         })
         .collect()
@@ -83,13 +121,13 @@ pub fn label(ab: TokenLogprobs, ba: TokenLogprobs) -> bool {
 }
 
 /// Reads both files, checks they describe the same samples (and as many as `expected`, when
-/// given), writes `labels/<judge>.json`; returns the labels.
+/// given), writes `labels/<judge>.json`; returns the labels and the failure records counted.
 pub fn make_labels(
     ab: &Path,
     ba: &Path,
     expected: Option<(usize, &Path)>,
     out: &Path,
-) -> Result<Vec<bool>> {
+) -> Result<MadeLabels> {
     let first = read_logprobs(ab)?;
     let second = read_logprobs(ba)?;
     if first.len() != second.len() {
@@ -119,18 +157,35 @@ pub fn make_labels(
         .collect();
     let text: Vec<&str> = labels.iter().map(|&a| if a { "A" } else { "B" }).collect();
     write_atomic(out, json!(text).to_string().as_bytes())?;
-    Ok(labels)
+    let failed = |v: &[TokenLogprobs]| v.iter().filter(|t| t.is_failure()).count();
+    Ok(MadeLabels {
+        labels,
+        failures: (failed(&first), failed(&second)),
+    })
 }
 
 /// Flags of `labels`.
 #[derive(Args)]
 pub struct LabelsArgs {
-    /// Log-probabilities with response 1 shown as "A" (JSON Lines of {"A": .., "B": ..}).
-    #[arg(long)]
-    pub logprobs: PathBuf,
+    /// Log-probabilities with response 1 shown as "A" (JSON Lines of {"A": .., "B": ..} or
+    /// the authors' {"response_a": .., "response_b": ..}).
+    #[arg(
+        long,
+        required_unless_present = "from_dir",
+        conflicts_with = "from_dir"
+    )]
+    pub logprobs: Option<PathBuf>,
     /// The same with the responses swapped (response 1 shown as "B").
+    #[arg(
+        long,
+        required_unless_present = "from_dir",
+        conflicts_with = "from_dir"
+    )]
+    pub logprobs_swapped: Option<PathBuf>,
+    /// A directory with the authors' inference files, direct_ask_preferences_AB.jsonl and
+    /// direct_ask_preferences_BA.jsonl (instead of --logprobs and --logprobs-swapped).
     #[arg(long)]
-    pub logprobs_swapped: PathBuf,
+    pub from_dir: Option<PathBuf>,
     /// A data directory whose resolved.jsonl must have as many samples.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -145,9 +200,20 @@ impl LabelsArgs {
         let LabelsArgs {
             logprobs,
             logprobs_swapped,
+            from_dir,
             data,
             out,
         } = self;
+        let (logprobs, logprobs_swapped) = match (from_dir, logprobs, logprobs_swapped) {
+            (Some(dir), _, _) => (dir.join(AUTHORS_AB), dir.join(AUTHORS_BA)),
+            (None, Some(ab), Some(ba)) => (ab, ba),
+            _ => {
+                return Err(Error::Setting {
+                    name: "logprobs",
+                    message: "give --from-dir, or both --logprobs and --logprobs-swapped".into(),
+                });
+            }
+        };
         let resolved = data.map(|d| d.join("resolved.jsonl"));
         let expected = match &resolved {
             Some(path) => Some((
@@ -156,9 +222,21 @@ impl LabelsArgs {
             )),
             None => None,
         };
-        let labels =
-            crate::cli::labels::make_labels(&logprobs, &logprobs_swapped, expected, &out)?;
+        let made = make_labels(&logprobs, &logprobs_swapped, expected, &out)?;
+        let labels = &made.labels;
         let a = labels.iter().filter(|&&l| l).count();
+        for (path, n) in [
+            (&logprobs, made.failures.0),
+            (&logprobs_swapped, made.failures.1),
+        ] {
+            if n > 0 {
+                eprintln!(
+                    "note: {n} records of {} are failed inferences ({{0.0, 0.0}}, as the \
+                     authors' pipeline writes them); labelled by the rule like the others",
+                    path.display()
+                );
+            }
+        }
         eprintln!(
             "{} labels ({a} \"A\", {} \"B\"); wrote {}",
             labels.len(),

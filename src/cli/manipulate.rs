@@ -7,6 +7,8 @@ use clap::{Args, Subcommand};
 
 use super::rerank::RerankSettings;
 use crate::Result;
+use crate::base::device::tensor_device;
+use crate::base::error::Error;
 use crate::load::Selection;
 
 /// The `manipulate` subcommands.
@@ -68,58 +70,58 @@ pub enum Manipulate {
 impl Manipulate {
     /// Runs the chosen experiment.
     pub fn run(self) -> Result<()> {
-    let what = self;
-    use crate::analyse::fitted::FittedWeights;
-    use crate::manipulate::{pairs, prompts};
-    match what {
-        Manipulate::Prompts {
-            fit,
-            judge,
-            group,
-            k,
-            out,
-        } => {
-            let fw = FittedWeights::read(&fit)?;
-            let p = prompts::prompts(&fw, &judge, group.as_deref(), k)?;
-            let text = serde_json::to_string_pretty(&p).expect("json") + "\n";
-            match out {
-                Some(path) => crate::base::atomic::write_atomic(&path, text.as_bytes())?,
-                None => print!("{text}"),
+        let what = self;
+        use crate::analyse::fitted::FittedWeights;
+        use crate::manipulate::{pairs, prompts};
+        match what {
+            Manipulate::Prompts {
+                fit,
+                judge,
+                group,
+                k,
+                out,
+            } => {
+                let fw = FittedWeights::read(&fit)?;
+                let p = prompts::prompts(&fw, &judge, group.as_deref(), k)?;
+                let text = serde_json::to_string_pretty(&p).expect("json") + "\n";
+                match out {
+                    Some(path) => crate::base::atomic::write_atomic(&path, text.as_bytes())?,
+                    None => print!("{text}"),
+                }
+                Ok(())
             }
-            Ok(())
+            Manipulate::Pairs {
+                data,
+                fit,
+                judge,
+                margin,
+                direction,
+                group,
+                texts,
+                out,
+            } => {
+                let fw = FittedWeights::read(&fit)?;
+                let data = crate::load::Dataset::load(
+                    &data,
+                    &Selection {
+                        judges: Some(Vec::new()),
+                        groups: None,
+                    },
+                )?;
+                let (kept, labelled) =
+                    pairs::label_pairs(&data, &fw, &judge, group.as_deref(), margin, direction)?;
+                let text = pairs::render(&kept, texts.as_deref())?;
+                crate::base::atomic::write_atomic(&out, text.as_bytes())?;
+                eprintln!(
+                    "{judge}, {direction:?}: kept {} of {labelled} pairs (|P(A) - 0.5| > {margin}); wrote {}",
+                    kept.len(),
+                    out.display()
+                );
+                Ok(())
+            }
+            Manipulate::Simulate(args) => args.run(),
         }
-        Manipulate::Pairs {
-            data,
-            fit,
-            judge,
-            margin,
-            direction,
-            group,
-            texts,
-            out,
-        } => {
-            let fw = FittedWeights::read(&fit)?;
-            let data = crate::load::Dataset::load(
-                &data,
-                &Selection {
-                    judges: Some(Vec::new()),
-                    groups: None,
-                },
-            )?;
-            let (kept, labelled) =
-                pairs::label_pairs(&data, &fw, &judge, group.as_deref(), margin, direction)?;
-            let text = pairs::render(&kept, texts.as_deref())?;
-            crate::base::atomic::write_atomic(&out, text.as_bytes())?;
-            eprintln!(
-                "{judge}, {direction:?}: kept {} of {labelled} pairs (|P(A) - 0.5| > {margin}); wrote {}",
-                kept.len(),
-                out.display()
-            );
-            Ok(())
-        }
-        Manipulate::Simulate(args) => args.run(),
     }
-}
 }
 
 /// Flags of `manipulate simulate`.
@@ -154,6 +156,8 @@ pub struct SimulateArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
+    // No doc comment: clap would print it in --help.
+    #[allow(missing_docs)]
     #[command(flatten)]
     pub settings: RerankSettings,
 }

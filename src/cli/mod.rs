@@ -43,11 +43,15 @@ pub enum Command {
     /// The paper's manipulation experiments: prompts, judge-labelled pairs, and the simulated
     /// end-to-end reranker experiment.
     Manipulate {
+        // No doc comment: clap would print it in --help.
+        #[allow(missing_docs)]
         #[command(subcommand)]
         what: manipulate::Manipulate,
     },
     /// Small preference-aligned response rerankers: train (batched) and pick best-of-N.
     Rerank {
+        // No doc comment: clap would print it in --help.
+        #[allow(missing_docs)]
         #[command(subcommand)]
         what: rerank::RerankCommand,
     },
@@ -64,7 +68,6 @@ pub enum Command {
     /// (or, with --rerank, the batched rerankers; with --table, the same jobs per backend).
     Bench(bench::BenchArgs),
 }
-
 
 impl Command {
     /// Runs the command.

@@ -41,15 +41,14 @@ impl ReportArgs {
             sample,
             out,
         } = self;
-        let charted =
-            crate::report::html::report(&crate::report::html::ReportRequest {
-                fit,
-                bootstrap,
-                data,
-                judges,
-                sample,
-                out: out.clone(),
-            })?;
+        let charted = crate::report::html::report(&crate::report::html::ReportRequest {
+            fit,
+            bootstrap,
+            data,
+            judges,
+            sample,
+            out: out.clone(),
+        })?;
         eprintln!("wrote {} (charted: {})", out.display(), charted.join(", "));
         Ok(())
     }

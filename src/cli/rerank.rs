@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::Result;
+use crate::base::atomic::write_atomic;
 use crate::base::device::{BackendChoice, tensor_device};
 use crate::base::error::Error;
-use crate::base::atomic::write_atomic;
 use crate::rerank::io::{TextTable, read_candidates, read_pairs};
 use crate::rerank::model::Reranker;
 use crate::rerank::params::{RerankParams, ValidRerankParams};
@@ -46,7 +46,8 @@ pub struct RerankSettings {
 }
 
 impl RerankSettings {
-    fn params(&self) -> Result<ValidRerankParams> {
+    /// The settings checked into their validated type.
+    pub fn params(&self) -> Result<ValidRerankParams> {
         RerankParams::new()
             .buckets(self.buckets)
             .embed(self.embed)
@@ -81,6 +82,8 @@ pub struct TrainArgs {
     /// Share of prompts whose pairs are held out to measure accuracy.
     #[arg(long, default_value_t = 0.1)]
     pub holdout: f64,
+    // No doc comment: clap would print it in --help.
+    #[allow(missing_docs)]
     #[command(flatten)]
     pub settings: RerankSettings,
 }
@@ -109,7 +112,7 @@ pub struct SelectArgs {
 }
 
 fn prompt_held_out(prompt: &str, share: f64) -> bool {
-    let h = crate::bootstrap::checkpoint::fnv(0xcbf2_9ce4_8422_2325, prompt.as_bytes());
+    let h = crate::base::fingerprint::fnv(0xcbf2_9ce4_8422_2325, prompt.as_bytes());
     ((h >> 11) as f64 / (1u64 << 53) as f64) < share
 }
 

@@ -24,15 +24,15 @@ impl SimulateArgs {
     pub fn run(self) -> Result<()> {
         let SimulateArgs { out, seed } = self;
 
-    let sim = simulate::simulate(seed);
-    simulate::write_simulated(&sim, &out, seed)?;
-    eprintln!(
-        "wrote a simulated data set ({} samples, {} groups, {} judges) to {}",
-        sim.records.len(),
-        sim.groups.len(),
-        sim.labels.len(),
-        out.display()
-    );
-    Ok(())
+        let sim = simulate::simulate(seed);
+        simulate::write_simulated(&sim, &out, seed)?;
+        eprintln!(
+            "wrote a simulated data set ({} samples, {} groups, {} judges) to {}",
+            sim.records.len(),
+            sim.groups.len(),
+            sim.labels.len(),
+            out.display()
+        );
+        Ok(())
     }
 }

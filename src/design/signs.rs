@@ -5,8 +5,8 @@
 //! a sum and a difference of a few residual rows: no multiplications, and a third of the
 //! dense work. The index is built once per group and read by every block of the group.
 
-use crate::design::KPAD;
 use crate::base::features::N_FEATURES;
+use crate::design::KPAD;
 
 /// Rows per chunk of the column lists.
 pub const SIGN_CHUNK: usize = 64;

@@ -25,7 +25,7 @@ pub fn read_groups(path: &Path, n_samples: usize) -> Result<Vec<Group>> {
             what: "group membership (query_aware_idxs.json)",
         });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::base::text::read_text(path)?;
     let value: Value = serde_json::from_str(&text).map_err(|e| Error::Json {
         path: path.to_owned(),
         line: e.line(),

@@ -56,7 +56,7 @@ pub fn read_labels(dir: &Path, judge: &str, n_samples: usize) -> Result<Judge> {
             path,
         });
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = crate::base::text::read_text(&path)?;
     let value: Value = serde_json::from_str(&text).map_err(|e| Error::Json {
         path: path.clone(),
         line: e.line(),

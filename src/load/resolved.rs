@@ -36,7 +36,7 @@ pub fn read_resolved(path: &Path) -> Result<Annotations> {
             what: "resolved annotations (resolved.jsonl)",
         });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::base::text::read_text(path)?;
     let lines: Vec<&str> = text.lines().collect();
     // Trailing blank lines are harmless; blank lines in the middle would shift sample indices.
     let last = lines

@@ -13,13 +13,13 @@ use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::scenarios;
 use crate::base::error::{Error, Result};
 use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::logistic::sigmoid;
 use crate::rerank::io::TextTable;
 use crate::rerank::model::Reranker;
 use crate::rerank::params::ValidRerankParams;
 use crate::rerank::select::{Pick, pick};
 use crate::rerank::text_features::Featurizer;
 use crate::rerank::train::{PairSet, pair_accuracy, train};
-use crate::base::logistic::sigmoid;
 
 /// A judge's dissection model.
 pub type JudgeModel = (String, [f64; N_FEATURES]);

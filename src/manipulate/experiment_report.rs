@@ -9,8 +9,8 @@ use std::path::Path;
 use serde_json::json;
 
 use super::experiment::{ExperimentOutcome, JudgeRow};
-use crate::base::error::Result;
 use crate::base::atomic::write_atomic;
+use crate::base::error::Result;
 use crate::report::csv_field;
 
 /// Whether a judge's row shows the expected order aligned > random > against.

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use crate::analyse::fitted::FittedWeights;
 use crate::base::error::{Error, Result};
 use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
-use crate::load::Dataset;
 use crate::base::logistic::sigmoid;
+use crate::load::Dataset;
 
 /// Which way the labels point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -134,7 +134,7 @@ pub fn render(pairs: &[Pair], texts: Option<&Path>) -> Result<String> {
             }
         }
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let text = crate::base::text::read_text(path)?;
             let records: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
             for p in pairs {
                 let line = records.get(p.sample).ok_or_else(|| Error::Field {

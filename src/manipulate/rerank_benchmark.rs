@@ -8,15 +8,15 @@ use std::time::Instant;
 use burn::tensor::Device;
 use serde_json::{Value, json};
 
+use crate::base::error::{Error, Result};
+use crate::base::peak::sgemm_gflops;
+use crate::base::stats::median;
+use crate::manipulate::candidates::simulate_prompts;
+use crate::manipulate::experiment::{pair_sets, simulated_judge_models};
 use crate::rerank::io::TextTable;
 use crate::rerank::params::ValidRerankParams;
 use crate::rerank::text_features::{Featurizer, N_STATS, TextMatrix};
 use crate::rerank::train::{PairSet, train};
-use crate::base::stats::median;
-use crate::base::peak::sgemm_gflops;
-use crate::base::error::{Error, Result};
-use crate::manipulate::candidates::simulate_prompts;
-use crate::manipulate::experiment::{pair_sets, simulated_judge_models};
 
 /// What to time.
 #[derive(Clone, Debug)]

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 pub use super::charts::shap_waterfall as waterfall_svg;
 use super::charts::{dissection_chart, similarity_heatmap};
-use crate::base::atomic::write_atomic;
+use crate::analyse::explain::{ExplainRequest, explain};
 use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::{SCENARIO_MEAN, probabilities, scenarios, similarity, top_bottom_k};
+use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
-use crate::analyse::explain::{ExplainRequest, explain};
 use crate::base::features::N_FEATURES;
 
 /// Everything a `report` run needs.
@@ -221,7 +221,7 @@ pub fn report(req: &ReportRequest) -> Result<Vec<String>> {
             } else {
                 b.clone()
             };
-            let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+            let text = crate::base::text::read_text(&file)?;
             let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Json {
                 path: file.clone(),
                 line: 0,

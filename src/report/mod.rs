@@ -12,13 +12,13 @@
 pub mod charts;
 pub mod html;
 
-
 use std::path::Path;
 
 use serde_json::Value;
 
 use crate::analyse::JudgeGroupWeights;
 pub use crate::analyse::fitted::{FITTED_PARAS_DIR, fitted_paras_file};
+use crate::base::atomic::write_atomic;
 use crate::base::error::Result;
 
 /// Renders one group's `fitted_paras` file: judges in data-set order, byte for byte as the
@@ -29,10 +29,39 @@ pub fn render_fitted_paras(entries: &[&JudgeGroupWeights], judge_names: &[String
         let params: Vec<String> = e.weights.iter().map(|&v| python_float(v)).collect();
         out.push_str(&format!(
             "{{\"model_name\": {}, \"parameters\": [{}]}}\n",
-            Value::from(judge_names[e.judge].as_str()),
+            python_json_string(&judge_names[e.judge]),
             params.join(", ")
         ));
     }
+    out
+}
+
+/// A string as Python's `json.dumps` writes it (`ensure_ascii=True`, its default): printable
+/// ASCII as is, `"` and `\` escaped, the usual short escapes, and every other character as
+/// lowercase `\uXXXX` UTF-16 units (a surrogate pair above U+FFFF), so a judge named in any
+/// script gets the authors' bytes.
+pub fn python_json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
     out
 }
 

@@ -40,7 +40,7 @@ impl TextTable {
 }
 
 fn lines(path: &Path) -> Result<Vec<(usize, Value)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::base::text::read_text(path)?;
     let out = crate::load::json_lines(path, &text)?;
     if out.is_empty() {
         return Err(Error::Field {

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, ParamId};
 use burn::store::ModuleRecord;
 use burn::tensor::activation::relu;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::params::ValidRerankParams;
 use super::text_features::{Featurizer, N_STATS, TextMatrix};
-use crate::base::error::{Error, Result};
 use crate::base::atomic::write_atomic;
+use crate::base::error::{Error, Result};
 
 /// File of the weights (a burn record in burnpack format) inside a model directory.
 pub const WEIGHTS_FILE: &str = "reranker.bpk";
@@ -131,11 +131,18 @@ impl Reranker {
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let [a, b, c, d] = self.weights.clone();
+        // burn gives each new parameter a random id, and the record stores it: numbered ids
+        // keep the file the same bytes for the same weights (same seed, same output).
+        let numbered = |k: u64, t| {
+            let mut p = Param::from_tensor(t);
+            p.id = ParamId::from(k);
+            p
+        };
         let module = RerankerWeights {
-            embedding: Param::from_tensor(a),
-            hidden: Param::from_tensor(b),
-            hidden_bias: Param::from_tensor(c),
-            output: Param::from_tensor(d),
+            embedding: numbered(0, a),
+            hidden: numbered(1, b),
+            hidden_bias: numbered(2, c),
+            output: numbered(3, d),
         };
         let weights = dir.join(WEIGHTS_FILE);
         let bytes = module
@@ -159,8 +166,7 @@ impl Reranker {
                 what: "a reranker manifest (write one with `prefdissect rerank train`)",
             });
         }
-        let text =
-            std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+        let text = crate::base::text::read_text(&manifest_path)?;
         let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Json {
             path: manifest_path.clone(),
             line: e.line(),

@@ -13,8 +13,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::model::{Manifest, Reranker, WeightTensors, scores, weight_shapes};
 use super::params::ValidRerankParams;
 use super::text_features::{Featurizer, N_STATS, TextMatrix};
-use crate::base::fingerprint::fnv;
 use crate::base::error::{Error, Result};
+use crate::base::fingerprint::fnv;
 use crate::base::rng::Rng;
 
 /// One model's training pairs: indices of (chosen, rejected) texts.

@@ -8,18 +8,18 @@
 //! accuracy sentinel; and 33 judges whose labels are Bernoulli(σ(w·x)) with the weights of the
 //! sample's scenario, which are written to `truth/true_weights.json`.
 
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::base::atomic::write_atomic;
 use crate::base::error::Result;
 use crate::base::features::{
     ACCURACY_SENTINEL, FEATURE_SOURCES, FeatureSource, N_FEATURES, QUERY_GROUPS, SCENARIO_GROUPS,
 };
+use crate::base::rng::Rng;
 use crate::load::{Group, groups_to_json};
-use crate::base::atomic::write_atomic;
 
 /// The paper's 33 judges, `human` first.
 pub const PAPER_JUDGES: [&str; 33] = [

@@ -8,9 +8,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::base::error::{Error, Result};
-use crate::solve::posterior::{HmcParams, Trajectory, ValidHmcParams};
 use crate::solve::map::MapParams;
 use crate::solve::map::ValidMapParams;
+use crate::solve::posterior::{HmcParams, Trajectory, ValidHmcParams};
 
 /// Which estimate of the weights a fit reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -85,7 +85,7 @@ pub struct FitConfig {
 impl FitConfig {
     /// Reads a config file.
     pub fn read(path: &Path) -> Result<FitConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::base::text::read_text(path)?;
         serde_json::from_str(&text).map_err(|e| Error::Config {
             path: path.to_owned(),
             message: format!("line {}: {e}", e.line()),

@@ -3,8 +3,49 @@
 //! mean. The posterior-mean estimator reports these per weight, and the fidelity check against
 //! numpyro needs MCSEs computed the same way numpyro's own summaries are.
 
-/// A fit flagged when any weight's R-hat exceeds this.
+/// A fit flagged when any weight's R-hat exceeds this (Vehtari et al. 2021), or the larger
+/// [`rhat_resolution`] where the run's draws cannot resolve 1.01.
 pub const RHAT_WARN: f64 = 1.01;
+
+/// Chance of a false alarm per weight that [`rhat_resolution`] allows: with 29 weights, two
+/// R-hats (bulk and tail) each and 5,280 fits, about one false alarm in three runs.
+pub const RHAT_FALSE_ALARM: f64 = 1e-6;
+
+/// The largest R-hat that converged chains still show with probability 1 − [`RHAT_FALSE_ALARM`],
+/// given `chains` chains (split in two, J = 2·chains) and the weight's bulk ESS.
+///
+/// Under convergence the between-chain variance of J chains with n_e = ESS/J effective draws
+/// each is σ²/n_e · χ²(J−1)/(J−1) (Gelman & Rubin 1992's decomposition), so
+/// R̂² − 1 ≈ χ²(J−1)/((J−1)·n_e) − 1/n and R̂ − 1 reaches q/(2·n_e) with q the χ²(J−1)/(J−1)
+/// quantile (Wilson–Hilferty). E.g. 4 chains and ESS 1,000 give 1.024: such a run cannot tell
+/// 1.01 from noise, and warning on it would fire on every fit (Vats & Knudson 2021 make the
+/// same point: the threshold must follow the effective sample size).
+pub fn rhat_resolution(chains: usize, ess: f64) -> f64 {
+    let j = (2 * chains) as f64;
+    if chains < 1 || ess.is_nan() || ess <= 0.0 {
+        return f64::NAN;
+    }
+    let k = j - 1.0;
+    let z = normal_quantile_upper(RHAT_FALSE_ALARM);
+    let c = 2.0 / (9.0 * k);
+    let q = (1.0 - c + z * c.sqrt()).powi(3); // χ²(k)/k quantile, Wilson–Hilferty
+    1.0 + q / (2.0 * ess / j)
+}
+
+/// The R-hat above which a weight is reported: 1.01, or [`rhat_resolution`] when larger.
+///
+/// The resolution is taken at an ESS of at least [`ESS_WARN`]: chains that do not mix have a
+/// small ESS, which must not buy them a lenient R-hat (their ESS is reported anyway).
+pub fn rhat_threshold(chains: usize, ess: f64) -> f64 {
+    rhat_resolution(chains, ess.max(ESS_WARN)).max(RHAT_WARN)
+}
+
+/// z with P(Z > z) = p for small p (Abramowitz & Stegun 26.2.23, |error| < 4.5e-4).
+fn normal_quantile_upper(p: f64) -> f64 {
+    let t = (-2.0 * p.ln()).sqrt();
+    t - (2.515517 + 0.802853 * t + 0.010328 * t * t)
+        / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t)
+}
 /// A fit flagged when any weight's bulk ESS is below this.
 pub const ESS_WARN: f64 = 400.0;
 
@@ -33,7 +74,7 @@ pub fn diagnose(chains: &[&[f64]]) -> Diagnostics {
     let ess_mean = ess(&as_slices(&split_raw));
     let ranked = rank_normalise(&split_raw);
     let ess_bulk = ess(&as_slices(&ranked));
-    let median = super::median(all.clone());
+    let median = crate::base::stats::median(all.clone());
     let folded: Vec<Vec<f64>> = split_raw
         .iter()
         .map(|c| c.iter().map(|v| (v - median).abs()).collect())
@@ -386,5 +427,68 @@ impl FastDiagnostics {
             rhat: rhat(&bulk).max(rhat(&halves(&self.folded, half))),
             ess_bulk: ess(&bulk),
         }
+    }
+}
+
+#[cfg(test)]
+mod resolution_tests {
+    use super::*;
+    use crate::base::rng::Rng;
+
+    /// Stationary AR(1) chains (ρ = 0.5, started in the stationary law) are converged by
+    /// construction but autocorrelated, as a sampler's are: at 300 draws a chain (ESS ≈ 400),
+    /// 1.01 flags many of their weights, the resolution threshold (almost) none.
+    #[test]
+    fn converged_chains_stay_under_the_resolution_threshold() {
+        let mut rng = Rng::new(7);
+        let (chains, draws, weights, rho) = (4, 300, 2000, 0.5f64);
+        let innovation = (1.0 - rho * rho).sqrt();
+        let (mut over_fixed, mut over_resolution) = (0, 0);
+        for _ in 0..weights {
+            let c: Vec<Vec<f64>> = (0..chains)
+                .map(|_| {
+                    let mut x = rng.normal();
+                    (0..draws)
+                        .map(|_| {
+                            x = rho * x + innovation * rng.normal();
+                            x
+                        })
+                        .collect()
+                })
+                .collect();
+            let refs: Vec<&[f64]> = c.iter().map(|v| v.as_slice()).collect();
+            let d = diagnose(&refs);
+            over_fixed += (d.rhat > RHAT_WARN) as usize;
+            over_resolution += (d.rhat > rhat_threshold(chains, d.ess_bulk)) as usize;
+        }
+        assert!(
+            over_fixed > 50,
+            "1.01 flagged only {over_fixed} of {weights}"
+        );
+        assert!(
+            over_resolution <= 1,
+            "{over_resolution} of {weights} flagged"
+        );
+        // 1.01 is the threshold again once the draws resolve it, never anything lower.
+        assert!(rhat_resolution(4, 1200.0) > 1.01);
+        assert_eq!(rhat_threshold(4, 1e6), RHAT_WARN);
+        assert!(rhat_resolution(4, 1e5) < 1.001);
+        assert!(rhat_resolution(4, 0.0).is_nan());
+    }
+
+    /// A chain stuck elsewhere is still caught, however small its ESS.
+    #[test]
+    fn a_displaced_chain_is_flagged() {
+        let mut rng = Rng::new(8);
+        let c: Vec<Vec<f64>> = (0..4)
+            .map(|i| {
+                (0..300)
+                    .map(|_| rng.normal() + if i == 0 { 3.0 } else { 0.0 })
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[f64]> = c.iter().map(|v| v.as_slice()).collect();
+        let d = diagnose(&refs);
+        assert!(d.rhat > rhat_threshold(4, d.ess_bulk), "{d:?}");
     }
 }

@@ -8,16 +8,16 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::design::BatchDesign;
 use crate::base::device::{BackendChoice, BackendKind};
 use crate::base::error::{Error, Result};
 use crate::base::features::N_FEATURES;
+use crate::design::BatchDesign;
 use crate::load::{Dataset, Selection};
-use crate::solve::posterior::{HmcParams, solve_posterior};
 use crate::solve::backend::cpu::CpuBackend;
 use crate::solve::backend::engine::EngineBackend;
 use crate::solve::map::MapParams;
 use crate::solve::map::solve_map;
+use crate::solve::posterior::{HmcParams, solve_posterior};
 
 /// Compares the backends on `judge`'s fits in `data`.
 pub fn agreement(data: &Path, judge: &str) -> Result<Value> {

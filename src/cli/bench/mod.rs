@@ -1,22 +1,26 @@
 //! `prefdissect bench`: times the full MAP job and the kernel, next to an SGEMM and the burn
 //! plain-ops reference measured in the same process, so the figures are ratios, not guesses.
 
+pub mod agreement;
+pub mod table;
+
+use clap::Args;
 use std::time::Instant;
 
-use ndarray::Array2;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
+use crate::base::error::{Error, Result};
+use crate::base::peak::sgemm_gflops;
 use crate::base::stats::median;
 use crate::design::{BatchDesign, KPAD, LANES};
-use crate::base::error::{Error, Result};
 use crate::load::{Dataset, Selection};
 use crate::simulate::{simulate, write_simulated};
-use crate::solve::backend::cpu::DenseCpuBackend;
-use crate::solve::backend::cpu::CpuBackend;
 use crate::solve::backend::GradientBackend;
-use crate::solve::map::MapParams;
+use crate::solve::backend::cpu::CpuBackend;
+use crate::solve::backend::cpu::DenseCpuBackend;
 use crate::solve::backend::reference::ReferenceBackend;
+use crate::solve::map::MapParams;
 use crate::solve::map::solve_map;
 
 /// Benchmark settings.
@@ -57,7 +61,10 @@ pub fn x_density(design: &BatchDesign) -> f64 {
         let nz_g: usize = rows
             .map(|row| row.iter().filter(|&&v| v != 0.0).count())
             .sum();
-        (nz + nz_g, all + g.n_rows() * crate::base::features::N_FEATURES)
+        (
+            nz + nz_g,
+            all + g.n_rows() * crate::base::features::N_FEATURES,
+        )
     });
     nz as f64 / all as f64
 }
@@ -74,7 +81,6 @@ pub fn typical_weights(scale: f32) -> Vec<f32> {
         })
         .collect()
 }
-
 
 /// Runs the benchmark and returns its report (also printed by the CLI).
 pub fn run(req: &BenchRequest) -> Result<Value> {
@@ -228,7 +234,7 @@ impl BenchArgs {
     /// Runs the command.
     pub fn run(self) -> Result<()> {
         if let Some(dir) = &self.agreement {
-            let report = crate::cli::bench::agreement::agreement(dir, &self.judge)?;
+            let report = agreement::agreement(dir, &self.judge)?;
             println!("{}", serde_json::to_string_pretty(&report).expect("json"));
             if report["map"]["pass"] != true || report["posterior_mean"]["pass"] != true {
                 return Err(crate::Error::Setting {
@@ -239,13 +245,13 @@ impl BenchArgs {
             return Ok(());
         }
         if self.table {
-            let rows = crate::cli::bench::table::run(&crate::cli::bench::table::TableRequest {
+            let rows = table::run(&table::TableRequest {
                 backends: self.backends,
                 runs: self.runs,
                 judges: self.judges,
                 seed: self.seed,
             })?;
-            print!("{}", crate::cli::bench::table::render(&rows));
+            print!("{}", table::render(&rows));
             return Ok(());
         }
         let report = if self.rerank {

@@ -9,18 +9,18 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::base::device::{BackendChoice, BackendKind};
+use crate::base::error::{Error, Result};
 use crate::base::stats::median;
 use crate::cli::bench::gradient_pass;
 use crate::design::BatchDesign;
-use crate::base::device::{BackendChoice, BackendKind};
-use crate::base::error::{Error, Result};
 use crate::load::{Dataset, Selection};
 use crate::rerank::params::RerankParams;
 use crate::simulate::{PAPER_JUDGES, simulate, write_simulated};
-use crate::solve::posterior::{HmcParams, solve_posterior};
 use crate::solve::backend::engine::EngineBackend;
 use crate::solve::map::MapParams;
 use crate::solve::map::solve_map;
+use crate::solve::posterior::{HmcParams, solve_posterior};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -132,7 +132,8 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
             // The kernel as a lock-step solver would use it: every block's rows resident on the
             // device, one launch and one small read-back per gradient of the whole batch.
             let t = Instant::now();
-            let resident = crate::solve::backend::wgpu::resident::ResidentBlocks::new(fused, &design);
+            let resident =
+                crate::solve::backend::wgpu::resident::ResidentBlocks::new(fused, &design);
             let upload = t.elapsed().as_secs_f64();
             let w_all: Vec<f32> = (0..design.blocks.len())
                 .flat_map(|_| w.iter().copied())

@@ -5,8 +5,8 @@
 use super::GradientBackend;
 use super::cpu::CpuBackend;
 use super::wgpu::resident::FusedWgpuBackend;
-use crate::design::{Block, GroupDesign};
 use crate::base::device::{BackendChoice, BackendKind, Selected, Workload, select};
+use crate::design::{Block, GroupDesign};
 
 /// The selected engine backend.
 #[derive(Clone, Debug)]

@@ -10,9 +10,9 @@ pub mod engine;
 pub mod reference;
 pub mod wgpu;
 
+use crate::base::features::N_FEATURES;
 use crate::base::logistic::sigmoid;
 use crate::design::{Block, GroupDesign, LANES};
-use crate::base::features::N_FEATURES;
 
 /// Kernel calls a solver made on a backend (one block's sampling, say), for the work and GFLOP/s figures.
 #[derive(Clone, Copy, Debug, Default)]

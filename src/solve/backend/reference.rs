@@ -7,8 +7,8 @@ use burn::tensor::activation::{sigmoid, softplus};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::GradientBackend;
-use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{Block, GroupDesign, KPAD, LANES};
 
 /// `G = (C ∘ σ(W Xᵀ) − CY) X` for `m` models over `n` rows: `x` is `n × 29`, `w` is `m × 29`,
 /// `c` and `cy` are `m × n`; returns `m × 29`, row-major.

@@ -6,11 +6,11 @@
 //! other fits share its block. Momentum restarts when it points uphill (O'Donoghue & Candès),
 //! which keeps FISTA monotone-ish on these strongly convex problems.
 
-use crate::solve::backend::GradientBackend;
 use super::objective::kkt_violation;
 use super::precondition::Steps;
-use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{Block, GroupDesign, KPAD, LANES};
+use crate::solve::backend::GradientBackend;
 
 /// What one lane ended with.
 #[derive(Clone, Debug)]

@@ -26,8 +26,8 @@ pub use params::{MapParams, ValidMapParams};
 use crate::solve::backend::GradientBackend;
 use crate::solve::backend::wgpu::{lockstep, resident};
 
-use crate::design::{BatchDesign, KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{BatchDesign, KPAD, LANES};
 use precondition::{Steps, steps_for};
 
 /// The solved MAP of one fit.

@@ -12,11 +12,11 @@
 //! [`super::fista`] from its best point, whose convergence is guaranteed. The lock-step loop is
 //! [`super::fista::drive_lanes`], shared with FISTA; lanes are independent.
 
-use crate::solve::backend::GradientBackend;
 use super::fista::{LaneResult, LaneSolver, drive_lanes, fista_step};
 use super::precondition::Steps;
-use crate::design::{Block, GroupDesign, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{Block, GroupDesign, LANES};
+use crate::solve::backend::GradientBackend;
 
 /// A model's curvature at its plain fit.
 #[derive(Clone, Debug)]

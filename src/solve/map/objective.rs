@@ -3,8 +3,8 @@
 //! The batched solver works in f32; every reported objective and KKT figure is recomputed here
 //! in f64 from the weights it returns, so the numbers in `fits.jsonl` are the true ones.
 
-use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{Block, GroupDesign, KPAD, LANES};
 
 /// Objective Σ c_r·logloss + λ‖w‖₁ and the gradient of its smooth part, in f64.
 pub fn objective_f64(

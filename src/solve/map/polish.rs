@@ -7,8 +7,8 @@
 use super::fista::fista_step;
 use super::objective::{kkt_violation, objective_f64};
 use super::precondition::Steps;
-use crate::design::{Block, GroupDesign};
 use crate::base::features::N_FEATURES;
+use crate::design::{Block, GroupDesign};
 
 /// Continues FISTA in f64 from `w0`; returns the weights, objective, KKT and iterations used.
 #[allow(clippy::too_many_arguments)] // one fit's coordinates in the batch + solver settings

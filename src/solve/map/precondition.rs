@@ -6,8 +6,8 @@
 //! valid majoriser and cuts the iterations several-fold. Fits that share row weights (all judges
 //! of one fold) share the result, so this costs one 29 × 29 Gram matrix per fold and group.
 
-use crate::design::{GroupDesign, KPAD};
 use crate::base::features::N_FEATURES;
+use crate::design::{GroupDesign, KPAD};
 
 /// Per-feature proximal step sizes of one row-weight vector.
 #[derive(Clone, Debug)]

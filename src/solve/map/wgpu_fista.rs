@@ -12,9 +12,9 @@ pub mod kernel;
 use cubecl::prelude::*;
 
 use super::fista::LaneResult;
-use crate::solve::backend::wgpu::resident::{Chunk, Handle, ResidentBlocks, launch_into};
-use crate::design::{Block, KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{Block, KPAD, LANES};
+use crate::solve::backend::wgpu::resident::{Chunk, Handle, ResidentBlocks, launch_into};
 
 /// Iterations between two looks at the `live` flags. Each look waits for the queue to drain;
 /// a block that converged in between costs nothing but these launches, whose gradient kernel
@@ -177,8 +177,8 @@ fn read_u32(client: &cubecl::client::Client, h: &(Handle, usize)) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solve::map::fista::fista_step;
     use crate::solve::backend::wgpu::resident::FusedWgpuBackend;
+    use crate::solve::map::fista::fista_step;
     use crate::solve::map::objective::kkt_violation;
 
     /// The update kernel against its f64 reference (`fista_step`, `kkt_violation`) on random

@@ -26,8 +26,8 @@
 //! made them useless (MCSE 0.26).
 
 use super::sampler::ChainOutput;
-use crate::base::mcmc::diagnostics::{ess, split};
 use crate::base::features::N_FEATURES;
+use crate::base::mcmc::diagnostics::{ess, split};
 use ndarray::{Array2, ArrayView2, Axis, s};
 
 /// Own terms per weight: kink (φ = |wⱼ|), φ = wⱼ and φ = wⱼ²/2.

@@ -7,10 +7,10 @@
 
 use super::lanes::{Field, Metric, to_kernel_layout};
 use super::sampler::ChainOutput;
-use crate::solve::backend::KernelCalls;
 use super::surrogate::QuadraticModel;
-use crate::design::{Block, LANES};
 use crate::base::rng::Rng;
+use crate::design::{Block, LANES};
+use crate::solve::backend::KernelCalls;
 use crate::solve::backend::wgpu::hmc::{DeviceSampler, Handoff};
 use crate::solve::backend::wgpu::warmup::{WarmupPlan, warmup_calls};
 

@@ -1,8 +1,8 @@
 //! Per-lane sampler state in the kernel's layout: feature-major and lane-fastest
 //! (`[feature][lane]`), so the updates of all 16 lanes of a block vectorise.
 
-use crate::design::LANES;
 use crate::base::features::N_FEATURES;
+use crate::design::LANES;
 
 /// One value per (feature, lane).
 pub type Field = [[f64; LANES]; N_FEATURES];

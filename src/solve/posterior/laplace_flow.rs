@@ -13,8 +13,8 @@
 //! tests hold the two to each other.
 
 use super::lanes::{Field, Metric};
-use crate::design::LANES;
 use crate::base::features::N_FEATURES;
+use crate::design::LANES;
 
 /// Evolves (x, p) for time `tau` under H = λ|x| + ½·inv_m·p² (piecewise-parabolic motion).
 pub fn laplace_flow(x: &mut f64, p: &mut f64, inv_m: f64, lambda: f64, tau: f64) {

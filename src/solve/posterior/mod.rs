@@ -23,16 +23,16 @@ use rayon::prelude::*;
 
 pub use params::{HmcParams, Trajectory, ValidHmcParams};
 
-use crate::base::mcmc::diagnostics::{FastDiagnostics, diagnose};
-use crate::design::{BatchDesign, Block};
 use crate::base::error::Result;
 use crate::base::features::N_FEATURES;
+use crate::base::mcmc::diagnostics::{FastDiagnostics, diagnose};
+use crate::design::{BatchDesign, Block};
 use crate::load::Dataset;
 use crate::solve::backend::GradientBackend;
+use crate::solve::backend::KernelCalls;
 use crate::solve::backend::wgpu::lockstep::Lockstep;
 use crate::solve::map::precondition::curvature_diag;
 use control_variates::{CvMeans, cv_means};
-use crate::solve::backend::KernelCalls;
 use sampler::{ChainStart, sample_block};
 
 /// Posterior summary of one fit.
@@ -69,6 +69,14 @@ impl PosteriorFit {
     /// Smallest bulk ESS over weights.
     pub fn min_ess(&self) -> f64 {
         self.ess_bulk.iter().copied().fold(f64::NAN, f64::min)
+    }
+    /// Whether a weight's R-hat is above 1.01 and above what `chains` chains with its ESS can
+    /// resolve ([`rhat_threshold`](crate::base::mcmc::diagnostics::rhat_threshold)), or NaN.
+    pub fn rhat_unresolved(&self, chains: usize) -> bool {
+        use crate::base::mcmc::diagnostics::rhat_threshold;
+        (0..N_FEATURES).any(|k| {
+            self.rhat[k].is_nan() || self.rhat[k] > rhat_threshold(chains, self.ess_bulk[k])
+        })
     }
 }
 

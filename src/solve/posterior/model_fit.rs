@@ -6,8 +6,8 @@
 
 use super::lanes::Field;
 use super::surrogate::QuadraticModel;
-use crate::design::{Block, GroupDesign, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{Block, GroupDesign, LANES};
 use crate::solve::backend::GradientBackend;
 
 /// Ridge weight pulling the fitted correction to the Taylor Hessian towards zero, relative to
@@ -221,8 +221,8 @@ fn solve_spd(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::design::KPAD;
     use crate::base::rng::Rng;
+    use crate::design::KPAD;
     use crate::solve::backend::cpu::CpuBackend;
     use crate::solve::posterior::surrogate::tests::toy;
 

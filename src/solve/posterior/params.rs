@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::design::LANES;
 use crate::base::error::{Error, Result};
+use crate::design::LANES;
 
 /// What moves the particle along an HMC trajectory. Both leave the posterior exactly invariant
 /// (the accept test always uses the true potential); they differ in cost and in how well the

@@ -9,18 +9,18 @@
 //! trajectories on a backend with a device sampler, the chains run on the device from their
 //! start (or, where the device cannot warm up, from the end of warm-up; `device_phase.rs`).
 
-use crate::base::mcmc::adaptation::{DualAveraging, WarmupSchedule, Welford};
 use super::device_phase::{ChainsAtHandOver, Schedule, sample_on_device};
 use super::lanes::{Field, Metric, kinetic};
 use super::laplace_flow::prior_flow;
 use super::model_fit::{GradientMoments, MIN_DRAWS, RIDGE};
 use super::params::{Trajectory, ValidHmcParams};
 use super::surrogate::QuadraticModel;
-use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::base::mcmc::adaptation::{DualAveraging, WarmupSchedule, Welford};
 use crate::base::rng::Rng;
-use crate::solve::backend::{GradientBackend, KernelCalls};
+use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::solve::backend::wgpu::warmup::WarmupPlan;
+use crate::solve::backend::{GradientBackend, KernelCalls};
 
 /// What one chain produced.
 #[derive(Clone, Debug)]

@@ -23,8 +23,8 @@
 //! time-homogeneous Markov chain with the posterior as its stationary law.
 
 use super::lanes::{Field, to_kernel_layout};
-use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::solve::backend::GradientBackend;
 
 /// Each lane's quadratic model of the loss around its own centre.
@@ -198,10 +198,10 @@ const ROWS: usize = 4;
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::design::{ROW_TILE, SignIndex};
     use crate::base::rng::Rng;
-    use crate::solve::backend::reference_curvature;
+    use crate::design::{ROW_TILE, SignIndex};
     use crate::solve::backend::cpu::CpuBackend;
+    use crate::solve::backend::reference_curvature;
 
     /// A one-group design of random signs with random per-lane weights and labels.
     pub(in crate::solve::posterior) fn toy(rows: usize, rng: &mut Rng) -> (GroupDesign, Block) {

@@ -9,8 +9,8 @@ pub mod kernel;
 use cubecl::prelude::*;
 
 use super::resident::{Chunk, Handle, ResidentBlocks};
-use crate::design::{KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{KPAD, LANES};
 
 /// Hessian entries per block in the kernel's layout: `[row][column][lane]`.
 pub const BLOCK_HESS: usize = N_FEATURES * N_FEATURES * LANES;
@@ -41,7 +41,7 @@ impl ResidentBlocks {
 
 /// The kernel over one chunk's blocks at `w` (the chunk's weight fields), for the blocks with
 /// `wanted[b]` (the others read back as 0); `None` when the chunk's rows are dense.
-pub(super) fn launch_curvature(
+pub(crate) fn launch_curvature(
     client: &cubecl::client::Client,
     ch: &Chunk,
     w: &[f32],
@@ -70,7 +70,7 @@ pub(super) fn launch_curvature(
 
 /// The kernel over a chunk at the weights in `w` (on the device) for the blocks with a lane in
 /// `live`, into `hess` (not read back); `None` when the chunk's rows are dense.
-pub(super) fn launch_curvature_into(
+pub(crate) fn launch_curvature_into(
     client: &cubecl::client::Client,
     ch: &Chunk,
     w: &(Handle, usize),

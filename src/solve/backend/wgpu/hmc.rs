@@ -11,11 +11,11 @@ pub mod kernel;
 use cubecl::prelude::*;
 
 use super::resident::{Chunk, Handle, ResidentBlocks, launch_into};
-use crate::design::{Block, KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{Block, KPAD, LANES};
 
 /// Lanes per cube of the propose and accept kernels (4 blocks).
-pub(super) const LANE_CUBE: usize = 64;
+pub(crate) const LANE_CUBE: usize = 64;
 /// Hessian entries per block: `[row][column][lane]`.
 pub const HESS_LEN: usize = N_FEATURES * N_FEATURES * LANES;
 
@@ -110,27 +110,27 @@ impl Segment {
 }
 
 /// One chunk's chains on the device.
-pub(super) struct ChunkChains {
-    pub(super) q: (Handle, usize),
-    pub(super) u: (Handle, usize),
-    pub(super) grad_u: (Handle, usize),
-    pub(super) inv_mass: (Handle, usize),
-    pub(super) sqrt_mass: (Handle, usize),
-    pub(super) eps: (Handle, usize),
-    pub(super) centre: (Handle, usize),
-    pub(super) model_grad: (Handle, usize),
-    pub(super) hess: (Handle, usize),
-    pub(super) keys: (Handle, usize),
-    pub(super) qn: (Handle, usize),
-    pub(super) dk: (Handle, usize),
-    pub(super) dv: (Handle, usize),
-    pub(super) accept_u: (Handle, usize),
-    pub(super) grad: (Handle, usize),
-    pub(super) lanes: Vec<usize>,
+pub(crate) struct ChunkChains {
+    pub(crate) q: (Handle, usize),
+    pub(crate) u: (Handle, usize),
+    pub(crate) grad_u: (Handle, usize),
+    pub(crate) inv_mass: (Handle, usize),
+    pub(crate) sqrt_mass: (Handle, usize),
+    pub(crate) eps: (Handle, usize),
+    pub(crate) centre: (Handle, usize),
+    pub(crate) model_grad: (Handle, usize),
+    pub(crate) hess: (Handle, usize),
+    pub(crate) keys: (Handle, usize),
+    pub(crate) qn: (Handle, usize),
+    pub(crate) dk: (Handle, usize),
+    pub(crate) dv: (Handle, usize),
+    pub(crate) accept_u: (Handle, usize),
+    pub(crate) grad: (Handle, usize),
+    pub(crate) lanes: Vec<usize>,
 }
 
 /// Launches the propose kernel over a chunk's lanes that are `live`.
-pub(super) fn propose(
+pub(crate) fn propose(
     client: &cubecl::client::Client,
     chunk: &Chunk,
     cc: &ChunkChains,
@@ -177,8 +177,8 @@ struct SegmentBuffers {
 
 /// Every block's chains on the device (blocks without a hand-off have no live lane).
 pub struct DeviceChains {
-    pub(super) chunks: Vec<ChunkChains>,
-    pub(super) lambda: f32,
+    pub(crate) chunks: Vec<ChunkChains>,
+    pub(crate) lambda: f32,
     scores: bool,
 }
 

@@ -8,11 +8,11 @@
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 
-use crate::solve::backend::GradientBackend;
 use super::curvature::{BLOCK_HESS, to_lane_matrices};
-use super::resident::{FusedWgpuBackend, ResidentBlocks};
 use super::hmc::{DeviceChains, DeviceSampler, Handoff, Segment};
+use super::resident::{FusedWgpuBackend, ResidentBlocks};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
+use crate::solve::backend::GradientBackend;
 
 /// What a block asks the device for at its weights.
 #[derive(Clone, Copy, PartialEq, Eq)]

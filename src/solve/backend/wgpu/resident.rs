@@ -12,9 +12,9 @@ use cubecl::prelude::*;
 use cubecl::wgpu::{WgpuBackend, WgpuDevice, WgpuRuntime};
 use cubecl_runtime::runtime::Runtime;
 
-use crate::solve::backend::GradientBackend;
-use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::base::features::N_FEATURES;
+use crate::design::{Block, GroupDesign, KPAD, LANES};
+use crate::solve::backend::GradientBackend;
 
 const _: () = assert!(KPAD == kernel::KPAD && LANES == kernel::LANES && N_FEATURES == kernel::NF);
 
@@ -86,12 +86,12 @@ impl FusedWgpuBackend {
     }
 
     /// Whether the HMC warm-up may run on the device.
-    pub(super) fn device_warmup(&self) -> bool {
+    pub(crate) fn device_warmup(&self) -> bool {
         self.device_warmup
     }
 
     /// The largest buffer binding the adapter allows, bytes.
-    pub(super) fn max_binding_bytes(&self) -> u64 {
+    pub(crate) fn max_binding_bytes(&self) -> u64 {
         self.max_binding_bytes
     }
 
@@ -188,12 +188,12 @@ fn pack_signs<'a>(items: impl Iterator<Item = (&'a GroupDesign, &'a Block)>) -> 
 }
 
 /// A packed batch uploaded: the handles and lengths one launch needs.
-pub(super) struct Uploaded {
+pub(crate) struct Uploaded {
     /// x, c, cy (dense) or signs, counts (packed).
-    pub(super) rows: Vec<(Handle, usize)>,
-    pub(super) row_start: (Handle, usize),
+    pub(crate) rows: Vec<(Handle, usize)>,
+    pub(crate) row_start: (Handle, usize),
     /// All-ones flags for gradients of every lane.
-    pub(super) all_live: (Handle, usize),
+    pub(crate) all_live: (Handle, usize),
 }
 
 fn upload(client: &cubecl::client::Client, p: &Packed) -> Uploaded {
@@ -211,10 +211,10 @@ fn upload(client: &cubecl::client::Client, p: &Packed) -> Uploaded {
 }
 
 /// One launch's share of the resident blocks.
-pub(super) struct Chunk {
-    pub(super) data: Uploaded,
-    pub(super) first: usize,
-    pub(super) blocks: usize,
+pub(crate) struct Chunk {
+    pub(crate) data: Uploaded,
+    pub(crate) first: usize,
+    pub(crate) blocks: usize,
 }
 
 /// Blocks whose rows and counts live on the device: a gradient of all of them is one upload of
@@ -222,13 +222,13 @@ pub(super) struct Chunk {
 /// of a solver that steps every block together. Batches larger than the adapter allows (its
 /// largest buffer binding, its most workgroups per launch) are cut into chunks, one launch each.
 pub struct ResidentBlocks {
-    pub(super) client: cubecl::client::Client,
-    pub(super) chunks: Vec<Chunk>,
+    pub(crate) client: cubecl::client::Client,
+    pub(crate) chunks: Vec<Chunk>,
     blocks: usize,
 }
 
 /// `cubecl`'s buffer handle.
-pub(super) type Handle = cubecl_runtime::server::Handle;
+pub(crate) type Handle = cubecl_runtime::server::Handle;
 
 impl ResidentBlocks {
     /// Uploads every block of `design`.
@@ -248,8 +248,7 @@ impl ResidentBlocks {
         let client = backend.client.clone();
         // The largest per-block buffer of any solver: dense x (KPAD floats per entry), or the
         // HMC warm-up's gradient moments (1,741 floats per lane).
-        let moments =
-            (super::warmup::kernel::MOMENTS * LANES * std::mem::size_of::<f32>()) as u64;
+        let moments = (super::warmup::kernel::MOMENTS * LANES * std::mem::size_of::<f32>()) as u64;
         let bytes =
             |b: &Block| ((b.entries() * KPAD * std::mem::size_of::<f32>()) as u64).max(moments);
         let mut chunks = Vec::new();
@@ -336,7 +335,7 @@ impl ResidentBlocks {
 /// Launches the gradient kernel over a chunk's blocks at the weights `w`, for the blocks with
 /// a lane in `live`, into `out` (not read back); without `gradient`, only the losses (feature
 /// 29's slots) are computed and written.
-pub(super) fn launch_into(
+pub(crate) fn launch_into(
     client: &cubecl::client::Client,
     chunk: &Chunk,
     w: &(Handle, usize),

@@ -11,11 +11,11 @@ pub mod kernel;
 use cubecl::prelude::*;
 
 use super::curvature::launch_curvature_into;
-use super::resident::{Chunk, Handle, ResidentBlocks, launch_into};
 use super::hmc::{ChunkChains, DeviceChains, LANE_CUBE, propose};
+use super::resident::{Chunk, Handle, ResidentBlocks, launch_into};
 use crate::base::mcmc::adaptation::WarmupSchedule;
-use crate::solve::backend::KernelCalls;
 use crate::design::{KPAD, LANES};
+use crate::solve::backend::KernelCalls;
 
 /// How the device warms the chains up: the CPU sampler's settings for the same run.
 #[derive(Clone, Debug, PartialEq)]
