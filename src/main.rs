@@ -15,6 +15,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    prefdissect::base::device::quiet_probe_environment();
     let cli = Cli::parse();
     match cli.command.run() {
         Ok(()) => ExitCode::SUCCESS,

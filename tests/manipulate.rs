@@ -136,4 +136,17 @@ fn pairs_are_confident_labels_inverted_for_against() {
         label_pairs(&data, &fw, "human", None, 0.6, Direction::Align),
         Err(Error::Setting { name: "margin", .. })
     ));
+    // A flat model keeps no pair: an error naming the judge and the margin that would keep
+    // some, not an empty training file.
+    let mut flat = fw.clone();
+    for w in flat.weights.values_mut() {
+        *w = [0.0; 29];
+    }
+    let err = label_pairs(&data, &flat, "human", None, 0.15, Direction::Align).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`human` keeps no pair at margin 0.15")
+            && err.to_string().contains("= 0.0000"),
+        "{err}"
+    );
 }

@@ -20,7 +20,7 @@ fn browser() -> Option<&'static str> {
 #[test]
 fn demo_report_is_self_contained_and_renders_in_headless_chromium() {
     let dir = common::temp_dir("report-demo");
-    prefdissect::cli::demo::demo(&dir, 1, Default::default()).unwrap();
+    prefdissect::cli::demo::demo(&dir, 1, Default::default(), false).unwrap();
     let page = dir.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(
@@ -74,7 +74,7 @@ fn demo_report_is_self_contained_and_renders_in_headless_chromium() {
 #[test]
 fn unknown_judges_and_samples_are_errors() {
     let dir = common::temp_dir("report-bad");
-    prefdissect::cli::demo::demo(&dir, 2, Default::default()).unwrap();
+    prefdissect::cli::demo::demo(&dir, 2, Default::default(), false).unwrap();
     let err = prefdissect::report::html::report(&prefdissect::report::html::ReportRequest {
         fit: dir.join("fit"),
         bootstrap: None,

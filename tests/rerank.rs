@@ -172,28 +172,38 @@ fn a_saved_reranker_loads_and_scores_identically() {
     assert!(err.to_string().contains("reranker.bpk"), "{err}");
 }
 
+fn experiment(judges: Vec<(String, [f64; 29])>) -> ExperimentRequest {
+    ExperimentRequest {
+        judges,
+        prompts: 120,
+        candidates: 6,
+        margin: 0.15,
+        text_noise: 0.2,
+        params: RerankParams::new().buckets(512).check().unwrap(),
+        seed: 0,
+    }
+}
+
 #[test]
 fn simulated_experiment_orders_aligned_random_against() {
-    let judges: Vec<_> = simulated_judge_models(0)
+    let mut judges: Vec<_> = simulated_judge_models(0)
         .into_iter()
         .filter(|(n, _)| {
             ["human", "gpt-4-1106-preview", "llama-2-7b", "yi-6b"].contains(&n.as_str())
         })
         .collect();
-    let out = run_experiment(
-        &ExperimentRequest {
-            judges,
-            prompts: 120,
-            candidates: 6,
-            margin: 0.15,
-            text_noise: 0.2,
-            params: RerankParams::new().buckets(512).check().unwrap(),
-            seed: 0,
-        },
-        &Device::flex(),
-        "cpu",
-    )
-    .unwrap();
+    // A flat judge (the MAP zeroed its weights) labels no pair confidently: it is left out
+    // with its reason, and the others run.
+    judges.insert(1, ("flat".to_string(), [0.0; 29]));
+    let out = run_experiment(&experiment(judges), &Device::flex(), "cpu").unwrap();
+    assert_eq!(out.skipped.len(), 1, "{:?}", out.skipped);
+    assert!(
+        out.skipped[0].contains("`flat`") && out.skipped[0].contains("0.0000"),
+        "{}",
+        out.skipped[0]
+    );
+    assert_eq!(out.rows.len(), 4);
+    assert!(out.rows.iter().all(|r| r.judge != "flat"));
     print!(
         "{}",
         prefdissect::manipulate::experiment_report::table(&out)
@@ -208,6 +218,19 @@ fn simulated_experiment_orders_aligned_random_against() {
     for (j, r) in out.rows.iter().enumerate() {
         assert!((out.transfer[j][j] - r.aligned).abs() < 1e-12);
     }
+}
+
+#[test]
+fn an_experiment_with_only_flat_judges_is_an_error() {
+    let judges = vec![("flat".to_string(), [0.0; 29])];
+    let err = run_experiment(&experiment(judges), &Device::flex(), "cpu")
+        .err()
+        .expect("no judge left");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("no judge keeps a pair at margin 0.15") && msg.contains("`flat`"),
+        "{msg}"
+    );
 }
 
 fn run(args: &[&str]) -> (bool, String) {

@@ -41,6 +41,24 @@ pub struct WgpuAdapter {
 
 static PROBE: OnceLock<Result<WgpuAdapter, String>> = OnceLock::new();
 
+/// Keeps the adapter probe quiet where there is no display server: Mesa's device-selection
+/// Vulkan layer asks Wayland for the display's GPU, and libwayland prints `error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment.` once per driver, on runs that
+/// succeed. Without `XDG_RUNTIME_DIR` there is no display to select for, so the layer is
+/// switched off (`NODEVICE_SELECT=1`, its own off switch); wgpu still enumerates every adapter
+/// and picks by its power preference. A user's own `NODEVICE_SELECT` is left alone.
+///
+/// Call it first thing in `main`, before any thread starts: it sets an environment variable.
+pub fn quiet_probe_environment() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
+        // SAFETY: called at the start of `main`, before the process has a second thread, so no
+        // other thread can read the environment while it is written.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    }
+}
+
 /// The graphics APIs tried, in order, on the platform this binary was built for: Vulkan
 /// everywhere, then Metal on macOS (Apple silicon has no Vulkan driver) or DirectX 12 on Windows.
 pub fn graphics_apis() -> Vec<(WgpuBackend, &'static str)> {

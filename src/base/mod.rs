@@ -1,15 +1,18 @@
 //! The ground floor: what every step and feature above uses, and nothing of theirs.
 //!
 //! Property [`features`], the crate's [`error`] type, the [`device`] choice, the seeded
-//! [`rng`], [`atomic`] file writes, BOM-tolerant [`text`] reads, [`fingerprint`] hashing, the machine's measured [`peak`], order [`stats`]
-//! and the [`mcmc`] building blocks (warm-up adaptation, R-hat and ESS). Nothing here imports
-//! a module outside `base/`, so every other folder may import it without closing a circle.
+//! [`rng`], [`atomic`] file writes, BOM-tolerant [`text`] reads, one writer per output
+//! ([`lock`]), [`fingerprint`] hashing, the [`logistic`] function, the machine's measured
+//! [`peak`], order [`stats`] and the [`mcmc`] building blocks (warm-up adaptation, R-hat and
+//! ESS). Nothing here imports a module outside `base/`, so every other folder may import it
+//! without closing a circle.
 
 pub mod atomic;
 pub mod device;
 pub mod error;
 pub mod features;
 pub mod fingerprint;
+pub mod lock;
 pub mod logistic;
 pub mod mcmc;
 pub mod peak;

@@ -30,6 +30,7 @@ use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
 use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
 use crate::base::fingerprint::fnv;
+use crate::base::lock::OutLock;
 use crate::design::{GroupDesign, RowWeights};
 use crate::load::{Dataset, Selection};
 use crate::solve::settings::{Estimator, EstimatorSettings, FitConfig};
@@ -140,6 +141,9 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     }
     let data = Dataset::load(&req.data, &req.selection)?;
     let groups = GroupDesign::build_all(&data, 1, 0)?;
+    // Held until the outputs are written: a second run into the same OUT stops here.
+    let lock = OutLock::acquire(&req.out)?;
+    warnings.extend(lock.warning.iter().cloned());
     let (nj, ng) = (data.judges.len(), groups.len());
     let models = nj * ng;
     let layout = DerivedLayout {

@@ -1,5 +1,6 @@
-//! `prefdissect demo`: simulate a paper-shaped data set, fit all 5,280 MAP models, and show what
-//! each judge prefers next to how well the fit recovers the simulator's true weights.
+//! `prefdissect demo`: simulate a paper-shaped data set, fit its 5,280 models as the paper does
+//! (the posterior mean, with `configs/fast.json`'s sampler) and as a MAP beside it, and show
+//! what each judge prefers next to how well each fit recovers the simulator's true weights.
 
 use clap::Args;
 use std::fmt::Write as _;
@@ -18,40 +19,63 @@ use crate::solve::settings::FitConfig;
 pub struct DemoRow {
     /// Judge name.
     pub judge: String,
-    /// Pearson r of fitted vs true weights over the 11 scenarios × 29 properties.
+    /// Pearson r of the posterior means vs true weights over the 11 scenarios × 29 properties.
     pub r_truth: f64,
+    /// The same for the MAP.
+    pub r_truth_map: f64,
     /// Three most preferred properties (name, probability of preferred, scenario average).
     pub top: Vec<(String, f64)>,
     /// Three least preferred.
     pub bottom: Vec<(String, f64)>,
 }
 
-/// Runs the demo into `root` (`root/data`, `root/fit` with `analysis/`, `root/bootstrap`,
-/// `root/report.html`) and returns the table rows.
+/// What the demo ran: the table rows and the two fits' summaries (posterior mean, MAP).
+pub struct DemoOutcome {
+    /// One row per judge.
+    pub rows: Vec<DemoRow>,
+    /// `summary.json` of the posterior-mean fit.
+    pub posterior: serde_json::Value,
+    /// `summary.json` of the MAP fit.
+    pub map: serde_json::Value,
+    /// The fits' warnings, to print.
+    pub warnings: Vec<String>,
+}
+
+/// Runs the demo into `root` (`root/data`; `root/fit`, the posterior means, with `analysis/`;
+/// `root/fit-map`; `root/bootstrap`; `root/report.html`) and returns what to show.
 pub fn demo(
     root: &Path,
     seed: u64,
     backend: crate::base::device::BackendChoice,
-) -> Result<(Vec<DemoRow>, serde_json::Value)> {
+    progress: bool,
+) -> Result<DemoOutcome> {
     let data_dir = root.join("data");
     let fit_dir = root.join("fit");
     let sim = simulate(seed);
     write_simulated(&sim, &data_dir, seed)?;
-    let outcome = fit(&FitRequest {
-        data: data_dir.clone(),
-        out: fit_dir.clone(),
-        selection: Selection::default(),
-        config: FitConfig {
-            estimator: Some(crate::solve::settings::Estimator::Map),
-            ..FitConfig::default()
-        },
-        progress: false,
-        backend,
-    })?;
+    let run = |out: PathBuf, config: FitConfig, progress: bool| {
+        fit(&FitRequest {
+            data: data_dir.clone(),
+            out,
+            selection: Selection::default(),
+            config,
+            progress,
+            backend,
+        })
+    };
+    let outcome = run(fit_dir.clone(), FitConfig::preset("fast")?, progress)?;
+    let map = run(root.join("fit-map"), FitConfig::preset("map")?, false)?;
     let per_fit = outcome.solution.weights();
     let averaged = fold_average(&outcome.design, &per_fit);
+    let map_averaged = fold_average(&map.design, &map.solution.weights());
     let mut rows = Vec::new();
     for (j, judge) in outcome.data.judges.iter().enumerate() {
+        let map_fitted: Vec<f64> = map_averaged
+            .iter()
+            .filter(|e| e.judge == j)
+            .filter(|e| SCENARIO_GROUPS.contains(&map.design.groups[e.group].name.as_str()))
+            .flat_map(|e| e.weights)
+            .collect();
         let (mut fitted, mut truth) = (Vec::new(), Vec::new());
         let mut prob_sum = [0f64; N_FEATURES];
         let mut n_scen = 0;
@@ -73,6 +97,7 @@ pub fn demo(
         rows.push(DemoRow {
             judge: judge.name.clone(),
             r_truth: pearson(&fitted, &truth),
+            r_truth_map: pearson(&map_fitted, &truth),
             top: top.iter().map(label).collect(),
             bottom: bottom.iter().map(label).collect(),
         });
@@ -111,7 +136,14 @@ pub fn demo(
         sample: 0,
         out: root.join("report.html"),
     })?;
-    Ok((rows, outcome.summary))
+    let mut warnings = outcome.warnings.clone();
+    warnings.extend(map.warnings.iter().cloned());
+    Ok(DemoOutcome {
+        rows,
+        posterior: outcome.summary,
+        map: map.summary,
+        warnings,
+    })
 }
 
 /// Renders the demo table.
@@ -119,8 +151,8 @@ pub fn render(rows: &[DemoRow]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<27} {:>6}  {:<64} least preferred (prob. %)",
-        "judge", "r(true)", "most preferred (prob. %)"
+        "{:<27} {:>7} {:>7}  {:<64} least preferred (prob. %)",
+        "judge", "r(mean)", "r(MAP)", "most preferred (prob. %, posterior means)"
     );
     for r in rows {
         let fmt = |v: &[(String, f64)]| {
@@ -131,9 +163,10 @@ pub fn render(rows: &[DemoRow]) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<27} {:>6.3}  {:<64} {}",
+            "{:<27} {:>7.3} {:>7.3}  {:<64} {}",
             r.judge,
             r.r_truth,
+            r.r_truth_map,
             fmt(&r.top),
             fmt(&r.bottom)
         );
@@ -160,16 +193,22 @@ impl DemoArgs {
     pub fn run(self) -> Result<()> {
         let DemoArgs { dir, seed, backend } = self;
 
-        let (rows, summary) = demo(&dir, seed, backend)?;
-        println!("{}", render(&rows));
+        let outcome = demo(&dir, seed, backend, true)?;
+        for w in &outcome.warnings {
+            eprintln!("warning: {w}");
+        }
+        println!("{}", render(&outcome.rows));
+        let (p, m) = (&outcome.posterior, &outcome.map);
+        let secs = |s: &serde_json::Value| s["timings_s"]["solve"].as_f64().unwrap_or(0.0);
         println!(
-            "{} MAP fits in {:.3} s ({}); data in {}/data, fit in {}/fit; open {}/report.html",
-            summary["counts"]["fits"],
-            summary["timings_s"]["solve"].as_f64().unwrap_or(0.0),
-            summary["backend"].as_str().unwrap_or("?"),
-            dir.display(),
-            dir.display(),
-            dir.display()
+            "{} posterior-mean fits (configs/fast.json) in {:.1} s and {} MAP fits in {:.3} s, \
+             on {}; data in {d}/data, fits in {d}/fit and {d}/fit-map; open {d}/report.html",
+            p["counts"]["fits"],
+            secs(p),
+            m["counts"]["fits"],
+            secs(m),
+            p["backend"].as_str().unwrap_or("?"),
+            d = dir.display(),
         );
         Ok(())
     }

@@ -12,6 +12,7 @@ use crate::analyse::tables::SCENARIO_MEAN;
 use crate::base::device::BackendChoice;
 use crate::base::error::{Error, Result};
 use crate::base::features::N_FEATURES;
+use crate::base::lock::OutLock;
 use crate::base::mcmc::diagnostics::{ESS_WARN, RHAT_WARN};
 use crate::design::BatchDesign;
 use crate::load::{Dataset, Selection};
@@ -88,6 +89,8 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     let t1 = Instant::now();
     let design = BatchDesign::build(&data, folds, fold_seed)?;
     let t_design = t1.elapsed().as_secs_f64();
+    // Held until the outputs are written: a second run into the same OUT stops here.
+    let lock = OutLock::acquire(&req.out)?;
     let t2 = Instant::now();
     let lanes = match &settings {
         EstimatorSettings::Map(_) => design.fits.len(),
@@ -96,6 +99,7 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     let (engine, selected) =
         EngineBackend::select(req.backend, lanes.div_ceil(crate::design::LANES));
     let mut device_warnings: Vec<String> = selected.warning.iter().cloned().collect();
+    device_warnings.extend(lock.warning.iter().cloned());
     let solve = |backend: &EngineBackend| -> Result<Solution> {
         Ok(match &settings {
             EstimatorSettings::Map(p) => Solution::Map(solve_map(&design, backend, p)),
@@ -225,12 +229,14 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
             if unresolved_rhat > 0 {
                 warnings.push(format!(
                     "{unresolved_rhat} fits have a weight with R-hat > {RHAT_WARN} and above \
-                     what their draws resolve (docs/fidelity.md, \"R-hat warnings\")"
+                     what their draws resolve; more draws (--draws, or configs/paper.json) settle it \
+                     (docs/fidelity.md, \"R-hat warnings\")"
                 ));
             }
             if low_ess > 0 {
                 warnings.push(format!(
-                    "{low_ess} fits have a weight with bulk ESS < {ESS_WARN}"
+                    "{low_ess} fits have a weight with bulk ESS < {ESS_WARN}; more draws \
+                     (--draws, or configs/paper.json) raise it"
                 ));
             }
             if divergent > 0 {

@@ -204,6 +204,9 @@ impl SimulateArgs {
             seed: self.data_seed,
         };
         let outcome = run_experiment(&req, &device, &backend)?;
+        for why in &outcome.skipped {
+            eprintln!("warning: {why}");
+        }
         print!("{}", table(&outcome));
         let settings = serde_json::json!({
             "fit": self.fit,

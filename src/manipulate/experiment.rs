@@ -133,6 +133,9 @@ pub struct ExperimentOutcome {
     pub test_prompts: Vec<SimPrompt>,
     /// Seconds training took.
     pub train_seconds: f64,
+    /// Judges left out, each with why (no confident pair at the margin) and what margin would
+    /// keep pairs; the CLI prints them as warnings.
+    pub skipped: Vec<String>,
 }
 
 fn p_prefers(w: &[f64; N_FEATURES], f: &[f64; N_FEATURES]) -> f64 {
@@ -164,6 +167,21 @@ pub fn judge_pairs(
         }
     }
     (kept, labelled)
+}
+
+/// The largest |P(A) − 0.5| a judge's model gives any candidate pair of `prompts`: the margin
+/// below which it keeps pairs.
+pub fn most_confident(prompts: &[SimPrompt], w: &[f64; N_FEATURES]) -> f64 {
+    let mut most = 0.0f64;
+    for sp in prompts {
+        let c = &sp.candidates;
+        for i in 0..c.len() {
+            for j in i + 1..c.len() {
+                most = most.max((p_prefers(w, &sign_features(&c[i], &c[j])) - 0.5).abs());
+            }
+        }
+    }
+    most
 }
 
 /// Every judge's "align" and "against" training pairs over `prompts` (model names
@@ -217,15 +235,36 @@ pub fn run_experiment(
         }
     }
     let labelled = pair_sets(train_prompts, &req.judges, req.margin, &mut table);
-    if let Some((set, _)) = labelled.iter().find(|(set, _)| set.pairs.is_empty()) {
+    // A judge whose model is flat (the MAP can zero every weight) labels no pair confidently:
+    // it is left out with a warning, and the run fails only when no judge is left. Sets
+    // alternate align, against per judge, and both keep the same pairs, inverted.
+    let mut skipped = Vec::new();
+    let mut judges = Vec::new();
+    let mut kept_sets = Vec::new();
+    for ((judge, w), sets) in req.judges.iter().zip(labelled.chunks(2)) {
+        if sets[0].0.pairs.is_empty() {
+            let most = most_confident(train_prompts, w);
+            skipped.push(format!(
+                "`{judge}` is left out: its model labels no pair with |P(A) - 0.5| > {} (its \
+                 most confident pair: {most:.4}; a margin below that keeps pairs)",
+                req.margin
+            ));
+        } else {
+            judges.push((judge.clone(), *w));
+            kept_sets.extend(sets.iter().cloned());
+        }
+    }
+    if judges.is_empty() {
         return Err(Error::Setting {
             name: "margin",
             message: format!(
-                "`{}` keeps no pairs at margin {}; lower it",
-                set.name, req.margin
+                "no judge keeps a pair at margin {}; lower it ({})",
+                req.margin,
+                skipped.join("; ")
             ),
         });
     }
+    let labelled = kept_sets;
     // Sets alternate align, against per judge; both keep the same count.
     let counts: Vec<(usize, usize)> = labelled
         .iter()
@@ -277,7 +316,7 @@ pub fn run_experiment(
     };
     let mut rows = Vec::new();
     let mut transfer = Vec::new();
-    for (j, (judge, w)) in req.judges.iter().enumerate() {
+    for (j, (judge, w)) in judges.iter().enumerate() {
         let (align_m, against_m) = (2 * j, 2 * j + 1);
         let aligned = win(&|i, sp| vs_base(w, sp, picks[align_m][i]));
         let against = win(&|i, sp| vs_base(w, sp, picks[against_m][i]));
@@ -298,7 +337,7 @@ pub fn run_experiment(
             heldout_accuracy_against: pair_accuracy(&scores[against_m], &against_pairs),
         });
         transfer.push(
-            req.judges
+            judges
                 .iter()
                 .map(|(_, wb)| win(&|i, sp| vs_base(wb, sp, picks[align_m][i])))
                 .collect(),
@@ -310,6 +349,7 @@ pub fn run_experiment(
         reranker,
         test_prompts: test_prompts.to_vec(),
         train_seconds: trained.seconds,
+        skipped,
     })
 }
 

@@ -139,6 +139,7 @@ pub fn write_outputs(
         "ordered_judges": n_ok,
         "ordered_fraction": n_ok as f64 / outcome.rows.len().max(1) as f64,
         "train_seconds": outcome.train_seconds,
+        "skipped": outcome.skipped,
         "backend": outcome.reranker.manifest.backend,
         "rows": outcome.rows,
     });

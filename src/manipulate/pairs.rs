@@ -101,6 +101,7 @@ pub fn label_pairs(
     }
     let mut kept = Vec::new();
     let mut labelled = 0;
+    let mut most = 0.0f64;
     for (s, g) in group_of.iter().enumerate() {
         let Some(g) = g else { continue };
         let Some(w) = fw.get(g, judge) else { continue };
@@ -109,6 +110,7 @@ pub fn label_pairs(
             .map(|k| w[k] * data.annotations.signs[[s, k]] as f64)
             .sum();
         let p = sigmoid(z);
+        most = most.max((p - 0.5).abs());
         let Some(prefers_a) = direction.first_chosen(p, margin) else {
             continue;
         };
@@ -117,6 +119,16 @@ pub fn label_pairs(
             group: g.to_string(),
             p_a: p,
             chosen: if prefers_a { "A" } else { "B" },
+        });
+    }
+    if kept.is_empty() && labelled > 0 {
+        // A flat model (the MAP can zero every weight): an empty training set is no output.
+        return Err(Error::Setting {
+            name: "margin",
+            message: format!(
+                "`{judge}` keeps no pair at margin {margin}: its model's most confident pair \
+                 has |P(A) - 0.5| = {most:.4}; a margin below that keeps pairs"
+            ),
         });
     }
     Ok((kept, labelled))

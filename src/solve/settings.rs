@@ -82,7 +82,27 @@ pub struct FitConfig {
     pub trajectory: Option<Trajectory>,
 }
 
+/// The settings files of `configs/`, built into the binary so that commands (the demo) and
+/// bindings can name them without the repository at hand.
+pub const PRESETS: [(&str, &str); 3] = [
+    ("paper", include_str!("../../configs/paper.json")),
+    ("fast", include_str!("../../configs/fast.json")),
+    ("map", include_str!("../../configs/map.json")),
+];
+
 impl FitConfig {
+    /// The settings of `configs/<name>.json` (`paper`, `fast` or `map`), as built in.
+    pub fn preset(name: &str) -> Result<FitConfig> {
+        let (_, text) = PRESETS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| Error::Setting {
+                name: "config",
+                message: format!("no preset `{name}` (have: paper, fast, map)"),
+            })?;
+        Ok(serde_json::from_str(text).expect("configs/*.json parse (tested)"))
+    }
+
     /// Reads a config file.
     pub fn read(path: &Path) -> Result<FitConfig> {
         let text = crate::base::text::read_text(path)?;
@@ -198,5 +218,24 @@ impl FitConfig {
                 EstimatorSettings::Map(p.check()?)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_preset_parses_into_valid_settings() {
+        for (name, _) in PRESETS {
+            let c = FitConfig::preset(name).unwrap();
+            let s = c.estimator_settings(Estimator::PosteriorMean).unwrap();
+            assert_eq!(
+                matches!(s, EstimatorSettings::Map(_)),
+                name == "map",
+                "{name}"
+            );
+        }
+        assert!(FitConfig::preset("fastest").is_err());
     }
 }
