@@ -29,9 +29,8 @@ pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
 use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
 use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
-use crate::base::fingerprint::fnv;
 use crate::base::lock::OutLock;
-use crate::design::{GroupDesign, RowWeights};
+use crate::design::{GroupDesign, RowWeights, job_fingerprint};
 use crate::load::{Dataset, Selection};
 use crate::solve::settings::{Estimator, EstimatorSettings, FitConfig};
 use checkpoint::{Checkpoint, ChunkRecord, Manifest};
@@ -89,26 +88,6 @@ fn bytes_per_replicate(groups: &[GroupDesign], judges: usize, lanes_per_fit: usi
     (blocks + models * (N_FEATURES * 8 * 3 + 64)) as u64
 }
 
-/// A hash of the data and every setting that changes a replicate.
-fn fingerprint(data: &Dataset, groups: &[GroupDesign], settings: &Value) -> String {
-    let mut h = fnv(0xcbf2_9ce4_8422_2325, settings.to_string().as_bytes());
-    for g in groups {
-        h = fnv(h, g.name.as_bytes());
-        for &s in &g.samples {
-            h = fnv(h, &(s as u64).to_le_bytes());
-        }
-        for v in &g.x {
-            h = fnv(h, &[*v as i8 as u8]);
-        }
-    }
-    for j in &data.judges {
-        h = fnv(h, j.name.as_bytes());
-        let bits: Vec<u8> = j.prefers_a.iter().map(|&a| a as u8).collect();
-        h = fnv(h, &bits);
-    }
-    format!("{h:016x}")
-}
-
 fn settings_json(settings: &EstimatorSettings, p: &ValidBootstrapParams) -> Value {
     let estimator = settings.to_json();
     json!({
@@ -143,7 +122,6 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let groups = GroupDesign::build_all(&data, 1, 0)?;
     // Held until the outputs are written: a second run into the same OUT stops here.
     let lock = OutLock::acquire(&req.out)?;
-    warnings.extend(lock.warning.iter().cloned());
     let (nj, ng) = (data.judges.len(), groups.len());
     let models = nj * ng;
     let layout = DerivedLayout {
@@ -153,7 +131,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
             .collect(),
     };
     let run_settings = settings_json(&settings, p);
-    let print = fingerprint(&data, &groups, &run_settings);
+    let print = job_fingerprint(&data, &groups, &run_settings);
 
     // Memory: the kept results, then as many replicates in flight as the rest allows.
     let r_total = p.replicates();
@@ -315,7 +293,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
             rows: Vec::new(),
             point,
             replicates: reps,
-            warnings,
+            warnings: lock.warning.iter().cloned().chain(warnings).collect(),
         });
     }
 
@@ -392,6 +370,8 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         (serde_json::to_string_pretty(&summary).expect("json") + "\n").as_bytes(),
     )?;
     ck.clear()?;
+    // Said to the user, not recorded: a resumed run's files are an uninterrupted run's.
+    let warnings: Vec<String> = lock.warning.iter().cloned().chain(warnings).collect();
     Ok(BootstrapOutcome {
         finished,
         summary,

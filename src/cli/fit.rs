@@ -15,12 +15,17 @@ use crate::base::features::N_FEATURES;
 use crate::base::lock::OutLock;
 use crate::base::mcmc::diagnostics::{ESS_WARN, RHAT_WARN};
 use crate::design::BatchDesign;
+use crate::design::job_fingerprint;
 use crate::load::{Dataset, Selection};
+use crate::report::checkpoint::FitCheckpoint;
 use crate::report::{self, FITTED_PARAS_DIR, csv_field};
+use crate::solve::backend::GradientBackend;
 use crate::solve::backend::engine::EngineBackend;
 use crate::solve::map::MapSolution;
 use crate::solve::map::solve_map;
-use crate::solve::posterior::{PosteriorSolution, solve_posterior};
+use crate::solve::posterior::{
+    BlockCheckpoint, BlockResult, PosteriorSolution, solve_posterior_resumable,
+};
 use crate::solve::settings::{Estimator, EstimatorSettings, FitConfig};
 
 /// Everything a `fit` run needs.
@@ -77,6 +82,13 @@ pub struct FitOutcome {
 
 /// Runs a fit and writes its outputs.
 pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
+    fit_resumable(req, false)
+}
+
+/// [`fit`], keeping a checkpoint of finished blocks in `OUT/.fit-checkpoint` as it goes; with
+/// `resume`, continuing from the one an interrupted run left (posterior mean; a MAP job is
+/// refitted whole, it takes a second).
+pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
     let t0 = Instant::now();
     let cfg = &req.config;
     let folds = cfg.folds.unwrap_or(10);
@@ -99,7 +111,8 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
     let (engine, selected) =
         EngineBackend::select(req.backend, lanes.div_ceil(crate::design::LANES));
     let mut device_warnings: Vec<String> = selected.warning.iter().cloned().collect();
-    device_warnings.extend(lock.warning.iter().cloned());
+    // The posterior's checkpoint, removed once the outputs are written.
+    let checkpoint: std::sync::Mutex<Option<FitCheckpoint>> = std::sync::Mutex::new(None);
     let solve = |backend: &EngineBackend| -> Result<Solution> {
         Ok(match &settings {
             EstimatorSettings::Map(p) => Solution::Map(solve_map(&design, backend, p)),
@@ -111,7 +124,33 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
                         bar.inc(1);
                     }
                 };
-                let s = solve_posterior(&design, &data, backend, p, &tick)?;
+                let ckpt = FitCheckpoint::open(
+                    &req.out,
+                    &job_fingerprint(
+                        &data,
+                        &design.groups,
+                        &json!({"settings": settings.to_json(), "folds": folds,
+                                "fold_seed": fold_seed}),
+                    ),
+                    &backend.name(),
+                    resume,
+                )?;
+                let failed = std::sync::Mutex::new(None);
+                let save = |key: usize, block: &BlockResult| {
+                    if let Err(e) = ckpt.save(key, block) {
+                        failed.lock().expect("lock").get_or_insert(e);
+                    }
+                };
+                let blocks = BlockCheckpoint {
+                    done: ckpt.done.clone(),
+                    save: &save,
+                };
+                let s =
+                    solve_posterior_resumable(&design, &data, backend, p, &tick, Some(&blocks))?;
+                if let Some(e) = failed.into_inner().expect("lock") {
+                    return Err(e);
+                }
+                *checkpoint.lock().expect("lock") = Some(ckpt);
                 if let Some(bar) = bar {
                     bar.finish_and_clear();
                 }
@@ -308,9 +347,14 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
         serde_json::to_string_pretty(&summary).expect("json") + "\n",
     ));
     report::write_all(&req.out, &files)?;
+    if let Some(c) = checkpoint.into_inner().expect("lock") {
+        c.finish()?;
+    }
     if let Some(e) = map_failure {
         return Err(e);
     }
+    // Said to the user, not recorded: a resumed run's files are an uninterrupted run's.
+    let warnings: Vec<String> = lock.warning.iter().cloned().chain(warnings).collect();
     Ok(FitOutcome {
         design,
         data,
@@ -375,6 +419,10 @@ pub struct FitArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Continue from the checkpoint an interrupted posterior fit left in OUT (same data and
+    /// settings; the outputs are those of an uninterrupted run).
+    #[arg(long)]
+    pub resume: bool,
 }
 
 impl FitArgs {
@@ -389,6 +437,7 @@ impl FitArgs {
             settings: flags,
             backend,
             quiet,
+            resume,
         } = self;
 
         let req = FitRequest {
@@ -399,7 +448,7 @@ impl FitArgs {
             progress: !quiet,
             backend,
         };
-        let outcome = fit(&req)?;
+        let outcome = fit_resumable(&req, resume)?;
         let s = &outcome.summary;
         eprintln!(
             "fitted {} models ({} judges × {} groups × {} folds, {}) on {} in {:.3} s; wrote {}",

@@ -6,11 +6,13 @@
 //! packed into blocks of [`LANES`] that the gradient kernel processes together.
 
 mod batch;
+mod fingerprint;
 mod folds;
 mod mt19937;
 mod signs;
 
 pub use batch::{BatchDesign, Block, Fit, GroupDesign, KPAD, LANES, ROW_TILE, RowWeights};
+pub use fingerprint::job_fingerprint;
 pub use folds::{fold_ranges, held_out_masks};
 pub use mt19937::{Mt19937, shuffled_indices};
 pub use signs::{NEGATED, NEGATED_ROW, SIGN_CHUNK, SIGN_UNROLL, SignIndex};

@@ -10,6 +10,7 @@
 //! leaves no half-written file.
 
 pub mod charts;
+pub mod checkpoint;
 pub mod html;
 
 use std::path::Path;

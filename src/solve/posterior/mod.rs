@@ -17,6 +17,7 @@ pub mod sampler;
 pub mod surrogate;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -117,6 +118,32 @@ pub fn solve_posterior<B: GradientBackend>(
     params: &ValidHmcParams,
     tick: &(dyn Fn(usize) + Sync),
 ) -> Result<PosteriorSolution> {
+    solve_posterior_resumable(design, data, backend, params, tick, None)
+}
+
+/// One block's results: each fit (by id) and the kernel calls it took.
+pub type BlockResult = (Vec<(usize, PosteriorFit)>, KernelCalls);
+
+/// What lets an interrupted run continue: the blocks an earlier run finished, and where this
+/// run reports each block it finishes. A block is named by its first fit's id; blocks are the
+/// same for the same data and settings, and each block's chains depend only on its own fits'
+/// seeds, so a resumed run's results are those of an uninterrupted one, bit for bit.
+pub struct BlockCheckpoint<'a> {
+    /// Finished blocks by key, from an earlier run on the same backend.
+    pub done: HashMap<usize, BlockResult>,
+    /// Called as each block of this run finishes (from the worker that finished it).
+    pub save: &'a (dyn Fn(usize, &BlockResult) + Sync),
+}
+
+/// [`solve_posterior`], skipping the blocks `checkpoint` holds and reporting each new one.
+pub fn solve_posterior_resumable<B: GradientBackend>(
+    design: &BatchDesign,
+    data: &Dataset,
+    backend: &B,
+    params: &ValidHmcParams,
+    tick: &(dyn Fn(usize) + Sync),
+    checkpoint: Option<&BlockCheckpoint>,
+) -> Result<PosteriorSolution> {
     let t0 = Instant::now();
     let blocks = design.chain_blocks(data, params.chains())?;
     let n_blocks = blocks.len();
@@ -131,7 +158,12 @@ pub fn solve_posterior<B: GradientBackend>(
                 .map(|d| if d > 0.0 { 1.0 / d } else { prior_var })
         })
         .collect();
-    let body = |backend: &dyn GradientBackend, block: &Block| {
+    let body = |backend: &dyn GradientBackend, block: &Block| -> BlockResult {
+        let key = block.fits[0];
+        if let Some(found) = checkpoint.and_then(|c| c.done.get(&key)) {
+            tick(n_blocks);
+            return found.clone();
+        }
         let starts: Vec<ChainStart> = block
             .fits
             .iter()
@@ -172,9 +204,13 @@ pub fn solve_posterior<B: GradientBackend>(
             (checked_at == kept).then_some(checked_cvs),
         );
         tick(n_blocks);
-        (summaries, calls)
+        let result = (summaries, calls);
+        if let Some(c) = checkpoint {
+            (c.save)(key, &result);
+        }
+        result
     };
-    let per_block: Vec<(Vec<(usize, PosteriorFit)>, KernelCalls)> = match backend.fused_wgpu() {
+    let per_block: Vec<BlockResult> = match backend.fused_wgpu() {
         Some(fused) => Lockstep::new(fused, &design.groups, &blocks).run(|ls, b| body(ls, b)),
         None => blocks.par_iter().map(|b| body(backend, b)).collect(),
     };

@@ -1,0 +1,29 @@
+//! The fingerprint of a job: resuming an interrupted `fit` or `bootstrap` needs the same data
+//! and settings, and this is what their checkpoints carry to prove it.
+
+use serde_json::Value;
+
+use super::GroupDesign;
+use crate::base::fingerprint::fnv;
+use crate::load::Dataset;
+
+/// A hash of the data as the job sees it (groups, their rows, every judge's labels) and of
+/// every setting that changes a result: what a checkpoint must match to be resumed.
+pub fn job_fingerprint(data: &Dataset, groups: &[GroupDesign], settings: &Value) -> String {
+    let mut h = fnv(0xcbf2_9ce4_8422_2325, settings.to_string().as_bytes());
+    for g in groups {
+        h = fnv(h, g.name.as_bytes());
+        for &s in &g.samples {
+            h = fnv(h, &(s as u64).to_le_bytes());
+        }
+        for v in &g.x {
+            h = fnv(h, &[*v as i8 as u8]);
+        }
+    }
+    for j in &data.judges {
+        h = fnv(h, j.name.as_bytes());
+        let bits: Vec<u8> = j.prefers_a.iter().map(|&a| a as u8).collect();
+        h = fnv(h, &bits);
+    }
+    format!("{h:016x}")
+}

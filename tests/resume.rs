@@ -1,0 +1,107 @@
+//! `fit --resume`: a posterior fit killed with SIGKILL midway continues from its checkpoint and
+//! writes the files of an uninterrupted run; a checkpoint from other settings is refused.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_prefdissect");
+const JUDGES: &str = "human,gpt-4-1106-preview,llama-2-7b,yi-6b,tulu-2-dpo-70b,vicuna-7b-v1.5";
+
+fn fit(data: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .args(["fit", "--quiet", "--backend", "cpu", "--judges", JUDGES])
+        .args([
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/configs/fast.json"),
+        ])
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .args(extra);
+    c
+}
+
+fn ok(mut c: Command) -> String {
+    let o = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{stderr}");
+    stderr
+}
+
+/// Every file under `dir`, relative path → bytes (summary.json without its timings).
+fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            let mut bytes = std::fs::read(&p).unwrap();
+            if rel == "summary.json" {
+                let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+                v.as_object_mut().unwrap().remove("timings_s");
+                bytes = v.to_string().into_bytes();
+            }
+            out.push((rel, bytes));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_killed_posterior_fit_resumes_to_the_uninterrupted_files() {
+    let dir = common::temp_dir("resume");
+    let data = dir.join("data");
+    let sim = prefdissect::simulate::simulate(3);
+    prefdissect::simulate::write_simulated(&sim, &data, 3).unwrap();
+
+    ok(fit(&data, &dir.join("whole"), &[]));
+
+    // Kill a second run with SIGKILL once some blocks are checkpointed.
+    let cut = dir.join("cut");
+    let mut child = fit(&data, &cut, &[]).stderr(Stdio::null()).spawn().unwrap();
+    let blocks = |p: &Path| std::fs::read_dir(p).map(|d| d.count()).unwrap_or(0);
+    let t = Instant::now();
+    while blocks(&cut.join(".fit-checkpoint")) < 6 && t.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let saved = blocks(&cut.join(".fit-checkpoint"));
+    assert!(saved >= 6, "the run finished before it could be killed");
+    assert!(
+        !cut.join("fits.jsonl").exists(),
+        "killed before its outputs"
+    );
+
+    // Other settings: refused, the checkpoint kept.
+    let mut other = fit(&data, &cut, &["--resume", "--seed", "9"]);
+    let o = other.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("was made with other data or settings"),
+        "{stderr}"
+    );
+    assert_eq!(blocks(&cut.join(".fit-checkpoint")), saved);
+
+    // The same settings: finished, and the files of the uninterrupted run.
+    ok(fit(&data, &cut, &["--resume"]));
+    assert!(
+        !cut.join(".fit-checkpoint").exists(),
+        "removed once the outputs are written"
+    );
+    assert_eq!(outputs(&cut), outputs(&dir.join("whole")));
+}
