@@ -13,7 +13,7 @@
 //! no replicate of the block drew) are skipped. Accumulation is in f32: this is a metric for
 //! steps whose convergence is judged on the gradient, not a reported figure.
 //!
-//! The reference is the default [`GradientBackend::block_curvature`] (plain per-lane f64
+//! The reference is the default [`GradientBackend::block_curvature`](crate::solve::backend::GradientBackend::block_curvature) (plain per-lane f64
 //! loops, `solve/backend/mod.rs`); the tests compare the two.
 
 use crate::base::features::N_FEATURES;

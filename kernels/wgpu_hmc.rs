@@ -2,12 +2,12 @@
 //! warm-up every lane's step size, mass matrix and quadratic model are fixed, so an iteration
 //! of the whole batch is three launches and nothing read back:
 //!
-//! 1. [`hmc_propose`], one unit per lane: momentum, then the leapfrog trajectory under the
+//! 1. [`hmc_propose()`], one unit per lane: momentum, then the leapfrog trajectory under the
 //!    lane's model gradient g_c + H (q − c) with the Laplace prior's exact flow, as the CPU
 //!    sampler's `sample_block` does;
 //! 2. the gradient kernel of `wgpu_logistic.rs` at the proposals: their loss, and the true
 //!    gradient only when the control variates need it;
-//! 3. [`hmc_accept`], one unit per lane: the Metropolis test on the true Hamiltonian, the
+//! 3. [`hmc_accept()`], one unit per lane: the Metropolis test on the true Hamiltonian, the
 //!    running acceptance, and the kept draw (and score) written into the segment's buffer.
 //!
 //! Random numbers come from a counter-based generator (pcg4d, Jarzynski & Olano 2020, "Hash

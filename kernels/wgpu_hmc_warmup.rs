@@ -1,10 +1,10 @@
 //! The warm-up of surrogate-trajectory HMC for wgpu (CubeCL → SPIR-V on Vulkan), so that a
 //! posterior run is all on the device after its first point: an iteration is the propose
-//! kernel and the gradient kernel of the sampling phase, then [`hmc_warmup_accept`], which
+//! kernel and the gradient kernel of the sampling phase, then [`hmc_warmup_accept()`], which
 //! besides the Metropolis test adapts each lane as the CPU sampler does (`adapt.rs`): dual
 //! averaging of the step size on the model Hamiltonian's energy error, Welford variances in
 //! the slow windows, the metric and step-size restart at a window's close, and the gradient
-//! moments of the tail for the model's final fit ([`hmc_fit_model`], the GPU twin of
+//! moments of the tail for the model's final fit ([`hmc_fit_model()`], the GPU twin of
 //! `QuadraticModel::fit_to`). The host drives the schedule (the same for every lane) through
 //! the `flags` of each launch and relaunches the gradient and curvature kernels where the
 //! model moves. References: the CPU's `DualAveraging`, `Welford`, `GradientMoments` and

@@ -6,7 +6,7 @@
 //! 29 partial sums in registers; the 16 slices are then summed through 1 KiB of shared memory,
 //! one feature at a time (within wgpu's default 16 KiB workgroup limit), so a block reads back
 //! only its 30 × 16 results. Two variants: dense f32 rows, and packed rows
-//! ([`logistic_gradient_signs`]) for all-sign designs; both skip blocks with no live lane and,
+//! ([`logistic_gradient_signs()`]) for all-sign designs; both skip blocks with no live lane and,
 //! without `gradient`, compute only the losses (an accept test needs no more). References: the
 //! plain-ops gradient of `solve::backend::reference`, the CPU kernel, and the dense variant for the
 //! packed one.

@@ -393,7 +393,7 @@ fn check_out_dir(out: &Path) -> Result<()> {
 /// Flags of `fit`.
 #[derive(Args)]
 pub struct FitArgs {
-    /// Data directory: resolved.jsonl, query_aware_idxs.json, labels/<judge>.json.
+    /// Data directory: resolved.jsonl, query_aware_idxs.json, labels/JUDGE.json.
     #[arg(long)]
     pub data: PathBuf,
     /// Output directory (created; files in it are replaced atomically).

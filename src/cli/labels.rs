@@ -189,7 +189,7 @@ pub struct LabelsArgs {
     /// A data directory whose resolved.jsonl must have as many samples.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Output, e.g. DATA/labels/<judge>.json.
+    /// Output, e.g. DATA/labels/JUDGE.json.
     #[arg(long)]
     pub out: PathBuf,
 }

@@ -2,7 +2,7 @@
 //!
 //! A backend evaluates the fused logistic gradient of one lane block. The CPU backend runs the
 //! kernel in `kernels/cpu_logistic.rs`, the wgpu backend the one in `kernels/wgpu_logistic.rs`
-//! (`wgpu::resident`), and the burn plain-ops reference in [`reference`] is the yardstick
+//! (`wgpu::resident`), and the burn plain-ops reference in [`reference`](mod@reference) is the yardstick
 //! both are tested against.
 
 pub mod cpu;

@@ -4,7 +4,7 @@
 //! [`GradientBackend`]; on the CPU each rayon task owns one block from start to finish, so its
 //! X and per-row data stay in that core's cache; on wgpu the whole solver state lives on the
 //! device and every block steps together ([`wgpu_fista`]), two launches per iteration (the
-//! warm-started Newton solver steps through [`lockstep`](crate::solve::backend::wgpu::lockstep), one launch per gradient; the
+//! warm-started Newton solver steps through [`lockstep`], one launch per gradient; the
 //! posterior sampler's chains move to the device, [`crate::solve::posterior`]). Every result
 //! is then checked in f64.
 

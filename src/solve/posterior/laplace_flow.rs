@@ -9,7 +9,7 @@
 //! and only the smooth loss makes energy errors.
 //!
 //! This function follows the motion event by event (each crossing of zero); the sampler runs
-//! the same flow in closed form for 16 lanes at once ([`prior_flow_body`]), and the
+//! the same flow in closed form for 16 lanes at once (`prior_flow_body`), and the
 //! tests hold the two to each other.
 
 use super::lanes::{Field, Metric};
@@ -58,7 +58,7 @@ pub fn laplace_flow(x: &mut f64, p: &mut f64, inv_m: f64, lambda: f64, tau: f64)
     }
 }
 
-/// Exact prior flow for every (feature, lane), in closed form ([`prior_flow_body`]; the
+/// Exact prior flow for every (feature, lane), in closed form (`prior_flow_body`; the
 /// reference is the event-by-event [`laplace_flow`], compared in the tests). Compiled for AVX2
 /// when the CPU has it (the square root and division of 464 values per step are otherwise a
 /// large part of the sampler's own time).
