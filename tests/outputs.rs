@@ -219,3 +219,41 @@ fn the_authors_released_files_re_render_byte_for_byte() {
     }
     assert_eq!(lines_checked, 16 * 33);
 }
+
+#[test]
+fn a_fit_with_a_non_finite_estimate_writes_nothing() {
+    use prefdissect::cli::fit::{Solution, check_finite};
+    let dir = common::temp_dir("non-finite");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    common::write_small_dataset(&data, 60);
+    let mut outcome = fit(&FitRequest {
+        data,
+        out: dir.join("fit"),
+        selection: Selection::default(),
+        config: FitConfig {
+            estimator: Some(Estimator::Map),
+            ..FitConfig::default()
+        },
+        progress: false,
+        backend: Default::default(),
+    })
+    .unwrap();
+    let judges: Vec<String> = outcome.data.judges.iter().map(|j| j.name.clone()).collect();
+    check_finite(&outcome.design, &judges, &outcome.solution).unwrap();
+    let Solution::Map(s) = &mut outcome.solution else {
+        panic!("a MAP fit")
+    };
+    s.fits[3].weights[7] = f64::NAN;
+    let f = &outcome.design.fits[3];
+    let err = check_finite(&outcome.design, &judges, &outcome.solution)
+        .unwrap_err()
+        .to_string();
+    let name = format!(
+        "fit {} / {} / fold {}: weights is NaN",
+        judges[f.judge],
+        outcome.design.groups[f.group].name,
+        f.fold.unwrap()
+    );
+    assert!(err.contains(&name), "{err}");
+}

@@ -120,6 +120,14 @@ pub enum Error {
         tol: f64,
         max_iter: usize,
     },
+
+    /// A run that would write NaN or infinity: nothing is written.
+    #[error("fit {fit}: {field} is {value}; nothing was written")]
+    NonFinite {
+        fit: String,
+        field: &'static str,
+        value: f64,
+    },
 }
 
 /// `file:line`, or just `file` for whole-document problems (line 0).

@@ -166,6 +166,7 @@ pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
     let t_solve = t2.elapsed().as_secs_f64();
 
     let judge_names: Vec<String> = data.judges.iter().map(|j| j.name.clone()).collect();
+    check_finite(&design, &judge_names, &solution)?;
     let averaged = fold_average(&design, &solution.weights());
     let mut files = Vec::new();
     for (gi, g) in design.groups.iter().enumerate() {
@@ -380,6 +381,37 @@ fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
 }
 
 /// The output must be a directory (or not exist yet); a file there is an error, not overwritten.
+/// NaN or infinity never reaches an output file: every estimate of every fit (weights; a
+/// posterior's means, sds and MCSEs) must be finite, else the run fails naming the first fit
+/// that is not. (Diagnostics such as R-hat may be undefined and are written as `null`.)
+pub fn check_finite(design: &BatchDesign, judges: &[String], solution: &Solution) -> Result<()> {
+    for (i, f) in design.fits.iter().enumerate() {
+        let fields: Vec<(&'static str, &[f64])> = match solution {
+            Solution::Map(s) => vec![("weights", &s.fits[i].weights[..])],
+            Solution::Posterior(s) => vec![
+                ("mean", &s.fits[i].mean[..]),
+                ("sd", &s.fits[i].sd[..]),
+                ("mcse", &s.fits[i].mcse[..]),
+            ],
+        };
+        for (field, values) in fields {
+            if let Some(&value) = values.iter().find(|v| !v.is_finite()) {
+                return Err(Error::NonFinite {
+                    fit: format!(
+                        "{} / {} / {}",
+                        judges[f.judge],
+                        design.groups[f.group].name,
+                        f.fold.map_or("all rows".into(), |k| format!("fold {k}"))
+                    ),
+                    field,
+                    value,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_out_dir(out: &Path) -> Result<()> {
     if out.exists() && !out.is_dir() {
         return Err(Error::Setting {
