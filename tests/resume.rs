@@ -97,6 +97,16 @@ fn a_killed_posterior_fit_resumes_to_the_uninterrupted_files() {
     );
     assert_eq!(blocks(&cut.join(".fit-checkpoint")), saved);
 
+    // A corrupted block file (not one of ours: ours are written whole): an error naming it.
+    let bad = cut.join(".fit-checkpoint/block-999999.json");
+    std::fs::write(&bad, "{\"backend\": \"cpu\", \"fits\": [1, 2").unwrap();
+    let o = fit(&data, &cut, &["--resume"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(stderr.contains("block-999999.json"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    std::fs::remove_file(&bad).unwrap();
+
     // The same settings: finished, and the files of the uninterrupted run.
     ok(fit(&data, &cut, &["--resume"]));
     assert!(
