@@ -3,11 +3,8 @@
 
 mod common;
 
-use std::process::Command;
-
 fn fit(data: &std::path::Path, out: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_prefdissect"))
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+    common::bin()
         .args([
             "fit",
             "--quiet",

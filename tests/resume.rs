@@ -9,13 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_prefdissect");
 const JUDGES: &str = "human,gpt-4-1106-preview,llama-2-7b,yi-6b,tulu-2-dpo-70b,vicuna-7b-v1.5";
 
 fn fit(data: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .args(["fit", "--quiet", "--backend", "cpu", "--judges", JUDGES])
+    let mut c = common::bin();
+    c.args(["fit", "--quiet", "--backend", "cpu", "--judges", JUDGES])
         .args([
             "--config",
             concat!(env!("CARGO_MANIFEST_DIR"), "/configs/fast.json"),

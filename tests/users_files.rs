@@ -5,21 +5,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use prefdissect::base::device::graphics_apis;
 use prefdissect::load::{Dataset, Selection};
 use serde_json::Value;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_prefdissect"));
-    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
-    c
-}
-
 /// Runs `prefdissect fit` on `data` into `out` with `flags`; panics with its stderr on failure.
 fn fit_ok(data: &Path, out: &Path, flags: &[&str]) {
-    let run = bin()
+    let run = common::bin()
         .args(["fit", "--quiet", "--backend", "cpu", "--data"])
         .arg(data)
         .arg("--out")
@@ -82,7 +75,7 @@ fn the_authors_inference_files_are_read_as_they_are() {
     std::fs::write(inference.join("direct_ask_preferences_AB.jsonl"), ab_text).unwrap();
     std::fs::write(inference.join("direct_ask_preferences_BA.jsonl"), ba_text).unwrap();
     let out = data.join("labels/newjudge.json");
-    let run = bin()
+    let run = common::bin()
         .args(["labels", "--from-dir"])
         .arg(&inference)
         .arg("--data")
@@ -121,7 +114,7 @@ fn the_authors_inference_files_are_read_as_they_are() {
         "{\"a\": -1.0}\n",
     )
     .unwrap();
-    let run = bin()
+    let run = common::bin()
         .args(["labels", "--from-dir"])
         .arg(&inference)
         .arg("--out")

@@ -32,12 +32,6 @@ fn alive(pid: u32) -> bool {
 impl OutLock {
     /// Creates `out` if needed and takes its lock, or says which process holds it.
     pub fn acquire(out: &Path) -> Result<OutLock> {
-        if out.exists() && !out.is_dir() {
-            return Err(Error::Setting {
-                name: "out",
-                message: format!("{} exists and is not a directory", out.display()),
-            });
-        }
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         let path = out.join(LOCK_FILE);
         let mut warning = None;

@@ -124,7 +124,7 @@ pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
                         bar.inc(1);
                     }
                 };
-                let ckpt = FitCheckpoint::open(
+                let mut ckpt = FitCheckpoint::open(
                     &req.out,
                     &job_fingerprint(
                         &data,
@@ -135,16 +135,14 @@ pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
                     &backend.name(),
                     resume,
                 )?;
+                let done = std::mem::take(&mut ckpt.done);
                 let failed = std::sync::Mutex::new(None);
                 let save = |key: usize, block: &BlockResult| {
                     if let Err(e) = ckpt.save(key, block) {
                         failed.lock().expect("lock").get_or_insert(e);
                     }
                 };
-                let blocks = BlockCheckpoint {
-                    done: ckpt.done.clone(),
-                    save: &save,
-                };
+                let blocks = BlockCheckpoint { done, save: &save };
                 let s =
                     solve_posterior_resumable(&design, &data, backend, p, &tick, Some(&blocks))?;
                 if let Some(e) = failed.into_inner().expect("lock") {
@@ -167,7 +165,8 @@ pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
 
     let judge_names: Vec<String> = data.judges.iter().map(|j| j.name.clone()).collect();
     check_finite(&design, &judge_names, &solution)?;
-    let averaged = fold_average(&design, &solution.weights());
+    let weights = solution.weights();
+    let averaged = fold_average(&design, &weights);
     let mut files = Vec::new();
     for (gi, g) in design.groups.iter().enumerate() {
         let entries: Vec<_> = averaged.iter().filter(|e| e.group == gi).collect();
@@ -176,7 +175,6 @@ pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
             report::render_fitted_paras(&entries, &judge_names),
         ));
     }
-    let weights = solution.weights();
     let held = held_out(&design, &data, &weights);
     let fit_lines: Vec<Value> = design
         .fits

@@ -142,6 +142,20 @@ fn p_prefers(w: &[f64; N_FEATURES], f: &[f64; N_FEATURES]) -> f64 {
     sigmoid((0..N_FEATURES).map(|k| w[k] * f[k]).sum())
 }
 
+/// Every candidate pair (i < j) of every prompt, with the judge's P(candidate i preferred), as
+/// (prompt, i, j, p).
+fn pair_probabilities<'a>(
+    prompts: &'a [SimPrompt],
+    w: &'a [f64; N_FEATURES],
+) -> impl Iterator<Item = (usize, usize, usize, f64)> + 'a {
+    prompts.iter().enumerate().flat_map(move |(s, sp)| {
+        let c = &sp.candidates;
+        (0..c.len()).flat_map(move |i| {
+            (i + 1..c.len()).map(move |j| (s, i, j, p_prefers(w, &sign_features(&c[i], &c[j]))))
+        })
+    })
+}
+
 /// Confident judge-labelled pairs over all candidate pairs of `prompts`, as (chosen, rejected)
 /// text indices (`index(prompt, candidate)` gives a candidate's); and how many were labelled.
 pub fn judge_pairs(
@@ -153,17 +167,11 @@ pub fn judge_pairs(
 ) -> (Vec<(u32, u32)>, usize) {
     let mut kept = Vec::new();
     let mut labelled = 0;
-    for (s, sp) in prompts.iter().enumerate() {
-        let c = &sp.candidates;
-        for i in 0..c.len() {
-            for j in i + 1..c.len() {
-                labelled += 1;
-                let p = p_prefers(w, &sign_features(&c[i], &c[j]));
-                if let Some(first) = direction.first_chosen(p, margin) {
-                    let (a, b) = (index(s, i), index(s, j));
-                    kept.push(if first { (a, b) } else { (b, a) });
-                }
-            }
+    for (s, i, j, p) in pair_probabilities(prompts, w) {
+        labelled += 1;
+        if let Some(first) = direction.first_chosen(p, margin) {
+            let (a, b) = (index(s, i), index(s, j));
+            kept.push(if first { (a, b) } else { (b, a) });
         }
     }
     (kept, labelled)
@@ -172,16 +180,7 @@ pub fn judge_pairs(
 /// The largest |P(A) − 0.5| a judge's model gives any candidate pair of `prompts`: the margin
 /// below which it keeps pairs.
 pub fn most_confident(prompts: &[SimPrompt], w: &[f64; N_FEATURES]) -> f64 {
-    let mut most = 0.0f64;
-    for sp in prompts {
-        let c = &sp.candidates;
-        for i in 0..c.len() {
-            for j in i + 1..c.len() {
-                most = most.max((p_prefers(w, &sign_features(&c[i], &c[j])) - 0.5).abs());
-            }
-        }
-    }
-    most
+    pair_probabilities(prompts, w).fold(0.0, |most, (.., p)| most.max((p - 0.5).abs()))
 }
 
 /// Every judge's "align" and "against" training pairs over `prompts` (model names
@@ -241,8 +240,10 @@ pub fn run_experiment(
     let mut skipped = Vec::new();
     let mut judges = Vec::new();
     let mut kept_sets = Vec::new();
-    for ((judge, w), sets) in req.judges.iter().zip(labelled.chunks(2)) {
-        if sets[0].0.pairs.is_empty() {
+    let mut sets = labelled.into_iter();
+    for (judge, w) in &req.judges {
+        let (align, against) = (sets.next().expect("align"), sets.next().expect("against"));
+        if align.0.pairs.is_empty() {
             let most = most_confident(train_prompts, w);
             skipped.push(format!(
                 "`{judge}` is left out: its model labels no pair with |P(A) - 0.5| > {} (its \
@@ -251,7 +252,7 @@ pub fn run_experiment(
             ));
         } else {
             judges.push((judge.clone(), *w));
-            kept_sets.extend(sets.iter().cloned());
+            kept_sets.extend([align, against]);
         }
     }
     if judges.is_empty() {

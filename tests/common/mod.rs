@@ -137,6 +137,13 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The built `prefdissect`, with `XDG_RUNTIME_DIR` set as a desktop session has it.
+pub fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_prefdissect"));
+    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    c
+}
+
 /// One `resolved.jsonl` record with the given 29 signs (feature 15 is stored un-flipped).
 pub fn record(signs: &[i64; NF], sentinel: bool) -> Value {
     const KEYS: [&str; 26] = [
