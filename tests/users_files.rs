@@ -160,7 +160,7 @@ fn files_with_a_byte_order_mark_and_crlf_read_like_any_other() {
     );
     let a = Dataset::load(&plain, &Selection::default()).unwrap();
     let b = Dataset::load(&windows, &Selection::default()).unwrap();
-    assert_eq!(a.annotations.signs, b.annotations.signs);
+    assert_eq!(a.annotations.values, b.annotations.values);
     assert_eq!(a.judges.len(), b.judges.len());
     for (x, y) in a.judges.iter().zip(&b.judges) {
         assert_eq!(x.prefers_a, y.prefers_a);

@@ -125,7 +125,7 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<Explanation>> {
                 return Ok(None);
             };
             let x: [f64; N_FEATURES] =
-                std::array::from_fn(|k| data.annotations.signs[[*s, k]] as f64);
+                std::array::from_fn(|k| data.annotations.values[[*s, k]] as f64);
             let shap = shapley(w, &x).ok_or_else(|| Error::Setting {
                 name: "sample",
                 message: format!(

@@ -48,15 +48,16 @@ pub fn held_out(
         .map(|(fit, w)| {
             let fold = fit.fold?;
             let g = &design.groups[fit.group];
-            let labels = &data.judges[fit.judge].prefers_a;
+            let judge = &data.judges[fit.judge];
             let mut h = HeldOut::default();
             for (r, &out) in g.held_out[fold as usize].iter().enumerate() {
-                if !out {
+                // Pairs the judge did not label are in none of its fits, held-out ones included.
+                if !out || !judge.has_label(g.samples[r]) {
                     continue;
                 }
                 let z: f64 = g.row(r).iter().zip(w).map(|(&x, &wk)| x as f64 * wk).sum();
                 let p = sigmoid(z);
-                let a = labels[g.samples[r]];
+                let a = judge.prefers_a[g.samples[r]];
                 h.n += 1;
                 h.correct += ((p > 0.5) == a) as usize;
                 // −log σ(±z) without cancellation.

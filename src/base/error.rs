@@ -121,6 +121,23 @@ pub enum Error {
         max_iter: usize,
     },
 
+    /// A pairs table (Parquet or CSV) that is not in the layout `--data` accepts: the column
+    /// and, for a value, the 1-based data row (0 = the column or the file as a whole).
+    #[error("{}`{column}`: {message}", table_at(path, *row))]
+    Table {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        message: String,
+    },
+    /// A property set this build's engine does not fit yet (it fits the paper's 29).
+    #[error("{path}: {message}")]
+    PropertySet { path: PathBuf, message: String },
+
+    /// The job was asked to stop (Ctrl-C in Python) before it finished; nothing was written.
+    #[error("interrupted before the job finished; nothing was written")]
+    Interrupted,
+
     /// A run that would write NaN or infinity: nothing is written.
     #[error("fit {fit}: {field} is {value}; nothing was written")]
     NonFinite {
@@ -136,6 +153,15 @@ fn at(path: &std::path::Path, line: usize) -> String {
         path.display().to_string()
     } else {
         format!("{}:{line}", path.display())
+    }
+}
+
+/// `file: column ` or `file: row N, column ` for a pairs-table message.
+fn table_at(path: &std::path::Path, row: usize) -> String {
+    if row == 0 {
+        format!("{}: column ", path.display())
+    } else {
+        format!("{}: row {row}, column ", path.display())
     }
 }
 

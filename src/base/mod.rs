@@ -8,6 +8,7 @@
 //! without closing a circle.
 
 pub mod atomic;
+pub mod cancel;
 pub mod device;
 pub mod error;
 pub mod features;

@@ -80,7 +80,7 @@ impl Population {
     fn draw(&self, rng: &mut Rng, sizes: &[usize]) -> Dataset {
         let total: usize = sizes.iter().sum();
         let judges = self.truth[0].len();
-        let mut signs = ndarray::Array2::<i8>::zeros((total, N_FEATURES));
+        let mut signs = ndarray::Array2::<f32>::zeros((total, N_FEATURES));
         let mut labels = vec![vec![false; total]; judges];
         let mut groups = Vec::new();
         let mut s = 0;
@@ -94,7 +94,7 @@ impl Population {
                 for k in 0..N_FEATURES {
                     if rng.uniform() < self.rate[k] {
                         let v = self.loading[k] * quality + rng.normal();
-                        signs[[s, k]] = if v >= 0.0 { 1 } else { -1 };
+                        signs[[s, k]] = if v >= 0.0 { 1.0 } else { -1.0 };
                     }
                 }
                 for (j, l) in labels.iter_mut().enumerate() {
@@ -107,11 +107,14 @@ impl Population {
             }
         }
         Dataset {
-            dir: "<calibration population>".into(),
+            source: "<calibration population>".into(),
             annotations: Annotations {
-                signs,
+                values: signs,
                 unchecked: vec![false; total],
+                names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+                missing_cells: Vec::new(),
             },
+            ids: None,
             groups,
             judges: labels
                 .into_iter()
@@ -119,6 +122,7 @@ impl Population {
                 .map(|(j, prefers_a)| Judge {
                     name: format!("judge-{j}"),
                     prefers_a,
+                    labelled: None,
                 })
                 .collect(),
         }

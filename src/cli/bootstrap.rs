@@ -12,7 +12,7 @@ use crate::solve::settings::FitConfig;
 /// Flags of `bootstrap`.
 #[derive(Args)]
 pub struct BootstrapArgs {
-    /// Data directory: resolved.jsonl, query_aware_idxs.json, labels/JUDGE.json.
+    /// The data: a pairs table (.parquet or .csv), or the authors' directory (resolved.jsonl, query_aware_idxs.json, labels/JUDGE.json).
     #[arg(long)]
     pub data: PathBuf,
     /// Output directory: bootstrap_ci.csv, bootstrap_ci.json, summary.json.

@@ -31,7 +31,7 @@ use crate::solve::settings::{Estimator, EstimatorSettings, FitConfig};
 /// Everything a `fit` run needs.
 #[derive(Clone, Debug)]
 pub struct FitRequest {
-    /// Data directory in the authors' format.
+    /// The data: a pairs table (.parquet or .csv), or the authors' directory.
     pub data: PathBuf,
     /// Output directory.
     pub out: PathBuf,
@@ -78,6 +78,46 @@ pub struct FitOutcome {
     pub summary: Value,
     /// Human-readable warnings (also in the summary).
     pub warnings: Vec<String>,
+    /// Every output file (path under OUT, contents), `summary.json` last: what `fit --out`
+    /// writes, so an in-memory fit (the Python package's) saves the same bytes later.
+    pub files: Vec<(String, String)>,
+}
+
+/// How a fit job was asked for, apart from its data.
+#[derive(Clone, Copy, Debug)]
+pub struct FitJob<'a> {
+    /// Settings (config file merged with flags).
+    pub config: &'a FitConfig,
+    /// Where the solvers run.
+    pub backend: BackendChoice,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// The input as `summary.json` names it.
+    pub data_label: &'a str,
+    /// Seconds spent loading the data (for `summary.json`).
+    pub load_seconds: f64,
+}
+
+/// Where a job's checkpoint lives, and whether to resume from it.
+struct CheckpointAt<'a> {
+    out: &'a Path,
+    resume: bool,
+}
+
+/// A solved job with what its writer still holds.
+struct Solved {
+    outcome: FitOutcome,
+    checkpoint: Option<FitCheckpoint>,
+    lock: Option<OutLock>,
+    /// A MAP job whose fits missed the tolerance: its files are written, then the run fails.
+    map_failure: Option<Error>,
+}
+
+/// Solves a loaded data set in memory and renders (does not write) its output files; a MAP
+/// fit that missed its tolerance comes back as the error beside the outcome.
+pub fn fit_in_memory(data: Dataset, job: FitJob<'_>) -> Result<(FitOutcome, Option<Error>)> {
+    let solved = solve_loaded(data, job, None)?;
+    Ok((solved.outcome, solved.map_failure))
 }
 
 /// Runs a fit and writes its outputs.
@@ -90,26 +130,57 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
 /// refitted whole, it takes a second).
 pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
     let t0 = Instant::now();
-    let cfg = &req.config;
+    req.config.estimator_settings(Estimator::PosteriorMean)?;
+    check_out_dir(&req.out)?;
+    let data = Dataset::load(&req.data, &req.selection)?;
+    let data_label = req.data.display().to_string();
+    let job = FitJob {
+        config: &req.config,
+        backend: req.backend,
+        progress: req.progress,
+        data_label: &data_label,
+        load_seconds: t0.elapsed().as_secs_f64(),
+    };
+    let at = CheckpointAt {
+        out: &req.out,
+        resume,
+    };
+    let solved = solve_loaded(data, job, Some(at))?;
+    report::write_all(&req.out, &solved.outcome.files)?;
+    if let Some(c) = solved.checkpoint {
+        c.finish()?;
+    }
+    if let Some(e) = solved.map_failure {
+        return Err(e);
+    }
+    // Said to the user, not recorded: a resumed run's files are an uninterrupted run's.
+    let mut outcome = solved.outcome;
+    if let Some(w) = solved.lock.and_then(|l| l.warning.clone()) {
+        outcome.warnings.insert(0, w);
+    }
+    Ok(outcome)
+}
+
+/// Designs and solves `data`, rendering the output files; with `at`, holding OUT's lock and
+/// checkpointing finished posterior blocks there.
+fn solve_loaded(data: Dataset, job: FitJob<'_>, at: Option<CheckpointAt<'_>>) -> Result<Solved> {
+    let cfg = job.config;
     let folds = cfg.folds.unwrap_or(10);
     let fold_seed = cfg.fold_seed.unwrap_or(0);
     let settings = cfg.estimator_settings(Estimator::PosteriorMean)?;
-    check_out_dir(&req.out)?;
-
-    let data = Dataset::load(&req.data, &req.selection)?;
-    let t_load = t0.elapsed().as_secs_f64();
+    let t_load = job.load_seconds;
     let t1 = Instant::now();
     let design = BatchDesign::build(&data, folds, fold_seed)?;
     let t_design = t1.elapsed().as_secs_f64();
     // Held until the outputs are written: a second run into the same OUT stops here.
-    let lock = OutLock::acquire(&req.out)?;
+    let lock = at.as_ref().map(|at| OutLock::acquire(at.out)).transpose()?;
     let t2 = Instant::now();
     let lanes = match &settings {
         EstimatorSettings::Map(_) => design.fits.len(),
         EstimatorSettings::Posterior(p) => design.fits.len() * p.chains(),
     };
     let (engine, selected) =
-        EngineBackend::select(req.backend, lanes.div_ceil(crate::design::LANES));
+        EngineBackend::select(job.backend, lanes.div_ceil(crate::design::LANES));
     let mut device_warnings: Vec<String> = selected.warning.iter().cloned().collect();
     // The posterior's checkpoint, removed once the outputs are written.
     let checkpoint: std::sync::Mutex<Option<FitCheckpoint>> = std::sync::Mutex::new(None);
@@ -117,15 +188,22 @@ pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
         Ok(match &settings {
             EstimatorSettings::Map(p) => Solution::Map(solve_map(&design, backend, p)),
             EstimatorSettings::Posterior(p) => {
-                let bar = progress_bar(req.progress);
+                let bar = progress_bar(job.progress);
                 let tick = |total: usize| {
                     if let Some(bar) = &bar {
                         bar.set_length(total as u64);
                         bar.inc(1);
                     }
                 };
+                let Some(at) = &at else {
+                    let s = solve_posterior_resumable(&design, &data, backend, p, &tick, None)?;
+                    if let Some(bar) = bar {
+                        bar.finish_and_clear();
+                    }
+                    return Ok(Solution::Posterior(s));
+                };
                 let mut ckpt = FitCheckpoint::open(
-                    &req.out,
+                    at.out,
                     &job_fingerprint(
                         &data,
                         &design.groups,
@@ -133,7 +211,7 @@ pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
                                 "fold_seed": fold_seed}),
                     ),
                     &backend.name(),
-                    resume,
+                    at.resume,
                 )?;
                 let done = std::mem::take(&mut ckpt.done);
                 let failed = std::sync::Mutex::new(None);
@@ -314,11 +392,11 @@ pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
         .extend(counts.as_object().expect("object").clone());
     let summary = json!({
         "tool": concat!("prefdissect ", env!("CARGO_PKG_VERSION")),
-        "data": req.data.display().to_string(),
+        "data": job.data_label,
         "settings": settings_json,
         "backend": backend,
         "device": {
-            "requested": req.backend,
+            "requested": job.backend,
             "kind": selected.kind,
             "adapter": selected.adapter,
             "note": selected.note,
@@ -345,21 +423,18 @@ pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
         "summary.json".into(),
         serde_json::to_string_pretty(&summary).expect("json") + "\n",
     ));
-    report::write_all(&req.out, &files)?;
-    if let Some(c) = checkpoint.into_inner().expect("lock") {
-        c.finish()?;
-    }
-    if let Some(e) = map_failure {
-        return Err(e);
-    }
-    // Said to the user, not recorded: a resumed run's files are an uninterrupted run's.
-    let warnings: Vec<String> = lock.warning.iter().cloned().chain(warnings).collect();
-    Ok(FitOutcome {
-        design,
-        data,
-        solution,
-        summary,
-        warnings,
+    Ok(Solved {
+        outcome: FitOutcome {
+            design,
+            data,
+            solution,
+            summary,
+            warnings,
+            files,
+        },
+        checkpoint: checkpoint.into_inner().expect("lock"),
+        lock,
+        map_failure,
     })
 }
 
@@ -423,7 +498,7 @@ fn check_out_dir(out: &Path) -> Result<()> {
 /// Flags of `fit`.
 #[derive(Args)]
 pub struct FitArgs {
-    /// Data directory: resolved.jsonl, query_aware_idxs.json, labels/JUDGE.json.
+    /// The data: a pairs table (.parquet or .csv), or the authors' directory (resolved.jsonl, query_aware_idxs.json, labels/JUDGE.json).
     #[arg(long)]
     pub data: PathBuf,
     /// Output directory (created; files in it are replaced atomically).

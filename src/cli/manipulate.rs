@@ -35,7 +35,7 @@ pub enum Manipulate {
     },
     /// Label every pair with the judge's model, keep the confident ones, invert for "against".
     Pairs {
-        /// Data directory (resolved.jsonl, query_aware_idxs.json).
+        /// The data: a pairs table (.parquet or .csv), or the authors' directory.
         #[arg(long)]
         data: PathBuf,
         /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.

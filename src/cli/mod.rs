@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod bench;
 pub mod bootstrap;
 pub mod calibrate;
+pub mod convert;
 pub mod demo;
 pub mod fidelity;
 pub mod fit;
@@ -24,8 +25,11 @@ use crate::Result;
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
-    /// Fit every judge × group × fold of a data set in the authors' format.
+    /// Fit every judge × group × fold of a data set (a pairs table or the authors' directory).
     Fit(fit::FitArgs),
+    /// Write any accepted input (the authors' directory, a pairs table) as a Parquet or CSV
+    /// pairs table.
+    Convert(convert::ConvertArgs),
     /// Bootstrap CIs for every judge × group model (and the probabilities and similarities
     /// read from them) in one batched job.
     Bootstrap(bootstrap::BootstrapArgs),
@@ -74,6 +78,7 @@ impl Command {
     pub fn run(self) -> Result<()> {
         match self {
             Command::Fit(args) => args.run(),
+            Command::Convert(args) => args.run(),
             Command::Bootstrap(args) => args.run(),
             Command::Analyze(args) => args.run(),
             Command::Shap(args) => args.run(),

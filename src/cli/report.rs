@@ -16,7 +16,7 @@ pub struct ReportArgs {
     /// A `bootstrap` output directory: adds similarity intervals.
     #[arg(long)]
     pub bootstrap: Option<PathBuf>,
-    /// A data directory: adds a SHAP waterfall for `--sample`.
+    /// The data (a pairs table or the authors' directory): adds a SHAP waterfall for `--sample`.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Judges in the dissection chart (comma-separated; default up to 4, human first).

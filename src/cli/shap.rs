@@ -14,7 +14,7 @@ use crate::report::csv_field;
 /// Everything a `shap` run needs.
 #[derive(Clone, Debug)]
 pub struct ShapRequest {
-    /// Data directory (the samples' features).
+    /// The data: a pairs table (.parquet or .csv), or the authors' directory.
     pub data: PathBuf,
     /// Fitted weights (a `fit` output or the authors' files).
     pub fit: PathBuf,
@@ -62,7 +62,7 @@ pub fn explain(req: &ShapRequest) -> Result<Vec<Explanation>> {
 /// Flags of `shap`.
 #[derive(Args)]
 pub struct ShapArgs {
-    /// Data directory (resolved.jsonl, query_aware_idxs.json).
+    /// The data: a pairs table (.parquet or .csv), or the authors' directory.
     #[arg(long)]
     pub data: PathBuf,
     /// A `fit` output directory, or a directory of `model_<group>_fitted_paras.jsonl` files.

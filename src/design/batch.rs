@@ -1,8 +1,8 @@
 //! The batched problem: groups (shared X), fits (judge × group × fold) and lane blocks.
 
 use crate::base::error::{Error, Result};
-use crate::base::features::N_FEATURES;
-use crate::load::Dataset;
+use crate::base::features::{FEATURE_NAMES, N_FEATURES};
+use crate::load::{Dataset, Judge};
 
 use super::folds::held_out_masks;
 use super::signs::SignIndex;
@@ -60,6 +60,7 @@ impl GroupDesign {
             });
         }
         let ann = &data.annotations;
+        check_property_set(data)?;
         let mut groups = Vec::with_capacity(data.groups.len());
         for g in &data.groups {
             let samples: Vec<usize> = g
@@ -72,7 +73,7 @@ impl GroupDesign {
             let needed = folds.max(2);
             if samples.len() < needed {
                 return Err(Error::EmptyGroup {
-                    path: data.dir.join("query_aware_idxs.json"),
+                    path: data.groups_source(),
                     group: g.name.clone(),
                     usable: samples.len(),
                     needed,
@@ -82,7 +83,7 @@ impl GroupDesign {
             let mut x = vec![0f32; n_padded * KPAD];
             for (r, &s) in samples.iter().enumerate() {
                 for k in 0..N_FEATURES {
-                    x[r * KPAD + k] = ann.signs[[s, k]] as f32;
+                    x[r * KPAD + k] = ann.values[[s, k]];
                 }
             }
             let held_out = held_out_masks(samples.len(), folds, seed);
@@ -198,19 +199,18 @@ impl BatchDesign {
             for &fold in &fold_ids {
                 let mask = &g.held_out[fold.map_or(0, usize::from)];
                 let c = g.weights_from(|r| if mask[r] { 0.0 } else { 1.0 });
-                let n_train = c.iter().filter(|&&v| v > 0.0).count();
                 let rw = row_weights.len();
-                row_weights.push(RowWeights { group: gi, c });
                 for judge in 0..data.judges.len() {
                     group_fits.push(Fit {
                         judge,
                         group: gi,
                         fold,
-                        n_train,
+                        n_train: training_rows(g, &data.judges[judge], &c),
                         row_weights: rw,
                         seed_key: 0,
                     });
                 }
+                row_weights.push(RowWeights { group: gi, c });
             }
             // (group, judge, fold) order for the output; lanes are filled in that order too.
             group_fits.sort_by_key(|f| (f.judge, f.fold));
@@ -259,13 +259,12 @@ impl BatchDesign {
         let judges = data.judges.len();
         let mut fits = Vec::with_capacity(row_weights.len() * judges);
         for (rw, weights) in row_weights.iter().enumerate() {
-            let n_train = weights.c.iter().filter(|&&v| v > 0.0).count();
             for judge in 0..judges {
                 fits.push(Fit {
                     judge,
                     group: weights.group,
                     fold: None,
-                    n_train,
+                    n_train: training_rows(&groups[weights.group], &data.judges[judge], &weights.c),
                     row_weights: rw,
                     seed_key: seed_keys[rw] * judges as u64 + judge as u64,
                 });
@@ -365,15 +364,60 @@ impl BatchDesign {
     }
 }
 
-/// Each judge's labels (1 = "A") of `g`'s rows, looked up once per group for all its blocks.
-fn row_labels(g: &GroupDesign, data: &Dataset) -> Vec<Vec<f32>> {
+/// The engine fits the paper's 29 properties in the paper's order; a table with another set
+/// is refused before any work, naming the first difference.
+fn check_property_set(data: &Dataset) -> Result<()> {
+    let names = &data.annotations.names;
+    let message = if names.len() != N_FEATURES {
+        format!(
+            "{} properties; this build's engine fits the paper's {N_FEATURES}, named and ordered as `prefdissect convert` writes them",
+            names.len()
+        )
+    } else if let Some(k) = (0..N_FEATURES).find(|&k| names[k] != FEATURE_NAMES[k]) {
+        format!(
+            "property {} is `{}`; this build's engine fits the paper's {N_FEATURES} properties in their order, and that one is `{}`",
+            k + 1,
+            names[k],
+            FEATURE_NAMES[k]
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::PropertySet {
+        path: data.source.clone(),
+        message,
+    })
+}
+
+/// Rows with a positive weight in `c` that the judge labelled: a fit's training rows.
+fn training_rows(g: &GroupDesign, judge: &Judge, c: &[f32]) -> usize {
+    (0..g.n_rows())
+        .filter(|&r| c[r] > 0.0 && judge.has_label(g.samples[r]))
+        .count()
+}
+
+/// One judge's view of a group's rows: its labels (1 = "A") and, where it left pairs
+/// unlabelled, a 0/1 factor that zeroes those rows' weights in every one of its fits.
+struct RowLabels {
+    y: Vec<f32>,
+    labelled: Option<Vec<f32>>,
+}
+
+/// Each judge's labels of `g`'s rows, looked up once per group for all its blocks.
+fn row_labels(g: &GroupDesign, data: &Dataset) -> Vec<RowLabels> {
     data.judges
         .iter()
-        .map(|j| {
-            g.samples
+        .map(|j| RowLabels {
+            y: g.samples
                 .iter()
                 .map(|&s| if j.prefers_a[s] { 1.0 } else { 0.0 })
-                .collect()
+                .collect(),
+            labelled: j.labelled.as_ref().map(|l| {
+                g.samples
+                    .iter()
+                    .map(|&s| if l[s] { 1.0 } else { 0.0 })
+                    .collect()
+            }),
         })
         .collect()
 }
@@ -388,16 +432,26 @@ fn make_block(
     chains: &[u16],
     fits: &[Fit],
     row_weights: &[RowWeights],
-    labels: &[Vec<f32>],
+    labels: &[RowLabels],
     compact: bool,
 ) -> Block {
-    let lane_labels: Vec<&[f32]> = lanes
+    let lane_labels: Vec<&RowLabels> = lanes.iter().map(|&f| &labels[fits[f].judge]).collect();
+    // A lane's weights: its row-weight vector, zeroed where its judge left a pair unlabelled.
+    let lane_weights: Vec<std::borrow::Cow<[f32]>> = lanes
         .iter()
-        .map(|&f| labels[fits[f].judge].as_slice())
-        .collect();
-    let lane_weights: Vec<&[f32]> = lanes
-        .iter()
-        .map(|&f| row_weights[fits[f].row_weights].c.as_slice())
+        .zip(&lane_labels)
+        .map(|(&f, l)| {
+            let c = row_weights[fits[f].row_weights].c.as_slice();
+            match &l.labelled {
+                None => std::borrow::Cow::Borrowed(c),
+                Some(m) => std::borrow::Cow::Owned(
+                    c.iter()
+                        .enumerate()
+                        .map(|(r, &v)| if r < m.len() { v * m[r] } else { v })
+                        .collect(),
+                ),
+            }
+        })
         .collect();
     // Entries past `n_used` are padding (weight 0).
     let (rows, n_used) = if compact {
@@ -414,11 +468,11 @@ fn make_block(
     let entries = rows.as_ref().map_or(g.n_padded, |r| r.len());
     let mut c = vec![0f32; entries * LANES];
     let mut cy = vec![0f32; entries * LANES];
-    for (lane, (weights, y)) in lane_weights.iter().zip(&lane_labels).enumerate() {
+    for (lane, (weights, labels)) in lane_weights.iter().zip(&lane_labels).enumerate() {
         for i in 0..n_used {
             let r = rows.as_ref().map_or(i, |rows| rows[i] as usize);
             c[i * LANES + lane] = weights[r];
-            cy[i * LANES + lane] = weights[r] * y[r];
+            cy[i * LANES + lane] = weights[r] * labels.y[r];
         }
     }
     let signs = rows.as_ref().and_then(|rows| {

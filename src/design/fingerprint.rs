@@ -16,14 +16,23 @@ pub fn job_fingerprint(data: &Dataset, groups: &[GroupDesign], settings: &Value)
         for &s in &g.samples {
             h = fnv(h, &(s as u64).to_le_bytes());
         }
-        for v in &g.x {
-            h = fnv(h, &[*v as i8 as u8]);
+        for &v in &g.x {
+            // Signs hash as one byte each (the fingerprints of earlier checkpoints stay valid);
+            // a real value hashes its bits behind a marker no sign byte takes.
+            h = match v {
+                -1.0 | 0.0 | 1.0 => fnv(h, &[v as i8 as u8]),
+                _ => fnv(fnv(h, &[0x80]), &v.to_bits().to_le_bytes()),
+            };
         }
     }
     for j in &data.judges {
         h = fnv(h, j.name.as_bytes());
         let bits: Vec<u8> = j.prefers_a.iter().map(|&a| a as u8).collect();
         h = fnv(h, &bits);
+        if let Some(labelled) = &j.labelled {
+            let bits: Vec<u8> = labelled.iter().map(|&a| a as u8).collect();
+            h = fnv(fnv(h, b"labelled"), &bits);
+        }
     }
     format!("{h:016x}")
 }

@@ -11,8 +11,19 @@ use crate::base::error::{Error, Result};
 pub struct Judge {
     /// The file stem, e.g. `human`, `gpt-4-1106-preview`.
     pub name: String,
-    /// One verdict per sample, in sample order; `true` = "A".
+    /// One verdict per sample, in sample order; `true` = "A" (`false` where unlabelled).
     pub prefers_a: Vec<bool>,
+    /// Which samples the judge labelled; `None` = all of them (the authors' files always are).
+    /// An unlabelled pair is left out of this judge's fits only, training and held-out alike.
+    pub labelled: Option<Vec<bool>>,
+}
+
+impl Judge {
+    /// Whether the judge labelled sample `s`.
+    #[inline]
+    pub fn has_label(&self, s: usize) -> bool {
+        self.labelled.as_ref().is_none_or(|l| l[s])
+    }
 }
 
 /// Lists the judges in `dir` (every `*.json`), `human` first, then by name.
@@ -92,5 +103,6 @@ pub fn read_labels(dir: &Path, judge: &str, n_samples: usize) -> Result<Judge> {
     Ok(Judge {
         name: judge.to_owned(),
         prefers_a,
+        labelled: None,
     })
 }

@@ -1,12 +1,15 @@
-//! Step 1 of the pipeline: load the authors' files from a data directory and validate them.
+//! Step 1 of the pipeline: load a data set and validate it.
 //!
-//! A data directory holds `resolved.jsonl`, `query_aware_idxs.json` and `labels/<judge>.json`.
-//! Everything is checked here, before any fitting, so a bad file stops the run with a message
-//! naming the file and line and nothing is written.
+//! Two ways in: a pairs table (`.parquet` or `.csv`: one row per compared pair, with its groups,
+//! its property comparisons and each judge's verdict; see [`table`]), or the authors' data
+//! directory (`resolved.jsonl`, `query_aware_idxs.json` and `labels/<judge>.json`). Everything is
+//! checked here, before any fitting, so a bad file stops the run with a message naming the file
+//! and line, row or column, and nothing is written.
 
 mod groups;
 mod labels;
 mod resolved;
+pub mod table;
 
 pub use groups::{Group, groups_to_json, read_groups};
 pub use labels::{Judge, label_path, list_judges, read_labels};
@@ -19,14 +22,17 @@ use crate::base::error::{Error, Result};
 /// A loaded, validated data set: features, groups and the selected judges' labels.
 #[derive(Clone, Debug)]
 pub struct Dataset {
-    /// The directory it was read from (for messages).
-    pub dir: PathBuf,
+    /// The directory or table file it was read from (for messages).
+    pub source: PathBuf,
     /// The sign features of all samples.
     pub annotations: Annotations,
     /// The selected groups (never `all`).
     pub groups: Vec<Group>,
     /// The selected judges.
     pub judges: Vec<Judge>,
+    /// Each pair's `id` from a pairs table's optional `id` column (`None`: pairs are named by
+    /// their 0-based sample index, as in the authors' files).
+    pub ids: Option<Vec<String>>,
 }
 
 /// Which judges and groups to load; `None` = all of them.
@@ -39,26 +45,39 @@ pub struct Selection {
 }
 
 impl Dataset {
-    /// Loads `dir`, keeping the selected judges and groups.
-    pub fn load(dir: &Path, selection: &Selection) -> Result<Dataset> {
+    /// Loads `path` (a pairs table `.parquet`/`.csv`, or the authors' data directory), keeping
+    /// the selected judges and groups.
+    pub fn load(path: &Path, selection: &Selection) -> Result<Dataset> {
+        check_selection(selection)?;
+        if table::is_table(path) {
+            return table::read_table(path, selection);
+        }
+        Self::load_dir(path, selection)
+    }
+
+    /// The file that defines the groups, for messages about a group.
+    pub fn groups_source(&self) -> PathBuf {
+        if self.source.is_dir() {
+            self.source.join("query_aware_idxs.json")
+        } else {
+            self.source.clone()
+        }
+    }
+
+    /// A pair's name in outputs that list pairs: its table `id`, else its sample index.
+    pub fn pair_name(&self, sample: usize) -> String {
+        self.ids
+            .as_ref()
+            .map_or_else(|| sample.to_string(), |ids| ids[sample].clone())
+    }
+
+    /// Loads the authors' data directory `dir`.
+    fn load_dir(dir: &Path, selection: &Selection) -> Result<Dataset> {
         if !dir.is_dir() {
             return Err(Error::MissingFile {
                 path: dir.to_owned(),
                 what: "data directory",
             });
-        }
-        for (name, list) in [("judges", &selection.judges), ("groups", &selection.groups)] {
-            if let Some(list) = list
-                && let Some(dup) = list
-                    .iter()
-                    .enumerate()
-                    .find(|(i, v)| list[..*i].contains(v))
-            {
-                return Err(Error::Setting {
-                    name,
-                    message: format!("`{}` is listed twice", dup.1),
-                });
-            }
         }
         let annotations = read_resolved(&dir.join("resolved.jsonl"))?;
         let n = annotations.n_samples();
@@ -91,12 +110,31 @@ impl Dataset {
             .map(|name| read_labels(&labels_dir, name, n))
             .collect::<Result<Vec<_>>>()?;
         Ok(Dataset {
-            dir: dir.to_owned(),
+            source: dir.to_owned(),
             annotations,
             groups,
             judges,
+            ids: None,
         })
     }
+}
+
+/// A judge or group named twice in a selection is a mistake worth a message.
+fn check_selection(selection: &Selection) -> Result<()> {
+    for (name, list) in [("judges", &selection.judges), ("groups", &selection.groups)] {
+        if let Some(list) = list
+            && let Some(dup) = list
+                .iter()
+                .enumerate()
+                .find(|(i, v)| list[..*i].contains(v))
+        {
+            return Err(Error::Setting {
+                name,
+                message: format!("`{}` is listed twice", dup.1),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The records of a JSON Lines text, each with its 1-based line number; blank lines are

@@ -1,4 +1,4 @@
-//! Reads `resolved.jsonl` (one annotation record per sample) into the 29-feature sign matrix.
+//! Reads `resolved.jsonl` (one annotation record per sample) into the 29-property sign matrix.
 //!
 //! Only `comparison[..].comparison` is used; `repetitive` is sign-flipped and the `accuracy`
 //! dictionary gives three features. A sample whose `accuracy.comparison` is the 999 sentinel is
@@ -10,15 +10,24 @@ use ndarray::Array2;
 use serde_json::Value;
 
 use crate::base::error::{Error, Result};
-use crate::base::features::{ACCURACY_SENTINEL, FEATURE_SOURCES, FeatureSource, N_FEATURES};
+use crate::base::features::{
+    ACCURACY_SENTINEL, FEATURE_NAMES, FEATURE_SOURCES, FeatureSource, N_FEATURES,
+};
 
-/// The sign features of every sample, in file order.
+/// The property comparisons of every sample (pair), in file order.
 #[derive(Clone, Debug)]
 pub struct Annotations {
-    /// `n_samples × 29`, entries in {-1, 0, 1}.
-    pub signs: Array2<i8>,
-    /// `true` where `accuracy.comparison` was 999: left out of every fit.
+    /// `n_samples × K`: −1, 0, +1 (+1: response A shows more of the property), or any finite
+    /// real from a pairs table; 0 where a dropped row's value was missing.
+    pub values: Array2<f32>,
+    /// `true` where a row is left out of every fit: the authors' 999 accuracy sentinel, or a
+    /// missing property value in a pairs table.
     pub unchecked: Vec<bool>,
+    /// The K property names, feature order (the paper's 29 for the authors' files).
+    pub names: Vec<String>,
+    /// The (row, property) cells that had no value, ascending: a table's nulls, or the three
+    /// accuracy properties of a 999 row. Kept so a conversion writes them back as nulls.
+    pub missing_cells: Vec<(usize, usize)>,
 }
 
 impl Annotations {
@@ -65,10 +74,22 @@ pub fn read_resolved(path: &Path) -> Result<Annotations> {
             message: "no samples".into(),
         });
     }
-    let flat: Vec<i8> = rows.iter().flatten().copied().collect();
-    let signs = Array2::from_shape_vec((rows.len(), N_FEATURES), flat)
+    let flat: Vec<f32> = rows.iter().flatten().map(|&s| s as f32).collect();
+    let accuracy: Vec<usize> = (0..N_FEATURES)
+        .filter(|&k| matches!(FEATURE_SOURCES[k], FeatureSource::Accuracy(_)))
+        .collect();
+    let missing_cells = (0..rows.len())
+        .filter(|&r| unchecked[r])
+        .flat_map(|r| accuracy.iter().map(move |&k| (r, k)))
+        .collect();
+    let values = Array2::from_shape_vec((rows.len(), N_FEATURES), flat)
         .expect("rows are N_FEATURES long by construction");
-    Ok(Annotations { signs, unchecked })
+    Ok(Annotations {
+        values,
+        unchecked,
+        names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+        missing_cells,
+    })
 }
 
 /// Parses one record into its 29 signs and whether it carries the 999 sentinel.

@@ -107,7 +107,7 @@ pub fn label_pairs(
         let Some(w) = fw.get(g, judge) else { continue };
         labelled += 1;
         let z: f64 = (0..N_FEATURES)
-            .map(|k| w[k] * data.annotations.signs[[s, k]] as f64)
+            .map(|k| w[k] * data.annotations.values[[s, k]] as f64)
             .sum();
         let p = sigmoid(z);
         most = most.max((p - 0.5).abs());

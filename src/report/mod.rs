@@ -12,6 +12,7 @@
 pub mod charts;
 pub mod checkpoint;
 pub mod html;
+pub mod pairs_table;
 
 use std::path::Path;
 

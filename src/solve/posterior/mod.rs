@@ -160,6 +160,9 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
         .collect();
     let body = |backend: &dyn GradientBackend, block: &Block| -> BlockResult {
         let key = block.fits[0];
+        if crate::base::cancel::requested() {
+            return (Vec::new(), KernelCalls::default()); // the job ends below
+        }
         if let Some(found) = checkpoint.and_then(|c| c.done.get(&key)) {
             tick(n_blocks);
             return found.clone();
@@ -214,6 +217,9 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
         Some(fused) => Lockstep::new(fused, &design.groups, &blocks).run(|ls, b| body(ls, b)),
         None => blocks.par_iter().map(|b| body(backend, b)).collect(),
     };
+    if crate::base::cancel::requested() {
+        return Err(crate::base::error::Error::Interrupted);
+    }
     // Useful flops per training row and lane: 4 × 29 for a gradient pass, 2 × 29 for a
     // forward pass, 2 × 29 + 2 × 435 for a curvature pass (the Hessian's lower triangle).
     let per_row = |c: &KernelCalls| {

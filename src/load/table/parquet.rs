@@ -1,0 +1,181 @@
+//! The Parquet pairs table, read with arrow-rs batch by batch.
+//!
+//! Types are taken as writers produce them: `groups` a list of strings (or one `;`-joined
+//! string), properties any numeric type (or numbers as strings), labels strings, integers,
+//! floats or booleans; dictionary-encoded strings (pandas categoricals) are cast to plain ones.
+
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::{DataType, Field};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::{Builder, Layout, Role};
+use crate::base::error::{Error, Result};
+
+/// Rows per batch: big enough to amortise the decoder, small enough to keep memory flat.
+const BATCH_ROWS: usize = 1 << 16;
+
+/// Reads `path` into a [`Builder`]; a file that is not Parquet, or a column of a type no
+/// reading of the layout admits, is an error naming the column.
+pub(super) fn read(path: &Path) -> Result<Builder> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_error = |message: String| Error::Table {
+        path: path.to_owned(),
+        row: 0,
+        column: "(file)".into(),
+        message,
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| file_error(format!("not a readable Parquet file: {e}")))?
+        .with_batch_size(BATCH_ROWS);
+    let schema = reader.schema().clone();
+    let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let layout = Layout::new(path, &header)?;
+    let roles = layout.roles.clone();
+    let mut builder = Builder::new(path, layout);
+    for (i, &role) in roles.iter().enumerate() {
+        check_type(&builder, role, schema.field(i).data_type())?;
+    }
+    let batches = reader
+        .build()
+        .map_err(|e| file_error(format!("not a readable Parquet file: {e}")))?;
+    let mut first = 0;
+    for batch in batches {
+        let batch = batch.map_err(|e| file_error(format!("rows after {first}: {e}")))?;
+        let n = batch.num_rows();
+        builder.grow(first + n);
+        for (i, &role) in roles.iter().enumerate() {
+            read_column(&mut builder, role, batch.column(i), first)?;
+        }
+        first += n;
+    }
+    Ok(builder)
+}
+
+/// Whether `t` holds text (plain, large, view or dictionary-encoded).
+fn is_text(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => is_text(v),
+        _ => false,
+    }
+}
+
+/// Refuses, before reading any row, a column whose type cannot hold its role's values.
+fn check_type(builder: &Builder, role: Role, t: &DataType) -> Result<()> {
+    let ok = match role {
+        Role::Groups => match t {
+            DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) => {
+                is_text(f.data_type())
+            }
+            DataType::Null => true,
+            other => is_text(other),
+        },
+        Role::Property(_) => t.is_numeric() || is_text(t) || *t == DataType::Null,
+        Role::Label(_) => {
+            t.is_numeric() || is_text(t) || matches!(t, DataType::Boolean | DataType::Null)
+        }
+        Role::Id => t.is_integer() || is_text(t),
+        Role::Ignored => true,
+    };
+    if ok {
+        return Ok(());
+    }
+    let want = match role {
+        Role::Groups => "a list of strings (or `;`-joined names)",
+        Role::Property(_) => "numbers",
+        Role::Label(_) => "A/B strings, 1/0 or booleans",
+        _ => "strings or integers",
+    };
+    Err(builder.column_error(role, format!("holds {t}; expected {want}")))
+}
+
+/// Reads one column of a batch whose first row is table row `first`.
+fn read_column(builder: &mut Builder, role: Role, array: &ArrayRef, first: usize) -> Result<()> {
+    let cast = |to: &DataType| {
+        arrow_cast::cast(array.as_ref(), to)
+            .map_err(|e| builder.column_error(role, format!("cannot be read as {to}: {e}")))
+    };
+    match role {
+        Role::Ignored => {}
+        Role::Groups if matches!(array.data_type(), DataType::Null) => {}
+        Role::Groups if is_text(array.data_type()) => {
+            let text = cast(&DataType::Utf8)?;
+            let text = text.as_string::<i32>();
+            for r in 0..text.len() {
+                if text.is_valid(r) {
+                    builder.groups_text(first + r, text.value(r))?;
+                }
+            }
+        }
+        Role::Groups => {
+            let lists = cast(&DataType::List(
+                Field::new_list_field(DataType::Utf8, true).into(),
+            ))?;
+            let lists = lists.as_list::<i32>();
+            for r in 0..lists.len() {
+                if !lists.is_valid(r) {
+                    continue;
+                }
+                let names = lists.value(r);
+                let names = names.as_string::<i32>();
+                for i in 0..names.len() {
+                    if !names.is_valid(i) {
+                        return Err(builder.error(first + r, role, "a null group name".into()));
+                    }
+                    builder.group(first + r, names.value(i))?;
+                }
+            }
+        }
+        Role::Property(k) if is_text(array.data_type()) => {
+            let text = cast(&DataType::Utf8)?;
+            let text = text.as_string::<i32>();
+            for r in 0..text.len() {
+                let v = if text.is_valid(r) { text.value(r) } else { "" };
+                builder.property_text(first + r, k, v)?;
+            }
+        }
+        Role::Property(k) => {
+            let v = cast(&DataType::Float64)?;
+            let v = v.as_primitive::<Float64Type>();
+            for r in 0..v.len() {
+                builder.property(first + r, k, v.is_valid(r).then(|| v.value(r)))?;
+            }
+        }
+        Role::Label(j) if *array.data_type() == DataType::Boolean => {
+            let v = array.as_boolean();
+            for r in 0..v.len() {
+                builder.label(first + r, j, v.is_valid(r).then(|| v.value(r)));
+            }
+        }
+        Role::Label(j) if is_text(array.data_type()) => {
+            let text = cast(&DataType::Utf8)?;
+            let text = text.as_string::<i32>();
+            for r in 0..text.len() {
+                let v = if text.is_valid(r) { text.value(r) } else { "" };
+                builder.label_text(first + r, j, v)?;
+            }
+        }
+        Role::Label(j) => {
+            let v = cast(&DataType::Float64)?;
+            let v = v.as_primitive::<Float64Type>();
+            for r in 0..v.len() {
+                if v.is_valid(r) {
+                    builder.label_number(first + r, j, v.value(r))?;
+                }
+            }
+        }
+        Role::Id => {
+            let text = cast(&DataType::Utf8)?;
+            let text = text.as_string::<i32>();
+            for r in 0..text.len() {
+                let v = if text.is_valid(r) { text.value(r) } else { "" };
+                builder.id(first + r, v)?;
+            }
+        }
+    }
+    Ok(())
+}
