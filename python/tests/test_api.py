@@ -152,3 +152,30 @@ def test_ctrl_c_interrupts_a_long_fit(data, tmp_path):
     # The engine is usable again afterwards.
     small = prefdissect.load(data, judges=["human"], groups=["Code"])
     assert prefdissect.fit(small, config="map", backend="cpu").weights.shape == (1, 1, 29)
+
+
+def test_the_gil_is_released_while_the_engine_computes(data):
+    ds = prefdissect.load(data, judges=["human", "gpt-4-1106-preview"])
+    count = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            count[0] += 1
+
+    def rate(work):
+        count[0] = 0
+        stop.clear()
+        t = threading.Thread(target=spin)
+        t0 = time.time()
+        t.start()
+        work()
+        stop.set()
+        t.join()
+        return count[0] / (time.time() - t0)
+
+    idle = rate(lambda: time.sleep(1.0))
+    busy = rate(lambda: prefdissect.fit(ds, config="fast", backend="cpu"))
+    # Held through the fit, the GIL would stop the other thread for its whole length; released,
+    # that thread runs on (sharing the 2 cores with the engine's threads).
+    assert busy > 0.1 * idle, (busy, idle)

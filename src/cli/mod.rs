@@ -10,6 +10,7 @@ pub mod convert;
 pub mod demo;
 pub mod fidelity;
 pub mod fit;
+mod fit_job;
 pub mod labels;
 pub mod manipulate;
 pub mod report;
