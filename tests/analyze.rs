@@ -81,6 +81,8 @@ fn tables_from_a_fit_with_bootstrap_intervals() {
         resume: false,
         progress: false,
         stop_after_chunks: None,
+        shard: None,
+        merging: false,
         backend: Default::default(),
     })
     .unwrap();

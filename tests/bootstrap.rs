@@ -54,6 +54,8 @@ fn request(
         resume: false,
         progress: false,
         stop_after_chunks: None,
+        shard: None,
+        merging: false,
         backend: Default::default(),
     }
 }

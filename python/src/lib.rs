@@ -492,6 +492,8 @@ fn bootstrap_csv(
             resume: false,
             progress,
             stop_after_chunks: None,
+            shard: None,
+            merging: false,
             backend: choice,
         };
         let result = run_bootstrap(&req)

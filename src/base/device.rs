@@ -11,7 +11,9 @@ use burn::tensor::wgpu::{WgpuBackend, wgpu};
 use serde::Serialize;
 
 /// The `--backend` flag.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendChoice {
     /// wgpu where it pays (a hardware adapter), else the CPU.

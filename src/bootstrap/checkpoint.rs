@@ -18,6 +18,10 @@ pub const CHECKPOINT_DIR: &str = ".bootstrap-checkpoint";
 /// What a finished chunk reported.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ChunkRecord {
+    /// The chunk's number (replicates `index · chunk_replicates …`); absent in a manifest of
+    /// an older run, whose chunks are in order from 0.
+    #[serde(default)]
+    pub index: Option<usize>,
     /// Replicates in the chunk.
     pub replicates: usize,
     /// Fits in doubt (see [`super::engine::VectorFits::flagged`]).
@@ -67,13 +71,20 @@ impl Checkpoint {
             return Ok(None);
         }
         let text = crate::base::text::read_text(&path)?;
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| Error::Json {
-                path,
-                line: 0,
-                message: e.to_string(),
-            })
+        let mut m: Manifest = serde_json::from_str(&text).map_err(|e| Error::Json {
+            path,
+            line: 0,
+            message: e.to_string(),
+        })?;
+        for (pos, rec) in m.chunks.iter_mut().enumerate() {
+            rec.index.get_or_insert(pos);
+        }
+        Ok(Some(m))
+    }
+
+    /// The path of chunk `i`'s file (for `merge`, which gathers shards' chunks).
+    pub fn chunk_file(&self, i: usize) -> PathBuf {
+        self.chunk_path(i)
     }
 
     /// Removes any checkpoint (a fresh run, or a finished one).

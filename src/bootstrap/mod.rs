@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+pub use crate::design::SHARD_MANIFEST;
 pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
 
 use crate::base::atomic::write_atomic;
@@ -60,6 +61,11 @@ pub struct BootstrapRequest {
     pub stop_after_chunks: Option<usize>,
     /// Where the solvers run (see [`crate::base::device`]).
     pub backend: crate::base::device::BackendChoice,
+    /// Compute only this shard's chunks of replicates, keeping them in the checkpoint with a
+    /// `shard.json` manifest instead of writing the outputs (`prefdissect merge` does that).
+    pub shard: Option<crate::design::Shard>,
+    /// Merging shards: every chunk is in the checkpoint already; one missing is an error.
+    pub merging: bool,
 }
 
 /// What a bootstrap run produced.
@@ -247,14 +253,36 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let mut reps = vec![0f32; r_total * models * N_FEATURES];
     let n_chunks = r_total.div_ceil(chunk_reps);
     let stride = models * N_FEATURES;
-    for (i, rec) in manifest.chunks.iter().enumerate() {
+    let mut done = vec![false; n_chunks];
+    for rec in &manifest.chunks {
+        let i = rec.index.unwrap_or(0);
         let r0 = i * chunk_reps;
+        if i >= n_chunks || done[i] || r0 + rec.replicates > r_total {
+            return Err(Error::Checkpoint {
+                path: ck.dir().to_owned(),
+                message: format!("chunk {i} does not fit this run's {n_chunks} chunks"),
+            });
+        }
+        done[i] = true;
         ck.read_chunk(i, &mut reps[r0 * stride..(r0 + rec.replicates) * stride])?;
     }
     let done_before = manifest.chunks.len();
+    // A shard computes its own range of chunks; the rest are other shards'.
+    let todo: Vec<usize> = (0..n_chunks)
+        .filter(|&i| !done[i] && req.shard.is_none_or(|s| s.owns(i, n_chunks)))
+        .collect();
+    if req.merging && !todo.is_empty() {
+        return Err(Error::Setting {
+            name: "merge",
+            message: format!(
+                "the shards hold {} of the job's {n_chunks} chunks of replicates",
+                n_chunks - todo.len()
+            ),
+        });
+    }
     let bar = progress_bar(req.progress, r_total, done_before * chunk_reps);
     let mut finished = true;
-    for (computed, i) in (done_before..n_chunks).enumerate() {
+    for (computed, &i) in todo.iter().enumerate() {
         if req.stop_after_chunks.is_some_and(|n| computed >= n) {
             finished = false;
             break;
@@ -272,6 +300,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         }
         ck.write_chunk(i, slot)?;
         manifest.chunks.push(ChunkRecord {
+            index: Some(i),
             replicates: r1 - r0,
             flagged: fits.flagged,
             kernel_gflop: fits.kernel_gflop,
@@ -286,6 +315,37 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         bar.finish_and_clear();
     }
     let reps_s = t_reps.elapsed().as_secs_f64();
+    if finished && let Some(shard) = req.shard {
+        // A shard's results are its checkpoint's chunks: the outputs come from `merge`.
+        let held: Vec<usize> = manifest.chunks.iter().filter_map(|c| c.index).collect();
+        let shard_manifest = json!({
+            "kind": "bootstrap",
+            "shard": shard,
+            "fingerprint": print,
+            "chunks": held,
+            "of_chunks": n_chunks,
+            "chunk_replicates": chunk_reps,
+            "complete": true,
+            "request": {
+                "data": req.data,
+                "judges": req.selection.judges,
+                "groups": req.selection.groups,
+                "config": req.config,
+                "params": p.to_json(),
+                "backend": req.backend,
+            },
+        });
+        let text = serde_json::to_string_pretty(&shard_manifest).expect("json") + "\n";
+        crate::base::atomic::write_atomic(&req.out.join(SHARD_MANIFEST), text.as_bytes())?;
+        return Ok(BootstrapOutcome {
+            finished: false,
+            summary: shard_manifest,
+            rows: Vec::new(),
+            point,
+            replicates: reps,
+            warnings: lock.warning.iter().cloned().chain(warnings).collect(),
+        });
+    }
     if !finished {
         return Ok(BootstrapOutcome {
             finished,

@@ -20,8 +20,10 @@ pub enum Resampling {
     Ones,
 }
 
-/// Unchecked bootstrap settings; [`BootstrapParams::check`] validates them.
-#[derive(Clone, Debug)]
+/// Unchecked bootstrap settings; [`BootstrapParams::check`] validates them. (Serialised in a
+/// shard's manifest, so `merge` can redo the run's outputs.)
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BootstrapParams {
     replicates: usize,
     resampling: Resampling,
@@ -122,6 +124,10 @@ impl BootstrapParams {
 pub struct ValidBootstrapParams(BootstrapParams);
 
 impl ValidBootstrapParams {
+    /// The settings as a JSON object ([`BootstrapParams`]' fields).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.0).expect("plain fields")
+    }
     /// Replicates per model.
     pub fn replicates(&self) -> usize {
         self.0.replicates

@@ -119,6 +119,8 @@ pub fn demo(
         resume: false,
         progress: false,
         stop_after_chunks: None,
+        shard: None,
+        merging: false,
         backend,
     })?;
     crate::cli::analyze::analyze(&crate::cli::analyze::AnalyzeRequest {

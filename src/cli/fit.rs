@@ -4,14 +4,15 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub use super::fit_job::check_finite;
 use super::fit_job::{CheckpointAt, solve_loaded};
 use crate::base::device::BackendChoice;
 use crate::base::error::{Error, Result};
 use crate::base::features::N_FEATURES;
-use crate::design::BatchDesign;
+pub use crate::design::SHARD_MANIFEST;
+use crate::design::{BatchDesign, Shard};
 use crate::load::{Dataset, Selection};
 use crate::report;
 use crate::solve::map::MapSolution;
@@ -104,6 +105,30 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
 /// `resume`, continuing from the one an interrupted run left (posterior mean; a MAP job is
 /// refitted whole, it takes a second).
 pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
+    run_fit(req, FitMode::Whole { resume })
+}
+
+/// How a `fit` run uses its output directory.
+#[derive(Clone, Copy, Debug)]
+pub enum FitMode {
+    /// The whole job; `resume` continues from OUT's checkpoint.
+    Whole {
+        /// Continue from the blocks an interrupted run left.
+        resume: bool,
+    },
+    /// One shard's blocks, kept in OUT's checkpoint with a `shard.json` manifest.
+    Shard {
+        /// Which shard.
+        shard: Shard,
+        /// Continue from the blocks an interrupted run of this shard left.
+        resume: bool,
+    },
+    /// The outputs of the whole job from the blocks `merge` gathered in OUT's checkpoint.
+    Merge,
+}
+
+/// Runs a fit job in `mode`, writing its outputs (or, for a shard, its blocks and manifest).
+pub fn run_fit(req: &FitRequest, mode: FitMode) -> Result<FitOutcome> {
     let t0 = Instant::now();
     req.config.estimator_settings(Estimator::PosteriorMean)?;
     check_out_dir(&req.out)?;
@@ -116,11 +141,34 @@ pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
         data_label: &data_label,
         load_seconds: t0.elapsed().as_secs_f64(),
     };
+    let (resume, shard, merge) = match mode {
+        FitMode::Whole { resume } => (resume, None, false),
+        FitMode::Shard { shard, resume } => (resume, Some(shard), false),
+        FitMode::Merge => (true, None, true),
+    };
     let at = CheckpointAt {
         out: &req.out,
         resume,
+        shard,
+        merge,
     };
-    let solved = solve_loaded(data, job, Some(at))?;
+    let mut solved = solve_loaded(data, job, Some(at))?;
+    if shard.is_some() {
+        // What `merge` needs to redo the whole job's outputs from the shards' blocks.
+        let mut manifest = solved.outcome.summary.clone();
+        manifest["request"] = json!({
+            "data": req.data,
+            "judges": req.selection.judges,
+            "groups": req.selection.groups,
+            "config": req.config,
+            "backend": req.backend,
+        });
+        solved.outcome.files = vec![(
+            SHARD_MANIFEST.into(),
+            serde_json::to_string_pretty(&manifest).expect("json") + "\n",
+        )];
+        solved.outcome.summary = manifest;
+    }
     report::write_all(&req.out, &solved.outcome.files)?;
     if let Some(c) = solved.checkpoint {
         c.finish()?;
@@ -179,6 +227,10 @@ pub struct FitArgs {
     /// settings; the outputs are those of an uninterrupted run).
     #[arg(long)]
     pub resume: bool,
+    /// Fit only shard K of N (0-based, `--shard 2/8`): whole blocks of fits, deterministic;
+    /// OUT gets the shard's blocks and a shard.json for `prefdissect merge` (posterior mean).
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<Shard>,
 }
 
 impl FitArgs {
@@ -194,6 +246,7 @@ impl FitArgs {
             backend,
             quiet,
             resume,
+            shard,
         } = self;
 
         let req = FitRequest {
@@ -204,6 +257,16 @@ impl FitArgs {
             progress: !quiet,
             backend,
         };
+        if let Some(shard) = shard {
+            let outcome = run_fit(&req, FitMode::Shard { shard, resume })?;
+            eprintln!(
+                "fitted shard {shard}: {} of {} fits; wrote {} (merge with `prefdissect merge`)",
+                outcome.summary["fits"],
+                outcome.summary["of_fits"],
+                out.join(SHARD_MANIFEST).display()
+            );
+            return Ok(());
+        }
         let outcome = fit_resumable(&req, resume)?;
         let s = &outcome.summary;
         eprintln!(
@@ -222,4 +285,9 @@ impl FitArgs {
         }
         Ok(())
     }
+}
+
+/// `--shard K/N` for clap, with the library's message.
+pub fn parse_shard(text: &str) -> std::result::Result<Shard, String> {
+    Shard::parse(text).map_err(|e| e.to_string())
 }

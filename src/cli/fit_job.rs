@@ -14,8 +14,8 @@ use crate::analyse::tables::SCENARIO_MEAN;
 use crate::base::error::{Error, Result};
 use crate::base::lock::OutLock;
 use crate::base::mcmc::diagnostics::{ESS_WARN, RHAT_WARN};
-use crate::design::BatchDesign;
 use crate::design::job_fingerprint;
+use crate::design::{BatchDesign, SHARD_MANIFEST, Shard};
 use crate::load::Dataset;
 use crate::report::checkpoint::FitCheckpoint;
 use crate::report::{self, FITTED_PARAS_DIR, csv_field};
@@ -25,10 +25,17 @@ use crate::solve::map::solve_map;
 use crate::solve::posterior::{BlockCheckpoint, BlockResult, solve_posterior_resumable};
 use crate::solve::settings::{Estimator, EstimatorSettings};
 
-/// Where a job's checkpoint lives, and whether to resume from it.
+/// Where a job's checkpoint lives, and how the job uses it.
 pub(crate) struct CheckpointAt<'a> {
     pub(crate) out: &'a Path,
+    /// Continue from the blocks an earlier run left there.
     pub(crate) resume: bool,
+    /// Fit only this shard's blocks and keep them there, rendering no outputs: the shard's
+    /// manifest is the one file written.
+    pub(crate) shard: Option<Shard>,
+    /// Merging shards: the checkpoint holds every block (whatever backend made them) and the
+    /// run computes none; a block missing is an error.
+    pub(crate) merge: bool,
 }
 
 /// A solved job with what its writer still holds.
@@ -55,8 +62,23 @@ pub(crate) fn solve_loaded(
     let t1 = Instant::now();
     let design = BatchDesign::build(&data, folds, fold_seed)?;
     let t_design = t1.elapsed().as_secs_f64();
+    if at.as_ref().is_some_and(|at| at.shard.is_some())
+        && matches!(settings, EstimatorSettings::Map(_))
+    {
+        return Err(Error::Setting {
+            name: "shard",
+            message: "the MAP job runs whole (the paper's 5,280 fits take a second); shard the \
+                      posterior mean or the bootstrap"
+                .into(),
+        });
+    }
     // Held until the outputs are written: a second run into the same OUT stops here.
     let lock = at.as_ref().map(|at| OutLock::acquire(at.out)).transpose()?;
+    let fingerprint = job_fingerprint(
+        &data,
+        &design.groups,
+        &json!({"settings": settings.to_json(), "folds": folds, "fold_seed": fold_seed}),
+    );
     let t2 = Instant::now();
     let lanes = match &settings {
         EstimatorSettings::Map(_) => design.fits.len(),
@@ -87,23 +109,30 @@ pub(crate) fn solve_loaded(
                 };
                 let mut ckpt = FitCheckpoint::open(
                     at.out,
-                    &job_fingerprint(
-                        &data,
-                        &design.groups,
-                        &json!({"settings": settings.to_json(), "folds": folds,
-                                "fold_seed": fold_seed}),
-                    ),
+                    &fingerprint,
                     &backend.name(),
-                    at.resume,
+                    at.resume || at.merge,
+                    at.merge,
                 )?;
                 let done = std::mem::take(&mut ckpt.done);
+                let n_fits = design.fits.len();
+                let have: std::collections::HashSet<usize> = done.keys().copied().collect();
+                let skip = |key: usize| match at.shard {
+                    Some(shard) => !shard.owns(key, n_fits),
+                    None => at.merge && !have.contains(&key),
+                };
                 let failed = std::sync::Mutex::new(None);
                 let save = |key: usize, block: &BlockResult| {
                     if let Err(e) = ckpt.save(key, block) {
                         failed.lock().expect("lock").get_or_insert(e);
                     }
                 };
-                let blocks = BlockCheckpoint { done, save: &save };
+                let sharded = at.shard.is_some() || at.merge;
+                let blocks = BlockCheckpoint {
+                    done,
+                    save: &save,
+                    skip: sharded.then_some(&skip as &(dyn Fn(usize) -> bool + Sync)),
+                };
                 let s =
                     solve_posterior_resumable(&design, &data, backend, p, &tick, Some(&blocks))?;
                 if let Some(e) = failed.into_inner().expect("lock") {
@@ -123,6 +152,49 @@ pub(crate) fn solve_loaded(
     }
     let solution = solution?;
     let t_solve = t2.elapsed().as_secs_f64();
+    let solved_fits = match &solution {
+        Solution::Posterior(s) => s.fits.len(),
+        Solution::Map(s) => s.fits.len(),
+    };
+    if let Some(at) = &at {
+        if let Some(shard) = at.shard {
+            // A shard's results are its checkpoint's blocks: no output is rendered from them.
+            let manifest = json!({
+                "kind": "fit",
+                "shard": shard,
+                "fingerprint": fingerprint,
+                "fits": solved_fits,
+                "of_fits": design.fits.len(),
+                "backend": backend_name(&solution),
+                "complete": true,
+            });
+            return Ok(Solved {
+                outcome: FitOutcome {
+                    design,
+                    data,
+                    solution,
+                    summary: manifest.clone(),
+                    warnings: device_warnings,
+                    files: vec![(
+                        SHARD_MANIFEST.into(),
+                        serde_json::to_string_pretty(&manifest).expect("json") + "\n",
+                    )],
+                },
+                checkpoint: None,
+                lock,
+                map_failure: None,
+            });
+        }
+        if at.merge && solved_fits != design.fits.len() {
+            return Err(Error::Setting {
+                name: "merge",
+                message: format!(
+                    "the shards hold {solved_fits} of the job's {} fits",
+                    design.fits.len()
+                ),
+            });
+        }
+    }
 
     let judge_names: Vec<String> = data.judges.iter().map(|j| j.name.clone()).collect();
     check_finite(&design, &judge_names, &solution)?;
@@ -366,4 +438,11 @@ pub fn check_finite(design: &BatchDesign, judges: &[String], solution: &Solution
         }
     }
     Ok(())
+}
+
+fn backend_name(solution: &Solution) -> String {
+    match solution {
+        Solution::Posterior(s) => s.backend.clone(),
+        Solution::Map(s) => s.backend.clone(),
+    }
 }

@@ -13,6 +13,7 @@ pub mod fit;
 mod fit_job;
 pub mod labels;
 pub mod manipulate;
+pub mod merge;
 pub mod report;
 pub mod rerank;
 pub mod shap;
@@ -31,6 +32,9 @@ pub enum Command {
     /// Write any accepted input (the authors' directory, a pairs table) as a Parquet or CSV
     /// pairs table.
     Convert(convert::ConvertArgs),
+    /// The outputs of a sharded job (`fit --shard K/N`, `bootstrap --shard K/N`) from all its
+    /// shards' directories: the files of the unsharded run, byte for byte.
+    Merge(merge::MergeArgs),
     /// Bootstrap CIs for every judge × group model (and the probabilities and similarities
     /// read from them) in one batched job.
     Bootstrap(bootstrap::BootstrapArgs),
@@ -80,6 +84,7 @@ impl Command {
         match self {
             Command::Fit(args) => args.run(),
             Command::Convert(args) => args.run(),
+            Command::Merge(args) => args.run(),
             Command::Bootstrap(args) => args.run(),
             Command::Analyze(args) => args.run(),
             Command::Shap(args) => args.run(),

@@ -9,10 +9,12 @@ mod batch;
 mod fingerprint;
 mod folds;
 mod mt19937;
+mod shard;
 mod signs;
 
 pub use batch::{BatchDesign, Block, Fit, GroupDesign, KPAD, LANES, ROW_TILE, RowWeights};
 pub use fingerprint::job_fingerprint;
 pub use folds::{fold_ranges, held_out_masks};
 pub use mt19937::{Mt19937, shuffled_indices};
+pub use shard::{SHARD_MANIFEST, Shard};
 pub use signs::{NEGATED, NEGATED_ROW, SIGN_CHUNK, SIGN_UNROLL, SignIndex};

@@ -70,12 +70,14 @@ fn decode(w: &[u64]) -> (usize, PosteriorFit) {
 impl FitCheckpoint {
     /// Opens `out`'s checkpoint for a run with `fingerprint` on `backend`. With `resume`, an
     /// existing checkpoint must carry the same fingerprint (else an error) and its blocks from
-    /// the same backend are kept; without, any old checkpoint is cleared.
+    /// the same backend are kept (from any backend with `any_backend`: merging shards that ran
+    /// on other machines); without, any old checkpoint is cleared.
     pub fn open(
         out: &Path,
         fingerprint: &str,
         backend: &str,
         resume: bool,
+        any_backend: bool,
     ) -> Result<FitCheckpoint> {
         let dir = out.join(FIT_CHECKPOINT_DIR);
         let manifest = dir.join("manifest.json");
@@ -114,7 +116,7 @@ impl FitCheckpoint {
                 };
                 let v: Value = serde_json::from_str(&crate::base::text::read_text(&path)?)
                     .map_err(|e| bad(e.to_string()))?;
-                if v["backend"].as_str() != Some(backend) {
+                if !any_backend && v["backend"].as_str() != Some(backend) {
                     continue; // another backend's numbers differ in the last bits: refit
                 }
                 let words = |key: &str| -> Result<Vec<u64>> {

@@ -133,6 +133,9 @@ pub struct BlockCheckpoint<'a> {
     pub done: HashMap<usize, BlockResult>,
     /// Called as each block of this run finishes (from the worker that finished it).
     pub save: &'a (dyn Fn(usize, &BlockResult) + Sync),
+    /// Blocks (by key) this run leaves to another shard: not sampled, and missing from the
+    /// solution, which is then partial (a shard's results are its checkpoint's blocks).
+    pub skip: Option<&'a (dyn Fn(usize) -> bool + Sync)>,
 }
 
 /// [`solve_posterior`], skipping the blocks `checkpoint` holds and reporting each new one.
@@ -162,6 +165,13 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
         let key = block.fits[0];
         if crate::base::cancel::requested() {
             return (Vec::new(), KernelCalls::default()); // the job ends below
+        }
+        if checkpoint
+            .and_then(|c| c.skip)
+            .is_some_and(|skip| skip(key))
+        {
+            tick(n_blocks);
+            return (Vec::new(), KernelCalls::default());
         }
         if let Some(found) = checkpoint.and_then(|c| c.done.get(&key)) {
             tick(n_blocks);
