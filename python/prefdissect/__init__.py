@@ -23,7 +23,8 @@ import numpy as np
 
 from . import _native
 
-__all__ = ["Dataset", "Fit", "Bootstrap", "load", "from_pandas", "fit", "bootstrap", "similarity"]
+__all__ = ["Dataset", "Fit", "Bootstrap", "load", "from_pandas", "fit", "bootstrap", "similarity",
+           "fit_shard", "bootstrap_shard", "merge"]
 
 Dataset = _native.Dataset
 
@@ -131,6 +132,36 @@ def bootstrap(ds: Dataset, replicates: int = 1000, seed: int = 0, estimator: str
         config = json.dumps(config)
     return Bootstrap(_native.bootstrap_csv(ds, replicates, seed, estimator, config, level,
                                            backend, progress))
+
+
+def fit_shard(ds: Dataset, out, shard, estimator: Optional[str] = None,
+              config: Union[str, dict] = "fast", folds: Optional[int] = 10,
+              seed: Optional[int] = None, backend: str = "auto") -> str:
+    """Shard `shard = (K, N)` of the posterior job into `out` (`prefdissect fit --shard K/N
+    --resume`); `merge` puts all N together. The data set must come from a file."""
+    import json
+
+    if isinstance(config, dict):
+        config = json.dumps(config)
+    k, n = shard
+    _native.fit_shard(ds, os.fspath(out), k, n, estimator, config, folds, seed, backend)
+    return os.fspath(out)
+
+
+def bootstrap_shard(ds: Dataset, out, shard, replicates: int = 1000, seed: int = 0,
+                    estimator: str = "map", config: Optional[str] = None, level: float = 0.95,
+                    backend: str = "auto") -> str:
+    """Shard `shard = (K, N)` of a bootstrap into `out` (`prefdissect bootstrap --shard K/N`)."""
+    k, n = shard
+    _native.bootstrap_shard(ds, os.fspath(out), k, n, replicates, seed, estimator, config,
+                            level, backend)
+    return os.fspath(out)
+
+
+def merge(out, shards: Sequence) -> str:
+    """`prefdissect merge`: the whole job's files in `out` from all its shards' directories."""
+    _native.merge(os.fspath(out), [os.fspath(s) for s in shards])
+    return os.fspath(out)
 
 
 def similarity(fit: Fit):

@@ -21,7 +21,9 @@ use prefdissect::base::cancel;
 use prefdissect::base::device::BackendChoice;
 use prefdissect::base::error::Error;
 use prefdissect::bootstrap::{BootstrapRequest, bootstrap as run_bootstrap};
-use prefdissect::cli::fit::{FitJob, FitOutcome, Solution, fit_in_memory};
+use prefdissect::cli::fit::{
+    FitJob, FitMode, FitOutcome, FitRequest, Solution, fit_in_memory, run_fit,
+};
 use prefdissect::load::{Dataset as Data, Selection};
 use prefdissect::solve::settings::{Estimator, FitConfig};
 
@@ -464,7 +466,10 @@ fn bootstrap_csv(
     progress: bool,
 ) -> PyResult<String> {
     let preset = config.unwrap_or(if estimator == "map" { "map" } else { "fast" });
-    let cfg = self::config(preset, Some(estimator), None, None)?;
+    let mut cfg = self::config(preset, Some(estimator), None, None)?;
+    cfg.seed = Some(seed);
+    // The bootstrap fits each group whole: a preset's folds would only earn a warning.
+    cfg.folds = None;
     let params = prefdissect::bootstrap::BootstrapParams::new()
         .replicates(replicates)
         .seed(seed)
@@ -503,6 +508,123 @@ fn bootstrap_csv(
     })
 }
 
+/// The file a data set was read from, for a job that reloads it (a shard on another machine).
+fn source_of(ds: &Dataset) -> PyResult<PathBuf> {
+    let source = ds.inner.source.clone();
+    if !source.exists() {
+        return Err(PyValueError::new_err(format!(
+            "{}: a sharded job reads its data from a file every shard can open; this data set's \
+             file is gone (from_pandas): write it with df.to_parquet(...) and load that",
+            source.display()
+        )));
+    }
+    Ok(source)
+}
+
+fn selection_of(ds: &Dataset) -> Selection {
+    Selection {
+        judges: Some(ds.inner.judges.iter().map(|j| j.name.clone()).collect()),
+        groups: Some(ds.inner.groups.iter().map(|g| g.name.clone()).collect()),
+    }
+}
+
+/// Fits shard `k` of `n` of the posterior job into `out` (resuming what an earlier attempt
+/// left there): what `prefdissect fit --shard k/n --resume` does.
+#[pyfunction]
+#[pyo3(signature = (ds, out, k, n, estimator=None, config="fast", folds=None, seed=None, backend_name="auto"))]
+#[allow(clippy::too_many_arguments)] // the Python signature
+fn fit_shard(
+    py: Python<'_>,
+    ds: &Dataset,
+    out: PathBuf,
+    k: usize,
+    n: usize,
+    estimator: Option<&str>,
+    config: &str,
+    folds: Option<usize>,
+    seed: Option<u64>,
+    backend_name: &str,
+) -> PyResult<()> {
+    let shard = prefdissect::design::Shard::parse(&format!("{k}/{n}")).map_err(to_py)?;
+    let req = FitRequest {
+        data: source_of(ds)?,
+        out,
+        selection: selection_of(ds),
+        config: self::config(config, estimator, folds, seed)?,
+        progress: false,
+        backend: backend(backend_name)?,
+    };
+    interruptible(py, move || {
+        run_fit(
+            &req,
+            FitMode::Shard {
+                shard,
+                resume: true,
+            },
+        )
+        .map(|_| ())
+    })
+}
+
+/// Bootstraps shard `k` of `n` into `out` (resuming what an earlier attempt left there).
+#[pyfunction]
+#[pyo3(signature = (ds, out, k, n, replicates=1000, seed=0, estimator="map", config=None, level=0.95, backend_name="auto"))]
+#[allow(clippy::too_many_arguments)] // the Python signature
+fn bootstrap_shard(
+    py: Python<'_>,
+    ds: &Dataset,
+    out: PathBuf,
+    k: usize,
+    n: usize,
+    replicates: usize,
+    seed: u64,
+    estimator: &str,
+    config: Option<&str>,
+    level: f64,
+    backend_name: &str,
+) -> PyResult<()> {
+    let shard = prefdissect::design::Shard::parse(&format!("{k}/{n}")).map_err(to_py)?;
+    let preset = config.unwrap_or(if estimator == "map" { "map" } else { "fast" });
+    let mut cfg = self::config(preset, Some(estimator), None, None)?;
+    cfg.seed = Some(seed);
+    // The bootstrap fits each group whole: a preset's folds would only earn a warning.
+    cfg.folds = None;
+    let params = prefdissect::bootstrap::BootstrapParams::new()
+        .replicates(replicates)
+        .seed(seed)
+        .level(level)
+        .check()
+        .map_err(to_py)?;
+    let req = BootstrapRequest {
+        data: source_of(ds)?,
+        out,
+        selection: selection_of(ds),
+        config: cfg,
+        params,
+        resume: true,
+        progress: false,
+        stop_after_chunks: None,
+        shard: Some(shard),
+        merging: false,
+        backend: backend(backend_name)?,
+    };
+    interruptible(py, move || run_bootstrap(&req).map(|_| ()))
+}
+
+/// `prefdissect merge --out OUT SHARD_DIR…`: the whole job's files from all its shards.
+#[pyfunction]
+fn merge(py: Python<'_>, out: PathBuf, shards: Vec<PathBuf>) -> PyResult<()> {
+    if shards.is_empty() {
+        return Err(PyValueError::new_err("setting `shards`: none given"));
+    }
+    let args = prefdissect::cli::merge::MergeArgs {
+        out,
+        shards,
+        quiet: true,
+    };
+    interruptible(py, move || args.run())
+}
+
 /// The extension module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -514,5 +636,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(bootstrap_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_shard, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrap_shard, m)?)?;
+    m.add_function(wrap_pyfunction!(merge, m)?)?;
     Ok(())
 }
