@@ -26,33 +26,6 @@ fn ok(args: &[&str], paths: &[(&str, &Path)]) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-/// Every output file, relative path → bytes; summary.json without its timings and input path.
-fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let rel = p.strip_prefix(dir).unwrap().display().to_string();
-            let mut bytes = std::fs::read(&p).unwrap();
-            if rel == "summary.json" {
-                let mut v: Value = serde_json::from_slice(&bytes).unwrap();
-                let o = v.as_object_mut().unwrap();
-                o.remove("timings_s");
-                o.remove("data");
-                bytes = v.to_string().into_bytes();
-            }
-            out.push((rel, bytes));
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn a_converted_directory_fits_to_the_directorys_files_byte_for_byte() {
     let dir = common::temp_dir("table-convert");
@@ -69,7 +42,7 @@ fn a_converted_directory_fits_to_the_directorys_files_byte_for_byte() {
     let fit = |input: &Path, name: &str, args: &[&str]| {
         let out = dir.join(name);
         ok(args, &[("--data", input), ("--out", &out)]);
-        outputs(&out)
+        common::outputs(&out)
     };
     let want = fit(&data, "map-dir", &map);
     assert!(want.len() > 3);

@@ -7,8 +7,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 const JUDGES: &str = "human,gpt-4-1106-preview,llama-2-7b,yi-6b,tulu-2-dpo-70b,vicuna-7b-v1.5";
 
 fn fit(data: &Path, out: &Path, extra: &[&str]) -> Command {
@@ -31,31 +29,6 @@ fn ok(mut c: Command) -> String {
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "{stderr}");
     stderr
-}
-
-/// Every file under `dir`, relative path → bytes (summary.json without its timings).
-fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let rel = p.strip_prefix(dir).unwrap().display().to_string();
-            let mut bytes = std::fs::read(&p).unwrap();
-            if rel == "summary.json" {
-                let mut v: Value = serde_json::from_slice(&bytes).unwrap();
-                v.as_object_mut().unwrap().remove("timings_s");
-                bytes = v.to_string().into_bytes();
-            }
-            out.push((rel, bytes));
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]
@@ -111,5 +84,5 @@ fn a_killed_posterior_fit_resumes_to_the_uninterrupted_files() {
         !cut.join(".fit-checkpoint").exists(),
         "removed once the outputs are written"
     );
-    assert_eq!(outputs(&cut), outputs(&dir.join("whole")));
+    assert_eq!(common::outputs(&cut), common::outputs(&dir.join("whole")));
 }

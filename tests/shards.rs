@@ -8,8 +8,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use serde_json::Value;
-
 const JUDGES: &str = "human,gpt-4-1106-preview,llama-2-7b";
 
 fn run(args: &[&str], paths: &[&Path]) -> Output {
@@ -24,42 +22,6 @@ fn run(args: &[&str], paths: &[&Path]) -> Output {
 fn ok(args: &[&str], paths: &[&Path]) {
     let o = run(args, paths);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-/// Every output file, relative path → bytes; summary.json without what says how this run went
-/// (timings, throughput, chunks taken from a checkpoint).
-fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for e in walk(dir) {
-        let rel = e.strip_prefix(dir).unwrap().display().to_string();
-        let mut bytes = std::fs::read(&e).unwrap();
-        if rel == "summary.json" {
-            let mut v: Value = serde_json::from_slice(&bytes).unwrap();
-            let o = v.as_object_mut().unwrap();
-            o.remove("timings_s");
-            o.remove("throughput");
-            if let Some(c) = o.get_mut("counts").and_then(Value::as_object_mut) {
-                c.remove("chunks_resumed");
-            }
-            bytes = v.to_string().into_bytes();
-        }
-        out.push((rel, bytes));
-    }
-    out.sort();
-    out
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files.extend(walk(&p));
-        } else {
-            files.push(p);
-        }
-    }
-    files
 }
 
 fn simulated(dir: &Path) -> PathBuf {
@@ -87,7 +49,7 @@ fn sharded_equals_whole(dir: &Path, job: &[&str]) {
         &args,
         &[Path::new("--data"), &data, Path::new("--out"), &whole],
     );
-    let want = outputs(&whole);
+    let want = common::outputs(&whole);
     assert!(want.len() >= 3, "{want:?}");
     for n in [1usize, 2, 3, 7] {
         let mut shard_dirs = Vec::new();
@@ -106,7 +68,7 @@ fn sharded_equals_whole(dir: &Path, job: &[&str]) {
         let mut paths: Vec<&Path> = vec![Path::new("--out"), &merged];
         paths.extend(shard_dirs.iter().map(PathBuf::as_path));
         ok(&["merge"], &paths);
-        assert_eq!(outputs(&merged), want, "N = {n}");
+        assert_eq!(common::outputs(&merged), want, "N = {n}");
         assert!(
             std::fs::read_dir(&merged).unwrap().all(|e| !e
                 .unwrap()
@@ -292,5 +254,8 @@ fn the_slurm_scripts_commands_run_the_shards_and_the_merge() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(outputs(&out.join("result")), outputs(&whole));
+    assert_eq!(
+        common::outputs(&out.join("result")),
+        common::outputs(&whole)
+    );
 }

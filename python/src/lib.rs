@@ -115,38 +115,31 @@ fn load(
 fn select(data: &Data, judges: Option<Vec<String>>, groups: Option<Vec<String>>) -> PyResult<Data> {
     let mut out = data.clone();
     if let Some(names) = judges {
-        out.judges = names
-            .iter()
-            .map(|n| {
-                data.judges
-                    .iter()
-                    .find(|j| &j.name == n)
-                    .cloned()
-                    .ok_or_else(|| {
-                        PyValueError::new_err(format!(
-                            "setting `judges`: `{n}` is not a judge of the data set"
-                        ))
-                    })
-            })
-            .collect::<PyResult<_>>()?;
+        out.judges = pick("judges", &names, &data.judges, |j| &j.name)?;
     }
     if let Some(names) = groups {
-        out.groups = names
-            .iter()
-            .map(|n| {
-                data.groups
-                    .iter()
-                    .find(|g| &g.name == n)
-                    .cloned()
-                    .ok_or_else(|| {
-                        PyValueError::new_err(format!(
-                            "setting `groups`: `{n}` is not a group of the data set"
-                        ))
-                    })
-            })
-            .collect::<PyResult<_>>()?;
+        out.groups = pick("groups", &names, &data.groups, |g| &g.name)?;
     }
     Ok(out)
+}
+
+/// The items named `names`, in that order; an unknown name is a `ValueError` naming `setting`.
+fn pick<T: Clone>(
+    setting: &str,
+    names: &[String],
+    items: &[T],
+    name: impl Fn(&T) -> &String,
+) -> PyResult<Vec<T>> {
+    names
+        .iter()
+        .map(|n| {
+            items.iter().find(|i| name(i) == n).cloned().ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "setting `{setting}`: `{n}` is not one of the data set's {setting}"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Settings from a preset name (`paper`, `fast`, `map`), a JSON object in a config file's

@@ -264,3 +264,36 @@ impl Lcg {
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+/// Every file under `dir`, relative path → bytes, sorted; `summary.json` without what says how
+/// a run went rather than what it found (timings, throughput, the input's path, chunks taken
+/// from a checkpoint), so two runs of one job compare equal byte for byte.
+pub fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            let mut bytes = std::fs::read(&p).unwrap();
+            if rel == "summary.json" {
+                let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+                let o = v.as_object_mut().unwrap();
+                for key in ["timings_s", "throughput", "data"] {
+                    o.remove(key);
+                }
+                if let Some(c) = o.get_mut("counts").and_then(Value::as_object_mut) {
+                    c.remove("chunks_resumed");
+                }
+                bytes = v.to_string().into_bytes();
+            }
+            out.push((rel, bytes));
+        }
+    }
+    out.sort();
+    out
+}
