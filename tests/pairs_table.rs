@@ -226,7 +226,8 @@ fn an_unlabelled_pair_leaves_only_its_judges_fits() {
     assert_eq!(n_train("bob"), kept_g2);
 }
 
-/// A Parquet file with `groups` as a list, one real-valued property, integer labels.
+/// A Parquet file of `columns`, zstd-compressed as polars writes them (uncompressed without
+/// the `zstd` feature).
 fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
     let fields: Vec<Field> = columns
         .iter()
@@ -236,7 +237,14 @@ fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
     let batch =
         RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect()).unwrap();
     let mut buf = Vec::new();
-    let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, schema, None).unwrap();
+    #[cfg(feature = "zstd")]
+    let compression = parquet::basic::Compression::ZSTD(Default::default());
+    #[cfg(not(feature = "zstd"))]
+    let compression = parquet::basic::Compression::UNCOMPRESSED;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(compression)
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, schema, Some(props)).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
     std::fs::write(path, buf).unwrap();
