@@ -64,13 +64,6 @@ impl Dataset {
         }
     }
 
-    /// A pair's name in outputs that list pairs: its table `id`, else its sample index.
-    pub fn pair_name(&self, sample: usize) -> String {
-        self.ids
-            .as_ref()
-            .map_or_else(|| sample.to_string(), |ids| ids[sample].clone())
-    }
-
     /// Loads the authors' data directory `dir`.
     fn load_dir(dir: &Path, selection: &Selection) -> Result<Dataset> {
         if !dir.is_dir() {
