@@ -442,6 +442,29 @@ fn fit(
     Ok(fit)
 }
 
+/// A bootstrap's estimator settings and parameters, as `prefdissect bootstrap --seed SEED`
+/// makes them: the `map` preset for the MAP, `fast` for the posterior mean, unless `config`.
+fn bootstrap_settings(
+    estimator: &str,
+    config: Option<&str>,
+    replicates: usize,
+    seed: u64,
+    level: f64,
+) -> PyResult<(FitConfig, prefdissect::bootstrap::ValidBootstrapParams)> {
+    let preset = config.unwrap_or(if estimator == "map" { "map" } else { "fast" });
+    let mut cfg = self::config(preset, Some(estimator), None, None)?;
+    cfg.seed = Some(seed);
+    // The bootstrap fits each group whole: a preset's folds would only earn a warning.
+    cfg.folds = None;
+    let params = prefdissect::bootstrap::BootstrapParams::new()
+        .replicates(replicates)
+        .seed(seed)
+        .level(level)
+        .check()
+        .map_err(to_py)?;
+    Ok((cfg, params))
+}
+
 /// Bootstrap intervals of every (judge, group) model: the rows of `bootstrap_ci.csv`, as CSV
 /// text (the caller parses it), from a temporary OUT that is removed after.
 #[pyfunction]
@@ -458,17 +481,7 @@ fn bootstrap_csv(
     backend_name: &str,
     progress: bool,
 ) -> PyResult<String> {
-    let preset = config.unwrap_or(if estimator == "map" { "map" } else { "fast" });
-    let mut cfg = self::config(preset, Some(estimator), None, None)?;
-    cfg.seed = Some(seed);
-    // The bootstrap fits each group whole: a preset's folds would only earn a warning.
-    cfg.folds = None;
-    let params = prefdissect::bootstrap::BootstrapParams::new()
-        .replicates(replicates)
-        .seed(seed)
-        .level(level)
-        .check()
-        .map_err(to_py)?;
+    let (cfg, params) = bootstrap_settings(estimator, config, replicates, seed, level)?;
     let choice = backend(backend_name)?;
     let source = ds.inner.source.clone();
     let selection = Selection {
@@ -577,17 +590,7 @@ fn bootstrap_shard(
     backend_name: &str,
 ) -> PyResult<()> {
     let shard = prefdissect::design::Shard::parse(&format!("{k}/{n}")).map_err(to_py)?;
-    let preset = config.unwrap_or(if estimator == "map" { "map" } else { "fast" });
-    let mut cfg = self::config(preset, Some(estimator), None, None)?;
-    cfg.seed = Some(seed);
-    // The bootstrap fits each group whole: a preset's folds would only earn a warning.
-    cfg.folds = None;
-    let params = prefdissect::bootstrap::BootstrapParams::new()
-        .replicates(replicates)
-        .seed(seed)
-        .level(level)
-        .check()
-        .map_err(to_py)?;
+    let (cfg, params) = bootstrap_settings(estimator, config, replicates, seed, level)?;
     let req = BootstrapRequest {
         data: source_of(ds)?,
         out,
