@@ -104,14 +104,22 @@ class Bootstrap:
 def fit(ds: Dataset, estimator: Optional[str] = None, config: Union[str, dict] = "fast",
         judges: Optional[Sequence[str]] = None, groups: Optional[Sequence[str]] = None,
         folds: Optional[int] = 10, seed: Optional[int] = None, backend: str = "auto",
-        progress: bool = False) -> Fit:
+        progress: bool = False, shard=None, out=None):
     """Fits every selected judge x group x fold of `ds`.
 
     estimator: "posterior-mean" or "map" (default: the config's, else posterior-mean).
     config: "paper", "fast", "map", a dict in the configs/*.json schema, or a config file path.
+    shard=(K, N) with out=DIR: only shard K of N, written to DIR for `merge` (returns DIR).
     """
     import json
 
+    if shard is not None:
+        if out is None:
+            raise ValueError("setting `out`: a shard writes to a directory; give out=...")
+        if judges is not None or groups is not None:
+            ds = load(ds.source, judges=judges or ds.judges, groups=groups or ds.groups)
+        return fit_shard(ds, out, shard, estimator=estimator, config=config, folds=folds,
+                         seed=seed, backend=backend)
     if isinstance(config, dict):
         config = json.dumps(config)
     if estimator is None and config == "map":
@@ -123,13 +131,19 @@ def fit(ds: Dataset, estimator: Optional[str] = None, config: Union[str, dict] =
 
 def bootstrap(ds: Dataset, replicates: int = 1000, seed: int = 0, estimator: str = "map",
               config: Optional[Union[str, dict]] = None, level: float = 0.95,
-              backend: str = "auto", progress: bool = False) -> Bootstrap:
+              backend: str = "auto", progress: bool = False, shard=None, out=None):
     """Bootstrap intervals for every (judge, group) model of `ds` and the statistics read from
-    them, as `prefdissect bootstrap` computes them."""
+    them, as `prefdissect bootstrap` computes them. shard=(K, N) with out=DIR: only shard K of
+    N, written to DIR for `merge` (returns DIR)."""
     import json
 
     if isinstance(config, dict):
         config = json.dumps(config)
+    if shard is not None:
+        if out is None:
+            raise ValueError("setting `out`: a shard writes to a directory; give out=...")
+        return bootstrap_shard(ds, out, shard, replicates=replicates, seed=seed,
+                               estimator=estimator, config=config, level=level, backend=backend)
     return Bootstrap(_native.bootstrap_csv(ds, replicates, seed, estimator, config, level,
                                            backend, progress))
 

@@ -179,3 +179,19 @@ def test_the_gil_is_released_while_the_engine_computes(data):
     # Held through the fit, the GIL would stop the other thread for its whole length; released,
     # that thread runs on (sharing the 2 cores with the engine's threads).
     assert busy > 0.1 * idle, (busy, idle)
+
+
+def test_shards_from_the_api_merge_to_the_cli_files(data, tmp_path):
+    judges = ["human", "llama-2-7b"]
+    whole = tmp_path / "whole"
+    run("fit", "--data", data, "--out", whole, "--config", ROOT / "configs/fast.json",
+        "--judges", ",".join(judges), "--backend", "cpu", "--quiet")
+    ds = prefdissect.load(data, judges=judges)
+    dirs = [prefdissect.fit(ds, config="fast", backend="cpu", shard=(k, 3), out=tmp_path / f"s{k}")
+            for k in (2, 0, 1)]
+    prefdissect.merge(tmp_path / "merged", dirs)
+    for f in (whole / "fitted_paras_comparison").iterdir():
+        assert (tmp_path / "merged" / "fitted_paras_comparison" / f.name).read_bytes() == f.read_bytes()
+    assert (tmp_path / "merged" / "fits.jsonl").read_bytes() == (whole / "fits.jsonl").read_bytes()
+    with pytest.raises(ValueError, match="shard 1/3 is missing"):
+        prefdissect.merge(tmp_path / "partial", dirs[:2])

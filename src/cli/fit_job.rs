@@ -165,6 +165,8 @@ pub(crate) fn solve_loaded(
                 "fingerprint": fingerprint,
                 "fits": solved_fits,
                 "of_fits": design.fits.len(),
+                // The blocks held: those whose first fit's index falls in this range.
+                "block_starts": shard.range(design.fits.len()),
                 "backend": backend_name(&solution),
                 "complete": true,
             });
