@@ -466,7 +466,7 @@ fn bootstrap_settings(
 }
 
 /// Bootstrap intervals of every (judge, group) model: the rows of `bootstrap_ci.csv`, as CSV
-/// text (the caller parses it), from a temporary OUT that is removed after.
+/// text (the caller parses it). The data set must come from a file (the engine reloads it).
 #[pyfunction]
 #[pyo3(signature = (ds, replicates=1000, seed=0, estimator="map", config=None, level=0.95, backend_name="auto", progress=false))]
 #[allow(clippy::too_many_arguments)] // the Python signature
@@ -483,16 +483,15 @@ fn bootstrap_csv(
 ) -> PyResult<String> {
     let (cfg, params) = bootstrap_settings(estimator, config, replicates, seed, level)?;
     let choice = backend(backend_name)?;
-    let source = ds.inner.source.clone();
-    let selection = Selection {
-        judges: Some(ds.inner.judges.iter().map(|j| j.name.clone()).collect()),
-        groups: Some(ds.inner.groups.iter().map(|g| g.name.clone()).collect()),
-    };
+    let source = source_of(ds)?;
+    let selection = selection_of(ds);
     interruptible(py, move || {
+        // The engine's bootstrap writes its files to an OUT; a private one, removed after.
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let out = std::env::temp_dir().join(format!(
-            "prefdissect-bootstrap-{}-{}",
-            std::process::id(),
-            seed
+            "prefdissect-bootstrap-{}-{run}",
+            std::process::id()
         ));
         let req = BootstrapRequest {
             data: source,
@@ -507,8 +506,8 @@ fn bootstrap_csv(
             merging: false,
             backend: choice,
         };
-        let result = run_bootstrap(&req)
-            .and_then(|_| prefdissect::base::text::read_text(&out.join("bootstrap_ci.csv")));
+        let result =
+            run_bootstrap(&req).map(|o| prefdissect::bootstrap::output::render_csv(&o.rows));
         let _ = std::fs::remove_dir_all(&out);
         result
     })
