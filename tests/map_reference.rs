@@ -182,6 +182,7 @@ fn warm_started_newton_on_bootstrap_counts_matches_f64_coordinate_descent() {
         init: Some(&init),
         newton: true,
         skip_f64_check: false,
+        checkpoint: None,
     };
     let sol = solve_map_with(&design, &CpuBackend, &params, options);
     let polished = sol.fits.iter().filter(|f| f.polish_iterations > 0).count();
@@ -204,6 +205,7 @@ fn warm_started_newton_on_bootstrap_counts_matches_f64_coordinate_descent() {
             init: Some(&init),
             newton: false,
             skip_f64_check: false,
+            checkpoint: None,
         },
     );
     let fista_iter = fista.fits.iter().map(|f| f.iterations).sum::<usize>() as f64 / c.fits as f64;

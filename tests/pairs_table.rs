@@ -355,6 +355,14 @@ fn bad_tables() -> Vec<(&'static str, String, Vec<&'static str>)> {
             vec!["row 1", "inf is not a finite number"],
         ),
         (
+            "a number past single precision",
+            head.clone() + &good(1) + &row("g", "1e39", "A"),
+            vec![
+                "row 2",
+                "1000000000000000000000000000000000000000 is not a finite number (in single precision)",
+            ],
+        ),
+        (
             "an empty group name",
             head.clone() + &row("g;;h", "1", "A"),
             vec!["row 1", "`groups`", "an empty group name"],

@@ -43,6 +43,44 @@ pub struct Manifest {
     pub chunks: Vec<ChunkRecord>,
 }
 
+impl Manifest {
+    /// Checks the manifest against a run of `r_total` replicates (a checkpoint whose
+    /// fingerprint matches can still be damaged or hand-edited): the chunk size is in
+    /// `1..=r_total`, and each chunk is in range, held once, and of its full size (the last one
+    /// may be short). `dir` names the checkpoint in the message.
+    pub fn check(&self, dir: &Path, r_total: usize) -> Result<()> {
+        let bad = |message: String| Error::Checkpoint {
+            path: dir.to_owned(),
+            message: format!("{message}; delete the checkpoint or run without --resume"),
+        };
+        let size = self.chunk_replicates;
+        if size == 0 || size > r_total {
+            return Err(bad(format!(
+                "its chunks of {size} replicates do not fit this run's {r_total}"
+            )));
+        }
+        let n_chunks = r_total.div_ceil(size);
+        let mut held = vec![false; n_chunks];
+        for (pos, rec) in self.chunks.iter().enumerate() {
+            let i = rec.index.unwrap_or(pos);
+            if i >= n_chunks || held[i] {
+                return Err(bad(format!(
+                    "chunk {i} does not fit this run's {n_chunks} chunks (or is held twice)"
+                )));
+            }
+            held[i] = true;
+            let want = size.min(r_total - i * size);
+            if rec.replicates != want {
+                return Err(bad(format!(
+                    "chunk {i} holds {} replicates, expected {want}",
+                    rec.replicates
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A checkpoint directory.
 pub struct Checkpoint {
     dir: PathBuf,

@@ -116,6 +116,7 @@ pub fn solve_vectors<B: GradientBackend>(
                 init: warm.map(|_| &init as &(dyn Fn(usize) -> [f64; N_FEATURES] + Sync)),
                 newton: warm.is_some(),
                 skip_f64_check: true,
+                checkpoint: None,
             };
             let s = solve_map_with(&design, backend, p, options);
             let kernel_gflop = useful(&|i| s.fits[i].iterations as f64);

@@ -180,6 +180,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
                         .into(),
                 });
             }
+            m.check(ck.dir(), r_total)?;
             chunk_reps = m.chunk_replicates;
             manifest = m;
         }
@@ -255,14 +256,9 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let stride = models * N_FEATURES;
     let mut done = vec![false; n_chunks];
     for rec in &manifest.chunks {
+        // In range, once, of its size: checked with the manifest above.
         let i = rec.index.unwrap_or(0);
         let r0 = i * chunk_reps;
-        if i >= n_chunks || done[i] || r0 + rec.replicates > r_total {
-            return Err(Error::Checkpoint {
-                path: ck.dir().to_owned(),
-                message: format!("chunk {i} does not fit this run's {n_chunks} chunks"),
-            });
-        }
         done[i] = true;
         ck.read_chunk(i, &mut reps[r0 * stride..(r0 + rec.replicates) * stride])?;
     }
@@ -359,6 +355,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
 
     let t_sum = Instant::now();
     let rows = summary::summarise_all(&data, &groups, &layout, p, &point, &reps, jack.as_deref());
+    output::check_rows(&rows)?;
     let summarise_s = t_sum.elapsed().as_secs_f64();
 
     let flagged: usize = manifest.chunks.iter().map(|c| c.flagged).sum();

@@ -123,6 +123,23 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
     };
 
     let probs = probabilities(&fw);
+    // Weights read from a file are finite (the JSON reader takes no NaN), so a NaN here is a
+    // bug: fail naming the fit rather than write it (an empty cell reads as "undefined").
+    if let Some(p) = probs
+        .iter()
+        .find(|p| !p.weight.is_finite() || !p.probability.is_finite())
+    {
+        let (field, value) = if p.weight.is_finite() {
+            ("probability", p.probability)
+        } else {
+            ("weight", p.weight)
+        };
+        return Err(Error::NonFinite {
+            fit: format!("{} / {} / {}", p.judge, p.group, FEATURE_NAMES[p.feature]),
+            field,
+            value,
+        });
+    }
     let mut text = format!("judge,group,feature,weight,probability{ci_header}\n");
     for p in &probs {
         let quantity = if p.group == SCENARIO_MEAN {

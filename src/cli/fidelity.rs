@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::base::error::{Error, Result};
-use crate::base::features::N_FEATURES;
+use crate::base::features::{FEATURE_NAMES, N_FEATURES};
 use crate::base::stats::median;
 use crate::design::BatchDesign;
 use crate::load::{Dataset, Selection};
@@ -216,6 +216,19 @@ fn compare_file(
             for k in 0..N_FEATURES {
                 let d = ours.mean[k] - r.mean[k];
                 let z = d / (ours.mcse[k].powi(2) + r.mcse[k].powi(2)).sqrt();
+                // Too few draws for an MCSE (or two exact zeros) leave no z to report.
+                for (field, value) in [("mean", ours.mean[k]), ("mcse", ours.mcse[k]), ("z", z)] {
+                    if !value.is_finite() {
+                        return Err(Error::NonFinite {
+                            fit: format!(
+                                "fidelity {} / {} / fold {} / {}",
+                                r.judge, r.group, r.fold, FEATURE_NAMES[k]
+                            ),
+                            field,
+                            value,
+                        });
+                    }
+                }
                 row_d.push(d.abs());
                 row_z.push(z.abs());
                 acc.weights.push(WeightRow {

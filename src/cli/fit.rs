@@ -102,8 +102,7 @@ pub fn fit(req: &FitRequest) -> Result<FitOutcome> {
 }
 
 /// [`fit`], keeping a checkpoint of finished blocks in `OUT/.fit-checkpoint` as it goes; with
-/// `resume`, continuing from the one an interrupted run left (posterior mean; a MAP job is
-/// refitted whole, it takes a second).
+/// `resume`, continuing from the one an interrupted run left (both estimators).
 pub fn fit_resumable(req: &FitRequest, resume: bool) -> Result<FitOutcome> {
     run_fit(req, FitMode::Whole { resume })
 }
@@ -223,8 +222,8 @@ pub struct FitArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// Continue from the checkpoint an interrupted posterior fit left in OUT (same data and
-    /// settings; the outputs are those of an uninterrupted run).
+    /// Continue from the checkpoint an interrupted fit left in OUT (same data and settings;
+    /// the outputs are those of an uninterrupted run).
     #[arg(long)]
     pub resume: bool,
     /// Fit only shard K of N (0-based, `--shard 2/8`): whole blocks of fits, deterministic;

@@ -1,5 +1,5 @@
 //! The body of a `fit` job: design, solve (holding OUT's lock and checkpointing finished
-//! posterior blocks when it writes there), and render every output file in memory, so the
+//! blocks when it writes there), and render every output file in memory, so the
 //! CLI writes them and the Python package can keep them for `Fit.save`.
 
 use std::path::Path;
@@ -21,9 +21,21 @@ use crate::report::checkpoint::FitCheckpoint;
 use crate::report::{self, FITTED_PARAS_DIR, csv_field};
 use crate::solve::backend::GradientBackend;
 use crate::solve::backend::engine::EngineBackend;
-use crate::solve::map::solve_map;
+use crate::solve::map::fista::LaneResult;
+use crate::solve::map::{MapBlockCheckpoint, MapOptions, solve_map, solve_map_with};
 use crate::solve::posterior::{BlockCheckpoint, BlockResult, solve_posterior_resumable};
 use crate::solve::settings::{Estimator, EstimatorSettings};
+
+/// How long finished MAP blocks wait before they are saved as one batch: 1 s, or
+/// `PREFDISSECT_MAP_CHECKPOINT_MS` (the fault tests set 0, so every block of a small job is
+/// saved and a kill can land between saves).
+fn map_checkpoint_every() -> std::time::Duration {
+    let ms = std::env::var("PREFDISSECT_MAP_CHECKPOINT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    std::time::Duration::from_millis(ms)
+}
 
 /// Where a job's checkpoint lives, and how the job uses it.
 pub(crate) struct CheckpointAt<'a> {
@@ -48,7 +60,7 @@ pub(crate) struct Solved {
 }
 
 /// Designs and solves `data`, rendering the output files; with `at`, holding OUT's lock and
-/// checkpointing finished posterior blocks there.
+/// checkpointing finished blocks there.
 pub(crate) fn solve_loaded(
     data: Dataset,
     job: FitJob<'_>,
@@ -87,11 +99,47 @@ pub(crate) fn solve_loaded(
     let (engine, selected) =
         EngineBackend::select(job.backend, lanes.div_ceil(crate::design::LANES));
     let mut device_warnings: Vec<String> = selected.warning.iter().cloned().collect();
-    // The posterior's checkpoint, removed once the outputs are written.
+    // The job's checkpoint, removed once the outputs are written.
     let checkpoint: std::sync::Mutex<Option<FitCheckpoint>> = std::sync::Mutex::new(None);
     let solve = |backend: &EngineBackend| -> Result<Solution> {
         Ok(match &settings {
-            EstimatorSettings::Map(p) => Solution::Map(solve_map(&design, backend, p)),
+            EstimatorSettings::Map(p) => {
+                let Some(at) = &at else {
+                    return Ok(Solution::Map(solve_map(&design, backend, p)));
+                };
+                let mut ckpt =
+                    FitCheckpoint::open(at.out, &fingerprint, &backend.name(), at.resume, false)?;
+                let done = std::mem::take(&mut ckpt.done_map);
+                let failed = std::sync::Mutex::new(None);
+                // MAP blocks take milliseconds: they are saved in batches, once a batch is
+                // `map_checkpoint_every()` old, so the paper's one-second job writes no file
+                // and a long one loses at most that much on a kill.
+                let every = map_checkpoint_every();
+                let pending = std::sync::Mutex::new((Vec::new(), Instant::now()));
+                let save = |block: usize, lanes: &[LaneResult]| {
+                    let mut p = pending.lock().expect("lock");
+                    p.0.push((block, lanes.to_vec()));
+                    if p.1.elapsed() >= every {
+                        let batch = std::mem::take(&mut p.0);
+                        p.1 = Instant::now();
+                        drop(p);
+                        if let Err(e) = ckpt.save_map(&batch) {
+                            failed.lock().expect("lock").get_or_insert(e);
+                        }
+                    }
+                };
+                let blocks = MapBlockCheckpoint { done, save: &save };
+                let options = MapOptions {
+                    checkpoint: Some(&blocks),
+                    ..MapOptions::default()
+                };
+                let s = solve_map_with(&design, backend, p, options);
+                if let Some(e) = failed.into_inner().expect("lock") {
+                    return Err(e);
+                }
+                *checkpoint.lock().expect("lock") = Some(ckpt);
+                Solution::Map(s)
+            }
             EstimatorSettings::Posterior(p) => {
                 let bar = progress_bar(job.progress);
                 let tick = |total: usize| {
@@ -122,9 +170,12 @@ pub(crate) fn solve_loaded(
                     None => at.merge && !have.contains(&key),
                 };
                 let failed = std::sync::Mutex::new(None);
+                // A block that cannot be saved (a full disk) stops the job at the next block
+                // instead of sampling on for a checkpoint that cannot hold the work.
                 let save = |key: usize, block: &BlockResult| {
                     if let Err(e) = ckpt.save(key, block) {
                         failed.lock().expect("lock").get_or_insert(e);
+                        crate::base::cancel::request();
                     }
                 };
                 let sharded = at.shard.is_some() || at.merge;
@@ -133,11 +184,12 @@ pub(crate) fn solve_loaded(
                     save: &save,
                     skip: sharded.then_some(&skip as &(dyn Fn(usize) -> bool + Sync)),
                 };
-                let s =
-                    solve_posterior_resumable(&design, &data, backend, p, &tick, Some(&blocks))?;
+                let s = solve_posterior_resumable(&design, &data, backend, p, &tick, Some(&blocks));
                 if let Some(e) = failed.into_inner().expect("lock") {
+                    crate::base::cancel::reset(); // the stop asked for above
                     return Err(e);
                 }
+                let s = s?;
                 *checkpoint.lock().expect("lock") = Some(ckpt);
                 if let Some(bar) = bar {
                     bar.finish_and_clear();
@@ -229,7 +281,8 @@ pub(crate) fn solve_loaded(
             line.as_object_mut()
                 .expect("object")
                 .extend(extra.as_object().expect("object").clone());
-            if let Some(h) = &held[i] {
+            // A fold whose held-out rows this judge did not label has no held-out figures.
+            if let Some(h) = held[i].as_ref().filter(|h| h.n > 0) {
                 line["heldout"] = json!({"n": h.n, "accuracy": h.accuracy(),
                                          "log_loss": h.log_loss()});
             }

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::experiment::{ExperimentOutcome, JudgeRow};
 use crate::base::atomic::write_atomic;
-use crate::base::error::Result;
-use crate::report::csv_field;
+use crate::base::error::{Error, Result};
+use crate::report::{csv_field, csv_number};
 
 /// Whether a judge's row shows the expected order aligned > random > against.
 pub fn ordered(r: &JudgeRow) -> bool {
@@ -70,12 +70,44 @@ pub fn table(outcome: &ExperimentOutcome) -> String {
     s
 }
 
+/// Fails, naming the judge and figure, if a win rate or transfer rate is not a number (a
+/// reranker that diverged). A held-out accuracy may be undefined (no held-out pair): it is
+/// written as an empty cell (CSV) or `null` (JSON).
+fn check_finite(outcome: &ExperimentOutcome) -> Result<()> {
+    for (r, transfer) in outcome.rows.iter().zip(&outcome.transfer) {
+        let figures = [
+            ("aligned", r.aligned),
+            ("random", r.random),
+            ("against", r.against),
+            ("oracle", r.oracle),
+        ];
+        let transfer = transfer.iter().map(|&v| ("transfer", v));
+        let infinite_accuracy = [r.heldout_accuracy_align, r.heldout_accuracy_against]
+            .map(|v| ("heldout_accuracy", v))
+            .into_iter()
+            .filter(|(_, v)| v.is_infinite());
+        let bad = figures
+            .into_iter()
+            .chain(transfer)
+            .filter(|(_, v)| !v.is_finite());
+        if let Some((field, value)) = bad.chain(infinite_accuracy).next() {
+            return Err(Error::NonFinite {
+                fit: format!("manipulate simulate, judge {}", r.judge),
+                field,
+                value,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Writes every output into `out`; `settings` goes into `summary.json`.
 pub fn write_outputs(
     outcome: &ExperimentOutcome,
     out: &Path,
     settings: serde_json::Value,
 ) -> Result<()> {
+    check_finite(outcome)?;
     std::fs::create_dir_all(out).map_err(|e| crate::base::error::Error::io(out, e))?;
     let mut csv = String::from(
         "judge,pairs_kept,pairs_labelled,aligned,random,against,oracle,shift_aligned,shift_against,heldout_accuracy_align,heldout_accuracy_against\n",
@@ -93,8 +125,8 @@ pub fn write_outputs(
             r.oracle,
             r.aligned - r.random,
             r.against - r.random,
-            r.heldout_accuracy_align,
-            r.heldout_accuracy_against
+            csv_number(r.heldout_accuracy_align),
+            csv_number(r.heldout_accuracy_against)
         );
     }
     write_atomic(&out.join("win_rates.csv"), csv.as_bytes())?;

@@ -1,5 +1,5 @@
-//! The checkpoint that lets an interrupted posterior `fit` continue (`fit --resume`): each
-//! finished block of fits as one file, written atomically as the job goes, beside a manifest
+//! The checkpoint that lets an interrupted `fit` continue (`fit --resume`): each finished
+//! block of fits (a posterior block's summaries, a MAP block's batched results) as one file, written atomically as the job goes, beside a manifest
 //! with the fingerprint of the data and settings that made them. A kill at any moment (SIGKILL
 //! included) leaves whole block files; a resumed run reads them, fits only the rest, and writes
 //! the same files an uninterrupted run writes. A checkpoint made from other data or settings is
@@ -14,6 +14,7 @@ use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
 use crate::base::features::N_FEATURES;
 use crate::solve::backend::KernelCalls;
+use crate::solve::map::fista::LaneResult;
 use crate::solve::posterior::{BlockResult, PosteriorFit};
 
 /// The checkpoint's directory inside the output directory.
@@ -23,8 +24,30 @@ pub const FIT_CHECKPOINT_DIR: &str = ".fit-checkpoint";
 pub struct FitCheckpoint {
     dir: PathBuf,
     backend: String,
-    /// Finished blocks of an earlier run on the same backend, by key.
+    /// Finished posterior blocks of an earlier run on the same backend, by key.
     pub done: HashMap<usize, BlockResult>,
+    /// Finished MAP blocks of an earlier run on the same backend, by block index.
+    pub done_map: HashMap<usize, Vec<LaneResult>>,
+}
+
+/// A MAP lane's batched result as words: the f32 weights' bits, then the rest.
+fn encode_lane(l: &LaneResult) -> impl Iterator<Item = u64> + '_ {
+    l.w.iter().map(|v| v.to_bits() as u64).chain([
+        l.iterations as u64,
+        l.kkt_f32.to_bits(),
+        l.converged as u64,
+    ])
+}
+
+const LANE_WORDS: usize = N_FEATURES + 3;
+
+fn decode_lane(w: &[u64]) -> LaneResult {
+    LaneResult {
+        w: std::array::from_fn(|k| f32::from_bits(w[k] as u32)),
+        iterations: w[N_FEATURES] as usize,
+        kkt_f32: f64::from_bits(w[N_FEATURES + 1]),
+        converged: w[N_FEATURES + 2] != 0,
+    }
 }
 
 /// A fit's numbers as words: floats as their bits, so NaN and every last bit survive.
@@ -82,6 +105,7 @@ impl FitCheckpoint {
         let dir = out.join(FIT_CHECKPOINT_DIR);
         let manifest = dir.join("manifest.json");
         let mut done = HashMap::new();
+        let mut done_map = HashMap::new();
         if resume && manifest.exists() {
             let text = crate::base::text::read_text(&manifest)?;
             let m: Value = serde_json::from_str(&text).map_err(|e| Error::Json {
@@ -101,10 +125,9 @@ impl FitCheckpoint {
             }
             for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
                 let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-                let is_block = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("block-") && n.ends_with(".json"));
+                let is_block = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    (n.starts_with("block-") || n.starts_with("map-")) && n.ends_with(".json")
+                });
                 if !is_block {
                     continue;
                 }
@@ -130,6 +153,29 @@ impl FitCheckpoint {
                         })
                         .collect()
                 };
+                if let Some(blocks) = v.get("map_blocks") {
+                    // [[block, [words…]], …]: the MAP blocks finished since the last save.
+                    let blocks = blocks
+                        .as_array()
+                        .ok_or_else(|| bad("`map_blocks`: not a list".into()))?;
+                    for entry in blocks {
+                        let (key, lanes) = entry
+                            .as_array()
+                            .filter(|e| e.len() == 2)
+                            .and_then(|e| Some((e[0].as_u64()?, e[1].as_array()?)))
+                            .ok_or_else(|| bad("`map_blocks`: not [block, lanes]".into()))?;
+                        let lanes: Vec<u64> = lanes
+                            .iter()
+                            .map(|x| x.as_u64().ok_or_else(|| bad("lanes: not a word".into())))
+                            .collect::<Result<_>>()?;
+                        if lanes.is_empty() || !lanes.len().is_multiple_of(LANE_WORDS) {
+                            return Err(bad("truncated or malformed block".into()));
+                        }
+                        let lanes = lanes.chunks(LANE_WORDS).map(decode_lane).collect();
+                        done_map.insert(key as usize, lanes);
+                    }
+                    continue;
+                }
                 let fits = words("fits")?;
                 let calls = words("calls")?;
                 if fits.is_empty() || fits.len() % WORDS != 0 || calls.len() != 3 {
@@ -155,6 +201,7 @@ impl FitCheckpoint {
             dir,
             backend: backend.to_string(),
             done,
+            done_map,
         })
     }
 
@@ -169,6 +216,20 @@ impl FitCheckpoint {
         })
         .to_string();
         write_atomic(&self.dir.join(format!("block-{key}.json")), text.as_bytes())
+    }
+
+    /// Writes finished MAP blocks (atomically, one file per call: the MAP saves a batch of
+    /// blocks at a time, see `fit_job`), as `map-<first block>.json`.
+    pub fn save_map(&self, blocks: &[(usize, Vec<LaneResult>)]) -> Result<()> {
+        let Some((first, _)) = blocks.first() else {
+            return Ok(());
+        };
+        let entries: Vec<Value> = blocks
+            .iter()
+            .map(|(b, lanes)| json!([b, lanes.iter().flat_map(encode_lane).collect::<Vec<u64>>()]))
+            .collect();
+        let text = json!({"backend": self.backend, "map_blocks": entries}).to_string();
+        write_atomic(&self.dir.join(format!("map-{first}.json")), text.as_bytes())
     }
 
     /// The run's outputs are written: the checkpoint is no longer needed.

@@ -193,6 +193,14 @@ pub fn train(
     let mut loss = Vec::with_capacity(m);
     let mut train_accuracy = Vec::with_capacity(m);
     for (s, sc) in sets.iter().zip(&all) {
+        // A model that diverged is an error here, before anything is saved or scored with it.
+        if let Some(&v) = sc.iter().find(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                fit: format!("reranker {}", s.name),
+                field: "score",
+                value: v as f64,
+            });
+        }
         let l: f64 = s
             .pairs
             .iter()

@@ -267,11 +267,12 @@ impl Builder {
             self.missing_cells.push((row, k));
             return Ok(());
         };
-        if !v.is_finite() {
+        // The engine holds values as f32: 1e39 is finite here and infinite there.
+        if !v.is_finite() || !(v as f32).is_finite() {
             return Err(self.error(
                 row,
                 Role::Property(k),
-                format!("{v} is not a finite number"),
+                format!("{v} is not a finite number (in single precision)"),
             ));
         }
         self.values[row * self.layout.properties.len() + k] = v as f32;

@@ -92,6 +92,18 @@ pub struct MapOptions<'a> {
     /// decides convergence and `objective` is NaN. The bootstrap uses this: millions of
     /// replicate fits would spend more time in the scalar f64 pass than in the kernel.
     pub skip_f64_check: bool,
+    /// Finished blocks of an earlier run, and where each new one is reported (`fit --resume`).
+    pub checkpoint: Option<&'a MapBlockCheckpoint<'a>>,
+}
+
+/// The MAP side of `fit --resume`: each block's batched results (the f64 check that follows is
+/// a pure function of them, so a resumed run writes the same bytes).
+pub struct MapBlockCheckpoint<'a> {
+    /// Finished blocks by index in [`BatchDesign::blocks`], from an earlier run on the same
+    /// backend.
+    pub done: std::collections::HashMap<usize, Vec<fista::LaneResult>>,
+    /// Called as each block of this run finishes (from the worker that finished it).
+    pub save: &'a (dyn Fn(usize, &[fista::LaneResult]) + Sync),
 }
 
 /// Solves the L1-penalised logistic MAP of every fit, each checked in f64.
@@ -180,7 +192,21 @@ pub fn solve_map_with<B: GradientBackend>(
             params.max_iter(),
         )
     };
+    // A stored block is taken only when it holds one result per lane of this block.
+    let stored = |b: usize| {
+        let c = options.checkpoint?;
+        c.done
+            .get(&b)
+            .filter(|lanes| lanes.len() == design.blocks[b].fits.len())
+            .cloned()
+    };
+    let all_stored =
+        options.checkpoint.is_some() && (0..design.blocks.len()).all(|b| stored(b).is_some());
     let per_block: Vec<Vec<fista::LaneResult>> = match backend.fused_wgpu() {
+        // Every block was finished by an earlier run.
+        _ if all_stored => (0..design.blocks.len())
+            .map(|b| stored(b).expect("stored"))
+            .collect(),
         // FISTA with its state on the device: two launches an iteration, no round trip.
         Some(fused) if !options.newton => {
             let resident = resident::ResidentBlocks::new(fused, design);
@@ -191,19 +217,37 @@ pub fn solve_map_with<B: GradientBackend>(
                     init: options.init.map_or([0.0; N_FEATURES], |init| init(fit)),
                 }
             };
-            wgpu_fista::fista_resident(
+            // The blocks step together: they are saved together, when all have finished.
+            let lanes = wgpu_fista::fista_resident(
                 &resident,
                 &design.blocks,
                 &start,
                 lambda,
                 inner_tol,
                 params.max_iter(),
-            )
+            );
+            if let Some(c) = options.checkpoint {
+                lanes.iter().enumerate().for_each(|(b, l)| (c.save)(b, l));
+            }
+            lanes
         }
         Some(fused) => {
             lockstep::Lockstep::new(fused, &design.groups, &design.blocks).run(|ls, b| body(ls, b))
         }
-        None => design.blocks.par_iter().map(|b| body(backend, b)).collect(),
+        None => design
+            .blocks
+            .par_iter()
+            .enumerate()
+            .map(|(b, block)| {
+                stored(b).unwrap_or_else(|| {
+                    let lanes = body(backend, block);
+                    if let Some(c) = options.checkpoint {
+                        (c.save)(b, &lanes);
+                    }
+                    lanes
+                })
+            })
+            .collect(),
     };
     let t2 = Instant::now();
     let block_gradients = per_block

@@ -173,7 +173,16 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
             tick(n_blocks);
             return (Vec::new(), KernelCalls::default());
         }
-        if let Some(found) = checkpoint.and_then(|c| c.done.get(&key)) {
+        // A stored block is taken only when it holds exactly this block's fits (a damaged or
+        // hand-edited file that still parses is refitted, never mixed in).
+        let stored = checkpoint
+            .and_then(|c| c.done.get(&key))
+            .filter(|(fits, _)| {
+                let mut lanes = block.fits.clone();
+                lanes.dedup(); // a fit's chains are adjacent lanes
+                fits.iter().map(|f| f.0).eq(lanes)
+            });
+        if let Some(found) = stored {
             tick(n_blocks);
             return found.clone();
         }

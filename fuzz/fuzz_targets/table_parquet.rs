@@ -1,0 +1,8 @@
+//! The pairs table as parquet: read, then the batched design the fits are built from.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let path = prefdissect_fuzz::put("pairs.parquet", data);
+    prefdissect_fuzz::table_then_design(&path);
+});
