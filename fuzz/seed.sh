@@ -61,4 +61,5 @@ lane = [f32(0.01 * k) for k in range(29)] + [40, d64(1e-4), 1]
 print(json.dumps({"backend": "cpu", "map_blocks": [[0, lane * 2], [3, lane]]}))
 PY
 seed fit_checkpoint "$TMP/fm" map-block
+# resolve: corpus/resolve/two-pairs is hand-written (tests/resolve.rs has the same rules).
 ls corpus | while read -r t; do echo "$t: $(ls "corpus/$t" | wc -l) seeds"; done

@@ -16,6 +16,7 @@ pub mod manipulate;
 pub mod merge;
 pub mod report;
 pub mod rerank;
+pub mod resolve;
 pub mod shap;
 pub mod simulate;
 
@@ -32,6 +33,9 @@ pub enum Command {
     /// Write any accepted input (the authors' directory, a pairs table) as a Parquet or CSV
     /// pairs table.
     Convert(convert::ConvertArgs),
+    /// The authors' resolve step: GPT-4-Turbo's annotations of each pair (the authors'
+    /// annotation files) to the data directory `fit --data` reads.
+    Resolve(resolve::ResolveArgs),
     /// The outputs of a sharded job (`fit --shard K/N`, `bootstrap --shard K/N`) from all its
     /// shards' directories: the files of the unsharded run, byte for byte.
     Merge(merge::MergeArgs),
@@ -84,6 +88,7 @@ impl Command {
         match self {
             Command::Fit(args) => args.run(),
             Command::Convert(args) => args.run(),
+            Command::Resolve(args) => args.run(),
             Command::Merge(args) => args.run(),
             Command::Bootstrap(args) => args.run(),
             Command::Analyze(args) => args.run(),

@@ -8,6 +8,7 @@
 
 mod groups;
 mod labels;
+pub mod resolve;
 mod resolved;
 pub mod table;
 
