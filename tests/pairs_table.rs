@@ -224,6 +224,44 @@ fn an_unlabelled_pair_leaves_only_its_judges_fits() {
     let kept_g2 = (0..600).filter(|&i| !missing(i)).count() as u64;
     assert_eq!(n_train("alice"), 600);
     assert_eq!(n_train("bob"), kept_g2);
+
+    // The table's `id` names the pairs in the outputs that list pairs.
+    let table = dir.join("full.csv");
+    let shap = dir.join("shap.csv");
+    let args = ["shap", "--judge", "alice", "--sample", "3", "--group", "g2"];
+    ok(
+        &args,
+        &[("--data", &table), ("--fit", &full), ("--out", &shap)],
+    );
+    let text = std::fs::read_to_string(&shap).unwrap();
+    assert!(text.starts_with("sample,id,judge,"), "{text}");
+    assert!(
+        text.lines()
+            .skip(1)
+            .all(|l| l.starts_with("3,pair-3,alice,g2,")),
+        "{text}"
+    );
+    let pairs = dir.join("pairs.jsonl");
+    let args = [
+        "manipulate",
+        "pairs",
+        "--judge",
+        "alice",
+        "--group",
+        "g2",
+        "--margin",
+        "0.1",
+    ];
+    ok(
+        &args,
+        &[("--data", &table), ("--fit", &full), ("--out", &pairs)],
+    );
+    let lines = std::fs::read_to_string(&pairs).unwrap();
+    assert!(lines.lines().count() > 10, "{lines}");
+    for l in lines.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["id"], format!("pair-{}", v["sample"]), "{l}");
+    }
 }
 
 /// A Parquet file of `columns`, zstd-compressed as polars writes them (uncompressed without

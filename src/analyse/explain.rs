@@ -33,6 +33,8 @@ pub struct ExplainRequest {
 pub struct Explanation {
     /// Sample index.
     pub sample: usize,
+    /// The pair's `id` when the data came from a pairs table with an `id` column.
+    pub id: Option<String>,
     /// Judge.
     pub judge: String,
     /// Group whose weights were used.
@@ -136,6 +138,7 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<Explanation>> {
             let z: f64 = (0..N_FEATURES).map(|k| w[k] * x[k]).sum();
             Ok(Some(Explanation {
                 sample: *s,
+                id: data.ids.as_ref().map(|ids| ids[*s].clone()),
                 judge: (*j).clone(),
                 group: g.clone(),
                 f_x: sigmoid(z),

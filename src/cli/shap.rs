@@ -37,13 +37,23 @@ pub fn explain(req: &ShapRequest) -> Result<Vec<Explanation>> {
         sample: req.sample,
         group: req.group.clone(),
     })?;
-    let mut text = String::from("sample,judge,group,f_x,feature,x,contribution,shap\n");
+    // A pairs table with an `id` column names its pairs: an `id` column follows `sample`.
+    let with_id = rows.iter().any(|e| e.id.is_some());
+    let mut text = String::from(if with_id {
+        "sample,id,judge,group,f_x,feature,x,contribution,shap\n"
+    } else {
+        "sample,judge,group,f_x,feature,x,contribution,shap\n"
+    });
     for e in &rows {
+        let sample = match &e.id {
+            Some(id) => format!("{},{}", e.sample, csv_field(id)),
+            None => e.sample.to_string(),
+        };
         for k in 0..N_FEATURES {
             if e.x[k] != 0.0 {
                 text.push_str(&format!(
                     "{},{},{},{},{},{},{},{}\n",
-                    e.sample,
+                    sample,
                     csv_field(&e.judge),
                     csv_field(&e.group),
                     e.f_x,

@@ -47,8 +47,11 @@ pub fn check_margin(margin: f64) -> Result<()> {
 /// One kept pair.
 #[derive(Clone, Debug, Serialize)]
 pub struct Pair {
-    /// Sample index (line of `resolved.jsonl`).
+    /// Sample index (line of `resolved.jsonl`, row of a pairs table).
     pub sample: usize,
+    /// The pair's `id` when the data came from a pairs table with an `id` column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Group whose weights labelled it.
     pub group: String,
     /// The model's P(response 1 preferred).
@@ -116,6 +119,7 @@ pub fn label_pairs(
         };
         kept.push(Pair {
             sample: s,
+            id: data.ids.as_ref().map(|ids| ids[s].clone()),
             group: g.to_string(),
             p_a: p,
             chosen: if prefers_a { "A" } else { "B" },
@@ -176,8 +180,11 @@ pub fn render(pairs: &[Pair], texts: Option<&Path>) -> Result<String> {
                 };
                 let (a, b) = (get("response_a")?, get("response_b")?);
                 let (chosen, rejected) = if p.chosen == "A" { (a, b) } else { (b, a) };
-                let line =
+                let mut line =
                     json!({"prompt": get("prompt")?, "chosen": chosen, "rejected": rejected});
+                if let Some(id) = &p.id {
+                    line["id"] = json!(id);
+                }
                 out.push_str(&line.to_string());
                 out.push('\n');
             }

@@ -18,19 +18,65 @@ use crate::base::error::{Error, Result};
 /// Rows per batch: big enough to amortise the decoder, small enough to keep memory flat.
 const BATCH_ROWS: usize = 1 << 16;
 
-/// Reads `path` into a [`Builder`]; a file that is not Parquet, or a column of a type no
-/// reading of the layout admits, is an error naming the column.
-pub(super) fn read(path: &Path) -> Result<Builder> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let file_error = |message: String| Error::Table {
+fn file_error(path: &Path, message: String) -> Error {
+    Error::Table {
         path: path.to_owned(),
         row: 0,
         column: "(file)".into(),
         message,
-    };
+    }
+}
+
+/// Reads `path` into a [`Builder`]; a file that is not Parquet, or a column of a type no
+/// reading of the layout admits, is an error naming the column.
+///
+/// arrow-rs asserts some facts of a file's metadata instead of returning an error (a column
+/// chunk's byte range, found by the fuzz target `table_parquet`): those are checked first, and
+/// any panic left in the reader on a damaged file becomes this file's error, not a crash.
+pub(super) fn read(path: &Path) -> Result<Builder> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_unguarded(path))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the Parquet reader failed".into());
+            Err(file_error(
+                path,
+                format!("not a readable Parquet file: {what}"),
+            ))
+        }
+    }
+}
+
+fn read_unguarded(path: &Path) -> Result<Builder> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let file_error = |message: String| file_error(path, message);
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| file_error(format!("not a readable Parquet file: {e}")))?
         .with_batch_size(BATCH_ROWS);
+    // Every column chunk must lie inside the file (arrow-rs asserts it while reading).
+    for (g, rg) in reader.metadata().row_groups().iter().enumerate() {
+        for (c, col) in rg.columns().iter().enumerate() {
+            let start = col
+                .dictionary_page_offset()
+                .unwrap_or(col.data_page_offset());
+            let len = col.compressed_size();
+            let inside = start >= 0
+                && len >= 0
+                && (start as u64)
+                    .checked_add(len as u64)
+                    .is_some_and(|end| end <= file_len);
+            if !inside {
+                return Err(file_error(format!(
+                    "not a readable Parquet file: row group {g}, column {c} claims bytes \
+                     {start}..{start}+{len} of a {file_len}-byte file"
+                )));
+            }
+        }
+    }
     let schema = reader.schema().clone();
     let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let layout = Layout::new(path, &header)?;

@@ -1,0 +1,48 @@
+//! Every input the fuzz targets (fuzz/) found that crashed a reader, kept in
+//! `tests/data/fuzz/` and run through the command a user would run: each must now be an error
+//! naming the file, exit 1, without a panic.
+
+mod common;
+
+use std::path::Path;
+
+fn refused(data: &Path, expect: &str) {
+    let out = common::temp_dir("fuzz-regression").join("out");
+    let o = common::bin()
+        .args([
+            "fit",
+            "--quiet",
+            "--estimator",
+            "map",
+            "--backend",
+            "cpu",
+            "--data",
+        ])
+        .arg(data)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{}: {stderr}", data.display());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains(&data.display().to_string()),
+        "names the file: {stderr}"
+    );
+    assert!(stderr.contains(expect), "{stderr}");
+    assert!(!out.join("fits.jsonl").exists());
+}
+
+/// arrow-rs 60.1 asserts that a column chunk's start is not negative (a panic in
+/// `ColumnChunkMetaData::byte_range`); found by `table_parquet` after 80,000 executions.
+#[test]
+fn a_parquet_column_chunk_outside_the_file() {
+    refused(
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/fuzz/table_parquet-negative-column-start.parquet"
+        )),
+        "row group 0, column 11 claims bytes -8..-8+68",
+    );
+}
