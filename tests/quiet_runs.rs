@@ -46,3 +46,20 @@ fn the_wgpu_probe_is_silent_without_a_display_server() {
     let fallback = lines.len() == 1 && lines[0].starts_with("warning: no wgpu adapter");
     assert!(lines.is_empty() || fallback, "{stderr}");
 }
+
+/// The demo (fast settings, so the sampler's mixing diagnostics are expected: notes, not
+/// warnings) says nothing alarming on a run that succeeds, without a display server either.
+#[test]
+fn the_demo_prints_no_error_or_warning() {
+    let dir = common::temp_dir("quiet-demo");
+    let run = Command::new(env!("CARGO_BIN_EXE_prefdissect"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .args(["demo", "--backend", "cpu", "--dir"])
+        .arg(dir.join("demo"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(alarming(&stderr).is_empty(), "{stderr}");
+    assert!(dir.join("demo/report.html").exists());
+}

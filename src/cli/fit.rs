@@ -69,6 +69,9 @@ pub struct FitOutcome {
     pub summary: Value,
     /// Human-readable warnings (also in the summary).
     pub warnings: Vec<String>,
+    /// Those of `warnings` that are the sampler's mixing diagnostics (R-hat, ESS,
+    /// divergences): expected under fast settings, where more draws settle them.
+    pub mixing: Vec<String>,
     /// Every output file (path under OUT, contents), `summary.json` last: what `fit --out`
     /// writes, so an in-memory fit (the Python package's) saves the same bytes later.
     pub files: Vec<(String, String)>,

@@ -229,6 +229,7 @@ pub(crate) fn solve_loaded(
                     solution,
                     summary: manifest.clone(),
                     warnings: device_warnings,
+                    mixing: Vec::new(),
                     files: vec![(
                         SHARD_MANIFEST.into(),
                         serde_json::to_string_pretty(&manifest).expect("json") + "\n",
@@ -307,6 +308,9 @@ pub(crate) fn solve_loaded(
     }
 
     let mut warnings = device_warnings;
+    // The sampler's mixing diagnostics: warnings, also kept apart (the demo's fast settings
+    // expect them, and say so instead of warning).
+    let mut mixing = Vec::new();
     // A MAP run whose fits missed the KKT tolerance still writes its files, then fails.
     let mut map_failure = None;
     let (backend, counts, detail) = match (&settings, &solution) {
@@ -353,21 +357,22 @@ pub(crate) fn solve_loaded(
                 .count();
             let divergent = s.fits.iter().filter(|f| f.divergences > 0).count();
             if unresolved_rhat > 0 {
-                warnings.push(format!(
+                mixing.push(format!(
                     "{unresolved_rhat} fits have a weight with R-hat > {RHAT_WARN} and above \
                      what their draws resolve; more draws (--draws, or configs/paper.json) settle it \
                      (docs/fidelity.md, \"R-hat warnings\")"
                 ));
             }
             if low_ess > 0 {
-                warnings.push(format!(
+                mixing.push(format!(
                     "{low_ess} fits have a weight with bulk ESS < {ESS_WARN}; more draws \
                      (--draws, or configs/paper.json) raise it"
                 ));
             }
             if divergent > 0 {
-                warnings.push(format!("{divergent} fits had divergent transitions"));
+                mixing.push(format!("{divergent} fits had divergent transitions"));
             }
+            warnings.extend(mixing.iter().cloned());
             (
                 s.backend.clone(),
                 json!({
@@ -440,6 +445,7 @@ pub(crate) fn solve_loaded(
             solution,
             summary,
             warnings,
+            mixing,
             files,
         },
         checkpoint: checkpoint.into_inner().expect("lock"),

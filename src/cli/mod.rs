@@ -73,7 +73,8 @@ pub enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Write a paper-shaped synthetic data set with known true weights.
     Simulate(simulate::SimulateArgs),
-    /// Simulate + fit all 5,280 MAP models into ./prefdissect-demo and print a table per judge.
+    /// Simulate data, fit all 5,280 models (posterior mean on fast settings, and the MAP), bootstrap,
+    /// analyse and report into ./prefdissect-demo, and print a table per judge.
     Demo(demo::DemoArgs),
     /// Compare posterior means with the authors' numpyro runs on the dev data (z-scores).
     Fidelity(fidelity::FidelityArgs),
