@@ -46,3 +46,16 @@ fn a_parquet_column_chunk_outside_the_file() {
         "row group 0, column 11 claims bytes -8..-8+68",
     );
 }
+
+/// arrow-rs 60.1 indexes past a buffer while decoding damaged definition levels (a panic in
+/// `bit_chunk_iterator`); found by `table_parquet` after 80,000 executions.
+#[test]
+fn parquet_definition_levels_out_of_bounds() {
+    refused(
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/fuzz/table_parquet-definition-levels-out-of-bounds.parquet"
+        )),
+        "not a readable Parquet file: offset + len out of bounds",
+    );
+}

@@ -2,7 +2,7 @@
 //!
 //! Property [`features`], the crate's [`error`] type, the [`device`] choice, the seeded
 //! [`rng`], [`atomic`] file writes, BOM-tolerant [`text`] reads, one writer per output
-//! ([`lock`]), [`fingerprint`] hashing, the [`logistic`] function, the machine's measured
+//! ([`lock`]), [`fingerprint`] hashing, third-party panics on damaged input caught as errors ([`guarded`]), the [`logistic`] function, the machine's measured
 //! [`peak`], order [`stats`] and the [`mcmc`] building blocks (warm-up adaptation, R-hat and
 //! ESS). Nothing here imports a module outside `base/`, so every other folder may import it
 //! without closing a circle.
@@ -13,6 +13,7 @@ pub mod device;
 pub mod error;
 pub mod features;
 pub mod fingerprint;
+pub mod guarded;
 pub mod lock;
 pub mod logistic;
 pub mod mcmc;

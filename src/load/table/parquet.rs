@@ -31,23 +31,16 @@ fn file_error(path: &Path, message: String) -> Error {
 /// reading of the layout admits, is an error naming the column.
 ///
 /// arrow-rs asserts some facts of a file's metadata instead of returning an error (a column
-/// chunk's byte range, found by the fuzz target `table_parquet`): those are checked first, and
-/// any panic left in the reader on a damaged file becomes this file's error, not a crash.
+/// chunk's byte range, its definition levels; found by the fuzz target `table_parquet`): the
+/// byte ranges are checked first, and any panic left in the reader on a damaged file becomes
+/// this file's error, not a crash and not a `panicked at` line.
 pub(super) fn read(path: &Path) -> Result<Builder> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_unguarded(path))) {
-        Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "the Parquet reader failed".into());
-            Err(file_error(
-                path,
-                format!("not a readable Parquet file: {what}"),
-            ))
-        }
-    }
+    crate::base::guarded::catch_quietly(|| read_unguarded(path)).unwrap_or_else(|what| {
+        Err(file_error(
+            path,
+            format!("not a readable Parquet file: {what}"),
+        ))
+    })
 }
 
 fn read_unguarded(path: &Path) -> Result<Builder> {
