@@ -81,6 +81,16 @@ fn kill_at(mut c: Command, at: f64, progress: impl Fn() -> Option<f64>) -> f64 {
     reached
 }
 
+/// The share of `total` checkpoint files named `prefix…` in `dir` (None before it exists).
+fn saved_files(dir: &Path, prefix: &str, total: usize) -> Option<f64> {
+    let n = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .count();
+    Some(n as f64 / total as f64)
+}
+
 /// The `blocks` count a finished posterior run records in its `summary.json`.
 fn blocks_of(summary: &Path) -> usize {
     fn find(v: &Value) -> Option<u64> {
@@ -106,13 +116,7 @@ fn a_posterior_fit_killed_at_10_50_90_percent_resumes_to_the_same_bytes() {
     for at in KILL_AT {
         let cut = dir.join(format!("cut-{at}"));
         let ckpt = cut.join(".fit-checkpoint");
-        let saved = || {
-            let n = std::fs::read_dir(&ckpt)
-                .ok()?
-                .flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with("block-"));
-            Some(n.count() as f64 / total as f64)
-        };
+        let saved = || saved_files(&ckpt, "block-", total);
         let reached = kill_at(posterior_fit(&data, &cut), at, saved);
         assert!(
             !cut.join("fits.jsonl").exists(),
@@ -208,13 +212,7 @@ fn a_map_fit_killed_midway_resumes_to_the_same_bytes() {
     let total = 16 * (33 * 11usize).div_ceil(prefdissect::design::LANES);
     let cut = dir.join("cut");
     let ckpt = cut.join(".fit-checkpoint");
-    let saved = || {
-        let n = std::fs::read_dir(&ckpt)
-            .ok()?
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("map-"));
-        Some(n.count() as f64 / total as f64)
-    };
+    let saved = || saved_files(&ckpt, "map-", total);
     let reached = kill_at(map(&cut), 0.5, saved);
     eprintln!(
         "MAP fit killed with {:.0}% of its blocks saved",

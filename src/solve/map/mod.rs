@@ -198,14 +198,13 @@ pub fn solve_map_with<B: GradientBackend>(
         c.done
             .get(&b)
             .filter(|lanes| lanes.len() == design.blocks[b].fits.len())
-            .cloned()
     };
     let all_stored =
         options.checkpoint.is_some() && (0..design.blocks.len()).all(|b| stored(b).is_some());
     let per_block: Vec<Vec<fista::LaneResult>> = match backend.fused_wgpu() {
         // Every block was finished by an earlier run.
         _ if all_stored => (0..design.blocks.len())
-            .map(|b| stored(b).expect("stored"))
+            .map(|b| stored(b).expect("stored").clone())
             .collect(),
         // FISTA with its state on the device: two launches an iteration, no round trip.
         Some(fused) if !options.newton => {
@@ -239,7 +238,7 @@ pub fn solve_map_with<B: GradientBackend>(
             .par_iter()
             .enumerate()
             .map(|(b, block)| {
-                stored(b).unwrap_or_else(|| {
+                stored(b).cloned().unwrap_or_else(|| {
                     let lanes = body(backend, block);
                     if let Some(c) = options.checkpoint {
                         (c.save)(b, &lanes);
