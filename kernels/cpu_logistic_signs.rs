@@ -38,18 +38,43 @@ pub fn logistic_gradient_signs(
     assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
     assert!(w.len() == KPAD * LANES && grad.len() == KPAD * LANES);
     assert!(loss.as_ref().is_none_or(|l| l.len() == LANES));
+    logistic_gradient_signs_at(crate::base::simd::level(), index, c, cy, w, grad, loss);
+}
+
+/// [`logistic_gradient_signs`] on the code path of `level` (or the widest below it that the CPU
+/// has): public so tests can hold the paths to each other.
+pub fn logistic_gradient_signs_at(
+    level: crate::base::simd::Level,
+    index: &SignIndex,
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    grad: &mut [f64],
+    loss: Option<&mut [f64]>,
+) {
+    assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
+    assert!(w.len() == KPAD * LANES && grad.len() == KPAD * LANES);
+    assert!(loss.as_ref().is_none_or(|l| l.len() == LANES));
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports the features the functions are compiled for.
-            unsafe {
+        use crate::base::simd::{Level, detected};
+        // SAFETY (both arms): the CPU supports the features the functions are compiled for.
+        match level.min(detected()) {
+            Level::Avx512 => unsafe {
+                match loss {
+                    Some(l) => signs_avx512::<true, true>(index, c, cy, w, grad, l),
+                    None => signs_avx512::<false, true>(index, c, cy, w, grad, &mut []),
+                }
+                return;
+            },
+            Level::Avx2 => unsafe {
                 match loss {
                     Some(l) => signs_avx2_fma::<true, true>(index, c, cy, w, grad, l),
                     None => signs_avx2_fma::<false, true>(index, c, cy, w, grad, &mut []),
                 }
-            }
-            return;
+                return;
+            },
+            Level::Portable => {}
         }
     }
     logistic_gradient_signs_portable(index, c, cy, w, grad, loss);
@@ -60,13 +85,35 @@ pub fn logistic_gradient_signs(
 pub fn logistic_loss_signs(index: &SignIndex, c: &[f32], cy: &[f32], w: &[f32], loss: &mut [f64]) {
     assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
     assert!(w.len() == KPAD * LANES && loss.len() == LANES);
+    logistic_loss_signs_at(crate::base::simd::level(), index, c, cy, w, loss);
+}
+
+/// [`logistic_loss_signs`] on the code path of `level` (or the widest below it that the CPU
+/// has).
+pub fn logistic_loss_signs_at(
+    level: crate::base::simd::Level,
+    index: &SignIndex,
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    loss: &mut [f64],
+) {
+    assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
+    assert!(w.len() == KPAD * LANES && loss.len() == LANES);
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { signs_avx2_fma::<true, false>(index, c, cy, w, &mut [], loss) };
-            return;
+        use crate::base::simd::{Level, detected};
+        // SAFETY (both arms): the CPU supports the features the functions are compiled for.
+        match level.min(detected()) {
+            Level::Avx512 => unsafe {
+                signs_avx512::<true, false>(index, c, cy, w, &mut [], loss);
+                return;
+            },
+            Level::Avx2 => unsafe {
+                signs_avx2_fma::<true, false>(index, c, cy, w, &mut [], loss);
+                return;
+            },
+            Level::Portable => {}
         }
     }
     logistic_loss_signs_portable(index, c, cy, w, loss);
@@ -81,7 +128,7 @@ pub fn logistic_loss_signs_portable(
     loss: &mut [f64],
 ) {
     assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
-    signs_body::<false, true, false>(index, c, cy, w, &mut [], loss);
+    signs_body::<false, false, true, false>(index, c, cy, w, &mut [], loss);
 }
 
 /// The same without SIMD feature detection; public so tests can compare the two paths.
@@ -95,8 +142,8 @@ pub fn logistic_gradient_signs_portable(
 ) {
     assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
     match loss {
-        Some(l) => signs_body::<false, true, true>(index, c, cy, w, grad, l),
-        None => signs_body::<false, false, true>(index, c, cy, w, grad, &mut []),
+        Some(l) => signs_body::<false, false, true, true>(index, c, cy, w, grad, l),
+        None => signs_body::<false, false, false, true>(index, c, cy, w, grad, &mut []),
     }
 }
 
@@ -111,11 +158,27 @@ unsafe fn signs_avx2_fma<const LOSS: bool, const GRAD: bool>(
     grad: &mut [f64],
     loss: &mut [f64],
 ) {
-    signs_body::<true, LOSS, GRAD>(index, c, cy, w, grad, loss);
+    signs_body::<true, false, LOSS, GRAD>(index, c, cy, w, grad, loss);
+}
+
+/// [`signs_body`] compiled for AVX-512: a block's 16 lanes of f32 are one register, so every
+/// row sum and per-lane step is half the instructions of the AVX2 path (the same operations in
+/// the same order, so the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+unsafe fn signs_avx512<const LOSS: bool, const GRAD: bool>(
+    index: &SignIndex,
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    grad: &mut [f64],
+    loss: &mut [f64],
+) {
+    signs_body::<true, true, LOSS, GRAD>(index, c, cy, w, grad, loss);
 }
 
 #[inline(always)]
-fn signs_body<const FMA: bool, const LOSS: bool, const GRAD: bool>(
+fn signs_body<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: bool>(
     index: &SignIndex,
     c: &[f32],
     cy: &[f32],
@@ -151,7 +214,7 @@ fn signs_body<const FMA: bool, const LOSS: bool, const GRAD: bool>(
             let r = r0 + i;
             let list =
                 &index.row_feat[index.row_start[r] as usize..index.row_start[r + 1] as usize];
-            let z = sum_rows::<FMA>(list, |k| &signed_w[k as usize % (2 * KPAD)]);
+            let z = sum_rows::<FMA, W512>(list, |k| &signed_w[k as usize % (2 * KPAD)]);
             let (ct, cyt) = (&c_rows[r], &cy_rows[r]);
             // One exp, t = e^−|z|: σ(z) is 1/(1+t) or t/(1+t), and softplus(z) is
             // max(z, 0) + ln(1+t). (With or without the loss, the gradient is the same.)
@@ -209,7 +272,7 @@ fn signs_body<const FMA: bool, const LOSS: bool, const GRAD: bool>(
         for (k, out) in grad_rows.iter_mut().enumerate().take(N_FEATURES) {
             let i = chunk * N_FEATURES + k;
             let list = &index.col_row[index.col_start[i] as usize..index.col_start[i + 1] as usize];
-            let g = sum_rows::<FMA>(list, |r| &res[r as usize % (2 * SIGN_CHUNK + 1)]);
+            let g = sum_rows::<FMA, W512>(list, |r| &res[r as usize % (2 * SIGN_CHUNK + 1)]);
             for l in 0..LANES {
                 out[l] += g[l] as f64;
             }
@@ -233,7 +296,7 @@ fn flush_product<const FMA: bool>(product: &mut [f32; LANES], loss: &mut [f32; L
 /// Σ of the 16-lane rows a list names, in [`SIGN_UNROLL`] independent accumulators (the list
 /// is padded to a multiple of it).
 #[inline(always)]
-fn sum_rows<'a, const AVX: bool>(
+fn sum_rows<'a, const AVX: bool, const W512: bool>(
     list: &[u8],
     row: impl Fn(u8) -> &'a [f32; LANES],
 ) -> [f32; LANES] {
@@ -241,7 +304,7 @@ fn sum_rows<'a, const AVX: bool>(
     let (quads, _) = list.as_chunks::<SIGN_UNROLL>();
     for q in quads {
         for j in 0..SIGN_UNROLL {
-            add16::<AVX>(&mut acc[j], row(q[j]));
+            add16::<AVX, W512>(&mut acc[j], row(q[j]));
         }
     }
     let mut sum = [0f32; LANES];
@@ -254,7 +317,18 @@ fn sum_rows<'a, const AVX: bool>(
 /// `acc += v` for 16 lanes: two 256-bit adds on the AVX2 path (left to itself, LLVM splits the
 /// sums into four 128-bit halves to suit the f64 conversion that follows them).
 #[inline(always)]
-fn add16<const AVX: bool>(acc: &mut [f32; LANES], v: &[f32; LANES]) {
+fn add16<const AVX: bool, const W512: bool>(acc: &mut [f32; LANES], v: &[f32; LANES]) {
+    #[cfg(target_arch = "x86_64")]
+    if W512 {
+        use std::arch::x86_64::{_mm512_add_ps, _mm512_loadu_ps, _mm512_storeu_ps};
+        // SAFETY: W512 is only true inside the function compiled for AVX-512 (see the
+        // callers); both arrays are 16 floats, one unaligned 512-bit load each.
+        unsafe {
+            let (a, b) = (acc.as_mut_ptr(), v.as_ptr());
+            _mm512_storeu_ps(a, _mm512_add_ps(_mm512_loadu_ps(a), _mm512_loadu_ps(b)));
+        }
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if AVX {
         use std::arch::x86_64::{_mm256_add_ps, _mm256_loadu_ps, _mm256_storeu_ps};

@@ -410,3 +410,43 @@ fn loss_only_sign_kernel_matches_f64_loss() {
         }
     }
 }
+
+/// The sign kernel's AVX2 and AVX-512 paths (as far as this CPU has them; the portable path
+/// below them) give the same bits: gradient, gradient with loss, and loss alone, on 0/1 and
+/// count row weights and ragged row counts. The level a run uses thus never changes its
+/// outputs.
+#[test]
+fn sign_kernel_simd_paths_give_the_same_bits() {
+    use prefdissect::base::simd::Level;
+    use prefdissect::design::SignIndex;
+    use prefdissect::solve::backend::cpu::signs_kernel::{
+        logistic_gradient_signs_at, logistic_loss_signs_at,
+    };
+    for (n, seed, binary) in [(640, 41, true), (83, 42, true), (1424, 43, false)] {
+        let (x, mut c, mut cy, w) = random_block(n, seed);
+        if binary {
+            for i in 0..c.len() {
+                c[i] = c[i].min(1.0);
+                cy[i] = cy[i].min(c[i]);
+            }
+        }
+        let index = SignIndex::from_dense(&x).expect("X is all signs");
+        let run = |level: Level| {
+            let (mut g, mut g_loss, mut loss, mut loss_only) = (
+                vec![0f64; KPAD * LANES],
+                vec![0f64; KPAD * LANES],
+                vec![0f64; LANES],
+                vec![0f64; LANES],
+            );
+            logistic_gradient_signs_at(level, &index, &c, &cy, &w, &mut g, None);
+            logistic_gradient_signs_at(level, &index, &c, &cy, &w, &mut g_loss, Some(&mut loss));
+            logistic_loss_signs_at(level, &index, &c, &cy, &w, &mut loss_only);
+            [g, g_loss, loss, loss_only]
+                .concat()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<u64>>()
+        };
+        assert_eq!(run(Level::Avx2), run(Level::Avx512), "n={n} binary={binary}");
+    }
+}

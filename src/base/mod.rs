@@ -3,7 +3,7 @@
 //! Property [`features`], the crate's [`error`] type, the [`device`] choice, the seeded
 //! [`rng`], [`atomic`] file writes, BOM-tolerant [`text`] reads, one writer per output
 //! ([`lock`]), [`fingerprint`] hashing, third-party panics on damaged input caught as errors ([`guarded`]), the [`logistic`] function, the machine's measured
-//! [`peak`], order [`stats`] and the [`mcmc`] building blocks (warm-up adaptation, R-hat and
+//! [`peak`], the [`simd`] level of the hand-vectorised loops, order [`stats`] and the [`mcmc`] building blocks (warm-up adaptation, R-hat and
 //! ESS). Nothing here imports a module outside `base/`, so every other folder may import it
 //! without closing a circle.
 
@@ -19,5 +19,6 @@ pub mod logistic;
 pub mod mcmc;
 pub mod peak;
 pub mod rng;
+pub mod simd;
 pub mod stats;
 pub mod text;

@@ -2,6 +2,7 @@
 //! plain-ops reference measured in the same process, so the figures are ratios, not guesses.
 
 pub mod agreement;
+pub mod floor;
 pub mod table;
 
 use clap::Args;
@@ -228,6 +229,13 @@ pub struct BenchArgs {
     /// Judge of --agreement.
     #[arg(long, default_value = "human")]
     pub judge: String,
+    /// Instead: this posterior config's job on --data (all judges, CPU, --runs times) and its
+    /// floor, the kernel-only time at the rates the kernel reaches in the same process; JSON out.
+    #[arg(long, value_name = "CONFIG", requires = "data")]
+    pub floor: Option<std::path::PathBuf>,
+    /// Data of --floor (a pairs table or the authors' directory).
+    #[arg(long, value_name = "DATA")]
+    pub data: Option<std::path::PathBuf>,
 }
 
 impl BenchArgs {
@@ -242,6 +250,11 @@ impl BenchArgs {
                     message: "CPU and wgpu disagree beyond the required bounds (see above)".into(),
                 });
             }
+            return Ok(());
+        }
+        if let (Some(config), Some(data)) = (&self.floor, &self.data) {
+            let report = floor::floor(config, data, self.runs)?;
+            println!("{}", serde_json::to_string_pretty(&report).expect("json"));
             return Ok(());
         }
         if self.table {

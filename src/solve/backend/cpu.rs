@@ -21,11 +21,7 @@ pub struct CpuBackend;
 
 impl GradientBackend for CpuBackend {
     fn name(&self) -> String {
-        let simd = if cfg!(target_arch = "x86_64") && simd_available() {
-            "avx2+fma"
-        } else {
-            "portable"
-        };
+        let simd = crate::base::simd::level().name();
         format!(
             "cpu-fused ({simd}, {} threads)",
             rayon::current_num_threads()
@@ -100,16 +96,5 @@ fn sign_index<'a>(group: &'a GroupDesign, block: &'a Block) -> Option<&'a SignIn
     match &block.rows {
         None => group.signs.as_ref(),
         Some(_) => block.signs.as_ref(),
-    }
-}
-
-fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }

@@ -63,15 +63,42 @@ pub fn laplace_flow(x: &mut f64, p: &mut f64, inv_m: f64, lambda: f64, tau: f64)
 /// when the CPU has it (the square root and division of 464 values per step are otherwise a
 /// large part of the sampler's own time).
 pub fn prior_flow(q: &mut Field, p: &mut Field, metric: &Metric, step: &[f64; LANES], lambda: f64) {
+    prior_flow_at(crate::base::simd::level(), q, p, metric, step, lambda);
+}
+
+/// [`prior_flow`] on the code path of `level` (or the widest below it that the CPU has); every
+/// path gives the same bits (the same IEEE operations in the same order), as the tests check.
+pub fn prior_flow_at(
+    level: crate::base::simd::Level,
+    q: &mut Field,
+    p: &mut Field,
+    metric: &Metric,
+    step: &[f64; LANES],
+    lambda: f64,
+) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { prior_flow_avx2(q, p, metric, step, lambda) };
-            return;
+        use crate::base::simd::{Level, detected};
+        // SAFETY (both arms): the CPU supports the features the functions are compiled for.
+        match level.min(detected()) {
+            Level::Avx512 => unsafe { return prior_flow_avx512(q, p, metric, step, lambda) },
+            Level::Avx2 => unsafe { return prior_flow_avx2(q, p, metric, step, lambda) },
+            Level::Portable => {}
         }
     }
+    prior_flow_body(q, p, metric, step, lambda);
+}
+
+/// With AVX-512 a feature's 16 lanes are two registers of f64 instead of four.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+unsafe fn prior_flow_avx512(
+    q: &mut Field,
+    p: &mut Field,
+    metric: &Metric,
+    step: &[f64; LANES],
+    lambda: f64,
+) {
     prior_flow_body(q, p, metric, step, lambda);
 }
 
@@ -221,6 +248,53 @@ mod tests {
                         step[l]
                     );
                 }
+            }
+        }
+    }
+
+    /// Every code path (portable, AVX2, AVX-512, as far as the CPU has them) gives the same bits.
+    #[test]
+    fn every_simd_path_gives_the_same_bits() {
+        use crate::base::simd::Level;
+        let mut rng = Rng::new(9);
+        for _ in 0..50 {
+            let mut q: Field = [[0.0; LANES]; N_FEATURES];
+            let mut p: Field = [[0.0; LANES]; N_FEATURES];
+            let mut metric = Metric {
+                inv_mass: [[1.0; LANES]; N_FEATURES],
+                mass: [[1.0; LANES]; N_FEATURES],
+                sqrt_mass: [[1.0; LANES]; N_FEATURES],
+            };
+            let mut step = [0f64; LANES];
+            for l in 0..LANES {
+                step[l] = 0.05 + rng.uniform();
+                for k in 0..N_FEATURES {
+                    q[k][l] = if (k + l) % 5 == 0 {
+                        0.0
+                    } else {
+                        0.1 * rng.normal()
+                    };
+                    p[k][l] = 3.0 * rng.normal();
+                    metric.set(k, l, 0.001 + 0.05 * rng.uniform());
+                }
+            }
+            let run = |level| {
+                let (mut qc, mut pc) = (q, p);
+                prior_flow_at(level, &mut qc, &mut pc, &metric, &step, 10.0);
+                (qc, pc)
+            };
+            let portable = run(Level::Portable);
+            for level in [Level::Avx2, Level::Avx512] {
+                let got = run(level);
+                assert!(
+                    got.0
+                        .iter()
+                        .flatten()
+                        .zip(portable.0.iter().flatten())
+                        .chain(got.1.iter().flatten().zip(portable.1.iter().flatten()))
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{level:?} differs from the portable path"
+                );
             }
         }
     }

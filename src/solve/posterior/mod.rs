@@ -97,6 +97,32 @@ pub struct PosteriorTimings {
     /// Useful GFLOP done by the kernel calls above, per training row and lane: 4 × 29 for a
     /// gradient, 2 × 29 for a loss, 2 × 29 + 29 × 30 for a curvature.
     pub kernel_gflop: f64,
+    /// The same, by kind of call: what `bench --floor` divides by each kind's measured rate to
+    /// get the job's kernel-only time.
+    pub kernel_gflop_by_call: KernelGflop,
+}
+
+/// Useful GFLOP of a run's kernel calls, by kind of call.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct KernelGflop {
+    /// Gradient passes.
+    pub gradients: f64,
+    /// Forward (loss-only) passes.
+    pub losses: f64,
+    /// Curvature passes.
+    pub curvatures: f64,
+}
+
+/// Useful flops per training row and lane of each kind of kernel call: 4 × 29 for a gradient
+/// pass, 2 × 29 for a forward pass, 2 × 29 + 29 × 30 for a curvature pass (the Hessian's lower
+/// triangle, two flops an entry).
+pub fn flops_per_row_lane() -> KernelGflop {
+    let k = N_FEATURES as f64;
+    KernelGflop {
+        gradients: 4.0 * k,
+        losses: 2.0 * k,
+        curvatures: 2.0 * k + k * (k + 1.0),
+    }
 }
 
 /// All posterior fits, in [`BatchDesign::fits`] order.
@@ -239,23 +265,16 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
     if crate::base::cancel::requested() {
         return Err(crate::base::error::Error::Interrupted);
     }
-    // Useful flops per training row and lane: 4 × 29 for a gradient pass, 2 × 29 for a
-    // forward pass, 2 × 29 + 2 × 435 for a curvature pass (the Hessian's lower triangle).
-    let per_row = |c: &KernelCalls| {
-        let k = N_FEATURES as f64;
-        c.gradients as f64 * 4.0 * k
-            + c.losses as f64 * 2.0 * k
-            + c.curvatures as f64 * (2.0 * k + k * (k + 1.0))
-    };
-    let kernel_gflop: f64 = blocks
-        .iter()
-        .zip(&per_block)
-        .map(|(b, (_, calls))| {
-            let rows: usize = b.fits.iter().map(|&f| design.fits[f].n_train).sum();
-            per_row(calls) * rows as f64
-        })
-        .sum::<f64>()
-        / 1e9;
+    let per_row = flops_per_row_lane();
+    let mut by_call = KernelGflop::default();
+    for (b, (_, calls)) in blocks.iter().zip(&per_block) {
+        let rows: usize = b.fits.iter().map(|&f| design.fits[f].n_train).sum();
+        let giga_rows = rows as f64 / 1e9;
+        by_call.gradients += calls.gradients as f64 * per_row.gradients * giga_rows;
+        by_call.losses += calls.losses as f64 * per_row.losses * giga_rows;
+        by_call.curvatures += calls.curvatures as f64 * per_row.curvatures * giga_rows;
+    }
+    let kernel_gflop = by_call.gradients + by_call.losses + by_call.curvatures;
     let total = per_block
         .iter()
         .fold(KernelCalls::default(), |acc, (_, c)| KernelCalls {
@@ -273,6 +292,7 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
             block_losses: total.losses,
             block_curvatures: total.curvatures,
             kernel_gflop,
+            kernel_gflop_by_call: by_call,
             blocks: n_blocks,
         },
         backend: backend.name(),
@@ -326,6 +346,7 @@ fn summarise(
     // The fast path needs an even number of draws (split halves without a dropped middle).
     let mut fast = (draws >= 4 && draws.is_multiple_of(2))
         .then(|| FastDiagnostics::new(chains_per_fit, draws));
+    let mut columns: Vec<f32> = Vec::new();
     let mut i = 0;
     while i < lane_fits.len() {
         let fit = lane_fits[i];
@@ -347,9 +368,24 @@ fn summarise(
             control_variates: false,
         };
         let mut traces: Vec<Vec<f64>> = vec![vec![0.0; draws]; own.len()];
+        // Weight-major copy of the draws (`[weight][chain][draw]`): the diagnostics read one
+        // weight's draws at a time, which in the draw-major layout is a new cache line a draw.
+        if fast.is_some() {
+            columns.resize(N_FEATURES * own.len() * draws, 0.0);
+            for (c, chain) in own.iter().enumerate() {
+                for (d, row) in chain.draws.chunks_exact(N_FEATURES).enumerate() {
+                    for (k, &v) in row.iter().enumerate() {
+                        columns[(k * own.len() + c) * draws + d] = v;
+                    }
+                }
+            }
+        }
         for k in 0..N_FEATURES {
             let d = match fast.as_mut() {
-                Some(fast) => fast.diagnose(|c, d| own[c].draws[d * N_FEATURES + k]),
+                Some(fast) => {
+                    let column = &columns[k * own.len() * draws..(k + 1) * own.len() * draws];
+                    fast.diagnose(|c, d| column[c * draws + d])
+                }
                 None => {
                     for (trace, chain) in traces.iter_mut().zip(own) {
                         for (d, v) in trace.iter_mut().enumerate() {
