@@ -447,6 +447,10 @@ fn sign_kernel_simd_paths_give_the_same_bits() {
                 .map(|v| v.to_bits())
                 .collect::<Vec<u64>>()
         };
-        assert_eq!(run(Level::Avx2), run(Level::Avx512), "n={n} binary={binary}");
+        assert_eq!(
+            run(Level::Avx2),
+            run(Level::Avx512),
+            "n={n} binary={binary}"
+        );
     }
 }

@@ -218,8 +218,8 @@ fn solve_spd(mut m: [[f64; P]; P], rhs: [f64; P]) -> Option<[f64; P]> {
     Some(x)
 }
 
-/// The two products of the estimate, compiled for AVX2+FMA where the CPU has it (the crate
-/// itself targets baseline x86-64, where LLVM emits 2-wide SSE2 for these loops).
+/// The two products of the estimate, compiled for AVX2+FMA or AVX-512 where the CPU has them
+/// (the crate itself targets baseline x86-64, where LLVM emits 2-wide SSE2 for these loops).
 mod simd {
     use crate::base::features::N_FEATURES;
 
@@ -227,12 +227,22 @@ mod simd {
     /// row-major with `cols` columns, `g` is `lead × cols`.
     pub fn rank_updates(rows: &[f64], cols: usize, lead: usize, g: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { rank_updates_avx2(rows, cols, lead, g) };
-            return;
+            use crate::base::simd::{Level, level};
+            // SAFETY (both arms): the CPU supports the features the functions are compiled for.
+            match level() {
+                Level::Avx512 => unsafe { return rank_updates_avx512(rows, cols, lead, g) },
+                Level::Avx2 => unsafe { return rank_updates_avx2(rows, cols, lead, g) },
+                Level::Portable => {}
+            }
         }
+        rank_updates_body(rows, cols, lead, g);
+    }
+
+    /// Twice the AVX2 path's width; the same operations in the same order (the same bits).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+    unsafe fn rank_updates_avx512(rows: &[f64], cols: usize, lead: usize, g: &mut [f64]) {
         rank_updates_body(rows, cols, lead, g);
     }
 
@@ -276,12 +286,22 @@ mod simd {
     /// `beta` is 29 × 29 and `f` is rows × 29, all row-major.
     pub fn subtract_products(z: &[f64], cols: usize, beta: &[f64], f: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { subtract_products_avx2(z, cols, beta, f) };
-            return;
+            use crate::base::simd::{Level, level};
+            // SAFETY (both arms): the CPU supports the features the functions are compiled for.
+            match level() {
+                Level::Avx512 => unsafe { return subtract_products_avx512(z, cols, beta, f) },
+                Level::Avx2 => unsafe { return subtract_products_avx2(z, cols, beta, f) },
+                Level::Portable => {}
+            }
         }
+        subtract_products_body(z, cols, beta, f);
+    }
+
+    /// Twice the AVX2 path's width; the same operations in the same order (the same bits).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+    unsafe fn subtract_products_avx512(z: &[f64], cols: usize, beta: &[f64], f: &mut [f64]) {
         subtract_products_body(z, cols, beta, f);
     }
 
