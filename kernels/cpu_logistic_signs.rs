@@ -202,8 +202,10 @@ fn signs_body<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: b
         *g = [0.0; LANES];
     }
     loss.fill(0.0);
-    // The chunk's residuals, their negatives, and a zero row for padding entries.
-    let mut res = [[0f32; LANES]; 2 * SIGN_CHUNK + 1];
+    // The chunk's residuals, their negatives, and a zero row for padding entries; sized for
+    // every u8 entry, so a list entry needs no bounds check (rows past the padding row are
+    // never named).
+    let mut res = [[0f32; LANES]; 256];
     for (chunk, r0) in (0..index.n_rows).step_by(SIGN_CHUNK).enumerate() {
         let rows = SIGN_CHUNK.min(index.n_rows - r0);
         let mut chunk_loss = [0f32; LANES];
@@ -272,7 +274,7 @@ fn signs_body<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: b
         for (k, out) in grad_rows.iter_mut().enumerate().take(N_FEATURES) {
             let i = chunk * N_FEATURES + k;
             let list = &index.col_row[index.col_start[i] as usize..index.col_start[i + 1] as usize];
-            let g = sum_rows::<FMA, W512>(list, |r| &res[r as usize % (2 * SIGN_CHUNK + 1)]);
+            let g = sum_rows::<FMA, W512>(list, |r| &res[r as usize]);
             for l in 0..LANES {
                 out[l] += g[l] as f64;
             }
@@ -301,11 +303,14 @@ fn sum_rows<'a, const AVX: bool, const W512: bool>(
     row: impl Fn(u8) -> &'a [f32; LANES],
 ) -> [f32; LANES] {
     let mut acc = [[0f32; LANES]; SIGN_UNROLL];
-    let (quads, _) = list.as_chunks::<SIGN_UNROLL>();
-    for q in quads {
-        for j in 0..SIGN_UNROLL {
-            add16::<AVX, W512>(&mut acc[j], row(q[j]));
-        }
+    let (pairs, _) = list.as_chunks::<SIGN_UNROLL>();
+    for pair in pairs {
+        // The pair's two entries from one 16-bit word in a general register: left to itself,
+        // LLVM loads them into a vector register and extracts each byte on the same port the
+        // 16-lane adds need.
+        let word = u16::from_le_bytes(*pair);
+        add16::<AVX, W512>(&mut acc[0], row((word & 0xff) as u8));
+        add16::<AVX, W512>(&mut acc[1], row((word >> 8) as u8));
     }
     let mut sum = [0f32; LANES];
     for l in 0..LANES {
