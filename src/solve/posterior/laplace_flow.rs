@@ -131,34 +131,6 @@ fn prior_flow_body(
     for k in 0..N_FEATURES {
         let (qk, pk_row) = (&mut q[k], &mut p[k]);
         let (im_row, m_row) = (&metric.inv_mass[k], &metric.mass[k]);
-        // Most steps cross no kink: when no lane of the row reaches zero within its step, each
-        // moves along one parabola, and the crossing branch (a division, a floor) is skipped.
-        // The test and the values are the full closed form's own expressions, so the bits are.
-        let mut all_stay = true;
-        for l in 0..LANES {
-            let (x, pk, im, m, t) = (qk[l], pk_row[l], im_row[l], m_row[l], step[l]);
-            let s = if x > 0.0 {
-                1.0
-            } else if x < 0.0 {
-                -1.0
-            } else {
-                0.0 // on the kink: the full form decides
-            };
-            let (b, inv_b) = (im * lambda, m * inv_lambda);
-            let (y, u) = (s * x, s * im * pk);
-            let t_zero = (u + (u * u + 2.0 * b * y).sqrt()) * inv_b;
-            all_stay &= s != 0.0 && t_zero >= t;
-        }
-        if all_stay {
-            for l in 0..LANES {
-                let (x, pk, im, t) = (qk[l], pk_row[l], im_row[l], step[l]);
-                let s = if x > 0.0 { 1.0 } else { -1.0 };
-                let (b, u) = (im * lambda, s * im * pk);
-                qk[l] = x + s * (u * t - 0.5 * b * t * t);
-                pk_row[l] = pk - s * lambda * t;
-            }
-            continue;
-        }
         for l in 0..LANES {
             let (x, pk, im, m, t) = (qk[l], pk_row[l], im_row[l], m_row[l], step[l]);
             let sx = if x > 0.0 { 1.0 } else { -1.0 };
