@@ -142,12 +142,18 @@ def test_errors_are_python_exceptions_with_the_cli_messages(data, tmp_path):
 
 def test_ctrl_c_interrupts_a_long_fit(data, tmp_path):
     ds = prefdissect.load(data)
+    # Python's own Ctrl-C handler, as an interactive session has it: a process started in the
+    # background by a script inherits SIGINT ignored, and Python then installs no handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     # SIGINT to ourselves once the fit is under way: KeyboardInterrupt, promptly.
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     t0 = time.time()
-    with pytest.raises(KeyboardInterrupt):
-        prefdissect.fit(ds, config="paper", backend="cpu")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            prefdissect.fit(ds, config="paper", backend="cpu")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.time() - t0 < 30
     # The engine is usable again afterwards.
     small = prefdissect.load(data, judges=["human"], groups=["Code"])
