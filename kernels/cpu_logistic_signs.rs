@@ -55,6 +55,8 @@ pub fn logistic_gradient_signs_at(
     assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
     assert!(w.len() == KPAD * LANES && grad.len() == KPAD * LANES);
     assert!(loss.as_ref().is_none_or(|l| l.len() == LANES));
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = level; // one code path off x86-64
     #[cfg(target_arch = "x86_64")]
     {
         use crate::base::simd::{Level, detected};
@@ -100,6 +102,8 @@ pub fn logistic_loss_signs_at(
 ) {
     assert!(c.len() == index.n_rows * LANES && cy.len() == c.len());
     assert!(w.len() == KPAD * LANES && loss.len() == LANES);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = level; // one code path off x86-64
     #[cfg(target_arch = "x86_64")]
     {
         use crate::base::simd::{Level, detected};

@@ -76,6 +76,8 @@ pub fn prior_flow_at(
     step: &[f64; LANES],
     lambda: f64,
 ) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = level; // one code path off x86-64
     #[cfg(target_arch = "x86_64")]
     {
         use crate::base::simd::{Level, detected};
