@@ -132,14 +132,38 @@ fn tables_from_a_fit_with_bootstrap_intervals() {
 fn malformed_weight_files_are_named() {
     let dir = common::temp_dir("analyze-bad");
     let path = dir.join("model_Advice_fitted_paras.jsonl");
+    let thirty = vec!["1.0"; 30].join(", ");
+    std::fs::write(
+        &path,
+        format!("{{\"model_name\": \"a\", \"parameters\": [{thirty}]}}\n"),
+    )
+    .unwrap();
+    let err = FittedWeights::read(&dir).unwrap_err();
+    assert!(matches!(err, Error::Field { line: 1, .. }), "{err}");
+    assert!(
+        err.to_string().contains("30 values, expected 1 to 29"),
+        "{err}"
+    );
+    // One fit has one property set: every line the same number of values.
+    std::fs::write(
+        &path,
+        "{\"model_name\": \"a\", \"parameters\": [1.0, 2.0, 3.0]}\n\
+         {\"model_name\": \"b\", \"parameters\": [1.0, 2.0]}\n",
+    )
+    .unwrap();
+    let err = FittedWeights::read(&dir).unwrap_err();
+    assert!(matches!(err, Error::Field { line: 2, .. }), "{err}");
+    assert!(err.to_string().contains("2 values, but"), "{err}");
+    assert!(err.to_string().contains("line 1 has 3"), "{err}");
+    // K values without a summary.json beside them are named p1 … pK.
     std::fs::write(
         &path,
         "{\"model_name\": \"a\", \"parameters\": [1.0, 2.0]}\n",
     )
     .unwrap();
-    let err = FittedWeights::read(&dir).unwrap_err();
-    assert!(matches!(err, Error::Field { line: 1, .. }), "{err}");
-    assert!(err.to_string().contains("2 values, expected 29"), "{err}");
+    let fw = FittedWeights::read(&dir).unwrap();
+    assert_eq!(fw.properties, ["p1", "p2"]);
+    assert_eq!(fw.get("Advice", "a").unwrap(), [1.0, 2.0]);
     std::fs::write(&path, "{\"model_name\": \"a\",\n").unwrap();
     let err = FittedWeights::read(&dir).unwrap_err();
     assert!(matches!(err, Error::Json { line: 1, .. }), "{err}");

@@ -426,9 +426,15 @@ fn bad_tables() -> Vec<(&'static str, String, Vec<&'static str>)> {
             vec!["group `g` has 1 usable samples"],
         ),
         (
-            "12 properties",
-            "groups,property:a,property:b,label:human\ng,1,0,A\n".into(),
-            vec!["2 properties", "fits the paper's 29"],
+            "30 properties",
+            format!(
+                "groups{},label:human\ng{},A\n",
+                (0..30)
+                    .map(|k| format!(",property:p{k}"))
+                    .collect::<String>(),
+                ",1".repeat(30)
+            ),
+            vec!["30 properties", "fits 1 to 29 properties"],
         ),
     ]
 }

@@ -278,6 +278,7 @@ impl Fit {
             groups: self.groups.clone(),
             judges: self.judges.clone(),
             weights,
+            properties: self.properties.clone(),
         }
     }
 }

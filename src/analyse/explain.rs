@@ -3,6 +3,7 @@
 //! them as CSV and the report draws one as a waterfall.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -47,6 +48,8 @@ pub struct Explanation {
     pub contribution: [f64; N_FEATURES],
     /// Shapley values; they sum to f(x) − 0.5.
     pub shap: [f64; N_FEATURES],
+    /// The K property names (slots past K are zero).
+    pub properties: Arc<[String]>,
 }
 
 impl Explanation {
@@ -68,6 +71,18 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<Explanation>> {
             groups: None,
         },
     )?;
+    if data.annotations.names != fw.properties {
+        return Err(Error::Setting {
+            name: "fit",
+            message: format!(
+                "the weights in {} are for the properties [{}], the data's are [{}]",
+                fw.dir.display(),
+                fw.properties.join(", "),
+                data.annotations.names.join(", ")
+            ),
+        });
+    }
+    let properties: Arc<[String]> = fw.properties.clone().into();
     let judges = req.judges.clone().unwrap_or_else(|| fw.judges.clone());
     for j in &judges {
         if !fw.judges.contains(j) {
@@ -88,14 +103,26 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<Explanation>> {
         Some(s) => vec![s],
         None => (0..n_samples).collect(),
     };
-    // The group explaining each sample.
+    // The group explaining each sample: its scenario group (the paper's groups), else the
+    // first of its groups, in name order, that the fit has weights for (a table's own groups).
+    let paper_groups = data
+        .groups
+        .iter()
+        .any(|g| SCENARIO_GROUPS.contains(&g.name.as_str()));
     let group_of = |s: usize| -> Option<String> {
         if let Some(g) = &req.group {
             return Some(g.clone());
         }
         data.groups
             .iter()
-            .find(|g| SCENARIO_GROUPS.contains(&g.name.as_str()) && g.samples.contains(&s))
+            .find(|g| {
+                let usable = if paper_groups {
+                    SCENARIO_GROUPS.contains(&g.name.as_str())
+                } else {
+                    fw.groups.contains(&g.name)
+                };
+                usable && g.samples.contains(&s)
+            })
             .map(|g| g.name.clone())
     };
     if let Some(g) = &req.group
@@ -112,7 +139,10 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<Explanation>> {
     {
         return Err(Error::Setting {
             name: "group",
-            message: format!("sample {s} is in no scenario group; name one with --group"),
+            message: format!(
+                "sample {s} is in no {} group; name one with --group",
+                if paper_groups { "scenario" } else { "fitted" }
+            ),
         });
     }
     let jobs: Vec<(usize, String, &String)> = samples
@@ -123,11 +153,19 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<Explanation>> {
     let out: Vec<Result<Option<Explanation>>> = jobs
         .par_iter()
         .map(|(s, g, j)| {
-            let Some(w) = fw.get(g, j) else {
+            let Some(w_k) = fw.get(g, j) else {
                 return Ok(None);
             };
-            let x: [f64; N_FEATURES] =
-                std::array::from_fn(|k| data.annotations.values[[*s, k]] as f64);
+            let w: [f64; N_FEATURES] = std::array::from_fn(|k| w_k.get(k).copied().unwrap_or(0.0));
+            let w = &w;
+            let k_used = properties.len();
+            let x: [f64; N_FEATURES] = std::array::from_fn(|k| {
+                if k < k_used {
+                    data.annotations.values[[*s, k]] as f64
+                } else {
+                    0.0
+                }
+            });
             let shap = shapley(w, &x).ok_or_else(|| Error::Setting {
                 name: "sample",
                 message: format!(
@@ -145,6 +183,7 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<Explanation>> {
                 x,
                 contribution: std::array::from_fn(|k| w[k] * x[k]),
                 shap,
+                properties: properties.clone(),
             }))
         })
         .collect();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::base::error::{Error, Result};
-use crate::base::features::N_FEATURES;
+use crate::base::features::{FEATURE_NAMES, N_FEATURES};
 
 /// Directory (inside the output) of the authors'-format files.
 pub const FITTED_PARAS_DIR: &str = "fitted_paras_comparison";
@@ -26,8 +26,11 @@ pub struct FittedWeights {
     pub groups: Vec<String>,
     /// Judges, in order of first appearance.
     pub judges: Vec<String>,
-    /// `(group, judge)` → weights.
+    /// `(group, judge)` → weights (the first K slots; the rest are zero).
     pub weights: BTreeMap<(String, String), [f64; N_FEATURES]>,
+    /// The K property names: the fit's `summary.json` `properties` beside the directory, else
+    /// the paper's 29 when the files hold 29 values, else `p1` … `pK`.
+    pub properties: Vec<String>,
 }
 
 impl FittedWeights {
@@ -64,14 +67,31 @@ impl FittedWeights {
             groups: Vec::new(),
             judges: Vec::new(),
             weights: BTreeMap::new(),
+            properties: Vec::new(),
         };
+        let mut k_seen: Option<(usize, PathBuf, usize)> = None;
         for (group, path) in files {
             let text = crate::base::text::read_text(&path)?;
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let (judge, w) = parse_line(&path, i + 1, line)?;
+                let (judge, w, k) = parse_line(&path, i + 1, line)?;
+                match &k_seen {
+                    Some((k0, p0, l0)) if *k0 != k => {
+                        return Err(Error::Field {
+                            path: path.clone(),
+                            line: i + 1,
+                            field: "parameters".into(),
+                            message: format!(
+                                "{k} values, but {} line {l0} has {k0}: one fit has one property set",
+                                p0.display()
+                            ),
+                        });
+                    }
+                    Some(_) => {}
+                    None => k_seen = Some((k, path.clone(), i + 1)),
+                }
                 if !out.judges.contains(&judge) {
                     out.judges.push(judge.clone());
                 }
@@ -98,16 +118,52 @@ impl FittedWeights {
                 message: "the files hold no judges' weights".into(),
             });
         }
+        let k = k_seen.map_or(0, |(k, _, _)| k);
+        out.properties = property_names(&dir, k);
         Ok(out)
     }
 
-    /// Weights of (group, judge), if fitted.
-    pub fn get(&self, group: &str, judge: &str) -> Option<&[f64; N_FEATURES]> {
-        self.weights.get(&(group.to_string(), judge.to_string()))
+    /// The number of properties K.
+    pub fn k(&self) -> usize {
+        self.properties.len()
+    }
+
+    /// Weights of (group, judge), K long, if fitted.
+    pub fn get(&self, group: &str, judge: &str) -> Option<&[f64]> {
+        let k = self.k();
+        self.weights
+            .get(&(group.to_string(), judge.to_string()))
+            .map(|w| &w[..k])
     }
 }
 
-fn parse_line(path: &Path, line: usize, text: &str) -> Result<(String, [f64; N_FEATURES])> {
+/// The names of `k` properties of the weights in `dir`: from the fit's `summary.json` (in `dir`'s
+/// parent for a fit output, or in `dir`), else the paper's when k = 29, else `p1` … `pk`.
+fn property_names(dir: &Path, k: usize) -> Vec<String> {
+    let from_summary = [dir.join("summary.json")]
+        .into_iter()
+        .chain(dir.parent().map(|p| p.join("summary.json")))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| serde_json::from_str::<Value>(&t).ok())
+        .filter_map(|v| {
+            v["properties"].as_array().map(|a| {
+                a.iter()
+                    .map(|n| n.as_str().map(str::to_string))
+                    .collect::<Option<Vec<String>>>()
+            })
+        })
+        .flatten()
+        .find(|names| names.len() == k);
+    from_summary.unwrap_or_else(|| {
+        if k == N_FEATURES {
+            FEATURE_NAMES.iter().map(|s| s.to_string()).collect()
+        } else {
+            (1..=k).map(|i| format!("p{i}")).collect()
+        }
+    })
+}
+
+fn parse_line(path: &Path, line: usize, text: &str) -> Result<(String, [f64; N_FEATURES], usize)> {
     let v: Value = serde_json::from_str(text).map_err(|e| Error::Json {
         path: path.to_owned(),
         line,
@@ -126,10 +182,13 @@ fn parse_line(path: &Path, line: usize, text: &str) -> Result<(String, [f64; N_F
     let params = v["parameters"]
         .as_array()
         .ok_or_else(|| field("parameters", "missing or not a list".into()))?;
-    if params.len() != N_FEATURES {
+    if params.is_empty() || params.len() > N_FEATURES {
         return Err(field(
             "parameters",
-            format!("{} values, expected {N_FEATURES}", params.len()),
+            format!(
+                "{} values, expected 1 to {N_FEATURES} (one per property)",
+                params.len()
+            ),
         ));
     }
     let mut w = [0f64; N_FEATURES];
@@ -139,5 +198,5 @@ fn parse_line(path: &Path, line: usize, text: &str) -> Result<(String, [f64; N_F
             .filter(|v| v.is_finite())
             .ok_or_else(|| field("parameters", format!("value #{k} is not a finite number")))?;
     }
-    Ok((judge, w))
+    Ok((judge, w, params.len()))
 }

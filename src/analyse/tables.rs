@@ -3,7 +3,7 @@
 
 use super::fitted::FittedWeights;
 use super::{mean_similarity, pearson, probability_of_preferred, top_bottom};
-use crate::base::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
+use crate::base::features::{QUERY_GROUPS, SCENARIO_GROUPS};
 
 /// The group label of a mean over the scenario groups.
 pub const SCENARIO_MEAN: &str = "scenarios";
@@ -24,8 +24,14 @@ pub struct Probability {
     pub probability: f64,
 }
 
-/// The scenario groups present in `fw`, in the paper's order.
-pub fn scenarios(fw: &FittedWeights) -> Vec<&'static str> {
+/// The groups a "scenario mean" averages over: the paper's scenario groups present in `fw`, in
+/// the paper's order; for weights fitted on a table's own groups (none of the paper's 16),
+/// every group, in name order.
+pub fn scenarios(fw: &FittedWeights) -> Vec<&str> {
+    let paper = |g: &str| SCENARIO_GROUPS.contains(&g) || QUERY_GROUPS.contains(&g);
+    if !fw.groups.iter().any(|g| paper(g)) {
+        return fw.groups.iter().map(String::as_str).collect();
+    }
     SCENARIO_GROUPS
         .iter()
         .copied()
@@ -40,7 +46,7 @@ pub fn probabilities(fw: &FittedWeights) -> Vec<Probability> {
     for group in &fw.groups {
         for judge in &fw.judges {
             if let Some(w) = fw.get(group, judge) {
-                for k in 0..N_FEATURES {
+                for k in 0..w.len() {
                     out.push(Probability {
                         judge: judge.clone(),
                         group: group.clone(),
@@ -54,12 +60,12 @@ pub fn probabilities(fw: &FittedWeights) -> Vec<Probability> {
     }
     let scen = scenarios(fw);
     for judge in &fw.judges {
-        let ws: Vec<&[f64; N_FEATURES]> = scen.iter().filter_map(|g| fw.get(g, judge)).collect();
+        let ws: Vec<&[f64]> = scen.iter().filter_map(|g| fw.get(g, judge)).collect();
         if ws.is_empty() || ws.len() != scen.len() {
             continue;
         }
         let n = ws.len() as f64;
-        for k in 0..N_FEATURES {
+        for k in 0..fw.k() {
             out.push(Probability {
                 judge: judge.clone(),
                 group: SCENARIO_MEAN.into(),
@@ -92,16 +98,18 @@ pub fn similarity(fw: &FittedWeights, a: &str, b: &str) -> f64 {
 }
 
 /// The k most and k least preferred properties of each judge in each group (and the scenario
-/// mean): `(judge, group, direction, rank, feature, probability)`.
-pub fn top_bottom_k(
+/// mean): `(judge, group, direction, rank, property, probability)`; `names` are the K
+/// property names (each judge and group lists K probabilities in a row).
+pub fn top_bottom_k<'a>(
     probs: &[Probability],
     k: usize,
-) -> Vec<(String, String, &'static str, usize, &'static str, f64)> {
+    names: &'a [String],
+) -> Vec<(String, String, &'static str, usize, &'a str, f64)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < probs.len() {
         let (judge, group) = (&probs[i].judge, &probs[i].group);
-        let block = &probs[i..(i + N_FEATURES).min(probs.len())];
+        let block = &probs[i..(i + names.len()).min(probs.len())];
         let values: Vec<f64> = block.iter().map(|p| p.probability).collect();
         let (top, bottom) = top_bottom(&values, k);
         for (direction, list) in [("most", top), ("least", bottom)] {
@@ -111,12 +119,12 @@ pub fn top_bottom_k(
                     group.clone(),
                     direction,
                     rank + 1,
-                    FEATURE_NAMES[block[f].feature],
+                    names[block[f].feature].as_str(),
                     block[f].probability,
                 ));
             }
         }
-        i += N_FEATURES;
+        i += names.len();
     }
     out
 }

@@ -130,7 +130,7 @@ pub enum Error {
         column: String,
         message: String,
     },
-    /// A property set this build's engine does not fit yet (it fits the paper's 29).
+    /// A property set this build's engine does not fit yet (it fits 1 to 29 properties).
     #[error("{path}: {message}")]
     PropertySet { path: PathBuf, message: String },
 

@@ -10,8 +10,11 @@ use crate::base::features::N_FEATURES;
 pub struct DerivedLayout {
     /// Judges.
     pub judges: usize,
-    /// Indices of the selected groups that are scenario groups (the paper averages over these).
+    /// Indices of the selected groups that are scenario groups (the paper averages over these;
+    /// a table's own groups, none of the paper's: all of them).
     pub scenarios: Vec<usize>,
+    /// The properties K (the first K of each model's weight slots).
+    pub k: usize,
 }
 
 impl DerivedLayout {
@@ -26,13 +29,13 @@ impl DerivedLayout {
         out
     }
 
-    /// Length of one replicate's derived vector: J × 29 scenario means of the probability of
+    /// Length of one replicate's derived vector: J × K scenario means of the probability of
     /// preferred, then one similarity per pair. Empty without a scenario group.
     pub fn len(&self) -> usize {
         if self.scenarios.is_empty() {
             return 0;
         }
-        self.judges * N_FEATURES + self.judges * (self.judges - 1) / 2
+        self.judges * self.k + self.judges * (self.judges - 1) / 2
     }
 
     /// Whether there is nothing derived (no scenario group selected).
@@ -49,7 +52,7 @@ impl DerivedLayout {
         }
         let j = self.judges;
         for judge in 0..j {
-            for k in 0..N_FEATURES {
+            for k in 0..self.k {
                 let sum: f64 = self
                     .scenarios
                     .iter()
@@ -66,10 +69,10 @@ impl DerivedLayout {
             .iter()
             .flat_map(|&g| (0..j).map(move |judge| (g, judge)))
             .map(|(g, judge)| {
-                let v = w(g * j + judge);
-                let mean = v.iter().map(|&x| x as f64).sum::<f64>() / N_FEATURES as f64;
+                let v = &w(g * j + judge)[..self.k];
+                let mean = v.iter().map(|&x| x as f64).sum::<f64>() / self.k as f64;
                 let mut z = [0f64; N_FEATURES];
-                for k in 0..N_FEATURES {
+                for k in 0..self.k {
                     z[k] = v[k] as f64 - mean;
                 }
                 let norm = z.iter().map(|x| x * x).sum::<f64>().sqrt();

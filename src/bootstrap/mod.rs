@@ -29,7 +29,7 @@ pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
 
 use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
-use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::features::{N_FEATURES, QUERY_GROUPS, SCENARIO_GROUPS};
 use crate::base::lock::OutLock;
 use crate::design::{GroupDesign, RowWeights, job_fingerprint};
 use crate::load::{Dataset, Selection};
@@ -130,11 +130,18 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let lock = OutLock::acquire(&req.out)?;
     let (nj, ng) = (data.judges.len(), groups.len());
     let models = nj * ng;
+    let paper_group = |g: &GroupDesign| {
+        SCENARIO_GROUPS.contains(&g.name.as_str()) || QUERY_GROUPS.contains(&g.name.as_str())
+    };
     let layout = DerivedLayout {
         judges: nj,
         scenarios: (0..ng)
-            .filter(|&g| SCENARIO_GROUPS.contains(&groups[g].name.as_str()))
+            .filter(|&g| {
+                SCENARIO_GROUPS.contains(&groups[g].name.as_str())
+                    || !groups.iter().any(paper_group)
+            })
             .collect(),
+        k: data.annotations.names.len(),
     };
     let run_settings = settings_json(&settings, p);
     let print = job_fingerprint(&data, &groups, &run_settings);
@@ -388,6 +395,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         },
         "judges": data.judges.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(),
         "groups": groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        "properties": data.annotations.names,
         "scenario_groups_averaged": layout.scenarios.iter()
             .map(|&g| groups[g].name.as_str()).collect::<Vec<_>>(),
         "counts": {

@@ -7,7 +7,7 @@ use super::ValidBootstrapParams;
 use super::derived::DerivedLayout;
 use super::intervals::{summarise, summarise_monotone};
 use super::output::Row;
-use crate::base::features::{FEATURE_NAMES, N_FEATURES};
+use crate::base::features::N_FEATURES;
 use crate::design::GroupDesign;
 use crate::load::Dataset;
 
@@ -26,6 +26,8 @@ pub(super) fn summarise_all(
     let models = point.len();
     let stride = models * N_FEATURES;
     let r_total = reps.len() / stride;
+    let names = &data.annotations.names;
+    let k_used = names.len();
     let jg = p.jackknife_groups();
     let level = p.level();
     let prob = crate::analyse::probability_of_preferred;
@@ -49,12 +51,15 @@ pub(super) fn summarise_all(
             for (c, col) in values.iter_mut().enumerate() {
                 let mk = t * TILE + c;
                 let (m, k) = (mk / N_FEATURES, mk % N_FEATURES);
+                if k >= k_used {
+                    continue; // a zero column's slot: never shown
+                }
                 let row = |quantity, interval| Row {
                     quantity,
                     judge: data.judges[m % nj].name.clone(),
                     judge_b: String::new(),
                     group: groups[m / nj].name.clone(),
-                    feature: FEATURE_NAMES[k].to_string(),
+                    feature: names[k].clone(),
                     interval,
                 };
                 let jk: Option<Vec<f64>> =
@@ -115,17 +120,17 @@ pub(super) fn summarise_all(
             let values: Vec<f64> = derived.iter().map(|v| v[d]).collect();
             let jk: Option<Vec<f64>> = jack_d.as_ref().map(|j| j.iter().map(|v| v[d]).collect());
             let interval = summarise(point_d[d], &values, level, jk.as_deref());
-            if d < nj * N_FEATURES {
+            if d < nj * k_used {
                 Row {
                     quantity: "probability_scenario_mean",
-                    judge: data.judges[d / N_FEATURES].name.clone(),
+                    judge: data.judges[d / k_used].name.clone(),
                     judge_b: String::new(),
                     group: "scenarios".into(),
-                    feature: FEATURE_NAMES[d % N_FEATURES].to_string(),
+                    feature: names[d % k_used].clone(),
                     interval,
                 }
             } else {
-                let (a, b) = pairs[d - nj * N_FEATURES];
+                let (a, b) = pairs[d - nj * k_used];
                 Row {
                     quantity: "similarity_scenario_mean",
                     judge: data.judges[a].name.clone(),

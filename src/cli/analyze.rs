@@ -14,7 +14,6 @@ use crate::analyse::tables::{
 };
 use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
-use crate::base::features::FEATURE_NAMES;
 use crate::report::{csv_field, csv_number};
 
 /// Everything an `analyze` run needs.
@@ -135,7 +134,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
             ("weight", p.weight)
         };
         return Err(Error::NonFinite {
-            fit: format!("{} / {} / {}", p.judge, p.group, FEATURE_NAMES[p.feature]),
+            fit: format!("{} / {} / {}", p.judge, p.group, fw.properties[p.feature]),
             field,
             value,
         });
@@ -147,7 +146,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
         } else {
             "probability"
         };
-        let feature = FEATURE_NAMES[p.feature];
+        let feature = fw.properties[p.feature].as_str();
         text.push_str(&format!(
             "{},{},{},{},{}{}\n",
             csv_field(&p.judge),
@@ -205,7 +204,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeOutcome> {
     files.push(("similarity.csv".into(), text));
 
     let mut text = String::from("judge,group,direction,rank,feature,probability\n");
-    for (judge, group, direction, rank, feature, p) in top_bottom_k(&probs, req.k) {
+    for (judge, group, direction, rank, feature, p) in top_bottom_k(&probs, req.k, &fw.properties) {
         text.push_str(&format!(
             "{},{},{direction},{rank},{},{}\n",
             csv_field(&judge),

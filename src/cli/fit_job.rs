@@ -260,7 +260,7 @@ pub(crate) fn solve_loaded(
         let entries: Vec<_> = averaged.iter().filter(|e| e.group == gi).collect();
         files.push((
             format!("{FITTED_PARAS_DIR}/{}", report::fitted_paras_file(&g.name)),
-            report::render_fitted_paras(&entries, &judge_names),
+            report::render_fitted_paras(&entries, &judge_names, design.k()),
         ));
     }
     let held = held_out(&design, &data, &weights);
@@ -276,7 +276,7 @@ pub(crate) fn solve_loaded(
                 "n_train": f.n_train,
             });
             let extra = match &solution {
-                Solution::Map(s) => report::map_fit_json(&s.fits[i]),
+                Solution::Map(s) => report::map_fit_json(&s.fits[i], design.k()),
                 Solution::Posterior(s) => report::posterior_fit_json(&s.fits[i]),
             };
             line.as_object_mut()
@@ -383,7 +383,7 @@ pub(crate) fn solve_loaded(
                     "max_rhat": s.fits.iter().map(|f| f.max_rhat()).fold(f64::NAN, f64::max),
                     "min_ess": s.fits.iter().map(|f| f.min_ess()).fold(f64::NAN, f64::min),
                     "max_mcse": s.fits.iter()
-                        .flat_map(|f| f.mcse.iter().copied())
+                        .flat_map(|f| f.mcse[..f.k].iter().copied())
                         .fold(f64::NAN, f64::max),
                 }),
                 serde_json::to_value(&s.timings).expect("json"),
@@ -419,6 +419,9 @@ pub(crate) fn solve_loaded(
         // What this run wrote: files of other groups in OUT are from earlier runs.
         "judges": judge_names,
         "groups": design.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        // The property names, feature order: `analyze`, `report` and `manipulate` read them
+        // here (the authors' `fitted_paras` files carry only the numbers).
+        "properties": design.properties,
         "counts": counts_json,
         "warnings": warnings,
         // Each fold's model predicting its left-out rows, pooled over the scenario groups.
@@ -475,12 +478,13 @@ fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
 /// that is not. (Diagnostics such as R-hat may be undefined and are written as `null`.)
 pub fn check_finite(design: &BatchDesign, judges: &[String], solution: &Solution) -> Result<()> {
     for (i, f) in design.fits.iter().enumerate() {
+        let k = design.k();
         let fields: Vec<(&'static str, &[f64])> = match solution {
-            Solution::Map(s) => vec![("weights", &s.fits[i].weights[..])],
+            Solution::Map(s) => vec![("weights", &s.fits[i].weights[..k])],
             Solution::Posterior(s) => vec![
-                ("mean", &s.fits[i].mean[..]),
-                ("sd", &s.fits[i].sd[..]),
-                ("mcse", &s.fits[i].mcse[..]),
+                ("mean", &s.fits[i].mean[..k]),
+                ("sd", &s.fits[i].sd[..k]),
+                ("mcse", &s.fits[i].mcse[..k]),
             ],
         };
         for (field, values) in fields {

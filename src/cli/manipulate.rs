@@ -26,9 +26,9 @@ pub enum Manipulate {
         /// Use this group's weights [default: the mean over the scenario groups].
         #[arg(long)]
         group: Option<String>,
-        /// Properties per direction.
-        #[arg(long, default_value_t = 3)]
-        k: usize,
+        /// Properties per direction [default: 3, or half the properties when fewer than 6].
+        #[arg(long)]
+        k: Option<usize>,
         /// Write the JSON here instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -82,6 +82,7 @@ impl Manipulate {
                 out,
             } => {
                 let fw = FittedWeights::read(&fit)?;
+                let k = k.unwrap_or_else(|| (fw.k() / 2).clamp(1, 3));
                 let p = prompts::prompts(&fw, &judge, group.as_deref(), k)?;
                 let text = serde_json::to_string_pretty(&p).expect("json") + "\n";
                 match out {

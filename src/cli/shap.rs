@@ -8,7 +8,6 @@ use clap::Args;
 use crate::analyse::explain::{ExplainRequest, Explanation};
 use crate::base::atomic::write_atomic;
 use crate::base::error::Result;
-use crate::base::features::{FEATURE_NAMES, N_FEATURES};
 use crate::report::csv_field;
 
 /// Everything a `shap` run needs.
@@ -22,7 +21,8 @@ pub struct ShapRequest {
     pub judges: Option<Vec<String>>,
     /// One sample (0-based line of `resolved.jsonl`); default all.
     pub sample: Option<usize>,
-    /// The group whose model explains the sample; default the sample's scenario group.
+    /// The group whose model explains the sample; default the sample's scenario group (a
+    /// table's own groups: the first of the sample's groups the fit has weights for).
     pub group: Option<String>,
     /// Output CSV.
     pub out: PathBuf,
@@ -49,7 +49,7 @@ pub fn explain(req: &ShapRequest) -> Result<Vec<Explanation>> {
             Some(id) => format!("{},{}", e.sample, csv_field(id)),
             None => e.sample.to_string(),
         };
-        for k in 0..N_FEATURES {
+        for k in 0..e.properties.len() {
             if e.x[k] != 0.0 {
                 text.push_str(&format!(
                     "{},{},{},{},{},{},{},{}\n",
@@ -57,7 +57,7 @@ pub fn explain(req: &ShapRequest) -> Result<Vec<Explanation>> {
                     csv_field(&e.judge),
                     csv_field(&e.group),
                     e.f_x,
-                    csv_field(FEATURE_NAMES[k]),
+                    csv_field(&e.properties[k]),
                     e.x[k],
                     e.contribution[k],
                     e.shap[k]
@@ -84,7 +84,8 @@ pub struct ShapArgs {
     /// One sample (0-based line of resolved.jsonl); default all.
     #[arg(long)]
     pub sample: Option<usize>,
-    /// The group whose model explains the samples; default each sample's scenario group.
+    /// The group whose model explains the samples; default each sample's scenario group (a
+    /// table's own groups: the first of the sample's groups the fit has weights for).
     #[arg(long)]
     pub group: Option<String>,
     /// Output CSV [default: FIT/shap.csv].
@@ -125,9 +126,7 @@ impl ShapArgs {
             for k in order {
                 println!(
                     "  {:<26} x = {:+} shap {:+.4}",
-                    crate::base::features::FEATURE_NAMES[k],
-                    one.x[k],
-                    one.shap[k]
+                    one.properties[k], one.x[k], one.shap[k]
                 );
             }
         }

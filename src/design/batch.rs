@@ -1,7 +1,7 @@
 //! The batched problem: groups (shared X), fits (judge × group × fold) and lane blocks.
 
 use crate::base::error::{Error, Result};
-use crate::base::features::{FEATURE_NAMES, N_FEATURES};
+use crate::base::features::N_FEATURES;
 use crate::load::{Dataset, Judge};
 
 use super::folds::held_out_masks;
@@ -82,7 +82,7 @@ impl GroupDesign {
             let n_padded = samples.len().div_ceil(ROW_TILE) * ROW_TILE;
             let mut x = vec![0f32; n_padded * KPAD];
             for (r, &s) in samples.iter().enumerate() {
-                for k in 0..N_FEATURES {
+                for k in 0..ann.names.len() {
                     x[r * KPAD + k] = ann.values[[s, k]];
                 }
             }
@@ -178,6 +178,10 @@ pub struct BatchDesign {
     pub blocks: Vec<Block>,
     /// Folds per (judge, group); 1 = whole group.
     pub folds: usize,
+    /// The K property names, feature order. The engine works in [`N_FEATURES`] slots; a set of
+    /// K < 29 properties takes the first K and leaves the rest zero columns, whose weights the
+    /// prior alone decides (0 for MAP) and no output shows.
+    pub properties: Vec<String>,
 }
 
 impl BatchDesign {
@@ -241,6 +245,7 @@ impl BatchDesign {
             row_weights,
             blocks,
             folds,
+            properties: data.annotations.names.clone(),
         })
     }
 
@@ -316,6 +321,7 @@ impl BatchDesign {
             row_weights,
             blocks,
             folds: 1,
+            properties: data.annotations.names.clone(),
         }
     }
 
@@ -356,6 +362,11 @@ impl BatchDesign {
         Ok(blocks)
     }
 
+    /// The number of properties K (the first K of the engine's slots).
+    pub fn k(&self) -> usize {
+        self.properties.len()
+    }
+
     /// Useful multiply-adds of one gradient evaluation of every fit (for GFLOP/s figures):
     /// 2 × 29 per (training row, fit) for the logits and as many for Xᵀr.
     pub fn gradient_flops(&self) -> f64 {
@@ -364,28 +375,18 @@ impl BatchDesign {
     }
 }
 
-/// The engine fits the paper's 29 properties in the paper's order; a table with another set
-/// is refused before any work, naming the first difference.
+/// The engine fits up to [`N_FEATURES`] properties (any names, any order): a set of K < 29 takes
+/// the first K of its slots. A wider set is refused before any work.
 fn check_property_set(data: &Dataset) -> Result<()> {
-    let names = &data.annotations.names;
-    let message = if names.len() != N_FEATURES {
-        format!(
-            "{} properties; this build's engine fits the paper's {N_FEATURES}, named and ordered as `prefdissect convert` writes them",
-            names.len()
-        )
-    } else if let Some(k) = (0..N_FEATURES).find(|&k| names[k] != FEATURE_NAMES[k]) {
-        format!(
-            "property {} is `{}`; this build's engine fits the paper's {N_FEATURES} properties in their order, and that one is `{}`",
-            k + 1,
-            names[k],
-            FEATURE_NAMES[k]
-        )
-    } else {
+    let k = data.annotations.names.len();
+    if (1..=N_FEATURES).contains(&k) {
         return Ok(());
-    };
+    }
     Err(Error::PropertySet {
         path: data.source.clone(),
-        message,
+        message: format!(
+            "{k} properties; this build's engine fits 1 to {N_FEATURES} properties (wider sets are issue 17's next step)"
+        ),
     })
 }
 

@@ -25,6 +25,14 @@ pub fn job_fingerprint(data: &Dataset, groups: &[GroupDesign], settings: &Value)
             };
         }
     }
+    // A property set other than 29 wide hashes its names too (a zero column is otherwise
+    // invisible in X); the paper's width keeps the fingerprints of earlier checkpoints.
+    let names = &data.annotations.names;
+    if names.len() != crate::base::features::N_FEATURES {
+        for n in names {
+            h = fnv(fnv(h, b"property"), n.as_bytes());
+        }
+    }
     for j in &data.judges {
         h = fnv(h, j.name.as_bytes());
         let bits: Vec<u8> = j.prefers_a.iter().map(|&a| a as u8).collect();

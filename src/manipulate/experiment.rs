@@ -26,6 +26,18 @@ pub type JudgeModel = (String, [f64; N_FEATURES]);
 
 /// Judges' weights from fitted files: `group`'s, or the mean over the scenario groups present.
 pub fn judge_models(fw: &FittedWeights, group: Option<&str>) -> Result<Vec<JudgeModel>> {
+    // The simulated candidates are described by the paper's properties.
+    if fw.k() != N_FEATURES {
+        return Err(Error::Setting {
+            name: "fit",
+            message: format!(
+                "the weights in {} are for {} properties; the simulated experiment's candidates \
+                 have the paper's {N_FEATURES}",
+                fw.dir.display(),
+                fw.k()
+            ),
+        });
+    }
     let groups: Vec<&str> = match group {
         Some(g) => {
             if !fw.groups.iter().any(|h| h == g) {
@@ -53,7 +65,7 @@ pub fn judge_models(fw: &FittedWeights, group: Option<&str>) -> Result<Vec<Judge
         .judges
         .iter()
         .filter_map(|j| {
-            let ws: Vec<&[f64; N_FEATURES]> = groups.iter().filter_map(|g| fw.get(g, j)).collect();
+            let ws: Vec<&[f64]> = groups.iter().filter_map(|g| fw.get(g, j)).collect();
             (!ws.is_empty()).then(|| {
                 let w =
                     std::array::from_fn(|k| ws.iter().map(|w| w[k]).sum::<f64>() / ws.len() as f64);

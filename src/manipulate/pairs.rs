@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::analyse::fitted::FittedWeights;
 use crate::base::error::{Error, Result};
-use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::features::SCENARIO_GROUPS;
 use crate::base::logistic::sigmoid;
 use crate::load::Dataset;
 
@@ -71,6 +71,17 @@ pub fn label_pairs(
     direction: Direction,
 ) -> Result<(Vec<Pair>, usize)> {
     check_margin(margin)?;
+    if data.annotations.names != fw.properties {
+        return Err(Error::Setting {
+            name: "fit",
+            message: format!(
+                "the weights in {} are for the properties [{}], the data's are [{}]",
+                fw.dir.display(),
+                fw.properties.join(", "),
+                data.annotations.names.join(", ")
+            ),
+        });
+    }
     if !fw.judges.iter().any(|j| j == judge) {
         return Err(Error::Setting {
             name: "judge",
@@ -90,7 +101,11 @@ pub fn label_pairs(
             }
             group_of.iter_mut().for_each(|v| *v = Some(g));
         }
-        None => {
+        None if data
+            .groups
+            .iter()
+            .any(|g| SCENARIO_GROUPS.contains(&g.name.as_str())) =>
+        {
             for grp in data
                 .groups
                 .iter()
@@ -98,6 +113,15 @@ pub fn label_pairs(
             {
                 for &s in &grp.samples {
                     group_of[s] = Some(grp.name.as_str());
+                }
+            }
+        }
+        // A table's own groups: each pair by the first of its groups (name order) the fit has
+        // weights for.
+        None => {
+            for grp in data.groups.iter().filter(|g| fw.groups.contains(&g.name)) {
+                for &s in &grp.samples {
+                    group_of[s].get_or_insert(grp.name.as_str());
                 }
             }
         }
@@ -109,7 +133,7 @@ pub fn label_pairs(
         let Some(g) = g else { continue };
         let Some(w) = fw.get(g, judge) else { continue };
         labelled += 1;
-        let z: f64 = (0..N_FEATURES)
+        let z: f64 = (0..w.len())
             .map(|k| w[k] * data.annotations.values[[s, k]] as f64)
             .sum();
         let p = sigmoid(z);

@@ -47,7 +47,7 @@ pub const PROPERTY_REQUESTS: [&str; N_FEATURES] = [
 #[derive(Clone, Debug, Serialize)]
 pub struct PromptProperty {
     /// Short name.
-    pub property: &'static str,
+    pub property: String,
     /// The judge's probability of preferred for it.
     pub probability: f64,
 }
@@ -76,8 +76,19 @@ pub struct Prompts {
     pub against: DirectedPrompt,
 }
 
-fn message(props: &[usize]) -> String {
-    let asks: Vec<&str> = props.iter().map(|&k| PROPERTY_REQUESTS[k]).collect();
+/// What a response shows when it has property `k` of `names`: the paper's request for the
+/// paper's properties, else the property named as the table names it.
+fn request(names: &[String], k: usize) -> String {
+    let paper = names.len() == N_FEATURES && names.iter().zip(FEATURE_NAMES).all(|(a, b)| a == b);
+    if paper {
+        PROPERTY_REQUESTS[k].to_string()
+    } else {
+        format!("shows the property \"{}\"", names[k])
+    }
+}
+
+fn message(names: &[String], props: &[usize]) -> String {
+    let asks: Vec<String> = props.iter().map(|&k| request(names, k)).collect();
     let list = match asks.as_slice() {
         [] => String::new(),
         [one] => one.to_string(),
@@ -105,13 +116,17 @@ pub fn prompts(fw: &FittedWeights, judge: &str, group: Option<&str>, k: usize) -
             known: fw.groups.join(", "),
         });
     }
-    if k == 0 || k > N_FEATURES / 2 {
+    let most = (fw.k() / 2).max(1);
+    if k == 0 || k > most {
         return Err(Error::Setting {
             name: "k",
-            message: format!("must be between 1 and {}, got {k}", N_FEATURES / 2),
+            message: format!(
+                "must be between 1 and {most} (half the {} properties), got {k}",
+                fw.k()
+            ),
         });
     }
-    let mut p = [f64::NAN; N_FEATURES];
+    let mut p = vec![f64::NAN; fw.k()];
     for q in probabilities(fw)
         .iter()
         .filter(|q| q.judge == judge && q.group == group)
@@ -126,11 +141,11 @@ pub fn prompts(fw: &FittedWeights, judge: &str, group: Option<&str>, k: usize) -
     }
     let (top, bottom) = top_bottom(&p, k);
     let directed = |props: Vec<usize>| DirectedPrompt {
-        system_message: message(&props),
+        system_message: message(&fw.properties, &props),
         properties: props
             .iter()
             .map(|&f| PromptProperty {
-                property: FEATURE_NAMES[f],
+                property: fw.properties[f].clone(),
                 probability: p[f],
             })
             .collect(),

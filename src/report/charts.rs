@@ -4,7 +4,6 @@
 use plotters::prelude::*;
 
 use crate::analyse::explain::Explanation;
-use crate::base::features::{FEATURE_NAMES, N_FEATURES};
 
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -25,11 +24,12 @@ fn label_at(v: f64, labels: &[String]) -> String {
 }
 
 /// Probability of preferred per property for a few judges (grouped horizontal bars from the 50%
-/// line): `series` is (judge, 29 probabilities).
-pub fn dissection_chart(series: &[(String, [f64; N_FEATURES])]) -> String {
+/// line): `series` is (judge, K probabilities), `names` the K property names.
+pub fn dissection_chart(series: &[(String, Vec<f64>)], names: &[String]) -> String {
+    let k_used = names.len();
     let mut svg = String::new();
     let per_row = 6 * series.len().max(1) as u32 + 8;
-    let height = 130 + N_FEATURES as u32 * per_row;
+    let height = 130 + k_used as u32 * per_row;
     {
         let root = SVGBackend::with_string(&mut svg, (900, height)).into_drawing_area();
         let _ = root.fill(&WHITE);
@@ -37,9 +37,7 @@ pub fn dissection_chart(series: &[(String, [f64; N_FEATURES])]) -> String {
         let lo = all.clone().fold(50f64, f64::min).floor() - 2.0;
         let hi = all.fold(50f64, f64::max).ceil() + 2.0;
         // Row r (top to bottom: feature 0 first) sits at y = 28 − r.
-        let labels: Vec<String> = (0..N_FEATURES)
-            .map(|y| FEATURE_NAMES[N_FEATURES - 1 - y].to_string())
-            .collect();
+        let labels: Vec<String> = (0..k_used).map(|y| names[k_used - 1 - y].clone()).collect();
         let Ok(mut chart) = ChartBuilder::on(&root)
             .caption(
                 "Probability of preferred, mean over the scenario groups",
@@ -48,22 +46,22 @@ pub fn dissection_chart(series: &[(String, [f64; N_FEATURES])]) -> String {
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(180)
-            .build_cartesian_2d(lo..hi, -0.5f64..(N_FEATURES as f64 - 0.5))
+            .build_cartesian_2d(lo..hi, -0.5f64..(k_used as f64 - 0.5))
         else {
             return failed("dissection chart");
         };
         let _ = chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(N_FEATURES)
+            .y_labels(k_used)
             .y_label_formatter(&|v| label_at(*v, &labels))
             .x_desc("chance that a response better only in this property wins (%)")
             .draw();
         let n = series.len().max(1) as f64;
         for (s, (judge, probs)) in series.iter().enumerate() {
             let color = PALETTE[s % PALETTE.len()];
-            let bars = (0..N_FEATURES).map(move |k| {
-                let y = (N_FEATURES - 1 - k) as f64;
+            let bars = (0..k_used).map(move |k| {
+                let y = (k_used - 1 - k) as f64;
                 let top = y + 0.4 - 0.8 * s as f64 / n;
                 let bottom = y + 0.4 - 0.8 * (s + 1) as f64 / n;
                 Rectangle::new([(50.0, top), (probs[k], bottom)], color.filled())
@@ -75,7 +73,7 @@ pub fn dissection_chart(series: &[(String, [f64; N_FEATURES])]) -> String {
             }
         }
         let _ = chart.draw_series(LineSeries::new(
-            [(50.0, -0.5), (50.0, N_FEATURES as f64 - 0.5)],
+            [(50.0, -0.5), (50.0, k_used as f64 - 0.5)],
             BLACK.stroke_width(1),
         ));
         let _ = chart
@@ -257,7 +255,7 @@ pub fn explanation_waterfall(e: &Explanation) -> String {
     let order = e.ranked();
     let names: Vec<String> = order
         .iter()
-        .map(|&k| format!("{} ({:+})", FEATURE_NAMES[k], e.x[k]))
+        .map(|&k| format!("{} ({:+})", e.properties[k], e.x[k]))
         .collect();
     let phi: Vec<f64> = order.iter().map(|&k| e.shap[k]).collect();
     let title = format!(

@@ -62,11 +62,12 @@ fn encode(id: usize, f: &PosteriorFit) -> Vec<u64> {
         f.divergences as u64,
         f.draws as u64,
         f.control_variates as u64,
+        f.k as u64,
     ]);
     w
 }
 
-const WORDS: usize = 1 + 5 * N_FEATURES + 5;
+const WORDS: usize = 1 + 5 * N_FEATURES + 6;
 
 fn decode(w: &[u64]) -> (usize, PosteriorFit) {
     let arr = |i: usize| -> [f64; N_FEATURES] {
@@ -86,6 +87,7 @@ fn decode(w: &[u64]) -> (usize, PosteriorFit) {
             divergences: w[t + 2] as usize,
             draws: w[t + 3] as usize,
             control_variates: w[t + 4] != 0,
+            k: (w[t + 5] as usize).min(N_FEATURES),
         },
     )
 }
@@ -261,6 +263,7 @@ mod tests {
             divergences: 7,
             draws: 300,
             control_variates: true,
+            k: 12,
         };
         let (id, back) = decode(&encode(42, &f));
         assert_eq!(id, 42);

@@ -12,7 +12,6 @@ use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::{SCENARIO_MEAN, probabilities, scenarios, similarity, top_bottom_k};
 use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
-use crate::base::features::N_FEATURES;
 
 /// Everything a `report` run needs.
 #[derive(Clone, Debug)]
@@ -96,10 +95,10 @@ pub fn default_judges(fw: &FittedWeights) -> Vec<String> {
 /// The dissection chart of `judges` (scenario means), if they have all scenario groups.
 pub fn dissection_svg(fw: &FittedWeights, judges: &[String]) -> Option<String> {
     let probs = probabilities(fw);
-    let series: Vec<(String, [f64; N_FEATURES])> = judges
+    let series: Vec<(String, Vec<f64>)> = judges
         .iter()
         .filter_map(|j| {
-            let mut p = [f64::NAN; N_FEATURES];
+            let mut p = vec![f64::NAN; fw.k()];
             for q in probs
                 .iter()
                 .filter(|q| &q.judge == j && q.group == SCENARIO_MEAN)
@@ -109,7 +108,7 @@ pub fn dissection_svg(fw: &FittedWeights, judges: &[String]) -> Option<String> {
             p.iter().all(|v| v.is_finite()).then(|| (j.clone(), p))
         })
         .collect();
-    (!series.is_empty()).then(|| dissection_chart(&series))
+    (!series.is_empty()).then(|| dissection_chart(&series, &fw.properties))
 }
 
 /// The similarity heatmap of all judges (scenario means), if there is a scenario group.
@@ -179,7 +178,7 @@ pub fn report(req: &ReportRequest) -> Result<Vec<String>> {
         html.push_str("<th>held-out accuracy</th><th>log-loss</th>");
     }
     html.push_str("</tr>\n");
-    let tb = top_bottom_k(&probs, 3);
+    let tb = top_bottom_k(&probs, 3, &fw.properties);
     for judge in &fw.judges {
         let list = |dir: &str| -> String {
             tb.iter()

@@ -25,10 +25,14 @@ use crate::base::error::Result;
 
 /// Renders one group's `fitted_paras` file: judges in data-set order, byte for byte as the
 /// authors' Python (`json.dumps` defaults: `", "` and `": "` separators, `repr` floats) writes it.
-pub fn render_fitted_paras(entries: &[&JudgeGroupWeights], judge_names: &[String]) -> String {
+pub fn render_fitted_paras(
+    entries: &[&JudgeGroupWeights],
+    judge_names: &[String],
+    k: usize,
+) -> String {
     let mut out = String::new();
     for e in entries {
-        let params: Vec<String> = e.weights.iter().map(|&v| python_float(v)).collect();
+        let params: Vec<String> = e.weights[..k].iter().map(|&v| python_float(v)).collect();
         out.push_str(&format!(
             "{{\"model_name\": {}, \"parameters\": [{}]}}\n",
             python_json_string(&judge_names[e.judge]),
@@ -105,10 +109,10 @@ pub fn render_jsonl(lines: &[Value]) -> String {
 }
 
 /// The `fits.jsonl` fields of a MAP fit.
-pub fn map_fit_json(f: &crate::solve::map::MapFit) -> Value {
+pub fn map_fit_json(f: &crate::solve::map::MapFit, k: usize) -> Value {
     serde_json::json!({
         "estimator": "map",
-        "weights": f.weights.to_vec(),
+        "weights": f.weights[..k].to_vec(),
         "objective": f.objective,
         "kkt": f.kkt,
         "iterations": f.iterations,
@@ -121,11 +125,11 @@ pub fn posterior_fit_json(f: &crate::solve::posterior::PosteriorFit) -> Value {
     serde_json::json!({
         "estimator": "posterior-mean",
         "mean_from": if f.control_variates { "control-variates" } else { "draws" },
-        "weights": f.mean.to_vec(),
-        "sd": f.sd.to_vec(),
-        "mcse": f.mcse.to_vec(),
-        "rhat": f.rhat.to_vec(),
-        "ess_bulk": f.ess_bulk.to_vec(),
+        "weights": f.mean[..f.k].to_vec(),
+        "sd": f.sd[..f.k].to_vec(),
+        "mcse": f.mcse[..f.k].to_vec(),
+        "rhat": f.rhat[..f.k].to_vec(),
+        "ess_bulk": f.ess_bulk[..f.k].to_vec(),
         "max_rhat": f.max_rhat(),
         "min_ess": f.min_ess(),
         "accept_rate": f.accept_rate,

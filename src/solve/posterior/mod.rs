@@ -60,22 +60,27 @@ pub struct PosteriorFit {
     /// Whether `mean` and `mcse` are the control-variate estimate (else the draws' average:
     /// the paper's estimator, or too few draws for the regression).
     pub control_variates: bool,
+    /// The properties K: slots past K are zero columns, not summarised (zeros) and never shown.
+    pub k: usize,
 }
 
 impl PosteriorFit {
     /// Largest R-hat over weights.
     pub fn max_rhat(&self) -> f64 {
-        self.rhat.iter().copied().fold(f64::NAN, f64::max)
+        self.rhat[..self.k].iter().copied().fold(f64::NAN, f64::max)
     }
     /// Smallest bulk ESS over weights.
     pub fn min_ess(&self) -> f64 {
-        self.ess_bulk.iter().copied().fold(f64::NAN, f64::min)
+        self.ess_bulk[..self.k]
+            .iter()
+            .copied()
+            .fold(f64::NAN, f64::min)
     }
     /// Whether a weight's R-hat is above 1.01 and above what `chains` chains with its ESS can
     /// resolve ([`rhat_threshold`](crate::base::mcmc::diagnostics::rhat_threshold)), or NaN.
     pub fn rhat_unresolved(&self, chains: usize) -> bool {
         use crate::base::mcmc::diagnostics::rhat_threshold;
-        (0..N_FEATURES).any(|k| {
+        (0..self.k).any(|k| {
             self.rhat[k].is_nan() || self.rhat[k] > rhat_threshold(chains, self.ess_bulk[k])
         })
     }
@@ -225,18 +230,19 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
         // control-variate estimates are kept with the draw count they saw: when that check
         // ends the sampling, the summary takes them instead of fitting them again.
         let checked: RefCell<(usize, Vec<Option<CvMeans>>)> = RefCell::new((0, Vec::new()));
+        let k_used = design.k();
         let enough = |outs: &[sampler::ChainOutput]| {
             let target = params.mcse_target().unwrap_or(f64::INFINITY);
             let fits = outs.chunks(params.chains());
             if !params.control_variates() {
                 return fits
                     .into_iter()
-                    .all(|fc| (0..N_FEATURES).all(|k| mcse_of_mean(fc, k) <= target));
+                    .all(|fc| (0..k_used).all(|k| mcse_of_mean(fc, k) <= target));
             }
             let cvs: Vec<Option<CvMeans>> = fits.clone().map(cv_means).collect();
             let met = fits.zip(&cvs).all(|(fc, cv)| match cv {
-                Some(cv) => cv.mcse.iter().all(|&m| m <= target),
-                None => (0..N_FEATURES).all(|k| mcse_of_mean(fc, k) <= target),
+                Some(cv) => cv.mcse[..k_used].iter().all(|&m| m <= target),
+                None => (0..k_used).all(|k| mcse_of_mean(fc, k) <= target),
             });
             *checked.borrow_mut() = (outs[0].draws.len() / N_FEATURES, cvs);
             met
@@ -246,6 +252,7 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
         let kept = chains[0].draws.len() / N_FEATURES;
         let (checked_at, checked_cvs) = checked.take();
         let summaries = summarise(
+            k_used,
             &block.fits,
             &chains,
             kept,
@@ -335,6 +342,7 @@ fn chain_seed(seed: u64, key: u64, chain: u16) -> u64 {
 /// Groups a block's lanes by fit and computes each fit's summary; `checked_cvs` are the
 /// control-variate estimates (one per fit, lane order) of the check that ended the sampling.
 fn summarise(
+    k_used: usize,
     lane_fits: &[usize],
     chains: &[sampler::ChainOutput],
     draws: usize,
@@ -366,21 +374,23 @@ fn summarise(
             divergences: own.iter().map(|c| c.divergences).sum(),
             draws,
             control_variates: false,
+            k: k_used,
         };
         let mut traces: Vec<Vec<f64>> = vec![vec![0.0; draws]; own.len()];
         // Weight-major copy of the draws (`[weight][chain][draw]`): the diagnostics read one
         // weight's draws at a time, which in the draw-major layout is a new cache line a draw.
         if fast.is_some() {
-            columns.resize(N_FEATURES * own.len() * draws, 0.0);
+            columns.resize(k_used * own.len() * draws, 0.0);
             for (c, chain) in own.iter().enumerate() {
                 for (d, row) in chain.draws.chunks_exact(N_FEATURES).enumerate() {
-                    for (k, &v) in row.iter().enumerate() {
+                    for (k, &v) in row[..k_used].iter().enumerate() {
                         columns[(k * own.len() + c) * draws + d] = v;
                     }
                 }
             }
         }
-        for k in 0..N_FEATURES {
+        // A zero column's slot (K < 29 properties) is the prior alone and is never shown.
+        for k in 0..k_used {
             let d = match fast.as_mut() {
                 Some(fast) => {
                     let column = &columns[k * own.len() * draws..(k + 1) * own.len() * draws];
