@@ -9,20 +9,22 @@
 //! the Hessian of Σ_r c_r · logloss at w: the metric of the bootstrap's proximal Newton steps.
 //! X is a sparse sign matrix (40–85% zeros, entries ±1), so each row visits only the pairs of
 //! its non-zero features, and a pair's update is ±s for 16 lanes at once (two AVX2 FMAs with a
-//! ±1 scalar): about 66 pairs a row instead of 435. Rows whose weight is 0 in every lane (rows
+//! ±1 scalar): about 66 pairs a row instead of 435 (the paper's 29). Rows whose weight is 0 in every lane (rows
 //! no replicate of the block drew) are skipped. Accumulation is in f32: this is a metric for
 //! steps whose convergence is judged on the gradient, not a reported figure.
 //!
 //! The reference is the default [`GradientBackend::block_curvature`](crate::solve::backend::GradientBackend::block_curvature) (plain per-lane f64
 //! loops, `solve/backend/mod.rs`); the tests compare the two.
 
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::{KPAD, LANES};
 
 use super::kernel::exp_approx;
 
-/// Packed lower-triangle entries of a 29 × 29 matrix.
-const TRI: usize = N_FEATURES * (N_FEATURES + 1) / 2;
+/// Packed lower-triangle entries of an nf × nf matrix.
+const fn tri_len(nf: usize) -> usize {
+    nf * (nf + 1) / 2
+}
 
 /// Index of (i, j), j ≤ i, in the packed lower triangle.
 #[inline(always)]
@@ -31,9 +33,16 @@ fn tri(i: usize, j: usize) -> usize {
 }
 
 /// Curvature of one block. `x`: X of the group; `c`: `n × LANES`, entry i for row `rows[i]` of
-/// X (row i when `None`); `w`: `KPAD × LANES`; `hess` (`LANES × 29 × 29`, row-major per lane)
-/// is overwritten with symmetric matrices.
-pub fn curvature_block(x: &[f32], rows: Option<&[u32]>, c: &[f32], w: &[f32], hess: &mut [f64]) {
+/// X (row i when `None`); `w`: `KPAD × LANES`; `hess` (`LANES × nf × nf`, row-major per lane,
+/// over X's first `nf` columns) is overwritten with symmetric matrices.
+pub fn curvature_block(
+    x: &[f32],
+    nf: usize,
+    rows: Option<&[u32]>,
+    c: &[f32],
+    w: &[f32],
+    hess: &mut [f64],
+) {
     let n = c.len() / LANES;
     assert!(w.len() == KPAD * LANES && x.len().is_multiple_of(KPAD));
     match rows {
@@ -41,45 +50,48 @@ pub fn curvature_block(x: &[f32], rows: Option<&[u32]>, c: &[f32], w: &[f32], he
         // Each listed row is bounds-checked where it is read.
         Some(rows) => assert_eq!(rows.len(), n),
     }
-    assert!(hess.len() == LANES * N_FEATURES * N_FEATURES);
-    let mut acc = vec![[0f32; LANES]; TRI];
+    assert!(nf <= MAX_K && hess.len() == LANES * nf * nf);
+    let mut acc = vec![[0f32; LANES]; tri_len(nf)];
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { curvature_avx2_fma(x, rows, c, w, &mut acc) };
-            unpack(&acc, hess);
+            unsafe { curvature_avx2_fma(x, nf, rows, c, w, &mut acc) };
+            unpack(&acc, nf, hess);
             return;
         }
     }
-    curvature_body::<false>(x, rows, c, w, &mut acc);
-    unpack(&acc, hess);
+    curvature_body::<false>(x, nf, rows, c, w, &mut acc);
+    unpack(&acc, nf, hess);
 }
 
 /// The same without SIMD feature detection, so tests can compare the two paths anywhere.
 pub fn curvature_block_portable(
     x: &[f32],
+    nf: usize,
     rows: Option<&[u32]>,
     c: &[f32],
     w: &[f32],
     hess: &mut [f64],
 ) {
-    let mut acc = vec![[0f32; LANES]; TRI];
-    curvature_body::<false>(x, rows, c, w, &mut acc);
-    unpack(&acc, hess);
+    assert!(nf <= MAX_K && hess.len() == LANES * nf * nf);
+    let mut acc = vec![[0f32; LANES]; tri_len(nf)];
+    curvature_body::<false>(x, nf, rows, c, w, &mut acc);
+    unpack(&acc, nf, hess);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn curvature_avx2_fma(
     x: &[f32],
+    nf: usize,
     rows: Option<&[u32]>,
     c: &[f32],
     w: &[f32],
     acc: &mut [[f32; LANES]],
 ) {
-    curvature_body::<true>(x, rows, c, w, acc);
+    curvature_body::<true>(x, nf, rows, c, w, acc);
 }
 
 #[inline(always)]
@@ -90,6 +102,7 @@ fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
 #[inline(always)]
 fn curvature_body<const FMA: bool>(
     x: &[f32],
+    nf: usize,
     rows: Option<&[u32]>,
     c: &[f32],
     w: &[f32],
@@ -98,15 +111,15 @@ fn curvature_body<const FMA: bool>(
     let (x_rows, _) = x.as_chunks::<KPAD>();
     let (c_rows, _) = c.as_chunks::<LANES>();
     let (w_rows, _) = w.as_chunks::<LANES>();
-    let mut idx = [0usize; N_FEATURES];
-    let mut sign = [0f32; N_FEATURES];
+    let mut idx = [0usize; MAX_K];
+    let mut sign = [0f32; MAX_K];
     for (i, cr) in c_rows.iter().enumerate() {
         if cr.iter().all(|&v| v == 0.0) {
             continue;
         }
         let xr = &x_rows[rows.map_or(i, |r| r[i] as usize)];
         let mut nnz = 0;
-        for k in 0..N_FEATURES {
+        for k in 0..nf {
             if xr[k] != 0.0 {
                 idx[nnz] = k;
                 sign[nnz] = xr[k];
@@ -143,14 +156,14 @@ fn curvature_body<const FMA: bool>(
     }
 }
 
-fn unpack(acc: &[[f32; LANES]], hess: &mut [f64]) {
+fn unpack(acc: &[[f32; LANES]], nf: usize, hess: &mut [f64]) {
     for l in 0..LANES {
-        let h = &mut hess[l * N_FEATURES * N_FEATURES..(l + 1) * N_FEATURES * N_FEATURES];
-        for i in 0..N_FEATURES {
+        let h = &mut hess[l * nf * nf..(l + 1) * nf * nf];
+        for i in 0..nf {
             for j in 0..=i {
                 let v = acc[tri(i, j)][l] as f64;
-                h[i * N_FEATURES + j] = v;
-                h[j * N_FEATURES + i] = v;
+                h[i * nf + j] = v;
+                h[j * nf + i] = v;
             }
         }
     }

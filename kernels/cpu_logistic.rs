@@ -18,7 +18,10 @@
 //! The plain-tensor-ops reference of this kernel is `solve::backend::reference` (burn), and the tests
 //! compare the two.
 
-use crate::base::features::N_FEATURES;
+// X, its width, the row list, c, cy, w, the gradient and the loss: a block's whole interface,
+// passed once per call.
+#![allow(clippy::too_many_arguments)]
+
 use crate::design::{KPAD, LANES, ROW_TILE};
 
 /// Rows per register block of the logits loop (4 rows × 2 AVX2 registers = 8 accumulators).
@@ -26,13 +29,15 @@ const RB: usize = 4;
 /// Features per register block of the gradient loop (4 features × 2 registers).
 const KB: usize = 4;
 
-/// Gradient of one block. `x`: X of the group, `rows × KPAD`; `c`, `cy`: `n × LANES`, entry i
+/// Gradient of one block. `x`: X of the group, `rows × KPAD`, of which the first `nf`
+/// columns are read; `c`, `cy`: `n × LANES`, entry i
 /// for row `rows[i]` of X (for row i when `rows` is `None`; then X has n rows); `w`:
 /// `KPAD × LANES`; `grad` (`KPAD × LANES`) is overwritten, and so is `loss` (`LANES`) when
 /// given. `n` must be a multiple of [`ROW_TILE`]. A row list lets a bootstrap block skip the
 /// rows none of its replicates drew.
 pub fn logistic_gradient_block(
     x: &[f32],
+    nf: usize,
     rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
@@ -40,7 +45,7 @@ pub fn logistic_gradient_block(
     grad: &mut [f64],
     loss: Option<&mut [f64]>,
 ) {
-    check_shapes(x, rows, c, cy, w, grad, &loss);
+    check_shapes(x, nf, rows, c, cy, w, grad, &loss);
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -48,18 +53,19 @@ pub fn logistic_gradient_block(
             // SAFETY: the CPU supports the features the functions are compiled for.
             unsafe {
                 match loss {
-                    Some(l) => gradient_avx2_fma_loss(x, rows, c, cy, w, grad, l),
-                    None => gradient_avx2_fma(x, rows, c, cy, w, grad),
+                    Some(l) => gradient_avx2_fma_loss(x, nf, rows, c, cy, w, grad, l),
+                    None => gradient_avx2_fma(x, nf, rows, c, cy, w, grad),
                 }
             }
             return;
         }
     }
-    portable(x, rows, c, cy, w, grad, loss);
+    portable(x, nf, rows, c, cy, w, grad, loss);
 }
 
 fn check_shapes(
     x: &[f32],
+    nf: usize,
     rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
@@ -69,6 +75,7 @@ fn check_shapes(
 ) {
     let n = c.len() / LANES;
     assert!(n.is_multiple_of(ROW_TILE) && cy.len() == c.len() && x.len().is_multiple_of(KPAD));
+    assert!(nf <= KPAD);
     match rows {
         None => assert_eq!(x.len(), n * KPAD),
         // Each listed row is bounds-checked where it is read.
@@ -82,6 +89,7 @@ fn check_shapes(
 /// AVX2+FMA run; public so tests can compare the two paths on any machine.
 pub fn logistic_gradient_block_portable(
     x: &[f32],
+    nf: usize,
     rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
@@ -89,12 +97,13 @@ pub fn logistic_gradient_block_portable(
     grad: &mut [f64],
     loss: Option<&mut [f64]>,
 ) {
-    check_shapes(x, rows, c, cy, w, grad, &loss);
-    portable(x, rows, c, cy, w, grad, loss);
+    check_shapes(x, nf, rows, c, cy, w, grad, &loss);
+    portable(x, nf, rows, c, cy, w, grad, loss);
 }
 
 fn portable(
     x: &[f32],
+    nf: usize,
     rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
@@ -103,8 +112,8 @@ fn portable(
     loss: Option<&mut [f64]>,
 ) {
     match loss {
-        Some(l) => gradient_body::<false, true>(x, rows, c, cy, w, grad, l),
-        None => gradient_body::<false, false>(x, rows, c, cy, w, grad, &mut []),
+        Some(l) => gradient_body::<false, true>(x, nf, rows, c, cy, w, grad, l),
+        None => gradient_body::<false, false>(x, nf, rows, c, cy, w, grad, &mut []),
     }
 }
 
@@ -112,19 +121,21 @@ fn portable(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gradient_avx2_fma(
     x: &[f32],
+    nf: usize,
     rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
     w: &[f32],
     grad: &mut [f64],
 ) {
-    gradient_body::<true, false>(x, rows, c, cy, w, grad, &mut []);
+    gradient_body::<true, false>(x, nf, rows, c, cy, w, grad, &mut []);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gradient_avx2_fma_loss(
     x: &[f32],
+    nf: usize,
     rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
@@ -132,7 +143,7 @@ unsafe fn gradient_avx2_fma_loss(
     grad: &mut [f64],
     loss: &mut [f64],
 ) {
-    gradient_body::<true, true>(x, rows, c, cy, w, grad, loss);
+    gradient_body::<true, true>(x, nf, rows, c, cy, w, grad, loss);
 }
 
 #[inline(always)]
@@ -143,6 +154,7 @@ fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
 #[inline(always)]
 fn gradient_body<const FMA: bool, const LOSS: bool>(
     x: &[f32],
+    nf: usize,
     rows: Option<&[u32]>,
     c: &[f32],
     cy: &[f32],
@@ -177,7 +189,7 @@ fn gradient_body<const FMA: bool, const LOSS: bool>(
         let mut tile_loss = [0f32; LANES];
         for r0 in (0..ROW_TILE).step_by(RB) {
             let mut z = [[0f32; LANES]; RB];
-            for k in 0..N_FEATURES {
+            for k in 0..nf {
                 let wk = &w_rows[k];
                 for i in 0..RB {
                     let xv = xt[r0 + i][k];
@@ -211,7 +223,7 @@ fn gradient_body<const FMA: bool, const LOSS: bool>(
         }
         // Xᵀ·residual for the tile, KB features at a time, then into the f64 accumulator.
         for k0 in (0..KPAD).step_by(KB) {
-            if k0 >= N_FEATURES {
+            if k0 >= nf {
                 break;
             }
             let mut g = [[0f32; LANES]; KB];

@@ -5,7 +5,7 @@
 //! Σ_r c_r · logloss(y_r, x_r·w) for the 16 lanes of a block, but reads X as the lists of its
 //! ±1 entries ([`SignIndex`]): a logit is a sum and a difference of weight rows, and a gradient
 //! entry a sum and a difference of residual rows. With X 64% zeros (dev data) that is a third of
-//! the dense kernel's 4 × 29 multiply-adds per row and lane, and no multiplications. Rows are
+//! the dense kernel's 4 × 29 (paper) multiply-adds per row and lane, and no multiplications. Rows are
 //! taken in chunks of [`SIGN_CHUNK`]: the chunk's residuals (4 KiB) stay in L1 while the
 //! column lists gather them, and each chunk's f32 sums go into an f64 accumulator, as the
 //! dense kernel does per tile, so rounding does not grow with the number of rows.
@@ -19,7 +19,6 @@
 //! each list entry two 256-bit loads. The tests compare it with an f64 gradient and with the
 //! dense kernel, whose own reference is the plain burn ops of `solve::backend::reference`.
 
-use crate::base::features::N_FEATURES;
 use crate::design::{KPAD, LANES, SIGN_CHUNK, SIGN_UNROLL, SignIndex};
 
 use super::kernel::{exp_approx, log_approx};
@@ -194,10 +193,11 @@ fn signs_body<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: b
     let (cy_rows, _) = cy.as_chunks::<LANES>();
     let (w_rows, _) = w.as_chunks::<LANES>();
     // Weight rows, then their negatives: a row list's entry picks +w_k or −w_k directly. The
-    // padding rows stay zero whatever the caller left in w's padding (padding entries read
-    // row 29), as the dense kernel ignores them too.
-    let mut signed_w = [[0f32; LANES]; 2 * KPAD];
-    for k in 0..N_FEATURES {
+    // rows past the design's slots stay zero whatever the caller left in w's padding (padding
+    // entries read row 2·KPAD), as the dense kernel ignores them too; sized for every u8
+    // entry, so an entry needs no bounds check.
+    let mut signed_w = [[0f32; LANES]; 256];
+    for k in 0..index.nf {
         signed_w[k] = w_rows[k];
         signed_w[KPAD + k] = w_rows[k].map(|v| -v);
     }
@@ -220,7 +220,7 @@ fn signs_body<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: b
             let r = r0 + i;
             let list =
                 &index.row_feat[index.row_start[r] as usize..index.row_start[r + 1] as usize];
-            let z = sum_rows::<FMA, W512>(list, |k| &signed_w[k as usize % (2 * KPAD)]);
+            let z = sum_rows::<FMA, W512>(list, |k| &signed_w[k as usize]);
             let (ct, cyt) = (&c_rows[r], &cy_rows[r]);
             // One exp, t = e^−|z|: σ(z) is 1/(1+t) or t/(1+t), and softplus(z) is
             // max(z, 0) + ln(1+t). (With or without the loss, the gradient is the same.)
@@ -275,8 +275,8 @@ fn signs_body<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: b
         if !GRAD {
             continue;
         }
-        for (k, out) in grad_rows.iter_mut().enumerate().take(N_FEATURES) {
-            let i = chunk * N_FEATURES + k;
+        for (k, out) in grad_rows.iter_mut().enumerate().take(index.nf) {
+            let i = chunk * index.nf + k;
             let list = &index.col_row[index.col_start[i] as usize..index.col_start[i + 1] as usize];
             let g = sum_rows::<FMA, W512>(list, |r| &res[r as usize]);
             for l in 0..LANES {

@@ -132,16 +132,16 @@ fn tables_from_a_fit_with_bootstrap_intervals() {
 fn malformed_weight_files_are_named() {
     let dir = common::temp_dir("analyze-bad");
     let path = dir.join("model_Advice_fitted_paras.jsonl");
-    let thirty = vec!["1.0"; 30].join(", ");
+    let too_many = vec!["1.0"; 65].join(", ");
     std::fs::write(
         &path,
-        format!("{{\"model_name\": \"a\", \"parameters\": [{thirty}]}}\n"),
+        format!("{{\"model_name\": \"a\", \"parameters\": [{too_many}]}}\n"),
     )
     .unwrap();
     let err = FittedWeights::read(&dir).unwrap_err();
     assert!(matches!(err, Error::Field { line: 1, .. }), "{err}");
     assert!(
-        err.to_string().contains("30 values, expected 1 to 29"),
+        err.to_string().contains("65 values, expected 1 to 64"),
         "{err}"
     );
     // One fit has one property set: every line the same number of values.

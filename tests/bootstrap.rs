@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use prefdissect::Error;
-use prefdissect::base::features::N_FEATURES;
+use prefdissect::base::features::{MAX_K, PAPER_K};
 use prefdissect::bootstrap::calibrate::{CalibrationParams, calibrate};
 use prefdissect::bootstrap::intervals::{acceleration, normal_cdf, quantile, summarise};
 use prefdissect::bootstrap::resample::counts;
@@ -78,7 +78,7 @@ fn small_posterior_config() -> FitConfig {
 }
 
 /// The plain whole-group fit, weights in model order (group-major, then judge).
-fn plain_fit(data: &Path, out: PathBuf, config: &FitConfig) -> Vec<[f64; N_FEATURES]> {
+fn plain_fit(data: &Path, out: PathBuf, config: &FitConfig) -> Vec<[f64; MAX_K]> {
     let outcome = fit(&FitRequest {
         data: data.to_owned(),
         out,
@@ -97,7 +97,7 @@ fn plain_fit(data: &Path, out: PathBuf, config: &FitConfig) -> Vec<[f64; N_FEATU
     }
 }
 
-fn assert_replicates_are(outcome: &BootstrapOutcome, plain: &[[f64; N_FEATURES]]) {
+fn assert_replicates_are(outcome: &BootstrapOutcome, plain: &[[f64; MAX_K]]) {
     assert_eq!(outcome.point.len(), plain.len());
     for (m, (p, q)) in outcome.point.iter().zip(plain).enumerate() {
         assert_eq!(
@@ -105,14 +105,15 @@ fn assert_replicates_are(outcome: &BootstrapOutcome, plain: &[[f64; N_FEATURES]]
             "point estimate of model {m} differs from the plain fit"
         );
     }
-    let stride = plain.len() * N_FEATURES;
+    // The paper's data: each model's replicates are stored in its 29 slots.
+    let stride = plain.len() * PAPER_K;
     assert_eq!(outcome.replicates.len() % stride, 0);
     for (r, rep) in outcome.replicates.chunks(stride).enumerate() {
         for m in 0..plain.len() {
-            for k in 0..N_FEATURES {
+            for k in 0..PAPER_K {
                 // Replicates are kept as f32.
                 assert_eq!(
-                    rep[m * N_FEATURES + k],
+                    rep[m * PAPER_K + k],
                     plain[m][k] as f32,
                     "replicate {r}, model {m}, feature {k}"
                 );
@@ -266,7 +267,7 @@ fn outputs_hold_every_statistic() {
     let models = JUDGES.len() * GROUPS.len();
     // weights + probabilities per model and feature; the scenario means per judge and feature
     // (2 scenario groups selected); one similarity per judge pair.
-    let expected = 2 * models * N_FEATURES + JUDGES.len() * N_FEATURES + 3;
+    let expected = 2 * models * PAPER_K + JUDGES.len() * PAPER_K + 3;
     assert_eq!(lines.len(), 1 + expected);
     assert_eq!(out.rows.len(), expected);
     assert!(lines[0].starts_with("quantity,judge,judge_b,group,feature,point"));

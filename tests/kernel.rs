@@ -10,14 +10,15 @@ use prefdissect::solve::backend::cpu::kernel::{
 };
 use prefdissect::solve::backend::reference::reference_gradient;
 
-const NF: usize = 29;
+/// The slot counts every kernel test runs at: the paper's 29 and the engine's widest, 64.
+const WIDTHS: [usize; 2] = [29, 64];
 
 /// A random block: signs X, 0/1/2 row weights, labels, weights of realistic size.
-fn random_block(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+fn random_block(n: usize, nf: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
     let mut rng = Lcg(seed);
     let mut x = vec![0f32; n * KPAD];
     for r in 0..n {
-        for k in 0..NF {
+        for k in 0..nf {
             x[r * KPAD + k] = (rng.next() * 3.0).floor() as f32 - 1.0;
         }
     }
@@ -29,7 +30,7 @@ fn random_block(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>)
     }
     let w: Vec<f32> = (0..KPAD * LANES)
         .map(|i| {
-            if i / LANES < NF {
+            if i / LANES < nf {
                 (rng.next() as f32 - 0.5) * 1.5
             } else {
                 0.0
@@ -39,18 +40,25 @@ fn random_block(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>)
     (x, c, cy, w)
 }
 
-fn f64_gradient(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], n: usize) -> (Vec<f64>, Vec<f64>) {
+fn f64_gradient(
+    x: &[f32],
+    nf: usize,
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    n: usize,
+) -> (Vec<f64>, Vec<f64>) {
     // Returns the gradient and, per entry, Σ|terms| (the scale of f32 rounding).
     let mut g = vec![0f64; KPAD * LANES];
     let mut scale = vec![0f64; KPAD * LANES];
     for r in 0..n {
         for l in 0..LANES {
-            let z: f64 = (0..NF)
+            let z: f64 = (0..nf)
                 .map(|k| x[r * KPAD + k] as f64 * w[k * LANES + l] as f64)
                 .sum();
             let p = 1.0 / (1.0 + (-z).exp());
             let res = c[r * LANES + l] as f64 * p - cy[r * LANES + l] as f64;
-            for k in 0..NF {
+            for k in 0..nf {
                 g[k * LANES + l] += res * x[r * KPAD + k] as f64;
                 scale[k * LANES + l] += (res * x[r * KPAD + k] as f64).abs();
             }
@@ -61,11 +69,17 @@ fn f64_gradient(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], n: usize) -> (Vec<f
 
 #[test]
 fn fused_kernel_matches_f64_gradient() {
+    for nf in WIDTHS {
+        fused_kernel_matches_f64_gradient_at(nf);
+    }
+}
+
+fn fused_kernel_matches_f64_gradient_at(nf: usize) {
     for (n, seed) in [(ROW_TILE, 1), (640, 2), (1424, 3)] {
-        let (x, c, cy, w) = random_block(n, seed);
+        let (x, c, cy, w) = random_block(n, nf, seed);
         let mut g = vec![0f64; KPAD * LANES];
-        logistic_gradient_block(&x, None, &c, &cy, &w, &mut g, None);
-        let (exact, scale) = f64_gradient(&x, &c, &cy, &w, n);
+        logistic_gradient_block(&x, nf, None, &c, &cy, &w, &mut g, None);
+        let (exact, scale) = f64_gradient(&x, nf, &c, &cy, &w, n);
         for i in 0..KPAD * LANES {
             let err = (g[i] - exact[i]).abs();
             // f32 logits/residuals: a few ulps of each term at most.
@@ -77,22 +91,28 @@ fn fused_kernel_matches_f64_gradient() {
             );
         }
         // Padding features must come out exactly zero.
-        assert!(g[NF * LANES..].iter().all(|&v| v == 0.0));
+        assert!(g[nf * LANES..].iter().all(|&v| v == 0.0));
     }
 }
 
 #[test]
 fn fused_kernel_matches_burn_plain_ops() {
+    for nf in WIDTHS {
+        fused_kernel_matches_burn_plain_ops_at(nf);
+    }
+}
+
+fn fused_kernel_matches_burn_plain_ops_at(nf: usize) {
     let n = 320;
-    let (x, c, cy, w) = random_block(n, 7);
+    let (x, c, cy, w) = random_block(n, nf, 7);
     let mut g = vec![0f64; KPAD * LANES];
-    logistic_gradient_block(&x, None, &c, &cy, &w, &mut g, None);
+    logistic_gradient_block(&x, nf, None, &c, &cy, &w, &mut g, None);
     // Same problem laid out for the reference: X n×29, W m×29, C and CY m×n.
     let xr: Vec<f32> = (0..n)
-        .flat_map(|r| x[r * KPAD..r * KPAD + NF].to_vec())
+        .flat_map(|r| x[r * KPAD..r * KPAD + nf].to_vec())
         .collect();
     let wr: Vec<f32> = (0..LANES)
-        .flat_map(|l| (0..NF).map(move |k| (l, k)))
+        .flat_map(|l| (0..nf).map(move |k| (l, k)))
         .map(|(l, k)| w[k * LANES + l])
         .collect();
     let tr = |a: &[f32]| -> Vec<f32> {
@@ -102,11 +122,11 @@ fn fused_kernel_matches_burn_plain_ops() {
             .collect()
     };
     let reference = reference_gradient(&xr, &wr, &tr(&c), &tr(&cy), n);
-    let (_, scale) = f64_gradient(&x, &c, &cy, &w, n);
+    let (_, scale) = f64_gradient(&x, nf, &c, &cy, &w, n);
     for l in 0..LANES {
-        for k in 0..NF {
+        for k in 0..nf {
             let ours = g[k * LANES + l];
-            let theirs = reference[l * NF + k] as f64;
+            let theirs = reference[l * nf + k] as f64;
             let tol = 2e-6 * scale[k * LANES + l] + 1e-6;
             assert!(
                 (ours - theirs).abs() <= tol,
@@ -135,11 +155,17 @@ fn exp_approximation_is_within_a_few_ulps() {
 
 #[test]
 fn portable_path_matches_f64_gradient_too() {
+    for nf in WIDTHS {
+        portable_path_matches_f64_gradient_too_at(nf);
+    }
+}
+
+fn portable_path_matches_f64_gradient_too_at(nf: usize) {
     let n = 480;
-    let (x, c, cy, w) = random_block(n, 9);
+    let (x, c, cy, w) = random_block(n, nf, 9);
     let mut g = vec![0f64; KPAD * LANES];
-    logistic_gradient_block_portable(&x, None, &c, &cy, &w, &mut g, None);
-    let (exact, scale) = f64_gradient(&x, &c, &cy, &w, n);
+    logistic_gradient_block_portable(&x, nf, None, &c, &cy, &w, &mut g, None);
+    let (exact, scale) = f64_gradient(&x, nf, &c, &cy, &w, n);
     for i in 0..KPAD * LANES {
         assert!(
             (g[i] - exact[i]).abs() <= 1e-6 * scale[i] + 1e-9,
@@ -149,10 +175,18 @@ fn portable_path_matches_f64_gradient_too() {
 }
 
 /// Lane `l`'s Σ_r c·softplus(z) − cy·z in f64, and Σ|terms| (the scale of f32 rounding).
-fn f64_loss(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], n: usize, l: usize) -> (f64, f64) {
+fn f64_loss(
+    x: &[f32],
+    nf: usize,
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    n: usize,
+    l: usize,
+) -> (f64, f64) {
     let (mut exact, mut scale) = (0f64, 0f64);
     for r in 0..n {
-        let z: f64 = (0..NF)
+        let z: f64 = (0..nf)
             .map(|k| x[r * KPAD + k] as f64 * w[k * LANES + l] as f64)
             .sum();
         let softplus = z.max(0.0) + (-z.abs()).exp().ln_1p();
@@ -165,20 +199,26 @@ fn f64_loss(x: &[f32], c: &[f32], cy: &[f32], w: &[f32], n: usize, l: usize) -> 
 
 #[test]
 fn loss_output_matches_f64_and_does_not_change_the_gradient() {
+    for nf in WIDTHS {
+        loss_output_matches_f64_and_does_not_change_the_gradient_at(nf);
+    }
+}
+
+fn loss_output_matches_f64_and_does_not_change_the_gradient_at(nf: usize) {
     let n = 640;
-    let (x, c, cy, w) = random_block(n, 11);
+    let (x, c, cy, w) = random_block(n, nf, 11);
     let (mut g0, mut g1, mut g2) = (
         vec![0f64; KPAD * LANES],
         vec![0f64; KPAD * LANES],
         vec![0f64; KPAD * LANES],
     );
     let (mut loss, mut loss_portable) = (vec![0f64; LANES], vec![0f64; LANES]);
-    logistic_gradient_block(&x, None, &c, &cy, &w, &mut g0, None);
-    logistic_gradient_block(&x, None, &c, &cy, &w, &mut g1, Some(&mut loss));
-    logistic_gradient_block_portable(&x, None, &c, &cy, &w, &mut g2, Some(&mut loss_portable));
+    logistic_gradient_block(&x, nf, None, &c, &cy, &w, &mut g0, None);
+    logistic_gradient_block(&x, nf, None, &c, &cy, &w, &mut g1, Some(&mut loss));
+    logistic_gradient_block_portable(&x, nf, None, &c, &cy, &w, &mut g2, Some(&mut loss_portable));
     assert_eq!(g0, g1);
     for l in 0..LANES {
-        let (exact, scale) = f64_loss(&x, &c, &cy, &w, n, l);
+        let (exact, scale) = f64_loss(&x, nf, &c, &cy, &w, n, l);
         for got in [loss[l], loss_portable[l]] {
             assert!(
                 (got - exact).abs() <= 1e-6 * scale,
@@ -209,17 +249,24 @@ fn log_approximation_is_within_a_few_ulps() {
 /// `GradientBackend::block_curvature`, on both code paths; also rows no lane uses.
 #[test]
 fn curvature_kernel_matches_f64_reference() {
+    for nf in WIDTHS {
+        curvature_kernel_matches_f64_reference_at(nf);
+    }
+}
+
+fn curvature_kernel_matches_f64_reference_at(nf: usize) {
     use prefdissect::design::{Block, GroupDesign};
     use prefdissect::solve::backend::cpu::curvature::{curvature_block, curvature_block_portable};
     use prefdissect::solve::backend::reference_curvature;
     let n = 96;
-    let (x, mut c, cy, w) = random_block(n, 7);
+    let (x, mut c, cy, w) = random_block(n, nf, 7);
     // A few rows that no lane draws, as in a bootstrap block.
     for r in [3, 40, 41, 77] {
         c[r * LANES..(r + 1) * LANES].fill(0.0);
     }
     let group = GroupDesign {
         name: "g".into(),
+        nf,
         samples: (0..n).collect(),
         x: x.clone(),
         n_padded: n,
@@ -235,7 +282,7 @@ fn curvature_kernel_matches_f64_reference() {
         cy,
         signs: None,
     };
-    let mut want = vec![0f64; LANES * NF * NF];
+    let mut want = vec![0f64; LANES * nf * nf];
     reference_curvature(&group, &block, &w, &mut want);
     // Scale of each entry: Σ_r c·σ(1−σ)·|x_i x_j| ≤ Σ_r c/4.
     let scale: Vec<f64> = (0..LANES)
@@ -244,16 +291,16 @@ fn curvature_kernel_matches_f64_reference() {
     for (name, f) in [
         (
             "simd",
-            curvature_block as fn(&[f32], Option<&[u32]>, &[f32], &[f32], &mut [f64]),
+            curvature_block as fn(&[f32], usize, Option<&[u32]>, &[f32], &[f32], &mut [f64]),
         ),
         ("portable", curvature_block_portable),
     ] {
-        let mut got = vec![f64::NAN; LANES * NF * NF];
-        f(&x, None, &c, &w, &mut got);
+        let mut got = vec![f64::NAN; LANES * nf * nf];
+        f(&x, nf, None, &c, &w, &mut got);
         let mut worst = 0f64;
         for l in 0..LANES {
-            for e in 0..NF * NF {
-                let i = l * NF * NF + e;
+            for e in 0..nf * nf {
+                let i = l * nf * nf + e;
                 worst = worst.max((got[i] - want[i]).abs() / scale[l]);
             }
         }
@@ -266,24 +313,30 @@ fn curvature_kernel_matches_f64_reference() {
 /// give, for the gradient, the loss and the curvature.
 #[test]
 fn row_lists_read_the_rows_they_name() {
+    for nf in WIDTHS {
+        row_lists_read_the_rows_they_name_at(nf);
+    }
+}
+
+fn row_lists_read_the_rows_they_name_at(nf: usize) {
     use prefdissect::solve::backend::cpu::curvature::curvature_block;
     let n_x = 80;
-    let (x, _, _, w) = random_block(n_x, 11);
+    let (x, _, _, w) = random_block(n_x, nf, 11);
     let rows: Vec<u32> = (0..48).map(|i| ((i * 37 + 5) % n_x) as u32).collect();
-    let (_, c, cy, _) = random_block(rows.len(), 12);
+    let (_, c, cy, _) = random_block(rows.len(), nf, 12);
     let mut gathered = vec![0f32; rows.len() * KPAD];
     for (i, &r) in rows.iter().enumerate() {
         gathered[i * KPAD..(i + 1) * KPAD].copy_from_slice(&x[r as usize * KPAD..][..KPAD]);
     }
     let (mut g0, mut g1) = (vec![0f64; KPAD * LANES], vec![0f64; KPAD * LANES]);
     let (mut l0, mut l1) = (vec![0f64; LANES], vec![0f64; LANES]);
-    logistic_gradient_block(&gathered, None, &c, &cy, &w, &mut g0, Some(&mut l0));
-    logistic_gradient_block(&x, Some(&rows), &c, &cy, &w, &mut g1, Some(&mut l1));
+    logistic_gradient_block(&gathered, nf, None, &c, &cy, &w, &mut g0, Some(&mut l0));
+    logistic_gradient_block(&x, nf, Some(&rows), &c, &cy, &w, &mut g1, Some(&mut l1));
     assert_eq!(g0, g1);
     assert_eq!(l0, l1);
-    let (mut h0, mut h1) = (vec![0f64; LANES * NF * NF], vec![0f64; LANES * NF * NF]);
-    curvature_block(&gathered, None, &c, &w, &mut h0);
-    curvature_block(&x, Some(&rows), &c, &w, &mut h1);
+    let (mut h0, mut h1) = (vec![0f64; LANES * nf * nf], vec![0f64; LANES * nf * nf]);
+    curvature_block(&gathered, nf, None, &c, &w, &mut h0);
+    curvature_block(&x, nf, Some(&rows), &c, &w, &mut h1);
     assert_eq!(h0, h1);
 }
 
@@ -291,19 +344,25 @@ fn row_lists_read_the_rows_they_name() {
 /// paths, for chunk-aligned and ragged row counts; and against the dense kernel.
 #[test]
 fn sign_kernel_matches_f64_and_the_dense_kernel() {
+    for nf in WIDTHS {
+        sign_kernel_matches_f64_and_the_dense_kernel_at(nf);
+    }
+}
+
+fn sign_kernel_matches_f64_and_the_dense_kernel_at(nf: usize) {
     use prefdissect::design::SignIndex;
     use prefdissect::solve::backend::cpu::signs_kernel::{
         logistic_gradient_signs, logistic_gradient_signs_portable,
     };
     for (n, seed) in [(ROW_TILE, 21), (640, 22), (1424, 23), (80, 24)] {
-        let (x, c, cy, w) = random_block(n, seed);
-        let index = SignIndex::from_dense(&x).expect("X is all signs");
-        let (exact, scale) = f64_gradient(&x, &c, &cy, &w, n);
+        let (x, c, cy, w) = random_block(n, nf, seed);
+        let index = SignIndex::from_dense(&x, nf).expect("X is all signs");
+        let (exact, scale) = f64_gradient(&x, nf, &c, &cy, &w, n);
         let mut dense = vec![0f64; KPAD * LANES];
-        logistic_gradient_block(&x, None, &c, &cy, &w, &mut dense, None);
+        logistic_gradient_block(&x, nf, None, &c, &cy, &w, &mut dense, None);
         let (mut dense_loss, mut loss, mut loss_portable) =
             (vec![0f64; LANES], vec![0f64; LANES], vec![0f64; LANES]);
-        logistic_gradient_block(&x, None, &c, &cy, &w, &mut dense, Some(&mut dense_loss));
+        logistic_gradient_block(&x, nf, None, &c, &cy, &w, &mut dense, Some(&mut dense_loss));
         let (mut g, mut g_portable, mut g_no_loss) = (
             vec![0f64; KPAD * LANES],
             vec![0f64; KPAD * LANES],
@@ -336,7 +395,7 @@ fn sign_kernel_matches_f64_and_the_dense_kernel() {
                 );
             }
         }
-        assert!(g[NF * LANES..].iter().all(|&v| v == 0.0));
+        assert!(g[nf * LANES..].iter().all(|&v| v == 0.0));
         for l in 0..LANES {
             let tol = 1e-6 * dense_loss[l].abs().max(1.0);
             assert!(
@@ -352,17 +411,17 @@ fn sign_kernel_matches_f64_and_the_dense_kernel() {
         }
     }
     // Junk in w's padding rows must not reach the gradient (list padding reads row 29).
-    let (x, c, cy, mut w) = random_block(80, 26);
-    let index = SignIndex::from_dense(&x).unwrap();
+    let (x, c, cy, mut w) = random_block(80, nf, 26);
+    let index = SignIndex::from_dense(&x, nf).unwrap();
     let (mut clean, mut junk) = (vec![0f64; KPAD * LANES], vec![0f64; KPAD * LANES]);
     logistic_gradient_signs(&index, &c, &cy, &w, &mut clean, None);
-    w[NF * LANES..].fill(7.0);
+    w[nf * LANES..].fill(7.0);
     logistic_gradient_signs(&index, &c, &cy, &w, &mut junk, None);
     assert_eq!(clean, junk);
     // A design that is not all signs has no index (the backend then uses the dense kernel).
-    let (mut x, ..) = random_block(32, 25);
+    let (mut x, ..) = random_block(32, nf, 25);
     x[5] = 0.5;
-    assert!(SignIndex::from_dense(&x).is_none());
+    assert!(SignIndex::from_dense(&x, nf).is_none());
 }
 
 /// The forward-only sign kernel (the accept test of surrogate-trajectory HMC) against an f64
@@ -371,6 +430,12 @@ fn sign_kernel_matches_f64_and_the_dense_kernel() {
 /// equals the loss of the gradient pass exactly.
 #[test]
 fn loss_only_sign_kernel_matches_f64_loss() {
+    for nf in WIDTHS {
+        loss_only_sign_kernel_matches_f64_loss_at(nf);
+    }
+}
+
+fn loss_only_sign_kernel_matches_f64_loss_at(nf: usize) {
     use prefdissect::design::SignIndex;
     use prefdissect::solve::backend::cpu::signs_kernel::{
         logistic_gradient_signs, logistic_loss_signs, logistic_loss_signs_portable,
@@ -381,14 +446,14 @@ fn loss_only_sign_kernel_matches_f64_loss() {
         (83, 33, true),
         (640, 34, false),
     ] {
-        let (x, mut c, mut cy, w) = random_block(n, seed);
+        let (x, mut c, mut cy, w) = random_block(n, nf, seed);
         if binary {
             for i in 0..c.len() {
                 c[i] = c[i].min(1.0);
                 cy[i] = cy[i].min(c[i]);
             }
         }
-        let index = SignIndex::from_dense(&x).expect("X is all signs");
+        let index = SignIndex::from_dense(&x, nf).expect("X is all signs");
         let (mut loss, mut portable, mut with_grad) =
             (vec![0f64; LANES], vec![0f64; LANES], vec![0f64; LANES]);
         logistic_loss_signs(&index, &c, &cy, &w, &mut loss);
@@ -400,7 +465,7 @@ fn loss_only_sign_kernel_matches_f64_loss() {
             "n={n}: the loss must not depend on the gradient"
         );
         for l in 0..LANES {
-            let (exact, scale) = f64_loss(&x, &c, &cy, &w, n, l);
+            let (exact, scale) = f64_loss(&x, nf, &c, &cy, &w, n, l);
             for (name, got) in [("avx2", loss[l]), ("portable", portable[l])] {
                 assert!(
                     (got - exact).abs() <= 1e-6 * scale + 1e-9,
@@ -417,20 +482,26 @@ fn loss_only_sign_kernel_matches_f64_loss() {
 /// outputs.
 #[test]
 fn sign_kernel_simd_paths_give_the_same_bits() {
+    for nf in WIDTHS {
+        sign_kernel_simd_paths_give_the_same_bits_at(nf);
+    }
+}
+
+fn sign_kernel_simd_paths_give_the_same_bits_at(nf: usize) {
     use prefdissect::base::simd::Level;
     use prefdissect::design::SignIndex;
     use prefdissect::solve::backend::cpu::signs_kernel::{
         logistic_gradient_signs_at, logistic_loss_signs_at,
     };
     for (n, seed, binary) in [(640, 41, true), (83, 42, true), (1424, 43, false)] {
-        let (x, mut c, mut cy, w) = random_block(n, seed);
+        let (x, mut c, mut cy, w) = random_block(n, nf, seed);
         if binary {
             for i in 0..c.len() {
                 c[i] = c[i].min(1.0);
                 cy[i] = cy[i].min(c[i]);
             }
         }
-        let index = SignIndex::from_dense(&x).expect("X is all signs");
+        let index = SignIndex::from_dense(&x, nf).expect("X is all signs");
         let run = |level: Level| {
             let (mut g, mut g_loss, mut loss, mut loss_only) = (
                 vec![0f64; KPAD * LANES],

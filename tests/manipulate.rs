@@ -140,7 +140,7 @@ fn pairs_are_confident_labels_inverted_for_against() {
     // some, not an empty training file.
     let mut flat = fw.clone();
     for w in flat.weights.values_mut() {
-        *w = [0.0; 29];
+        *w = [0.0; prefdissect::base::features::MAX_K];
     }
     let err = label_pairs(&data, &flat, "human", None, 0.15, Direction::Align).unwrap_err();
     assert!(

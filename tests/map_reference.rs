@@ -7,6 +7,12 @@ mod common;
 use std::path::Path;
 
 use common::{NF, coordinate_descent, kkt, objective};
+use prefdissect::base::features::MAX_K;
+
+/// The paper's NF weights of an engine weight array (its MAX_K slots).
+fn narrow(w: &[f64; MAX_K]) -> [f64; NF] {
+    std::array::from_fn(|k| w[k])
+}
 use prefdissect::bootstrap::Resampling;
 use prefdissect::bootstrap::engine::{replicate_vectors, unit_vectors};
 use prefdissect::design::{BatchDesign, KPAD, LANES};
@@ -68,11 +74,11 @@ fn check_solution(design: &BatchDesign, sol: &MapSolution, which: &[usize]) -> C
             }
             let (_, ref_obj) = coordinate_descent(&x, &c, &y, LAMBDA, 1e-9);
             let ours = &sol.fits[f];
-            let our_obj = objective(&x, &c, &y, &ours.weights, LAMBDA);
+            let our_obj = objective(&x, &c, &y, &narrow(&ours.weights), LAMBDA);
             // Our reported objective must be the true one too.
             assert!((our_obj - ours.objective).abs() <= 1e-9 * our_obj.abs());
             let rel = (our_obj - ref_obj) / ref_obj.abs();
-            (rel, kkt(&x, &c, &y, &ours.weights, LAMBDA))
+            (rel, kkt(&x, &c, &y, &narrow(&ours.weights), LAMBDA))
         })
         .collect();
     Check {
@@ -171,7 +177,7 @@ fn warm_started_newton_on_bootstrap_counts_matches_f64_coordinate_descent() {
         BatchDesign::from_row_weights(&data, groups.clone(), ones.clone(), &keys_of(&ones), true);
     let params = MapParams::new().check().unwrap();
     let plain = solve_map(&plain_design, &CpuBackend, &params);
-    let point: Vec<[f64; NF]> = plain.fits.iter().map(|f| f.weights).collect();
+    let point: Vec<[f64; MAX_K]> = plain.fits.iter().map(|f| f.weights).collect();
 
     let vectors = replicate_vectors(&groups, Resampling::Multinomial, 1, 0..4);
     let vkeys = keys_of(&vectors);
@@ -218,7 +224,7 @@ fn warm_started_newton_on_bootstrap_counts_matches_f64_coordinate_descent() {
     let mut fallbacks_needed = 0;
     for block in &design.blocks {
         let g = &design.groups[block.group];
-        let start: Vec<[f64; NF]> = block.fits.iter().map(|&f| init(f)).collect();
+        let start: Vec<[f64; MAX_K]> = block.fits.iter().map(|&f| init(f)).collect();
         let mut w32 = vec![0f32; KPAD * LANES];
         for (l, w) in start.iter().enumerate() {
             for k in 0..NF {
@@ -230,7 +236,7 @@ fn warm_started_newton_on_bootstrap_counts_matches_f64_coordinate_descent() {
         let metrics: Vec<Metric> = hess
             .chunks_exact(NF * NF)
             .take(block.fits.len())
-            .map(|h| Metric::from_hessian(&h.iter().map(|v| v * 0.05).collect::<Vec<_>>()))
+            .map(|h| Metric::from_hessian(&h.iter().map(|v| v * 0.05).collect::<Vec<_>>(), NF))
             .collect();
         let steps: Vec<Steps> = block
             .fits

@@ -60,7 +60,10 @@ fn mean_agreement(
     (worst_d, worst_z)
 }
 
-fn max_diff(a: &[[f64; 29]], b: &[[f64; 29]]) -> f64 {
+fn max_diff(
+    a: &[[f64; prefdissect::base::features::MAX_K]],
+    b: &[[f64; prefdissect::base::features::MAX_K]],
+) -> f64 {
     a.iter()
         .zip(b)
         .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
@@ -73,7 +76,7 @@ fn map_on_wgpu_matches_the_cpu() {
     let (dir, data) = one_judge("wgpu-map");
     let design = BatchDesign::build(&data, 10, 0).unwrap();
     let params = MapParams::new().check().unwrap();
-    let weights = |s: prefdissect::solve::map::MapSolution| -> Vec<[f64; 29]> {
+    let weights = |s: prefdissect::solve::map::MapSolution| -> Vec<[f64; prefdissect::base::features::MAX_K]> {
         s.fits.iter().map(|f| f.weights).collect()
     };
     let cpu = weights(solve_map(&design, &CpuBackend, &params));
@@ -107,11 +110,12 @@ fn newton_in_lock_step_matches_one_block_per_launch() {
     let design = BatchDesign::build(&data, 10, 0).unwrap();
     let params = MapParams::new().check().unwrap();
     // Warm starts a little off the solution: what a bootstrap replicate gets.
-    let cpu: Vec<[f64; 29]> = solve_map(&design, &CpuBackend, &params)
-        .fits
-        .iter()
-        .map(|f| f.weights.map(|w| 0.9 * w))
-        .collect();
+    let cpu: Vec<[f64; prefdissect::base::features::MAX_K]> =
+        solve_map(&design, &CpuBackend, &params)
+            .fits
+            .iter()
+            .map(|f| f.weights.map(|w| 0.9 * w))
+            .collect();
     let init = |i: usize| cpu[i];
     let options = MapOptions {
         init: Some(&init),
@@ -120,7 +124,7 @@ fn newton_in_lock_step_matches_one_block_per_launch() {
         checkpoint: None,
     };
     let fused = FusedWgpuBackend::new(a);
-    let fits = |b: &dyn Fn() -> prefdissect::solve::map::MapSolution| -> Vec<[f64; 29]> {
+    let fits = |b: &dyn Fn() -> prefdissect::solve::map::MapSolution| -> Vec<[f64; prefdissect::base::features::MAX_K]> {
         b().fits.iter().map(|f| f.weights).collect()
     };
     let lockstep = fits(&|| solve_map_with(&design, &fused, &params, options));
@@ -163,7 +167,7 @@ fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
     // Warm-up and sampling ran on the device: the same numbers again from the same seed.
     let again =
         solve_posterior(&design, &data, &FusedWgpuBackend::new(a), &params, &|_| {}).unwrap();
-    let means = |s: &prefdissect::solve::posterior::PosteriorSolution| -> Vec<[f64; 29]> {
+    let means = |s: &prefdissect::solve::posterior::PosteriorSolution| -> Vec<[f64; prefdissect::base::features::MAX_K]> {
         s.fits.iter().map(|f| f.mean).collect()
     };
     assert_eq!(means(&gpu), means(&again));

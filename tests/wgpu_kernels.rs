@@ -5,12 +5,19 @@
 mod common;
 
 use common::gpu::{adapter, one_judge, random_weights, wgpu_backend};
-use prefdissect::design::BatchDesign;
+use prefdissect::design::{BatchDesign, KPAD};
 use prefdissect::solve::backend::GradientBackend;
 use prefdissect::solve::backend::cpu::CpuBackend;
 use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 use prefdissect::solve::map::MapParams;
 use prefdissect::solve::map::solve_map;
+
+/// A device field (32 × 16) as the host's (`KPAD` × 16): the same values, zero past them.
+fn host_field(device: &[f32]) -> Vec<f32> {
+    let mut w = device.to_vec();
+    w.resize(KPAD * 16, 0.0);
+    w
+}
 
 #[test]
 fn packed_rows_give_the_dense_kernels_gradients() {
@@ -47,9 +54,10 @@ fn fused_wgpu_kernel_matches_plain_ops_and_the_cpu_kernel() {
     let (mut worst_plain, mut worst_cpu) = (0f64, 0f64);
     for block in design.blocks.iter().take(6) {
         let group = &design.groups[block.group];
-        let w = random_weights(&mut lcg, 1);
+        // A host field (the engine's KPAD slots), whose first 32 × 16 are the device's.
+        let w = host_field(&random_weights(&mut lcg, 1));
         let run = |b: &dyn Fn(&mut [f64], &mut [f64])| {
-            let (mut g, mut l) = (vec![0f64; 32 * 16], vec![0f64; 16]);
+            let (mut g, mut l) = (vec![0f64; KPAD * 16], vec![0f64; 16]);
             b(&mut g, &mut l);
             (g, l)
         };
@@ -87,9 +95,15 @@ fn resident_blocks_give_every_block_its_gradient_in_one_launch() {
     let all = resident.gradients(&w);
     let mut worst = 0f64;
     for (b, block) in design.blocks.iter().enumerate() {
-        let (mut g, mut l) = (vec![0f64; 512], vec![0f64; 16]);
-        let wb = &w[b * 512..(b + 1) * 512];
-        CpuBackend.block_gradient(&design.groups[block.group], block, wb, &mut g, Some(&mut l));
+        let (mut g, mut l) = (vec![0f64; KPAD * 16], vec![0f64; 16]);
+        let wb = host_field(&w[b * 512..(b + 1) * 512]);
+        CpuBackend.block_gradient(
+            &design.groups[block.group],
+            block,
+            &wb,
+            &mut g,
+            Some(&mut l),
+        );
         let scale = (block.entries() as f64).max(1.0);
         for k in 0..29 {
             for lane in 0..16 {
@@ -135,7 +149,7 @@ fn batches_cut_to_the_adapters_limits_give_the_same_gradients() {
     assert!(many.launches() > one.launches());
     assert_eq!(one.gradients(&w), many.gradients(&w));
     let params = MapParams::new().check().unwrap();
-    let fits = |b: &FusedWgpuBackend| -> Vec<[f64; 29]> {
+    let fits = |b: &FusedWgpuBackend| -> Vec<[f64; prefdissect::base::features::MAX_K]> {
         solve_map(&design, b, &params)
             .fits
             .iter()
@@ -169,7 +183,7 @@ fn curvature_kernel_matches_the_cpu_kernel() {
             continue;
         }
         let group = &design.groups[block.group];
-        let wb = &w[b * 512..(b + 1) * 512];
+        let wb = &host_field(&w[b * 512..(b + 1) * 512]);
         let (mut gpu, mut cpu, mut one) = (
             vec![0f64; 16 * 841],
             vec![0f64; 16 * 841],

@@ -13,12 +13,13 @@ use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 
 #[test]
 fn warmup_kernels_match_the_host_adaptation_and_fit() {
+    use prefdissect::base::features::MAX_K;
     use prefdissect::base::mcmc::adaptation::{DualAveraging, Welford};
     use prefdissect::solve::backend::wgpu::warmup::kernel::{
         CLOSES_WINDOW, DUAL, GRADIENT, IN_WINDOW, LAST, MOMENTS, TAIL, TAIL_START, hmc_fit_model,
         hmc_warmup_accept,
     };
-    use prefdissect::solve::posterior::model_fit::{LaneMoments, MIN_DRAWS, RIDGE, fit_lane};
+    use prefdissect::solve::posterior::model_fit::{LaneMoments, RIDGE, fit_lane, min_draws};
     let adapter = match wgpu_adapter() {
         Ok(a) => a,
         Err(why) => return println!("skipped: {why}"),
@@ -77,10 +78,11 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
     let mut mom: Vec<LaneMoments> = (0..lanes)
         .map(|_| LaneMoments {
             n: 0.0,
-            sum_q: [0.0; NF],
-            sum_g: [0.0; NF],
-            qq: [[0.0; NF]; NF],
-            qg: [[0.0; NF]; NF],
+            nf: NF,
+            sum_q: [0.0; MAX_K],
+            sum_g: [0.0; MAX_K],
+            qq: [[0.0; MAX_K]; MAX_K],
+            qg: [[0.0; MAX_K]; MAX_K],
         })
         .collect();
     for it in 0..iterations {
@@ -209,8 +211,8 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
     );
 
     // The final fit, from the device's moments, against `fit_lane` from the host's.
-    assert!(iterations as f64 >= MIN_DRAWS);
-    let mut taylor = vec![[[0f64; NF]; NF]; lanes];
+    assert!(iterations as f64 >= min_draws(NF));
+    let mut taylor = vec![[[0f64; MAX_K]; MAX_K]; lanes];
     let mut hess = vec![0f32; NF * NF * 16];
     for i in 0..lanes {
         for a in 0..NF {
@@ -238,7 +240,7 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
         arg(&mgrad_h),
         arg(&hess_h),
         RIDGE as f32,
-        MIN_DRAWS as f32,
+        min_draws(NF) as f32,
     );
     let (mgrad_d, hess_d) = (read(&mgrad_h), read(&hess_h));
     let (mut worst_g, mut worst_h) = (0f64, 0f64);

@@ -268,7 +268,7 @@ impl Fit {
         for (j, judge) in self.judges.iter().enumerate() {
             for (g, group) in self.groups.iter().enumerate() {
                 let at = (j * self.groups.len() + g) * k;
-                let mut w = [0f64; prefdissect::base::features::N_FEATURES];
+                let mut w = [0f64; prefdissect::base::features::MAX_K];
                 w[..k].copy_from_slice(&self.weights[at..at + k]);
                 weights.insert((group.clone(), judge.clone()), w);
             }

@@ -101,6 +101,24 @@ def test_from_pandas_round_trips_a_converted_table(data, tmp_path):
     assert np.array_equal(a.weights, b.weights)
 
 
+def test_a_table_of_its_own_twelve_properties_fits_as_the_cli_does(tmp_path):
+    """K = 12 with the table's own names, groups and missing labels (tests/data/k12)."""
+    table = ROOT / "tests" / "data" / "k12" / "pairs.csv"
+    out = tmp_path / "cli"
+    run("fit", "--data", table, "--out", out, "--estimator", "map", "--backend", "cpu", "--quiet")
+    ds = prefdissect.load(table)
+    assert ds.properties == [f"p{k:02d}" for k in range(1, 13)]
+    assert ds.groups == ["north", "south", "wide"] and ds.judges == ["alpha", "beta"]
+    fit = prefdissect.fit(ds, estimator="map", config="map", backend="cpu")
+    assert fit.weights.shape == (2, 3, 12)
+    for g, group in enumerate(fit.groups):
+        files = read_weights(out, group)
+        for j, judge in enumerate(fit.judges):
+            assert fit.weights[j, g].tolist() == files[judge], (judge, group)
+    df = fit.to_pandas()
+    assert len(df) == 2 * 3 * 12 and set(df["property"]) == set(ds.properties)
+
+
 def test_bootstrap_equals_the_cli_and_similarity_has_its_rows(data, tmp_path):
     judges = ["human", "gpt-4-1106-preview", "llama-2-7b"]
     out = tmp_path / "boot"

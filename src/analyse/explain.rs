@@ -8,9 +8,9 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::analyse::fitted::FittedWeights;
-use crate::analyse::shap::{MAX_PLAYERS, shapley};
+use crate::analyse::shap::{shapley, shapley_sampled};
 use crate::base::error::{Error, Result};
-use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::features::{MAX_K, SCENARIO_GROUPS};
 use crate::base::logistic::sigmoid;
 use crate::load::{Dataset, Selection};
 
@@ -43,11 +43,15 @@ pub struct Explanation {
     /// f(x) = σ(w·x): the model's P("A").
     pub f_x: f64,
     /// Feature values (signs).
-    pub x: [f64; N_FEATURES],
+    pub x: [f64; MAX_K],
     /// w_k·x_k.
-    pub contribution: [f64; N_FEATURES],
+    pub contribution: [f64; MAX_K],
     /// Shapley values; they sum to f(x) − 0.5.
-    pub shap: [f64; N_FEATURES],
+    pub shap: [f64; MAX_K],
+    /// The largest standard error among `shap`: 0 when they are exact (at most
+    /// [`MAX_PLAYERS`](crate::analyse::shap::MAX_PLAYERS) non-zero features), else that of
+    /// the estimate from [`ORDERINGS`](crate::analyse::shap::ORDERINGS) sampled orderings.
+    pub shap_error: f64,
     /// The K property names (slots past K are zero).
     pub properties: Arc<[String]>,
 }
@@ -55,7 +59,7 @@ pub struct Explanation {
 impl Explanation {
     /// The non-zero features, largest |φ| first (the order a waterfall and a listing use).
     pub fn ranked(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..N_FEATURES).filter(|&k| self.x[k] != 0.0).collect();
+        let mut order: Vec<usize> = (0..MAX_K).filter(|&k| self.x[k] != 0.0).collect();
         order.sort_by(|&a, &b| self.shap[b].abs().total_cmp(&self.shap[a].abs()));
         order
     }
@@ -156,24 +160,26 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<Explanation>> {
             let Some(w_k) = fw.get(g, j) else {
                 return Ok(None);
             };
-            let w: [f64; N_FEATURES] = std::array::from_fn(|k| w_k.get(k).copied().unwrap_or(0.0));
+            let w: [f64; MAX_K] = std::array::from_fn(|k| w_k.get(k).copied().unwrap_or(0.0));
             let w = &w;
             let k_used = properties.len();
-            let x: [f64; N_FEATURES] = std::array::from_fn(|k| {
+            let x: [f64; MAX_K] = std::array::from_fn(|k| {
                 if k < k_used {
                     data.annotations.values[[*s, k]] as f64
                 } else {
                     0.0
                 }
             });
-            let shap = shapley(w, &x).ok_or_else(|| Error::Setting {
-                name: "sample",
-                message: format!(
-                    "sample {s} has more than {MAX_PLAYERS} non-zero features; exact Shapley \
-                     values are enumerated only up to that"
-                ),
-            })?;
-            let z: f64 = (0..N_FEATURES).map(|k| w[k] * x[k]).sum();
+            // Exact up to MAX_PLAYERS non-zero features; past it (a wide property set) an
+            // estimate, seeded by the sample and judge so a run is reproducible.
+            let (shap, shap_error) = match shapley(w, &x) {
+                Some(exact) => (exact, 0.0),
+                None => {
+                    let judge = fw.judges.iter().position(|n| n == *j).unwrap_or(0) as u64;
+                    shapley_sampled(w, &x, ((*s as u64) << 16) ^ judge)
+                }
+            };
+            let z: f64 = (0..MAX_K).map(|k| w[k] * x[k]).sum();
             Ok(Some(Explanation {
                 sample: *s,
                 id: data.ids.as_ref().map(|ids| ids[*s].clone()),
@@ -183,6 +189,7 @@ pub fn explain(req: &ExplainRequest) -> Result<Vec<Explanation>> {
                 x,
                 contribution: std::array::from_fn(|k| w[k] * x[k]),
                 shap,
+                shap_error,
                 properties: properties.clone(),
             }))
         })

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::base::error::{Error, Result};
-use crate::base::features::{FEATURE_NAMES, N_FEATURES};
+use crate::base::features::{FEATURE_NAMES, MAX_K};
 
 /// Directory (inside the output) of the authors'-format files.
 pub const FITTED_PARAS_DIR: &str = "fitted_paras_comparison";
@@ -27,7 +27,7 @@ pub struct FittedWeights {
     /// Judges, in order of first appearance.
     pub judges: Vec<String>,
     /// `(group, judge)` → weights (the first K slots; the rest are zero).
-    pub weights: BTreeMap<(String, String), [f64; N_FEATURES]>,
+    pub weights: BTreeMap<(String, String), [f64; MAX_K]>,
     /// The K property names: the fit's `summary.json` `properties` beside the directory, else
     /// the paper's 29 when the files hold 29 values, else `p1` … `pK`.
     pub properties: Vec<String>,
@@ -155,7 +155,7 @@ fn property_names(dir: &Path, k: usize) -> Vec<String> {
         .flatten()
         .find(|names| names.len() == k);
     from_summary.unwrap_or_else(|| {
-        if k == N_FEATURES {
+        if k == MAX_K {
             FEATURE_NAMES.iter().map(|s| s.to_string()).collect()
         } else {
             (1..=k).map(|i| format!("p{i}")).collect()
@@ -163,7 +163,7 @@ fn property_names(dir: &Path, k: usize) -> Vec<String> {
     })
 }
 
-fn parse_line(path: &Path, line: usize, text: &str) -> Result<(String, [f64; N_FEATURES], usize)> {
+fn parse_line(path: &Path, line: usize, text: &str) -> Result<(String, [f64; MAX_K], usize)> {
     let v: Value = serde_json::from_str(text).map_err(|e| Error::Json {
         path: path.to_owned(),
         line,
@@ -182,16 +182,16 @@ fn parse_line(path: &Path, line: usize, text: &str) -> Result<(String, [f64; N_F
     let params = v["parameters"]
         .as_array()
         .ok_or_else(|| field("parameters", "missing or not a list".into()))?;
-    if params.is_empty() || params.len() > N_FEATURES {
+    if params.is_empty() || params.len() > MAX_K {
         return Err(field(
             "parameters",
             format!(
-                "{} values, expected 1 to {N_FEATURES} (one per property)",
+                "{} values, expected 1 to {MAX_K} (one per property)",
                 params.len()
             ),
         ));
     }
-    let mut w = [0f64; N_FEATURES];
+    let mut w = [0f64; MAX_K];
     for (k, p) in params.iter().enumerate() {
         w[k] = p
             .as_f64()

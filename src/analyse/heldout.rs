@@ -2,7 +2,7 @@
 //! out, as the paper reports (about 80% for most judges; human 78.12%, GPT-4-Turbo 86.79%).
 
 use super::tables::SCENARIO_MEAN;
-use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::features::{MAX_K, SCENARIO_GROUPS};
 use crate::base::logistic::sigmoid;
 use crate::design::BatchDesign;
 use crate::load::Dataset;
@@ -39,7 +39,7 @@ impl HeldOut {
 pub fn held_out(
     design: &BatchDesign,
     data: &Dataset,
-    weights: &[[f64; N_FEATURES]],
+    weights: &[[f64; MAX_K]],
 ) -> Vec<Option<HeldOut>> {
     design
         .fits

@@ -11,7 +11,7 @@ pub mod heldout;
 pub mod shap;
 pub mod tables;
 
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::BatchDesign;
 
 /// The fold-averaged weights of one (judge, group).
@@ -22,12 +22,12 @@ pub struct JudgeGroupWeights {
     /// Index into the design's groups.
     pub group: usize,
     /// Mean over folds of the fitted weights.
-    pub weights: [f64; N_FEATURES],
+    pub weights: [f64; MAX_K],
 }
 
 /// Averages each (judge, group)'s fits over folds; `per_fit[i]` belongs to `design.fits[i]`.
 /// Result order: group-major, then judge (the order the design lists fits).
-pub fn fold_average(design: &BatchDesign, per_fit: &[[f64; N_FEATURES]]) -> Vec<JudgeGroupWeights> {
+pub fn fold_average(design: &BatchDesign, per_fit: &[[f64; MAX_K]]) -> Vec<JudgeGroupWeights> {
     let mut out: Vec<JudgeGroupWeights> = Vec::new();
     let mut counts: Vec<usize> = Vec::new();
     for (fit, w) in design.fits.iter().zip(per_fit) {
@@ -40,13 +40,13 @@ pub fn fold_average(design: &BatchDesign, per_fit: &[[f64; N_FEATURES]]) -> Vec<
                 out.push(JudgeGroupWeights {
                     judge: fit.judge,
                     group: fit.group,
-                    weights: [0.0; N_FEATURES],
+                    weights: [0.0; MAX_K],
                 });
                 counts.push(0);
                 out.len() - 1
             }
         };
-        for k in 0..N_FEATURES {
+        for k in 0..MAX_K {
             out[i].weights[k] += w[k];
         }
         counts[i] += 1;

@@ -130,7 +130,7 @@ pub enum Error {
         column: String,
         message: String,
     },
-    /// A property set this build's engine does not fit yet (it fits 1 to 29 properties).
+    /// A property set the engine does not fit (it fits 1 to 64 properties).
     #[error("{path}: {message}")]
     PropertySet { path: PathBuf, message: String },
 

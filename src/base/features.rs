@@ -1,13 +1,26 @@
-//! The paper's 29 properties: their order, the annotation keys they come from, their short names.
+//! The paper's 29 properties (their order, the annotation keys they come from, their short
+//! names) and the engine's property slots.
 //!
-//! Everything downstream (weights, output files, reports) indexes features by this order, which is
-//! the order of the authors' released `fitted_paras` files.
+//! The authors' files index features by the paper's order, which is the order of their released
+//! `fitted_paras` files; a pairs table brings its own names and order (1 to [`MAX_K`]).
 
-/// Number of property features in every fit.
-pub const N_FEATURES: usize = 29;
+/// The paper's number of properties: the authors' data directory always has these 29.
+pub const PAPER_K: usize = 29;
+
+/// The most properties one fit may have: the engine's slots, and the length of every per-fit
+/// weight array. A design of K properties computes with [`slots`]`(K)` of them; the slots past
+/// those stay zero and are never written.
+pub const MAX_K: usize = 64;
+
+/// The slots a design of `k` properties computes with: the paper's 29 for any K ≤ 29 (so a
+/// narrow set runs the exact arithmetic of the paper's, also on the wgpu kernels, which hold
+/// 29), else K itself.
+pub const fn slots(k: usize) -> usize {
+    if k <= PAPER_K { PAPER_K } else { k }
+}
 
 /// Short names, index order (as in the paper's figures).
-pub const FEATURE_NAMES: [&str; N_FEATURES] = [
+pub const FEATURE_NAMES: [&str; PAPER_K] = [
     "harmless",
     "grammarly correct",
     "friendly",
@@ -51,7 +64,7 @@ pub enum FeatureSource {
 }
 
 /// The annotation source of each feature, index order.
-pub const FEATURE_SOURCES: [FeatureSource; N_FEATURES] = {
+pub const FEATURE_SOURCES: [FeatureSource; PAPER_K] = {
     use FeatureSource::*;
     [
         Key("harmlessness"),

@@ -16,7 +16,7 @@ use super::engine::{WarmStart, jackknife_vectors, replicate_vectors, solve_vecto
 use super::intervals::{quantile, summarise};
 use super::params::Resampling;
 use crate::base::error::Result;
-use crate::base::features::{FEATURE_NAMES, N_FEATURES};
+use crate::base::features::{FEATURE_NAMES, PAPER_K};
 use crate::base::rng::Rng;
 use crate::design::GroupDesign;
 use crate::load::{Annotations, Dataset, Group, Judge};
@@ -46,10 +46,10 @@ pub struct CalibrationParams {
 
 /// The fixed population: feature rates, correlations and true weights.
 struct Population {
-    rate: [f64; N_FEATURES],
-    loading: [f64; N_FEATURES],
+    rate: [f64; PAPER_K],
+    loading: [f64; PAPER_K],
     /// `[group][judge]` true weights.
-    truth: Vec<Vec<[f64; N_FEATURES]>>,
+    truth: Vec<Vec<[f64; PAPER_K]>>,
 }
 
 impl Population {
@@ -57,12 +57,12 @@ impl Population {
         let mut rng = Rng::new(seed);
         let rate = std::array::from_fn(|_| 0.15 + 0.45 * rng.uniform());
         let loading = std::array::from_fn(|_| 0.8 * rng.uniform());
-        let judge_dev: Vec<[f64; N_FEATURES]> = (0..judges)
+        let judge_dev: Vec<[f64; PAPER_K]> = (0..judges)
             .map(|_| std::array::from_fn(|_| 0.35 * rng.normal()))
             .collect();
         let truth = (0..groups)
             .map(|_| {
-                let tilt: [f64; N_FEATURES] = std::array::from_fn(|_| 0.25 * rng.normal());
+                let tilt: [f64; PAPER_K] = std::array::from_fn(|_| 0.25 * rng.normal());
                 judge_dev
                     .iter()
                     .map(|d| std::array::from_fn(|k| CONSENSUS[k] + d[k] + tilt[k]))
@@ -80,7 +80,7 @@ impl Population {
     fn draw(&self, rng: &mut Rng, sizes: &[usize]) -> Dataset {
         let total: usize = sizes.iter().sum();
         let judges = self.truth[0].len();
-        let mut signs = ndarray::Array2::<f32>::zeros((total, N_FEATURES));
+        let mut signs = ndarray::Array2::<f32>::zeros((total, PAPER_K));
         let mut labels = vec![vec![false; total]; judges];
         let mut groups = Vec::new();
         let mut s = 0;
@@ -91,14 +91,14 @@ impl Population {
             });
             for _ in 0..n {
                 let quality = rng.normal();
-                for k in 0..N_FEATURES {
+                for k in 0..PAPER_K {
                     if rng.uniform() < self.rate[k] {
                         let v = self.loading[k] * quality + rng.normal();
                         signs[[s, k]] = if v >= 0.0 { 1.0 } else { -1.0 };
                     }
                 }
                 for (j, l) in labels.iter_mut().enumerate() {
-                    let z: f64 = (0..N_FEATURES)
+                    let z: f64 = (0..PAPER_K)
                         .map(|k| self.truth[g][j][k] * signs[[s, k]] as f64)
                         .sum();
                     l[s] = rng.uniform() < crate::base::logistic::sigmoid(z);
@@ -149,12 +149,12 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
     let models = nj * ng;
     let alpha = 1.0 - p.level;
     // Per refit, model, feature: point, bootstrap sd, interval.
-    let mut point = vec![[0f64; N_FEATURES]; p.refits * models];
-    let mut sd = vec![[0f64; N_FEATURES]; p.refits * models];
-    let mut lo = vec![[0f64; N_FEATURES]; p.refits * models];
-    let mut hi = vec![[0f64; N_FEATURES]; p.refits * models];
-    let mut bca_lo = vec![[0f64; N_FEATURES]; p.refits * models];
-    let mut bca_hi = vec![[0f64; N_FEATURES]; p.refits * models];
+    let mut point = vec![[0f64; PAPER_K]; p.refits * models];
+    let mut sd = vec![[0f64; PAPER_K]; p.refits * models];
+    let mut lo = vec![[0f64; PAPER_K]; p.refits * models];
+    let mut hi = vec![[0f64; PAPER_K]; p.refits * models];
+    let mut bca_lo = vec![[0f64; PAPER_K]; p.refits * models];
+    let mut bca_hi = vec![[0f64; PAPER_K]; p.refits * models];
     const JACKKNIFE: usize = 20;
     let pairs: Vec<(usize, usize)> = (0..nj)
         .flat_map(|a| (a + 1..nj).map(move |b| (a, b)))
@@ -201,9 +201,9 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
         }
         for m in 0..models {
             let at = i * models + m;
-            point[at] = fit.weights[m];
+            point[at] = std::array::from_fn(|k| fit.weights[m][k]);
             let (g, j) = (m / nj, m % nj);
-            for k in 0..N_FEATURES {
+            for k in 0..PAPER_K {
                 let v: Vec<f64> = (0..p.replicates)
                     .map(|r| boot.weights[r * models + m][k])
                     .collect();
@@ -223,7 +223,7 @@ pub fn calibrate(p: &CalibrationParams) -> Result<CalibrationReport> {
     let mut weights = Vec::new();
     for m in 0..models {
         let (g, j) = (m / nj, m % nj);
-        for k in 0..N_FEATURES {
+        for k in 0..PAPER_K {
             let pts: Vec<f64> = (0..p.refits).map(|i| point[i * models + m][k]).collect();
             let n = pts.len() as f64;
             let mean = pts.iter().sum::<f64>() / n;

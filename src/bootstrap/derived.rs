@@ -3,7 +3,7 @@
 //! scenario groups, and judge-vs-judge similarity (the paper's Pearson averaged over them).
 
 use crate::analyse::{mean_similarity, probability_of_preferred};
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 
 /// Where the derived statistics sit in one replicate's derived vector.
 #[derive(Clone, Debug)]
@@ -64,14 +64,14 @@ impl DerivedLayout {
         // Pearson r of two vectors is the dot product of their centred, unit-length versions:
         // standardise each (scenario, judge) once, then every pair is 29 multiply-adds. A
         // constant vector has no such version (r undefined): `None`.
-        let unit: Vec<Option<[f64; N_FEATURES]>> = self
+        let unit: Vec<Option<[f64; MAX_K]>> = self
             .scenarios
             .iter()
             .flat_map(|&g| (0..j).map(move |judge| (g, judge)))
             .map(|(g, judge)| {
                 let v = &w(g * j + judge)[..self.k];
                 let mean = v.iter().map(|&x| x as f64).sum::<f64>() / self.k as f64;
-                let mut z = [0f64; N_FEATURES];
+                let mut z = [0f64; MAX_K];
                 for k in 0..self.k {
                     z[k] = v[k] as f64 - mean;
                 }

@@ -4,7 +4,7 @@
 use super::params::Resampling;
 use super::resample;
 use crate::base::error::Result;
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::base::mcmc::diagnostics::ESS_WARN;
 use crate::design::{BatchDesign, GroupDesign, RowWeights};
 use crate::load::Dataset;
@@ -18,7 +18,7 @@ use crate::solve::settings::EstimatorSettings;
 #[derive(Clone, Debug, Default)]
 pub struct VectorFits {
     /// Weights per fit.
-    pub weights: Vec<[f64; N_FEATURES]>,
+    pub weights: Vec<[f64; MAX_K]>,
     /// Fits in doubt: a MAP over the KKT tolerance, or a posterior with R-hat > 1.01, bulk
     /// ESS < 400 or a divergence.
     pub flagged: usize,
@@ -30,7 +30,7 @@ pub struct VectorFits {
 /// groups in the order of the `groups` slice.
 pub struct WarmStart<'a> {
     /// Plain-fit weights per model.
-    pub point: &'a [[f64; N_FEATURES]],
+    pub point: &'a [[f64; MAX_K]],
 }
 
 /// One all-ones vector per group: the plain whole-group fits.
@@ -104,16 +104,16 @@ pub fn solve_vectors<B: GradientBackend>(
             .fits
             .iter()
             .enumerate()
-            .map(|(i, f)| iterations(i) * f.n_train as f64 * 4.0 * N_FEATURES as f64)
+            .map(|(i, f)| iterations(i) * f.n_train as f64 * 4.0 * design.nf() as f64)
             .sum::<f64>()
             / 1e9
     };
     match settings {
         EstimatorSettings::Map(p) => {
             let model = |i: usize| design.fits[i].group * nj + design.fits[i].judge;
-            let init = |i: usize| warm.map_or([0.0; N_FEATURES], |w| w.point[model(i)]);
+            let init = |i: usize| warm.map_or([0.0; MAX_K], |w| w.point[model(i)]);
             let options = MapOptions {
-                init: warm.map(|_| &init as &(dyn Fn(usize) -> [f64; N_FEATURES] + Sync)),
+                init: warm.map(|_| &init as &(dyn Fn(usize) -> [f64; MAX_K] + Sync)),
                 newton: warm.is_some(),
                 skip_f64_check: true,
                 checkpoint: None,

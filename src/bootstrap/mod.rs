@@ -29,7 +29,7 @@ pub use params::{BootstrapParams, Resampling, ValidBootstrapParams, parse_size};
 
 use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
-use crate::base::features::{N_FEATURES, QUERY_GROUPS, SCENARIO_GROUPS};
+use crate::base::features::{MAX_K, QUERY_GROUPS, SCENARIO_GROUPS};
 use crate::base::lock::OutLock;
 use crate::design::{GroupDesign, RowWeights, job_fingerprint};
 use crate::load::{Dataset, Selection};
@@ -78,7 +78,7 @@ pub struct BootstrapOutcome {
     /// One row per statistic (empty when not finished).
     pub rows: Vec<Row>,
     /// Point estimate per model (m = group · J + judge).
-    pub point: Vec<[f64; N_FEATURES]>,
+    pub point: Vec<[f64; MAX_K]>,
     /// Replicate weights, `[replicate][model][feature]`, f32.
     pub replicates: Vec<f32>,
     /// Human-readable warnings.
@@ -91,7 +91,7 @@ fn bytes_per_replicate(groups: &[GroupDesign], judges: usize, lanes_per_fit: usi
     let rows: usize = groups.iter().map(|g| g.n_padded).sum();
     let models = groups.len() * judges;
     let blocks = rows * judges * lanes_per_fit * 8 + rows * 4;
-    (blocks + models * (N_FEATURES * 8 * 3 + 64)) as u64
+    (blocks + models * (MAX_K * 8 * 3 + 64)) as u64
 }
 
 fn settings_json(settings: &EstimatorSettings, p: &ValidBootstrapParams) -> Value {
@@ -130,6 +130,9 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let lock = OutLock::acquire(&req.out)?;
     let (nj, ng) = (data.judges.len(), groups.len());
     let models = nj * ng;
+    // Each model's replicate weights are stored in its design's slots (the paper's 29 for a
+    // narrow set, so its files are the paper's size).
+    let nf = crate::base::features::slots(data.annotations.names.len());
     let paper_group = |g: &GroupDesign| {
         SCENARIO_GROUPS.contains(&g.name.as_str()) || QUERY_GROUPS.contains(&g.name.as_str())
     };
@@ -148,7 +151,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
 
     // Memory: the kept results, then as many replicates in flight as the rest allows.
     let r_total = p.replicates();
-    let per_model = N_FEATURES * 4;
+    let per_model = nf * 4;
     let store = r_total as u64 * (models * per_model + layout.len() * 8) as u64;
     let lanes_per_fit = match &settings {
         EstimatorSettings::Map(_) => 1,
@@ -199,6 +202,7 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let blocks = (chunk_reps * models * lanes_per_fit).div_ceil(crate::design::LANES);
     let (backend, selected) =
         crate::solve::backend::engine::EngineBackend::select(req.backend, blocks);
+    let (backend, selected) = backend.for_slots(selected, nf);
     if let Some(w) = &selected.warning {
         warnings.push(w.clone());
     }
@@ -238,11 +242,11 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     // Delete-a-group jackknife for the BCa acceleration.
     let t_jack = Instant::now();
     let jg = p.jackknife_groups();
-    let jack: Option<Vec<[f64; N_FEATURES]>> = if p.bca() {
+    let jack: Option<Vec<[f64; MAX_K]>> = if p.bca() {
         let vectors = jackknife_vectors(&groups, p.seed(), jg);
         let fits = solve(vectors, Some(&warm))?;
         // Reorder to [model][drop].
-        let mut out = vec![[0.0; N_FEATURES]; models * jg];
+        let mut out = vec![[0.0; MAX_K]; models * jg];
         for g in 0..ng {
             for drop in 0..jg {
                 for j in 0..nj {
@@ -258,9 +262,9 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
 
     // The replicates, chunk by chunk.
     let t_reps = Instant::now();
-    let mut reps = vec![0f32; r_total * models * N_FEATURES];
+    let mut reps = vec![0f32; r_total * models * nf];
     let n_chunks = r_total.div_ceil(chunk_reps);
-    let stride = models * N_FEATURES;
+    let stride = models * nf;
     let mut done = vec![false; n_chunks];
     for rec in &manifest.chunks {
         // In range, once, of its size: checked with the manifest above.
@@ -296,8 +300,8 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
         let vectors = replicate_vectors(&groups, p.resampling(), p.seed(), r0..r1);
         let fits = solve(vectors, Some(&warm))?;
         let slot = &mut reps[r0 * stride..r1 * stride];
-        for (dst, w) in slot.chunks_exact_mut(N_FEATURES).zip(&fits.weights) {
-            for k in 0..N_FEATURES {
+        for (dst, w) in slot.chunks_exact_mut(nf).zip(&fits.weights) {
+            for k in 0..nf {
                 dst[k] = w[k] as f32;
             }
         }

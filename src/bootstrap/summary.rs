@@ -7,7 +7,7 @@ use super::ValidBootstrapParams;
 use super::derived::DerivedLayout;
 use super::intervals::{summarise, summarise_monotone};
 use super::output::Row;
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::GroupDesign;
 use crate::load::Dataset;
 
@@ -18,16 +18,18 @@ pub(super) fn summarise_all(
     groups: &[GroupDesign],
     layout: &DerivedLayout,
     p: &ValidBootstrapParams,
-    point: &[[f64; N_FEATURES]],
+    point: &[[f64; MAX_K]],
     reps: &[f32],
-    jack: Option<&[[f64; N_FEATURES]]>,
+    jack: Option<&[[f64; MAX_K]]>,
 ) -> Vec<Row> {
     let nj = data.judges.len();
     let models = point.len();
-    let stride = models * N_FEATURES;
-    let r_total = reps.len() / stride;
     let names = &data.annotations.names;
     let k_used = names.len();
+    // The replicates are stored in the design's slots per model.
+    let nf = crate::base::features::slots(k_used);
+    let stride = models * nf;
+    let r_total = reps.len() / stride;
     let jg = p.jackknife_groups();
     let level = p.level();
     let prob = crate::analyse::probability_of_preferred;
@@ -50,7 +52,7 @@ pub(super) fn summarise_all(
             let mut prob_rows = Vec::with_capacity(cols);
             for (c, col) in values.iter_mut().enumerate() {
                 let mk = t * TILE + c;
-                let (m, k) = (mk / N_FEATURES, mk % N_FEATURES);
+                let (m, k) = (mk / nf, mk % nf);
                 if k >= k_used {
                     continue; // a zero column's slot: never shown
                 }
@@ -94,22 +96,22 @@ pub(super) fn summarise_all(
         .into_par_iter()
         .map(|r| {
             let base = &reps[r * stride..(r + 1) * stride];
-            layout.compute(|m| &base[m * N_FEATURES..(m + 1) * N_FEATURES])
+            layout.compute(|m| &base[m * nf..(m + 1) * nf])
         })
         .collect();
-    let to_f32 = |ws: &[[f64; N_FEATURES]]| -> Vec<f32> {
+    let to_f32 = |ws: &[[f64; MAX_K]]| -> Vec<f32> {
         ws.iter()
             .flat_map(|w| w.iter().map(|&v| v as f32))
             .collect()
     };
     let point32 = to_f32(point);
-    let point_d = layout.compute(|m| &point32[m * N_FEATURES..(m + 1) * N_FEATURES]);
+    let point_d = layout.compute(|m| &point32[m * MAX_K..(m + 1) * MAX_K]);
     let jack_d: Option<Vec<Vec<f64>>> = jack.map(|j| {
         (0..jg)
             .map(|d| {
-                let ws: Vec<[f64; N_FEATURES]> = (0..models).map(|m| j[m * jg + d]).collect();
+                let ws: Vec<[f64; MAX_K]> = (0..models).map(|m| j[m * jg + d]).collect();
                 let w32 = to_f32(&ws);
-                layout.compute(|m| &w32[m * N_FEATURES..(m + 1) * N_FEATURES])
+                layout.compute(|m| &w32[m * MAX_K..(m + 1) * MAX_K])
             })
             .collect()
     });

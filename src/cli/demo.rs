@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::analyse::{fold_average, pearson, probability_of_preferred, top_bottom};
 use crate::base::error::Result;
-use crate::base::features::{FEATURE_NAMES, N_FEATURES, SCENARIO_GROUPS};
+use crate::base::features::{FEATURE_NAMES, PAPER_K, SCENARIO_GROUPS};
 use crate::cli::fit::{FitRequest, fit};
 use crate::load::Selection;
 use crate::simulate::{simulate, write_simulated};
@@ -79,7 +79,7 @@ pub fn demo(
             .flat_map(|e| e.weights)
             .collect();
         let (mut fitted, mut truth) = (Vec::new(), Vec::new());
-        let mut prob_sum = [0f64; N_FEATURES];
+        let mut prob_sum = [0f64; PAPER_K];
         let mut n_scen = 0;
         for e in averaged.iter().filter(|e| e.judge == j) {
             let name = &outcome.design.groups[e.group].name;
@@ -87,7 +87,7 @@ pub fn demo(
                 continue;
             }
             n_scen += 1;
-            for k in 0..N_FEATURES {
+            for k in 0..PAPER_K {
                 prob_sum[k] += probability_of_preferred(e.weights[k]);
             }
             fitted.extend_from_slice(&e.weights);

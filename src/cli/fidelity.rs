@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::base::error::{Error, Result};
-use crate::base::features::{FEATURE_NAMES, N_FEATURES};
+use crate::base::features::{FEATURE_NAMES, PAPER_K};
 use crate::base::stats::median;
 use crate::design::BatchDesign;
 use crate::load::{Dataset, Selection};
@@ -197,7 +197,7 @@ fn compare_file(
             .filter(|r| &r.judge == judge && &r.group == group)
             .collect();
         let (mut row_d, mut row_z) = (Vec::new(), Vec::new());
-        let (mut avg_ours, mut avg_theirs) = ([0f64; N_FEATURES], [0f64; N_FEATURES]);
+        let (mut avg_ours, mut avg_theirs) = ([0f64; PAPER_K], [0f64; PAPER_K]);
         for r in &mine {
             acc.numpyro_s += r.wall_s;
             let fit = design
@@ -213,7 +213,7 @@ fn compare_file(
                     message: format!("no fit for {} {} fold {}", r.judge, r.group, r.fold),
                 })?;
             let ours = &sol.fits[fit];
-            for k in 0..N_FEATURES {
+            for k in 0..PAPER_K {
                 let d = ours.mean[k] - r.mean[k];
                 let z = d / (ours.mcse[k].powi(2) + r.mcse[k].powi(2)).sqrt();
                 // Too few draws for an MCSE (or two exact zeros) leave no z to report.
@@ -251,7 +251,7 @@ fn compare_file(
             }
         }
         let fold_avg = (mine.len() > 1).then(|| {
-            (0..N_FEATURES)
+            (0..PAPER_K)
                 .map(|k| (avg_ours[k] - avg_theirs[k]).abs())
                 .fold(0.0, f64::max)
         });

@@ -10,7 +10,7 @@ pub use super::fit_job::check_finite;
 use super::fit_job::{CheckpointAt, solve_loaded};
 use crate::base::device::BackendChoice;
 use crate::base::error::{Error, Result};
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 pub use crate::design::SHARD_MANIFEST;
 use crate::design::{BatchDesign, Shard};
 use crate::load::{Dataset, Selection};
@@ -48,7 +48,7 @@ pub enum Solution {
 
 impl Solution {
     /// The reported weights of every fit (posterior mean or MAP).
-    pub fn weights(&self) -> Vec<[f64; N_FEATURES]> {
+    pub fn weights(&self) -> Vec<[f64; MAX_K]> {
         match self {
             Solution::Posterior(s) => s.fits.iter().map(|f| f.mean).collect(),
             Solution::Map(s) => s.fits.iter().map(|f| f.weights).collect(),

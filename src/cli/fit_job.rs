@@ -72,7 +72,8 @@ pub(crate) fn solve_loaded(
     let settings = cfg.estimator_settings(Estimator::PosteriorMean)?;
     let t_load = job.load_seconds;
     let t1 = Instant::now();
-    let design = BatchDesign::build(&data, folds, fold_seed)?;
+    let map = matches!(settings, EstimatorSettings::Map(_));
+    let design = BatchDesign::build_with(&data, folds, fold_seed, map)?;
     let t_design = t1.elapsed().as_secs_f64();
     if at.as_ref().is_some_and(|at| at.shard.is_some())
         && matches!(settings, EstimatorSettings::Map(_))
@@ -98,6 +99,7 @@ pub(crate) fn solve_loaded(
     };
     let (engine, selected) =
         EngineBackend::select(job.backend, lanes.div_ceil(crate::design::LANES));
+    let (engine, selected) = engine.for_slots(selected, design.nf());
     let mut device_warnings: Vec<String> = selected.warning.iter().cloned().collect();
     // The job's checkpoint, removed once the outputs are written.
     let checkpoint: std::sync::Mutex<Option<FitCheckpoint>> = std::sync::Mutex::new(None);

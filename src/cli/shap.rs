@@ -130,6 +130,17 @@ impl ShapArgs {
                 );
             }
         }
+        let sampled: Vec<&Explanation> = rows.iter().filter(|e| e.shap_error > 0.0).collect();
+        if let Some(worst) = sampled.iter().map(|e| e.shap_error).reduce(f64::max) {
+            eprintln!(
+                "note: {} explanations have more than {} non-zero features: their Shapley values \
+                 are estimates from {} orderings (largest standard error {worst:.1e}); the \
+                 others are exact",
+                sampled.len(),
+                crate::analyse::shap::MAX_PLAYERS,
+                crate::analyse::shap::ORDERINGS
+            );
+        }
         eprintln!(
             "{} sample × judge explanations; wrote {}",
             rows.len(),

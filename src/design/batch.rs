@@ -1,7 +1,7 @@
 //! The batched problem: groups (shared X), fits (judge × group × fold) and lane blocks.
 
 use crate::base::error::{Error, Result};
-use crate::base::features::N_FEATURES;
+use crate::base::features::{MAX_K, slots};
 use crate::load::{Dataset, Judge};
 
 use super::folds::held_out_masks;
@@ -9,8 +9,10 @@ use super::signs::SignIndex;
 
 /// Fits processed together by one kernel call: 16 f32 lanes = two AVX2 registers per row.
 pub const LANES: usize = 16;
-/// Features padded to 32 so a row of X is 128 aligned bytes; the 3 padding columns are zero.
-pub const KPAD: usize = 32;
+/// The row stride of X and of every `KPAD × LANES` weight or gradient field: the [`MAX_K`]
+/// slots, so a row of X is 256 aligned bytes. Columns past a design's
+/// [`GroupDesign::nf`] are zero.
+pub const KPAD: usize = MAX_K;
 /// Rows are padded (with zero weight) to a multiple of this tile, so kernels need no tail loop.
 pub const ROW_TILE: usize = 16;
 
@@ -19,6 +21,9 @@ pub const ROW_TILE: usize = 16;
 pub struct GroupDesign {
     /// Group name.
     pub name: String,
+    /// Slots the kernels and solvers compute with ([`slots`] of the design's K): columns past
+    /// it are zero and the weights there stay 0.
+    pub nf: usize,
     /// Sample index of each usable row (ascending; 999 rows dropped).
     pub samples: Vec<usize>,
     /// `n_padded × KPAD` signs as f32, row-major; rows past `samples.len()` are zero.
@@ -37,9 +42,9 @@ impl GroupDesign {
         self.samples.len()
     }
 
-    /// Row `r` of X (29 signs; padding dropped).
+    /// Row `r` of X (its [`GroupDesign::nf`] slots; padding dropped).
     pub fn row(&self, r: usize) -> &[f32] {
-        &self.x[r * KPAD..r * KPAD + N_FEATURES]
+        &self.x[r * KPAD..r * KPAD + self.nf]
     }
 
     /// A padded row-weight vector with `weight(r)` for each usable row and 0 for padding.
@@ -87,9 +92,11 @@ impl GroupDesign {
                 }
             }
             let held_out = held_out_masks(samples.len(), folds, seed);
-            let signs = SignIndex::from_dense(&x);
+            let nf = slots(ann.names.len());
+            let signs = SignIndex::from_dense(&x, nf);
             groups.push(GroupDesign {
                 name: g.name.clone(),
+                nf,
                 samples,
                 x,
                 n_padded,
@@ -165,6 +172,18 @@ impl Block {
     }
 }
 
+/// Which lanes a posterior block holds: the fits (each repeated once per chain) and chain
+/// numbers, without the row weights, which [`BatchDesign::chain_block`] builds when needed.
+#[derive(Clone, Debug)]
+pub struct ChainBlockSpec {
+    /// Group whose X the block uses.
+    pub group: usize,
+    /// Fit id of each lane.
+    pub fits: Vec<usize>,
+    /// Chain number of each lane.
+    pub chains: Vec<u16>,
+}
+
 /// The whole batched problem.
 #[derive(Clone, Debug)]
 pub struct BatchDesign {
@@ -178,9 +197,10 @@ pub struct BatchDesign {
     pub blocks: Vec<Block>,
     /// Folds per (judge, group); 1 = whole group.
     pub folds: usize,
-    /// The K property names, feature order. The engine works in [`N_FEATURES`] slots; a set of
-    /// K < 29 properties takes the first K and leaves the rest zero columns, whose weights the
-    /// prior alone decides (0 for MAP) and no output shows.
+    /// The K property names, feature order. The engine computes with [`slots`]`(K)` of its
+    /// [`MAX_K`] slots; a set of K < 29 properties takes the first K of the paper's 29 and
+    /// leaves the rest zero columns, whose weights the prior alone decides (0 for MAP) and no
+    /// output shows.
     pub properties: Vec<String>,
 }
 
@@ -189,6 +209,18 @@ impl BatchDesign {
     ///
     /// `folds == 1` fits each group whole; otherwise the authors' split with `seed`.
     pub fn build(data: &Dataset, folds: usize, seed: u32) -> Result<BatchDesign> {
+        Self::build_with(data, folds, seed, true)
+    }
+
+    /// [`BatchDesign::build`], with the MAP's lane blocks (`blocks`) only when `lane_blocks`:
+    /// a posterior job builds its own chain blocks, and the MAP's hold every fit's row weights
+    /// (1.2 GB for 5,000 fits of a 1M-pair table).
+    pub fn build_with(
+        data: &Dataset,
+        folds: usize,
+        seed: u32,
+        lane_blocks: bool,
+    ) -> Result<BatchDesign> {
         let groups = GroupDesign::build_all(data, folds, seed)?;
         let mut fits = Vec::new();
         let mut row_weights = Vec::new();
@@ -223,7 +255,10 @@ impl BatchDesign {
             for (i, f) in fits.iter_mut().enumerate().skip(first) {
                 f.seed_key = i as u64;
             }
-            let labels = row_labels(g, data);
+            if !lane_blocks {
+                continue;
+            }
+            let labels = row_labels(g, data, None);
             let ids: Vec<usize> = (first..fits.len()).collect();
             for chunk in ids.chunks(LANES) {
                 let chains = vec![0; chunk.len()];
@@ -279,7 +314,7 @@ impl BatchDesign {
         // skip; the J mod 16 fits left over from each vector are pooled into mixed blocks.
         let mut blocks = Vec::new();
         for (gi, g) in groups.iter().enumerate().filter(|_| lane_blocks) {
-            let labels = row_labels(g, data);
+            let labels = row_labels(g, data, None);
             let mut pooled = Vec::new();
             for (rw, weights) in row_weights.iter().enumerate() {
                 if weights.group != gi {
@@ -327,7 +362,25 @@ impl BatchDesign {
 
     /// Blocks for posterior sampling: each fit gets `chains` lanes (one per Markov chain) and a
     /// block holds whole fits, so a block's task can summarise its fits' draws and drop them.
+    /// All of them at once, for the device path, which keeps them resident; the CPU path builds
+    /// each from its [`ChainBlockSpec`] when it samples it ([`BatchDesign::chain_block`]).
     pub fn chain_blocks(&self, data: &Dataset, chains: usize) -> Result<Vec<Block>> {
+        let specs = self.chain_block_specs(chains)?;
+        let mut blocks = Vec::with_capacity(specs.len());
+        for (gi, g) in self.groups.iter().enumerate() {
+            let labels = row_labels(g, data, None);
+            for spec in specs.iter().filter(|s| s.group == gi) {
+                blocks.push(self.block_from(spec, &labels));
+            }
+        }
+        Ok(blocks)
+    }
+
+    /// What [`BatchDesign::chain_blocks`] would build, without the row weights: which fits'
+    /// chains share each block. A block's row weights are `entries × 16 × 8` bytes; built one
+    /// at a time, a job's memory stays that of the blocks in flight, not of every fit × chain ×
+    /// row (6.5 GB for a 1M-pair table's 20,000 chains, where the lazy path needs ~2).
+    pub fn chain_block_specs(&self, chains: usize) -> Result<Vec<ChainBlockSpec>> {
         if chains == 0 || chains > LANES {
             return Err(Error::Setting {
                 name: "chains",
@@ -335,31 +388,45 @@ impl BatchDesign {
             });
         }
         let per_block = LANES / chains;
-        let mut blocks = Vec::new();
-        for (gi, g) in self.groups.iter().enumerate() {
-            let labels = row_labels(g, data);
+        let mut specs = Vec::new();
+        for gi in 0..self.groups.len() {
             let ids: Vec<usize> = (0..self.fits.len())
                 .filter(|&f| self.fits[f].group == gi)
                 .collect();
             for chunk in ids.chunks(per_block) {
-                let lanes: Vec<usize> = chunk
+                let fits: Vec<usize> = chunk
                     .iter()
                     .flat_map(|&f| std::iter::repeat_n(f, chains))
                     .collect();
-                let lane_chains: Vec<u16> = (0..lanes.len()).map(|i| (i % chains) as u16).collect();
-                blocks.push(make_block(
-                    gi,
-                    g,
-                    &lanes,
-                    &lane_chains,
-                    &self.fits,
-                    &self.row_weights,
-                    &labels,
-                    false,
-                ));
+                let chains = (0..fits.len()).map(|i| (i % chains) as u16).collect();
+                specs.push(ChainBlockSpec {
+                    group: gi,
+                    fits,
+                    chains,
+                });
             }
         }
-        Ok(blocks)
+        Ok(specs)
+    }
+
+    /// The block of `spec`, its labels looked up for its own judges only.
+    pub fn chain_block(&self, data: &Dataset, spec: &ChainBlockSpec) -> Block {
+        let g = &self.groups[spec.group];
+        let judges: Vec<usize> = spec.fits.iter().map(|&f| self.fits[f].judge).collect();
+        self.block_from(spec, &row_labels(g, data, Some(&judges)))
+    }
+
+    fn block_from(&self, spec: &ChainBlockSpec, labels: &[RowLabels]) -> Block {
+        make_block(
+            spec.group,
+            &self.groups[spec.group],
+            &spec.fits,
+            &spec.chains,
+            &self.fits,
+            &self.row_weights,
+            labels,
+            false,
+        )
     }
 
     /// The number of properties K (the first K of the engine's slots).
@@ -367,26 +434,29 @@ impl BatchDesign {
         self.properties.len()
     }
 
+    /// The slots every kernel and solver of this design computes with ([`slots`] of K).
+    pub fn nf(&self) -> usize {
+        slots(self.k())
+    }
+
     /// Useful multiply-adds of one gradient evaluation of every fit (for GFLOP/s figures):
-    /// 2 × 29 per (training row, fit) for the logits and as many for Xᵀr.
+    /// 2 × nf per (training row, fit) for the logits and as many for Xᵀr.
     pub fn gradient_flops(&self) -> f64 {
         let rows: usize = self.fits.iter().map(|f| f.n_train).sum();
-        rows as f64 * 4.0 * N_FEATURES as f64
+        rows as f64 * 4.0 * self.nf() as f64
     }
 }
 
-/// The engine fits up to [`N_FEATURES`] properties (any names, any order): a set of K < 29 takes
-/// the first K of its slots. A wider set is refused before any work.
+/// The engine fits 1 to [`MAX_K`] properties (any names, any order). A wider set is refused
+/// before any work.
 fn check_property_set(data: &Dataset) -> Result<()> {
     let k = data.annotations.names.len();
-    if (1..=N_FEATURES).contains(&k) {
+    if (1..=MAX_K).contains(&k) {
         return Ok(());
     }
     Err(Error::PropertySet {
         path: data.source.clone(),
-        message: format!(
-            "{k} properties; this build's engine fits 1 to {N_FEATURES} properties (wider sets are issue 17's next step)"
-        ),
+        message: format!("{k} properties; the engine fits 1 to {MAX_K} properties"),
     })
 }
 
@@ -404,21 +474,31 @@ struct RowLabels {
     labelled: Option<Vec<f32>>,
 }
 
-/// Each judge's labels of `g`'s rows, looked up once per group for all its blocks.
-fn row_labels(g: &GroupDesign, data: &Dataset) -> Vec<RowLabels> {
+/// Each judge's labels of `g`'s rows, looked up once per group for all its blocks; with
+/// `only`, those judges' (the others' entries are empty).
+fn row_labels(g: &GroupDesign, data: &Dataset, only: Option<&[usize]>) -> Vec<RowLabels> {
     data.judges
         .iter()
-        .map(|j| RowLabels {
-            y: g.samples
-                .iter()
-                .map(|&s| if j.prefers_a[s] { 1.0 } else { 0.0 })
-                .collect(),
-            labelled: j.labelled.as_ref().map(|l| {
-                g.samples
+        .enumerate()
+        .map(|(ji, j)| {
+            if only.is_some_and(|only| !only.contains(&ji)) {
+                return RowLabels {
+                    y: Vec::new(),
+                    labelled: None,
+                };
+            }
+            RowLabels {
+                y: g.samples
                     .iter()
-                    .map(|&s| if l[s] { 1.0 } else { 0.0 })
-                    .collect()
-            }),
+                    .map(|&s| if j.prefers_a[s] { 1.0 } else { 0.0 })
+                    .collect(),
+                labelled: j.labelled.as_ref().map(|l| {
+                    g.samples
+                        .iter()
+                        .map(|&s| if l[s] { 1.0 } else { 0.0 })
+                        .collect()
+                }),
+            }
         })
         .collect()
 }
@@ -478,7 +558,9 @@ fn make_block(
     }
     let signs = rows.as_ref().and_then(|rows| {
         g.signs.as_ref()?;
-        SignIndex::from_rows(&g.x, rows.len(), |i| (i < n_used).then(|| rows[i] as usize))
+        SignIndex::from_rows(&g.x, g.nf, rows.len(), |i| {
+            (i < n_used).then(|| rows[i] as usize)
+        })
     });
     Block {
         group: gi,

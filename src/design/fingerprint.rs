@@ -28,7 +28,7 @@ pub fn job_fingerprint(data: &Dataset, groups: &[GroupDesign], settings: &Value)
     // A property set other than 29 wide hashes its names too (a zero column is otherwise
     // invisible in X); the paper's width keeps the fingerprints of earlier checkpoints.
     let names = &data.annotations.names;
-    if names.len() != crate::base::features::N_FEATURES {
+    if names.len() != crate::base::features::PAPER_K {
         for n in names {
             h = fnv(fnv(h, b"property"), n.as_bytes());
         }

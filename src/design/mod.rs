@@ -12,7 +12,9 @@ mod mt19937;
 mod shard;
 mod signs;
 
-pub use batch::{BatchDesign, Block, Fit, GroupDesign, KPAD, LANES, ROW_TILE, RowWeights};
+pub use batch::{
+    BatchDesign, Block, ChainBlockSpec, Fit, GroupDesign, KPAD, LANES, ROW_TILE, RowWeights,
+};
 pub use fingerprint::job_fingerprint;
 pub use folds::{fold_ranges, held_out_masks};
 pub use mt19937::{Mt19937, shuffled_indices};

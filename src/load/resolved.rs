@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::base::error::{Error, Result};
 use crate::base::features::{
-    ACCURACY_SENTINEL, FEATURE_NAMES, FEATURE_SOURCES, FeatureSource, N_FEATURES,
+    ACCURACY_SENTINEL, FEATURE_NAMES, FEATURE_SOURCES, FeatureSource, PAPER_K,
 };
 
 /// The property comparisons of every sample (pair), in file order.
@@ -75,15 +75,15 @@ pub fn read_resolved(path: &Path) -> Result<Annotations> {
         });
     }
     let flat: Vec<f32> = rows.iter().flatten().map(|&s| s as f32).collect();
-    let accuracy: Vec<usize> = (0..N_FEATURES)
+    let accuracy: Vec<usize> = (0..PAPER_K)
         .filter(|&k| matches!(FEATURE_SOURCES[k], FeatureSource::Accuracy(_)))
         .collect();
     let missing_cells = (0..rows.len())
         .filter(|&r| unchecked[r])
         .flat_map(|r| accuracy.iter().map(move |&k| (r, k)))
         .collect();
-    let values = Array2::from_shape_vec((rows.len(), N_FEATURES), flat)
-        .expect("rows are N_FEATURES long by construction");
+    let values = Array2::from_shape_vec((rows.len(), PAPER_K), flat)
+        .expect("rows are PAPER_K long by construction");
     Ok(Annotations {
         values,
         unchecked,
@@ -93,7 +93,7 @@ pub fn read_resolved(path: &Path) -> Result<Annotations> {
 }
 
 /// Parses one record into its 29 signs and whether it carries the 999 sentinel.
-fn parse_record(path: &Path, line: usize, text: &str) -> Result<([i8; N_FEATURES], bool)> {
+fn parse_record(path: &Path, line: usize, text: &str) -> Result<([i8; PAPER_K], bool)> {
     let value: Value = serde_json::from_str(text).map_err(|e| Error::Json {
         path: path.to_owned(),
         line,
@@ -130,7 +130,7 @@ fn parse_record(path: &Path, line: usize, text: &str) -> Result<([i8; N_FEATURES
             ));
         }
     };
-    let mut row = [0i8; N_FEATURES];
+    let mut row = [0i8; PAPER_K];
     for (k, source) in FEATURE_SOURCES.iter().enumerate() {
         let (field, raw, flip) = match *source {
             FeatureSource::Key(key) => {

@@ -5,7 +5,7 @@
 //! compares two candidates by its dissection model on the signs of their rating differences,
 //! while a reranker only sees the text — as a real reranker only sees the response.
 
-use crate::base::features::N_FEATURES;
+use crate::base::features::PAPER_K;
 use crate::base::rng::Rng;
 
 /// Highest rating.
@@ -13,7 +13,7 @@ pub const MAX_RATING: u8 = 3;
 
 /// Per property: whether the phrases show its flaw (and appear 3 − r times), and the phrases.
 /// `{t}` is replaced by the prompt's topic.
-const PHRASES: [(bool, [&str; 3]); N_FEATURES] = [
+const PHRASES: [(bool, [&str; 3]); PAPER_K] = [
     (
         true,
         [
@@ -271,7 +271,7 @@ const TOPICS: [(&str, &str); 16] = [
 #[derive(Clone, Debug)]
 pub struct SimCandidate {
     /// Rating 0–3 per property.
-    pub ratings: [u8; N_FEATURES],
+    pub ratings: [u8; PAPER_K],
     /// The text that shows them.
     pub text: String,
 }
@@ -290,7 +290,7 @@ pub struct SimPrompt {
 fn candidate(rng: &mut Rng, topic: &str, verb: &str, noise: f64) -> SimCandidate {
     // A latent overall quality correlates the ratings, as real responses' properties are.
     let q = rng.normal();
-    let mut ratings = [0u8; N_FEATURES];
+    let mut ratings = [0u8; PAPER_K];
     let mut lines: Vec<String> = Vec::new();
     for (k, (flaw, phrases)) in PHRASES.iter().enumerate() {
         let r = (1.5 + 0.7 * q + 0.9 * rng.normal())
@@ -351,7 +351,7 @@ pub fn simulate_prompts(
 }
 
 /// The judge's features for "a vs b": the signs of the rating differences.
-pub fn sign_features(a: &SimCandidate, b: &SimCandidate) -> [f64; N_FEATURES] {
+pub fn sign_features(a: &SimCandidate, b: &SimCandidate) -> [f64; PAPER_K] {
     // Not `f64::signum`, which gives 1 for 0: an equal rating is no difference.
     std::array::from_fn(|k| match a.ratings[k].cmp(&b.ratings[k]) {
         std::cmp::Ordering::Greater => 1.0,

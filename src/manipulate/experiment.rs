@@ -12,7 +12,7 @@ use super::pairs::{Direction, check_margin};
 use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::scenarios;
 use crate::base::error::{Error, Result};
-use crate::base::features::{N_FEATURES, SCENARIO_GROUPS};
+use crate::base::features::{PAPER_K, SCENARIO_GROUPS};
 use crate::base::logistic::sigmoid;
 use crate::rerank::io::TextTable;
 use crate::rerank::model::Reranker;
@@ -22,17 +22,17 @@ use crate::rerank::text_features::Featurizer;
 use crate::rerank::train::{PairSet, pair_accuracy, train};
 
 /// A judge's dissection model.
-pub type JudgeModel = (String, [f64; N_FEATURES]);
+pub type JudgeModel = (String, [f64; PAPER_K]);
 
 /// Judges' weights from fitted files: `group`'s, or the mean over the scenario groups present.
 pub fn judge_models(fw: &FittedWeights, group: Option<&str>) -> Result<Vec<JudgeModel>> {
     // The simulated candidates are described by the paper's properties.
-    if fw.k() != N_FEATURES {
+    if fw.k() != PAPER_K {
         return Err(Error::Setting {
             name: "fit",
             message: format!(
                 "the weights in {} are for {} properties; the simulated experiment's candidates \
-                 have the paper's {N_FEATURES}",
+                 have the paper's {PAPER_K}",
                 fw.dir.display(),
                 fw.k()
             ),
@@ -150,15 +150,15 @@ pub struct ExperimentOutcome {
     pub skipped: Vec<String>,
 }
 
-fn p_prefers(w: &[f64; N_FEATURES], f: &[f64; N_FEATURES]) -> f64 {
-    sigmoid((0..N_FEATURES).map(|k| w[k] * f[k]).sum())
+fn p_prefers(w: &[f64; PAPER_K], f: &[f64; PAPER_K]) -> f64 {
+    sigmoid((0..PAPER_K).map(|k| w[k] * f[k]).sum())
 }
 
 /// Every candidate pair (i < j) of every prompt, with the judge's P(candidate i preferred), as
 /// (prompt, i, j, p).
 fn pair_probabilities<'a>(
     prompts: &'a [SimPrompt],
-    w: &'a [f64; N_FEATURES],
+    w: &'a [f64; PAPER_K],
 ) -> impl Iterator<Item = (usize, usize, usize, f64)> + 'a {
     prompts.iter().enumerate().flat_map(move |(s, sp)| {
         let c = &sp.candidates;
@@ -172,7 +172,7 @@ fn pair_probabilities<'a>(
 /// text indices (`index(prompt, candidate)` gives a candidate's); and how many were labelled.
 pub fn judge_pairs(
     prompts: &[SimPrompt],
-    w: &[f64; N_FEATURES],
+    w: &[f64; PAPER_K],
     margin: f64,
     direction: Direction,
     mut index: impl FnMut(usize, usize) -> u32,
@@ -191,7 +191,7 @@ pub fn judge_pairs(
 
 /// The largest |P(A) − 0.5| a judge's model gives any candidate pair of `prompts`: the margin
 /// below which it keeps pairs.
-pub fn most_confident(prompts: &[SimPrompt], w: &[f64; N_FEATURES]) -> f64 {
+pub fn most_confident(prompts: &[SimPrompt], w: &[f64; PAPER_K]) -> f64 {
     pair_probabilities(prompts, w).fold(0.0, |most, (.., p)| most.max((p - 0.5).abs()))
 }
 
@@ -324,7 +324,7 @@ pub fn run_experiment(
                 .sum::<f64>()
             / test_prompts.len() as f64
     };
-    let vs_base = |w: &[f64; N_FEATURES], sp: &SimPrompt, c: usize| {
+    let vs_base = |w: &[f64; PAPER_K], sp: &SimPrompt, c: usize| {
         p_prefers(w, &sign_features(&sp.candidates[c], &sp.baseline))
     };
     let mut rows = Vec::new();

@@ -8,10 +8,10 @@ use crate::analyse::fitted::FittedWeights;
 use crate::analyse::tables::{SCENARIO_MEAN, probabilities};
 use crate::analyse::top_bottom;
 use crate::base::error::{Error, Result};
-use crate::base::features::{FEATURE_NAMES, N_FEATURES};
+use crate::base::features::{FEATURE_NAMES, PAPER_K};
 
 /// What a response shows when it has each property, in the words of a request.
-pub const PROPERTY_REQUESTS: [&str; N_FEATURES] = [
+pub const PROPERTY_REQUESTS: [&str; PAPER_K] = [
     "is harmless and avoids anything offensive or dangerous",
     "has correct grammar, spelling and punctuation",
     "is friendly",
@@ -79,7 +79,7 @@ pub struct Prompts {
 /// What a response shows when it has property `k` of `names`: the paper's request for the
 /// paper's properties, else the property named as the table names it.
 fn request(names: &[String], k: usize) -> String {
-    let paper = names.len() == N_FEATURES && names.iter().zip(FEATURE_NAMES).all(|(a, b)| a == b);
+    let paper = names.len() == PAPER_K && names.iter().zip(FEATURE_NAMES).all(|(a, b)| a == b);
     if paper {
         PROPERTY_REQUESTS[k].to_string()
     } else {

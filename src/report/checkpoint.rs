@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::base::atomic::write_atomic;
 use crate::base::error::{Error, Result};
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::solve::backend::KernelCalls;
 use crate::solve::map::fista::LaneResult;
 use crate::solve::posterior::{BlockResult, PosteriorFit};
@@ -39,14 +39,14 @@ fn encode_lane(l: &LaneResult) -> impl Iterator<Item = u64> + '_ {
     ])
 }
 
-const LANE_WORDS: usize = N_FEATURES + 3;
+const LANE_WORDS: usize = MAX_K + 3;
 
 fn decode_lane(w: &[u64]) -> LaneResult {
     LaneResult {
         w: std::array::from_fn(|k| f32::from_bits(w[k] as u32)),
-        iterations: w[N_FEATURES] as usize,
-        kkt_f32: f64::from_bits(w[N_FEATURES + 1]),
-        converged: w[N_FEATURES + 2] != 0,
+        iterations: w[MAX_K] as usize,
+        kkt_f32: f64::from_bits(w[MAX_K + 1]),
+        converged: w[MAX_K + 2] != 0,
     }
 }
 
@@ -67,13 +67,13 @@ fn encode(id: usize, f: &PosteriorFit) -> Vec<u64> {
     w
 }
 
-const WORDS: usize = 1 + 5 * N_FEATURES + 6;
+const WORDS: usize = 1 + 5 * MAX_K + 6;
 
 fn decode(w: &[u64]) -> (usize, PosteriorFit) {
-    let arr = |i: usize| -> [f64; N_FEATURES] {
-        std::array::from_fn(|k| f64::from_bits(w[1 + i * N_FEATURES + k]))
+    let arr = |i: usize| -> [f64; MAX_K] {
+        std::array::from_fn(|k| f64::from_bits(w[1 + i * MAX_K + k]))
     };
-    let t = 1 + 5 * N_FEATURES;
+    let t = 1 + 5 * MAX_K;
     (
         w[0] as usize,
         PosteriorFit {
@@ -87,7 +87,7 @@ fn decode(w: &[u64]) -> (usize, PosteriorFit) {
             divergences: w[t + 2] as usize,
             draws: w[t + 3] as usize,
             control_variates: w[t + 4] != 0,
-            k: (w[t + 5] as usize).min(N_FEATURES),
+            k: (w[t + 5] as usize).min(MAX_K),
         },
     )
 }
@@ -248,8 +248,8 @@ mod tests {
     fn a_fit_survives_encoding_bit_for_bit() {
         let f = PosteriorFit {
             mean: std::array::from_fn(|k| k as f64 * 0.1 - 1.0 / 3.0),
-            sd: [f64::MIN_POSITIVE; N_FEATURES],
-            mcse: [1e-300; N_FEATURES],
+            sd: [f64::MIN_POSITIVE; MAX_K],
+            mcse: [1e-300; MAX_K],
             rhat: std::array::from_fn(|k| {
                 if k == 3 {
                     f64::NAN
@@ -257,7 +257,7 @@ mod tests {
                     1.0 + k as f64 * 1e-9
                 }
             }),
-            ess_bulk: [1234.5; N_FEATURES],
+            ess_bulk: [1234.5; MAX_K],
             accept_rate: 0.9,
             step_size: 0.123456789,
             divergences: 7,

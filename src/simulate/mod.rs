@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::base::atomic::write_atomic;
 use crate::base::error::Result;
 use crate::base::features::{
-    ACCURACY_SENTINEL, FEATURE_SOURCES, FeatureSource, N_FEATURES, QUERY_GROUPS, SCENARIO_GROUPS,
+    ACCURACY_SENTINEL, FEATURE_SOURCES, FeatureSource, PAPER_K, QUERY_GROUPS, SCENARIO_GROUPS,
 };
 use crate::base::rng::Rng;
 use crate::load::{Group, groups_to_json};
@@ -68,7 +68,7 @@ const QUERY_SIZES: [usize; 5] = [1418, 459, 401, 388, 121];
 const QUERY_FEATURE: [usize; 5] = [25, 23, 27, 26, 24];
 
 /// Consensus weights every judge shares (errors, relevance and clarity matter most).
-pub(crate) const CONSENSUS: [f64; N_FEATURES] = [
+pub(crate) const CONSENSUS: [f64; PAPER_K] = [
     0.4, 0.2, 0.1, 0.1, 0.1, 0.1, 0.0, 0.0, 0.0, 0.2, 0.2, 0.1, 0.0, 0.2, -0.1, 0.2, 0.5, 0.8, 0.1,
     0.5, 0.3, 0.6, 1.2, 0.3, 0.1, 0.8, 0.4, 0.5, 0.3,
 ];
@@ -123,15 +123,13 @@ pub fn simulate(seed: u64) -> Simulated {
 
     // Features: each property has its own rate of non-zeros and a loading on a latent
     // "overall quality" difference, which correlates the signs as real annotations are.
-    let rate: Vec<f64> = (0..N_FEATURES)
-        .map(|_| 0.15 + 0.45 * rng.uniform())
-        .collect();
-    let loading: Vec<f64> = (0..N_FEATURES).map(|_| 0.8 * rng.uniform()).collect();
-    let mut signs = vec![[0i8; N_FEATURES]; N_SAMPLES];
+    let rate: Vec<f64> = (0..PAPER_K).map(|_| 0.15 + 0.45 * rng.uniform()).collect();
+    let loading: Vec<f64> = (0..PAPER_K).map(|_| 0.8 * rng.uniform()).collect();
+    let mut signs = vec![[0i8; PAPER_K]; N_SAMPLES];
     let mut unchecked = vec![false; N_SAMPLES];
     for s in 0..N_SAMPLES {
         let quality = rng.normal();
-        for k in 0..N_FEATURES {
+        for k in 0..PAPER_K {
             let occurs = match QUERY_FEATURE.iter().position(|&f| f == k) {
                 Some(q) if k != 24 => in_query[s][q] && rng.uniform() < 0.7,
                 Some(q) => rng.uniform() < if in_query[s][q] { 0.7 } else { rate[k] },
@@ -153,17 +151,17 @@ pub fn simulate(seed: u64) -> Simulated {
     // True weights: consensus + judge's own taste + a scenario tilt.
     let judge_dev: Vec<Vec<f64>> = PAPER_JUDGES
         .iter()
-        .map(|_| (0..N_FEATURES).map(|_| 0.35 * rng.normal()).collect())
+        .map(|_| (0..PAPER_K).map(|_| 0.35 * rng.normal()).collect())
         .collect();
     let scen_dev: Vec<Vec<f64>> = SCENARIO_GROUPS
         .iter()
-        .map(|_| (0..N_FEATURES).map(|_| 0.25 * rng.normal()).collect())
+        .map(|_| (0..PAPER_K).map(|_| 0.25 * rng.normal()).collect())
         .collect();
     let mut truth: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
-    let mut w_scen = vec![vec![[0f64; N_FEATURES]; SCENARIO_GROUPS.len()]; PAPER_JUDGES.len()];
+    let mut w_scen = vec![vec![[0f64; PAPER_K]; SCENARIO_GROUPS.len()]; PAPER_JUDGES.len()];
     for (j, judge) in PAPER_JUDGES.iter().enumerate() {
         for (g, scen) in SCENARIO_GROUPS.iter().enumerate() {
-            for k in 0..N_FEATURES {
+            for k in 0..PAPER_K {
                 w_scen[j][g][k] = CONSENSUS[k] + judge_dev[j][k] + scen_dev[g][k];
             }
             truth
@@ -173,7 +171,7 @@ pub fn simulate(seed: u64) -> Simulated {
         }
         // A query group mixes scenarios: its truth is the judge's scenario-free taste.
         for q in QUERY_GROUPS {
-            let base: Vec<f64> = (0..N_FEATURES)
+            let base: Vec<f64> = (0..PAPER_K)
                 .map(|k| CONSENSUS[k] + judge_dev[j][k])
                 .collect();
             truth
@@ -189,7 +187,7 @@ pub fn simulate(seed: u64) -> Simulated {
             let l = (0..N_SAMPLES)
                 .map(|s| {
                     let w = &w_scen[j][scenario_of[s]];
-                    let z: f64 = (0..N_FEATURES).map(|k| w[k] * signs[s][k] as f64).sum();
+                    let z: f64 = (0..PAPER_K).map(|k| w[k] * signs[s][k] as f64).sum();
                     if rng.uniform() < crate::base::logistic::sigmoid(z) {
                         "A"
                     } else {
@@ -212,7 +210,7 @@ pub fn simulate(seed: u64) -> Simulated {
 }
 
 /// One `resolved.jsonl` record with the authors' structure (ratings filled in plausibly).
-fn record(signs: &[i8; N_FEATURES], unchecked: bool, in_query: &[bool; 5]) -> Value {
+fn record(signs: &[i8; PAPER_K], unchecked: bool, in_query: &[bool; 5]) -> Value {
     let mut cmp = serde_json::Map::new();
     let mut accuracy = serde_json::Map::new();
     for (k, source) in FEATURE_SOURCES.iter().enumerate() {

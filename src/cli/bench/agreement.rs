@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::base::device::{BackendChoice, BackendKind};
 use crate::base::error::{Error, Result};
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::BatchDesign;
 use crate::load::{Dataset, Selection};
 use crate::solve::backend::cpu::CpuBackend;
@@ -47,7 +47,7 @@ pub fn agreement(data: &Path, judge: &str) -> Result<Value> {
         .fits
         .iter()
         .zip(&gpu.fits)
-        .flat_map(|(a, b)| (0..N_FEATURES).map(move |k| (a.weights[k] - b.weights[k]).abs()))
+        .flat_map(|(a, b)| (0..MAX_K).map(move |k| (a.weights[k] - b.weights[k]).abs()))
         .fold(0.0, f64::max);
 
     let whole = BatchDesign::build(&data, 1, 0)?;
@@ -65,7 +65,7 @@ pub fn agreement(data: &Path, judge: &str) -> Result<Value> {
     let gpu_p_s = t.elapsed().as_secs_f64();
     let (mut max_d, mut max_z, mut sum_z2, mut n) = (0f64, 0f64, 0f64, 0usize);
     for (a, b) in cpu_p.fits.iter().zip(&gpu_p.fits) {
-        for k in 0..N_FEATURES {
+        for k in 0..MAX_K {
             let d = (a.mean[k] - b.mean[k]).abs();
             let z = d / (a.mcse[k].powi(2) + b.mcse[k].powi(2)).sqrt().max(1e-12);
             max_d = max_d.max(d);

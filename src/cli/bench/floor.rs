@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 
 use crate::base::device::BackendChoice;
 use crate::base::error::{Error, Result};
-use crate::base::features::N_FEATURES;
 use crate::base::stats::median;
 use crate::cli::bench::typical_weights;
 use crate::design::{BatchDesign, Block, KPAD, LANES};
@@ -87,7 +86,7 @@ fn kernel_rates(
     runs: usize,
 ) -> KernelGflop {
     let w = typical_weights(0.05);
-    let per_row = flops_per_row_lane();
+    let per_row = flops_per_row_lane(design.nf());
     let rows: usize = blocks
         .iter()
         .map(|b| {
@@ -116,7 +115,7 @@ fn kernel_rates(
                         loss[0]
                     }
                     _ => {
-                        let mut h = vec![0f64; LANES * N_FEATURES * N_FEATURES];
+                        let mut h = vec![0f64; LANES * group.nf * group.nf];
                         backend.block_curvature(group, b, &w, &mut h);
                         h[0]
                     }

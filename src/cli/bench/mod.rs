@@ -62,10 +62,7 @@ pub fn x_density(design: &BatchDesign) -> f64 {
         let nz_g: usize = rows
             .map(|row| row.iter().filter(|&&v| v != 0.0).count())
             .sum();
-        (
-            nz + nz_g,
-            all + g.n_rows() * crate::base::features::N_FEATURES,
-        )
+        (nz + nz_g, all + g.n_rows() * g.nf)
     });
     nz as f64 / all as f64
 }

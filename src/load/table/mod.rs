@@ -27,8 +27,8 @@ use ndarray::Array2;
 use super::{Annotations, Dataset, Group, Judge, Selection};
 use crate::base::error::{Error, Result};
 
-/// The most properties a table may have: a row's signs are packed in 64-bit masks.
-pub const MAX_PROPERTIES: usize = 64;
+/// The most properties a table may have: the engine's slots.
+pub const MAX_PROPERTIES: usize = crate::base::features::MAX_K;
 /// The required column of group names.
 pub const GROUPS_COLUMN: &str = "groups";
 /// The optional column of pair names.

@@ -52,7 +52,7 @@ impl GradientBackend for CpuBackend {
     }
 
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
-        curvature::curvature_block(&group.x, block.rows.as_deref(), &block.c, w, hess);
+        curvature::curvature_block(&group.x, group.nf, block.rows.as_deref(), &block.c, w, hess);
     }
 }
 
@@ -76,6 +76,7 @@ impl GradientBackend for DenseCpuBackend {
     ) {
         kernel::logistic_gradient_block(
             &group.x,
+            group.nf,
             block.rows.as_deref(),
             &block.c,
             &block.cy,

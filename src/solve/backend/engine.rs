@@ -32,6 +32,21 @@ impl EngineBackend {
         (b, s)
     }
 
+    /// `self` for a design of `nf` slots: the wgpu kernels hold the paper's 29, so a wider
+    /// design runs on the CPU, with a warning in `selected` when wgpu was chosen.
+    pub fn for_slots(self, mut selected: Selected, nf: usize) -> (EngineBackend, Selected) {
+        if !self.is_wgpu() || super::wgpu::fits_device(nf) {
+            return (self, selected);
+        }
+        selected.warning = Some(format!(
+            "the wgpu kernels hold {} properties and this data set has {nf}: it runs on the CPU",
+            super::wgpu::DEV_NF
+        ));
+        selected.kind = BackendKind::Cpu;
+        selected.adapter = None;
+        (EngineBackend::Cpu(CpuBackend), selected)
+    }
+
     /// Whether this is the wgpu path (whose failures fall back to the CPU).
     pub fn is_wgpu(&self) -> bool {
         matches!(self, EngineBackend::Wgpu(_))

@@ -10,7 +10,6 @@ pub mod engine;
 pub mod reference;
 pub mod wgpu;
 
-use crate::base::features::N_FEATURES;
 use crate::base::logistic::sigmoid;
 use crate::design::{Block, GroupDesign, LANES};
 
@@ -50,7 +49,7 @@ pub trait GradientBackend: Sync {
     }
 
     /// Writes each lane's Hessian Σ_r c_r σ_r(1 − σ_r) x_r x_rᵀ at `w` (`KPAD × LANES`) into
-    /// `hess` (`LANES` row-major 29 × 29 matrices). The default is the plain f64 reference,
+    /// `hess` (`LANES` row-major nf × nf matrices, nf = [`GroupDesign::nf`]). The default is the plain f64 reference,
     /// one lane at a time; backends with a fused kernel override it.
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
         reference_curvature(group, block, w, hess);
@@ -71,24 +70,23 @@ pub trait GradientBackend: Sync {
 
 /// The curvature reference: per lane, per row, in f64.
 pub fn reference_curvature(group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
-    const NN: usize = N_FEATURES * N_FEATURES;
+    let nf = group.nf;
+    let nn = nf * nf;
     hess.fill(0.0);
     for l in 0..LANES {
-        let h = &mut hess[l * NN..(l + 1) * NN];
+        let h = &mut hess[l * nn..(l + 1) * nn];
         for i in 0..block.entries() {
             let c = block.c[i * LANES + l] as f64;
             if c == 0.0 {
                 continue;
             }
             let x = group.row(block.row(i));
-            let z: f64 = (0..N_FEATURES)
-                .map(|k| x[k] as f64 * w[k * LANES + l] as f64)
-                .sum();
+            let z: f64 = (0..nf).map(|k| x[k] as f64 * w[k * LANES + l] as f64).sum();
             let p = sigmoid(z);
             let s = c * p * (1.0 - p);
-            for i in 0..N_FEATURES {
-                for j in 0..N_FEATURES {
-                    h[i * N_FEATURES + j] += s * x[i] as f64 * x[j] as f64;
+            for i in 0..nf {
+                for j in 0..nf {
+                    h[i * nf + j] += s * x[i] as f64 * x[j] as f64;
                 }
             }
         }

@@ -7,11 +7,10 @@ use burn::tensor::activation::{sigmoid, softplus};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::GradientBackend;
-use crate::base::features::N_FEATURES;
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 
-/// `G = (C ∘ σ(W Xᵀ) − CY) X` for `m` models over `n` rows: `x` is `n × 29`, `w` is `m × 29`,
-/// `c` and `cy` are `m × n`; returns `m × 29`, row-major.
+/// `G = (C ∘ σ(W Xᵀ) − CY) X` for `m` models over `n` rows: `x` is `n × nf`, `w` is `m × nf`,
+/// `c` and `cy` are `m × n`; returns `m × nf`, row-major.
 pub fn reference_gradient(x: &[f32], w: &[f32], c: &[f32], cy: &[f32], n: usize) -> Vec<f32> {
     reference_gradient_loss(x, w, c, cy, n).0
 }
@@ -36,9 +35,11 @@ pub fn reference_gradient_loss_on(
     cy: &[f32],
     n: usize,
 ) -> (Vec<f32>, Vec<f32>) {
-    let m = w.len() / N_FEATURES;
-    let x = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [n, N_FEATURES]), device);
-    let w = Tensor::<2>::from_data(TensorData::new(w.to_vec(), [m, N_FEATURES]), device);
+    // x is n × nf, w is m × nf: the properties are X's columns.
+    let nf = x.len() / n.max(1);
+    let m = w.len() / nf;
+    let x = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [n, nf]), device);
+    let w = Tensor::<2>::from_data(TensorData::new(w.to_vec(), [m, nf]), device);
     let c = Tensor::<2>::from_data(TensorData::new(c.to_vec(), [m, n]), device);
     let cy = Tensor::<2>::from_data(TensorData::new(cy.to_vec(), [m, n]), device);
     let z = w.matmul(x.clone().transpose());
@@ -107,14 +108,14 @@ pub fn block_gradient_on(
     loss: Option<&mut [f64]>,
 ) {
     let n = block.entries();
-    let mut x = vec![0f32; n * N_FEATURES];
+    let nf = group.nf;
+    let mut x = vec![0f32; n * nf];
     for i in 0..n {
         let r = block.row(i);
-        x[i * N_FEATURES..(i + 1) * N_FEATURES]
-            .copy_from_slice(&group.x[r * KPAD..r * KPAD + N_FEATURES]);
+        x[i * nf..(i + 1) * nf].copy_from_slice(&group.x[r * KPAD..r * KPAD + nf]);
     }
     let (wm, cm, cym) = (
-        transpose(w, KPAD, LANES, N_FEATURES),
+        transpose(w, KPAD, LANES, nf),
         transpose(&block.c, n, LANES, n),
         transpose(&block.cy, n, LANES, n),
     );
@@ -126,8 +127,8 @@ pub fn block_gradient_on(
     }
     grad.fill(0.0);
     for l in 0..LANES {
-        for k in 0..N_FEATURES {
-            grad[k * LANES + l] = g[l * N_FEATURES + k] as f64;
+        for k in 0..nf {
+            grad[k * LANES + l] = g[l * nf + k] as f64;
         }
     }
 }

@@ -26,7 +26,7 @@ pub use params::{MapParams, ValidMapParams};
 use crate::solve::backend::GradientBackend;
 use crate::solve::backend::wgpu::{lockstep, resident};
 
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::{BatchDesign, KPAD, LANES};
 use precondition::{Steps, steps_for};
 
@@ -34,7 +34,7 @@ use precondition::{Steps, steps_for};
 #[derive(Clone, Debug)]
 pub struct MapFit {
     /// Weights, feature order.
-    pub weights: [f64; N_FEATURES],
+    pub weights: [f64; MAX_K],
     /// f64 objective Σ logloss + λ‖w‖₁ at `weights` (NaN when the f64 check was skipped).
     pub objective: f64,
     /// KKT violation at `weights`: f64, or the batched loop's when the f64 check was skipped.
@@ -83,7 +83,7 @@ impl MapSolution {
 #[derive(Clone, Copy, Default)]
 pub struct MapOptions<'a> {
     /// Starting weights of fit `i` ([`BatchDesign::fits`] order); zero when `None`.
-    pub init: Option<&'a (dyn Fn(usize) -> [f64; N_FEATURES] + Sync)>,
+    pub init: Option<&'a (dyn Fn(usize) -> [f64; MAX_K] + Sync)>,
     /// Solve by proximal Newton ([`newton`]) with each fit's Hessian at its starting point as
     /// the metric, instead of FISTA. Pays when every fit starts near its solution.
     pub newton: bool,
@@ -143,25 +143,26 @@ pub fn solve_map_with<B: GradientBackend>(
     // The f32 loop aims a little below the tolerance so the f64 check rarely needs a polish.
     let inner_tol = 0.5 * tol;
     let body = |backend: &dyn GradientBackend, block: &crate::design::Block| {
-        let init: Option<Vec<[f64; N_FEATURES]>> = options
+        let init: Option<Vec<[f64; MAX_K]>> = options
             .init
             .map(|init| block.fits.iter().map(|&f| init(f)).collect());
         if options.newton {
-            let zero = vec![[0f64; N_FEATURES]; block.fits.len()];
+            let zero = vec![[0f64; MAX_K]; block.fits.len()];
             let start = init.as_deref().unwrap_or(&zero);
             let group = &design.groups[block.group];
             let mut w32 = vec![0f32; KPAD * LANES];
             for (l, w) in start.iter().enumerate() {
-                for k in 0..N_FEATURES {
+                for k in 0..MAX_K {
                     w32[k * LANES + l] = w[k] as f32;
                 }
             }
-            let mut hess = vec![0f64; LANES * N_FEATURES * N_FEATURES];
+            let nf = group.nf;
+            let mut hess = vec![0f64; LANES * nf * nf];
             backend.block_curvature(group, block, &w32, &mut hess);
             let metrics: Vec<newton::Metric> = hess
-                .chunks_exact(N_FEATURES * N_FEATURES)
+                .chunks_exact(nf * nf)
                 .take(block.fits.len())
-                .map(newton::Metric::from_hessian)
+                .map(|h| newton::Metric::from_hessian(h, nf))
                 .collect();
             let lane_steps = |lane: usize| steps_of(design.fits[block.fits[lane]].row_weights);
             return newton::newton_block(
@@ -211,9 +212,12 @@ pub fn solve_map_with<B: GradientBackend>(
             let resident = resident::ResidentBlocks::new(fused, design);
             let start = |b: usize, lane: usize| {
                 let fit = design.blocks[b].fits[lane];
+                // The device holds the first DEV_NF slots (the backend runs only such designs).
+                let step = &steps_of(design.fits[fit].row_weights).step;
+                let init = options.init.map_or([0.0; MAX_K], |init| init(fit));
                 wgpu_fista::LaneStart {
-                    step: steps_of(design.fits[fit].row_weights).step,
-                    init: options.init.map_or([0.0; N_FEATURES], |init| init(fit)),
+                    step: std::array::from_fn(|k| step[k]),
+                    init: std::array::from_fn(|k| init[k]),
                 }
             };
             // The blocks step together: they are saved together, when all have finished.
@@ -264,7 +268,7 @@ pub fn solve_map_with<B: GradientBackend>(
         .map(|&(block, lane, result)| {
             let fit_id = block.fits[lane];
             let group = &design.groups[block.group];
-            let w: [f64; N_FEATURES] = result.w.map(|v| v as f64);
+            let w: [f64; MAX_K] = result.w.map(|v| v as f64);
             if options.skip_f64_check {
                 let fit = MapFit {
                     weights: w,

@@ -14,38 +14,36 @@
 
 use super::fista::{LaneResult, LaneSolver, drive_lanes, fista_step};
 use super::precondition::Steps;
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::{Block, GroupDesign, LANES};
 use crate::solve::backend::GradientBackend;
 
 /// A model's curvature at its plain fit.
 #[derive(Clone, Debug)]
 pub struct Metric {
+    /// Features (the design's slots); the rest of `h` and `inv_diag` is zero.
+    pub nf: usize,
     /// Σ_r c_r σ_r(1 − σ_r) x_r x_rᵀ, row-major.
-    pub h: [[f64; N_FEATURES]; N_FEATURES],
+    pub h: [[f64; MAX_K]; MAX_K],
     /// 1 / h_kk (0 where h_kk = 0), so the coordinate sweeps need no division.
-    pub inv_diag: [f64; N_FEATURES],
+    pub inv_diag: [f64; MAX_K],
 }
 
 impl Metric {
-    /// A metric from a row-major 29 × 29 Hessian.
-    pub fn from_hessian(h: &[f64]) -> Metric {
-        let h: [[f64; N_FEATURES]; N_FEATURES] =
-            std::array::from_fn(|i| std::array::from_fn(|j| h[i * N_FEATURES + j]));
+    /// A metric from a row-major nf × nf Hessian.
+    pub fn from_hessian(h: &[f64], nf: usize) -> Metric {
+        let h: [[f64; MAX_K]; MAX_K] = std::array::from_fn(|i| {
+            std::array::from_fn(|j| if i < nf && j < nf { h[i * nf + j] } else { 0.0 })
+        });
         let inv_diag = std::array::from_fn(|k| if h[k][k] > 0.0 { 1.0 / h[k][k] } else { 0.0 });
-        Metric { h, inv_diag }
+        Metric { nf, h, inv_diag }
     }
 }
 
 /// The proximal Newton point: argmin_u gᵀ(u − w) + ½(u − w)ᵀM(u − w) + λ‖u‖₁, by cyclic
 /// coordinate descent. Features with no curvature (absent from the rows) keep their value.
-pub fn newton_point(
-    m: &Metric,
-    w: &[f64; N_FEATURES],
-    g: &[f64; N_FEATURES],
-    lambda: f64,
-) -> [f64; N_FEATURES] {
-    // The sweeps' row updates are 29-long f64 axpys: 4-wide with AVX2 (the crate's baseline
+pub fn newton_point(m: &Metric, w: &[f64; MAX_K], g: &[f64; MAX_K], lambda: f64) -> [f64; MAX_K] {
+    // The sweeps' row updates are nf-long f64 axpys: 4-wide with AVX2 (the crate's baseline
     // target is SSE2), so the same code is compiled twice and picked at run time.
     #[cfg(target_arch = "x86_64")]
     {
@@ -62,29 +60,25 @@ pub fn newton_point(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn newton_point_avx2(
     m: &Metric,
-    w: &[f64; N_FEATURES],
-    g: &[f64; N_FEATURES],
+    w: &[f64; MAX_K],
+    g: &[f64; MAX_K],
     lambda: f64,
-) -> [f64; N_FEATURES] {
+) -> [f64; MAX_K] {
     newton_point_body(m, w, g, lambda)
 }
 
 #[inline(always)]
-fn newton_point_body(
-    m: &Metric,
-    w: &[f64; N_FEATURES],
-    g: &[f64; N_FEATURES],
-    lambda: f64,
-) -> [f64; N_FEATURES] {
+fn newton_point_body(m: &Metric, w: &[f64; MAX_K], g: &[f64; MAX_K], lambda: f64) -> [f64; MAX_K] {
     let mut u = *w;
-    let mut r = [0f64; N_FEATURES]; // M (u − w)
+    let mut r = [0f64; MAX_K]; // M (u − w)
     // The point only steers the next gradient evaluation, where the KKT test is made: an
     // inexact Newton step converges as well, so sweeps stop once the moves are small against
     // the first sweep's (or below 1e-8, far under a replicate's spread).
     let mut first = f64::INFINITY;
+    let nf = m.nf;
     for sweep in 0..100 {
         let mut biggest = 0f64;
-        for k in 0..N_FEATURES {
+        for k in 0..nf {
             let inv = m.inv_diag[k];
             if inv == 0.0 {
                 continue;
@@ -101,7 +95,7 @@ fn newton_point_body(
             let delta = new - u[k];
             if delta != 0.0 {
                 // M is symmetric: row k is column k, and contiguous.
-                for (ri, &hki) in r.iter_mut().zip(&m.h[k]) {
+                for (ri, &hki) in r[..nf].iter_mut().zip(&m.h[k][..nf]) {
                     *ri += delta * hki;
                 }
                 u[k] = new;
@@ -124,23 +118,17 @@ struct NewtonLanes<'a, 's> {
     metrics: &'a [Metric],
     steps: &'a (dyn Fn(usize) -> &'s Steps + Sync),
     lambda: f64,
-    best: [[f64; N_FEATURES]; LANES],
-    best_g: [[f64; N_FEATURES]; LANES],
+    best: [[f64; MAX_K]; LANES],
+    best_g: [[f64; MAX_K]; LANES],
     best_kkt: [f64; LANES],
     newton: [bool; LANES],
-    x: [[f64; N_FEATURES]; LANES],
-    y: [[f64; N_FEATURES]; LANES],
+    x: [[f64; MAX_K]; LANES],
+    y: [[f64; MAX_K]; LANES],
     t: [f64; LANES],
 }
 
 impl LaneSolver for NewtonLanes<'_, '_> {
-    fn step(
-        &mut self,
-        l: usize,
-        p: &[f64; N_FEATURES],
-        g: &[f64; N_FEATURES],
-        kkt: f64,
-    ) -> [f64; N_FEATURES] {
+    fn step(&mut self, l: usize, p: &[f64; MAX_K], g: &[f64; MAX_K], kkt: f64) -> [f64; MAX_K] {
         let mut g = *g;
         if self.newton[l] {
             if kkt < self.best_kkt[l] {
@@ -169,7 +157,7 @@ impl LaneSolver for NewtonLanes<'_, '_> {
     }
 
     /// The best point seen (Newton), or FISTA's last iterate.
-    fn unconverged(&self, l: usize) -> [f64; N_FEATURES] {
+    fn unconverged(&self, l: usize) -> [f64; MAX_K] {
         if self.newton[l] {
             self.best[l]
         } else {
@@ -188,7 +176,7 @@ pub fn newton_block<'s, B: GradientBackend + ?Sized>(
     block: &Block,
     steps: &(dyn Fn(usize) -> &'s Steps + Sync),
     metrics: &[Metric],
-    init: &[[f64; N_FEATURES]],
+    init: &[[f64; MAX_K]],
     lambda: f64,
     tol: f64,
     max_iter: usize,
@@ -197,12 +185,12 @@ pub fn newton_block<'s, B: GradientBackend + ?Sized>(
         metrics,
         steps,
         lambda,
-        best: [[0.0; N_FEATURES]; LANES],
-        best_g: [[0.0; N_FEATURES]; LANES],
+        best: [[0.0; MAX_K]; LANES],
+        best_g: [[0.0; MAX_K]; LANES],
         best_kkt: [f64::INFINITY; LANES],
         newton: [true; LANES],
-        x: [[0.0; N_FEATURES]; LANES],
-        y: [[0.0; N_FEATURES]; LANES],
+        x: [[0.0; MAX_K]; LANES],
+        y: [[0.0; MAX_K]; LANES],
         t: [1.0; LANES],
     };
     drive_lanes(

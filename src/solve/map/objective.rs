@@ -3,7 +3,7 @@
 //! The batched solver works in f32; every reported objective and KKT figure is recomputed here
 //! in f64 from the weights it returns, so the numbers in `fits.jsonl` are the true ones.
 
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 
 /// Objective Σ c_r·logloss + λ‖w‖₁ and the gradient of its smooth part, in f64.
@@ -11,11 +11,11 @@ pub fn objective_f64(
     group: &GroupDesign,
     block: &Block,
     lane: usize,
-    w: &[f64; N_FEATURES],
+    w: &[f64; MAX_K],
     lambda: f64,
-) -> (f64, [f64; N_FEATURES]) {
+) -> (f64, [f64; MAX_K]) {
     let mut loss = 0.0;
-    let mut grad = [0f64; N_FEATURES];
+    let mut grad = [0f64; MAX_K];
     for i in 0..block.entries() {
         let c = block.c[i * LANES + lane] as f64;
         if c == 0.0 {
@@ -23,7 +23,7 @@ pub fn objective_f64(
         }
         let cy = block.cy[i * LANES + lane] as f64;
         let r = block.row(i);
-        let x = &group.x[r * KPAD..r * KPAD + N_FEATURES];
+        let x = &group.x[r * KPAD..r * KPAD + group.nf];
         let z: f64 = x.iter().zip(w).map(|(&a, &b)| a as f64 * b).sum();
         // c·softplus(z) − cy·z is c·logloss for y = cy / c; one exp serves both terms.
         let e = (-z.abs()).exp();
@@ -35,8 +35,8 @@ pub fn objective_f64(
         };
         loss += c * softplus - cy * z;
         let resid = c * sig - cy;
-        for k in 0..N_FEATURES {
-            grad[k] += resid * x[k] as f64;
+        for (g, &xk) in grad.iter_mut().zip(x) {
+            *g += resid * xk as f64;
         }
     }
     let l1: f64 = w.iter().map(|v| v.abs()).sum();

@@ -7,7 +7,7 @@
 use super::fista::fista_step;
 use super::objective::{kkt_violation, objective_f64};
 use super::precondition::Steps;
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::{Block, GroupDesign};
 
 /// Continues FISTA in f64 from `w0`; returns the weights, objective, KKT and iterations used.
@@ -17,11 +17,11 @@ pub fn polish_f64(
     block: &Block,
     lane: usize,
     steps: &Steps,
-    w0: &[f64; N_FEATURES],
+    w0: &[f64; MAX_K],
     lambda: f64,
     tol: f64,
     max_iter: usize,
-) -> ([f64; N_FEATURES], f64, f64, usize) {
+) -> ([f64; MAX_K], f64, f64, usize) {
     let mut x = *w0;
     let mut y = *w0;
     let mut t = 1.0f64;

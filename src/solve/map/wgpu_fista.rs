@@ -12,9 +12,9 @@ pub mod kernel;
 use cubecl::prelude::*;
 
 use super::fista::LaneResult;
-use crate::base::features::N_FEATURES;
-use crate::design::{Block, KPAD, LANES};
+use crate::design::{Block, LANES};
 use crate::solve::backend::wgpu::resident::{Chunk, Handle, ResidentBlocks, launch_into};
+use crate::solve::backend::wgpu::{DEV_KPAD, DEV_NF};
 
 /// Iterations between two looks at the `live` flags. Each look waits for the queue to drain;
 /// a block that converged in between costs nothing but these launches, whose gradient kernel
@@ -27,9 +27,9 @@ const UPDATE_CUBE: usize = 64;
 /// What one lane starts from: its per-feature steps and its first point.
 pub struct LaneStart {
     /// Proximal step per feature.
-    pub step: [f64; N_FEATURES],
+    pub step: [f64; DEV_NF],
     /// First iterate (zero for a cold start).
-    pub init: [f64; N_FEATURES],
+    pub init: [f64; DEV_NF],
 }
 
 /// One chunk's solver state on the device.
@@ -90,7 +90,13 @@ pub fn fista_resident(
                         // A converged lane stopped at the point its gradient was taken at.
                         let from = if converged { &y } else { &x };
                         LaneResult {
-                            w: std::array::from_fn(|k| from[(b * KPAD + k) * LANES + l]),
+                            w: std::array::from_fn(|k| {
+                                if k < DEV_NF {
+                                    from[(b * DEV_KPAD + k) * LANES + l]
+                                } else {
+                                    0.0
+                                }
+                            }),
                             iterations: iterations[i] as usize,
                             kkt_f32: kkt[i] as f64,
                             converged,
@@ -110,14 +116,14 @@ fn upload_state(
     blocks: &[Block],
     start: &(dyn Fn(usize, usize) -> LaneStart + Sync),
 ) -> State {
-    let field = KPAD * LANES;
+    let field = DEV_KPAD * LANES;
     let mut w = vec![0f32; chunk.blocks * field];
     let mut step = vec![0f32; chunk.blocks * field];
     let mut live = vec![0u32; chunk.blocks * LANES];
     for (b, block) in blocks.iter().enumerate() {
         for l in 0..block.fits.len() {
             let s = start(chunk.first + b, l);
-            for k in 0..N_FEATURES {
+            for k in 0..DEV_NF {
                 w[b * field + k * LANES + l] = s.init[k] as f32;
                 step[b * field + k * LANES + l] = s.step[k] as f32;
             }
@@ -199,7 +205,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 11) as f64 / (1u64 << 53) as f64
         };
-        let (blocks, field) = (3, KPAD * LANES);
+        let (blocks, field) = (3, DEV_KPAD * LANES);
         let (mut y, mut x, mut g, mut step) = (
             vec![0f32; blocks * field],
             vec![0f32; blocks * field],
@@ -212,7 +218,7 @@ mod tests {
         let converging = 5;
         for i in 0..lanes {
             let base = (i / LANES) * field + i % LANES;
-            for k in 0..N_FEATURES {
+            for k in 0..DEV_NF {
                 let j = base + k * LANES;
                 let zero = uniform() < 0.3 || i == converging;
                 y[j] = if zero {
@@ -256,8 +262,15 @@ mod tests {
         let mut worst = 0f64;
         for i in 0..lanes {
             let base = (i / LANES) * field + i % LANES;
-            let at = |v: &[f32]| -> [f64; N_FEATURES] {
-                std::array::from_fn(|k| v[base + k * LANES] as f64)
+            // The host reference works in the engine's MAX_K slots; the device holds DEV_NF.
+            let at = |v: &[f32]| -> [f64; crate::base::features::MAX_K] {
+                std::array::from_fn(|k| {
+                    if k < DEV_NF {
+                        v[base + k * LANES] as f64
+                    } else {
+                        0.0
+                    }
+                })
             };
             if live[i] == 0 {
                 assert_eq!((live1[i], it1[i]), (0, 0), "lane {i} is not live");
@@ -281,7 +294,7 @@ mod tests {
             let steps = at(&step);
             fista_step(&mut xr, &mut yr, &mut tr, &at(&g), &steps, lambda);
             worst = worst.max((t1[i] as f64 - tr).abs() / tr);
-            for k in 0..N_FEATURES {
+            for k in 0..DEV_NF {
                 worst = worst.max((at(&y1)[k] - yr[k]).abs());
                 worst = worst.max((at(&x1)[k] - xr[k]).abs());
             }

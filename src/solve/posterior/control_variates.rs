@@ -26,44 +26,77 @@
 //! made them useless (MCSE 0.26).
 
 use super::sampler::ChainOutput;
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::base::mcmc::diagnostics::{ess, split};
 use ndarray::{Array2, ArrayView2, Axis, s};
 
 /// Own terms per weight: kink (φ = |wⱼ|), φ = wⱼ and φ = wⱼ²/2.
 const OWN: usize = 3;
-/// Regressors per weight: the 29 scores and the weight's own terms.
-const P: usize = N_FEATURES + OWN;
+/// The most regressors of one weight: the scores of every slot and the weight's own terms.
+const P_MAX: usize = MAX_K + OWN;
+
+/// Where a fit of `nf` weights keeps its regressors in the per-draw matrix: `nf` scores,
+/// `nf` × [`OWN`] own terms (weight-major), `nf` weights.
+#[derive(Clone, Copy)]
+struct Layout {
+    nf: usize,
+}
+
+impl Layout {
+    /// Regressors per weight: the nf scores and the weight's own terms.
+    fn p(self) -> usize {
+        self.nf + OWN
+    }
+    /// Columns of the per-draw matrix.
+    fn cols(self) -> usize {
+        self.nf * (2 + OWN)
+    }
+    /// First own-term column.
+    fn k0(self) -> usize {
+        self.nf
+    }
+    /// First weight column.
+    fn w0(self) -> usize {
+        self.nf * (1 + OWN)
+    }
+}
 
 /// A fit's control-variate estimates.
 #[derive(Clone, Debug)]
 pub struct CvMeans {
     /// Posterior mean per weight.
-    pub mean: [f64; N_FEATURES],
+    pub mean: [f64; MAX_K],
     /// Its Monte-Carlo standard error.
-    pub mcse: [f64; N_FEATURES],
+    pub mcse: [f64; MAX_K],
 }
 
 /// The control-variate estimate of every weight's posterior mean from one fit's chains (all of
 /// the same length, with scores recorded). `None` when there are too few draws to fit the
 /// coefficients (fewer than 4 per coefficient) or the regressors are degenerate.
 pub fn cv_means(chains: &[ChainOutput]) -> Option<CvMeans> {
-    let n = chains[0].draws.len() / N_FEATURES;
+    let nf = chains[0].nf;
+    let lay = Layout { nf };
+    let (p, cols, k0, w0) = (lay.p(), lay.cols(), lay.k0(), lay.w0());
+    let n = chains[0].draws.len() / nf;
     let total = n * chains.len();
-    if total < 4 * P || chains.iter().any(|c| c.scores.len() != c.draws.len()) {
+    if total < 4 * p
+        || chains
+            .iter()
+            .any(|c| c.scores.len() != c.draws.len() || c.nf != nf)
+    {
         return None;
     }
     // One row per draw, chain by chain.
-    let mut z = Array2::<f64>::zeros((total, COLS));
+    let mut z = Array2::<f64>::zeros((total, cols));
     for (row, (c, d)) in chains
         .iter()
         .flat_map(|c| (0..n).map(move |d| (c, d)))
         .enumerate()
     {
-        let at = d * N_FEATURES..(d + 1) * N_FEATURES;
+        let at = d * nf..(d + 1) * nf;
         let (w, s) = (&c.draws[at.clone()], &c.scores[at]);
         let mut out = z.row_mut(row);
-        for j in 0..N_FEATURES {
+        for j in 0..nf {
             let (wj, sj) = (w[j] as f64, s[j] as f64);
             let sign = if wj > 0.0 {
                 1.0
@@ -75,32 +108,33 @@ pub fn cv_means(chains: &[ChainOutput]) -> Option<CvMeans> {
             out[j] = sj;
             let own = [sign + wj.abs() * sj, 1.0 + wj * sj, wj + 0.5 * wj * wj * sj];
             for (o, v) in own.into_iter().enumerate() {
-                out[K0 + j * OWN + o] = v;
+                out[k0 + j * OWN + o] = v;
             }
-            out[W0 + j] = wj;
+            out[w0 + j] = wj;
         }
     }
-    let (beta_s, beta_own) = coefficients(z.view())?;
+    let (beta_s, beta_own) = coefficients(z.view(), lay)?;
     // Corrected draws f = w − βᵀh (h uncentred: its posterior mean is 0, not its sample mean).
-    let mut f = z.slice(s![.., W0..]).to_owned();
+    let mut f = z.slice(s![.., w0..]).to_owned();
     simd::subtract_products(
         z.as_slice().expect("standard layout"),
-        COLS,
+        cols,
+        nf,
         beta_s.as_slice().expect("standard layout"),
         f.as_slice_mut().expect("standard layout"),
     );
-    for j in 0..N_FEATURES {
+    for j in 0..nf {
         for o in 0..OWN {
-            let (b, col) = (beta_own[j][o], z.column(K0 + j * OWN + o));
+            let (b, col) = (beta_own[j][o], z.column(k0 + j * OWN + o));
             f.column_mut(j).zip_mut_with(&col, |v, &h| *v -= b * h);
         }
     }
     let mut out = CvMeans {
-        mean: [0.0; N_FEATURES],
-        mcse: [0.0; N_FEATURES],
+        mean: [0.0; MAX_K],
+        mcse: [0.0; MAX_K],
     };
     let mut series: Vec<Vec<f64>> = vec![vec![0.0; n]; chains.len()];
-    for j in 0..N_FEATURES {
+    for j in 0..nf {
         let column = f.column(j);
         for (c, trace) in series.iter_mut().enumerate() {
             for (d, v) in trace.iter_mut().enumerate() {
@@ -116,7 +150,7 @@ pub fn cv_means(chains: &[ChainOutput]) -> Option<CvMeans> {
         out.mcse[j] = if var > 0.0 {
             // The coefficients were fitted to the same draws: P of the effective draws are spent
             // on them (as residual degrees of freedom in a regression).
-            (var / (ess(&half_refs) - P as f64).max(1.0)).sqrt()
+            (var / (ess(&half_refs) - p as f64).max(1.0)).sqrt()
         } else {
             0.0
         };
@@ -124,57 +158,50 @@ pub fn cv_means(chains: &[ChainOutput]) -> Option<CvMeans> {
     Some(out)
 }
 
-/// Columns of the per-draw matrix: 29 scores, 29 × [`OWN`] own terms (weight-major), 29
-/// weights.
-const COLS: usize = N_FEATURES * (2 + OWN);
-/// First own-term column.
-const K0: usize = N_FEATURES;
-/// First weight column.
-const W0: usize = N_FEATURES * (1 + OWN);
-
-/// Regression coefficients of every weight on the scores (column j of a 29 × 29 matrix) and on
-/// its own terms, from the draws in `z` (rows of [`COLS`] columns).
-fn coefficients(z: ArrayView2<f64>) -> Option<(Array2<f64>, [[f64; OWN]; N_FEATURES])> {
+/// Regression coefficients of every weight on the scores (column j of an nf × nf matrix) and
+/// on its own terms, from the draws in `z` (rows of the layout's columns).
+fn coefficients(z: ArrayView2<f64>, lay: Layout) -> Option<(Array2<f64>, [[f64; OWN]; MAX_K])> {
+    let (nf, p, cols, k0, w0) = (lay.nf, lay.p(), lay.cols(), lay.k0(), lay.w0());
     let means = z.mean_axis(Axis(0))?;
     let centred = &z - &means;
     // Hand-written rather than ndarray's dot: its threaded GEMM would spin up threads inside
     // the sampler's rayon tasks (a sixth of a run's time went to the scheduler).
-    let mut g = Array2::<f64>::zeros((N_FEATURES, COLS));
+    let mut g = Array2::<f64>::zeros((nf, cols));
     simd::rank_updates(
         centred.as_slice().expect("standard layout"),
-        COLS,
-        N_FEATURES,
+        cols,
+        nf,
         g.as_slice_mut().expect("standard layout"),
     );
-    let mut beta_s = Array2::<f64>::zeros((N_FEATURES, N_FEATURES));
-    let mut beta_own = [[0f64; OWN]; N_FEATURES];
-    for j in 0..N_FEATURES {
-        let own = centred.slice(s![.., K0 + j * OWN..K0 + (j + 1) * OWN]);
+    let mut beta_s = Array2::<f64>::zeros((nf, nf));
+    let mut beta_own = [[0f64; OWN]; MAX_K];
+    for j in 0..nf {
+        let own = centred.slice(s![.., k0 + j * OWN..k0 + (j + 1) * OWN]);
         let g_kk = own.t().dot(&own);
-        let g_kw = own.t().dot(&centred.column(W0 + j));
-        let mut m = [[0f64; P]; P];
-        let mut rhs = [0f64; P];
-        for a in 0..N_FEATURES {
-            for b in 0..N_FEATURES {
+        let g_kw = own.t().dot(&centred.column(w0 + j));
+        let mut m = [[0f64; P_MAX]; P_MAX];
+        let mut rhs = [0f64; P_MAX];
+        for a in 0..nf {
+            for b in 0..nf {
                 m[a][b] = g[[a, b]];
             }
             for o in 0..OWN {
-                m[a][N_FEATURES + o] = g[[a, K0 + j * OWN + o]];
-                m[N_FEATURES + o][a] = m[a][N_FEATURES + o];
+                m[a][nf + o] = g[[a, k0 + j * OWN + o]];
+                m[nf + o][a] = m[a][nf + o];
             }
-            rhs[a] = g[[a, W0 + j]];
+            rhs[a] = g[[a, w0 + j]];
         }
         for o in 0..OWN {
-            for p in 0..OWN {
-                m[N_FEATURES + o][N_FEATURES + p] = g_kk[[o, p]];
+            for q in 0..OWN {
+                m[nf + o][nf + q] = g_kk[[o, q]];
             }
-            rhs[N_FEATURES + o] = g_kw[o];
+            rhs[nf + o] = g_kw[o];
         }
-        let beta = solve_spd(m, rhs)?;
-        for a in 0..N_FEATURES {
+        let beta = solve_spd(m, rhs, p)?;
+        for a in 0..nf {
             beta_s[[a, j]] = beta[a];
         }
-        beta_own[j].copy_from_slice(&beta[N_FEATURES..]);
+        beta_own[j].copy_from_slice(&beta[nf..p]);
     }
     Some((beta_s, beta_own))
 }
@@ -182,16 +209,18 @@ fn coefficients(z: ArrayView2<f64>) -> Option<(Array2<f64>, [[f64; OWN]; N_FEATU
 /// Solves the symmetric positive semi-definite system `m·x = rhs` by Cholesky, with a ridge of
 /// 1e-10 of the mean diagonal so exactly collinear regressors (a feature absent from every
 /// training row has sⱼ = −λ·sign wⱼ) still factor. `None` if it does not factor.
-fn solve_spd(mut m: [[f64; P]; P], rhs: [f64; P]) -> Option<[f64; P]> {
-    let ridge = 1e-10 * (0..P).map(|i| m[i][i]).sum::<f64>() / P as f64;
+///
+/// Over the leading `p` × `p` block of `m` and the first `p` entries of `rhs`.
+fn solve_spd(mut m: [[f64; P_MAX]; P_MAX], rhs: [f64; P_MAX], p: usize) -> Option<[f64; P_MAX]> {
+    let ridge = 1e-10 * (0..p).map(|i| m[i][i]).sum::<f64>() / p as f64;
     if !(ridge > 0.0 && ridge.is_finite()) {
         return None;
     }
-    for (i, row) in m.iter_mut().enumerate() {
+    for (i, row) in m.iter_mut().enumerate().take(p) {
         row[i] += ridge;
     }
     // In-place lower Cholesky factor.
-    for i in 0..P {
+    for i in 0..p {
         for j in 0..=i {
             let mut v = m[i][j];
             for k in 0..j {
@@ -207,13 +236,13 @@ fn solve_spd(mut m: [[f64; P]; P], rhs: [f64; P]) -> Option<[f64; P]> {
             }
         }
     }
-    let mut y = [0f64; P];
-    for i in 0..P {
+    let mut y = [0f64; P_MAX];
+    for i in 0..p {
         y[i] = (rhs[i] - (0..i).map(|k| m[i][k] * y[k]).sum::<f64>()) / m[i][i];
     }
-    let mut x = [0f64; P];
-    for i in (0..P).rev() {
-        x[i] = (y[i] - (i + 1..P).map(|k| m[k][i] * x[k]).sum::<f64>()) / m[i][i];
+    let mut x = [0f64; P_MAX];
+    for i in (0..p).rev() {
+        x[i] = (y[i] - (i + 1..p).map(|k| m[k][i] * x[k]).sum::<f64>()) / m[i][i];
     }
     Some(x)
 }
@@ -221,7 +250,6 @@ fn solve_spd(mut m: [[f64; P]; P], rhs: [f64; P]) -> Option<[f64; P]> {
 /// The two products of the estimate, compiled for AVX2+FMA or AVX-512 where the CPU has them
 /// (the crate itself targets baseline x86-64, where LLVM emits 2-wide SSE2 for these loops).
 mod simd {
-    use crate::base::features::N_FEATURES;
 
     /// `g[a][·] += Σ_rows row[a] · row[·]` for the first `lead` columns a: `rows` is
     /// row-major with `cols` columns, `g` is `lead × cols`.
@@ -282,39 +310,53 @@ mod simd {
         }
     }
 
-    /// `f[r][j] −= Σ_a z[r][a] · beta[a][j]` over the 29 scores a: `z` has `cols` columns,
-    /// `beta` is 29 × 29 and `f` is rows × 29, all row-major.
-    pub fn subtract_products(z: &[f64], cols: usize, beta: &[f64], f: &mut [f64]) {
+    /// `f[r][j] −= Σ_a z[r][a] · beta[a][j]` over the nf scores a: `z` has `cols` columns,
+    /// `beta` is nf × nf and `f` is rows × nf, all row-major.
+    pub fn subtract_products(z: &[f64], cols: usize, nf: usize, beta: &[f64], f: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         {
             use crate::base::simd::{Level, level};
             // SAFETY (both arms): the CPU supports the features the functions are compiled for.
             match level() {
-                Level::Avx512 => unsafe { return subtract_products_avx512(z, cols, beta, f) },
-                Level::Avx2 => unsafe { return subtract_products_avx2(z, cols, beta, f) },
+                Level::Avx512 => unsafe {
+                    return subtract_products_avx512(z, cols, nf, beta, f);
+                },
+                Level::Avx2 => unsafe { return subtract_products_avx2(z, cols, nf, beta, f) },
                 Level::Portable => {}
             }
         }
-        subtract_products_body(z, cols, beta, f);
+        subtract_products_body(z, cols, nf, beta, f);
     }
 
     /// Twice the AVX2 path's width; the same operations in the same order (the same bits).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    unsafe fn subtract_products_avx512(z: &[f64], cols: usize, beta: &[f64], f: &mut [f64]) {
-        subtract_products_body(z, cols, beta, f);
+    unsafe fn subtract_products_avx512(
+        z: &[f64],
+        cols: usize,
+        nf: usize,
+        beta: &[f64],
+        f: &mut [f64],
+    ) {
+        subtract_products_body(z, cols, nf, beta, f);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn subtract_products_avx2(z: &[f64], cols: usize, beta: &[f64], f: &mut [f64]) {
-        subtract_products_body(z, cols, beta, f);
+    unsafe fn subtract_products_avx2(
+        z: &[f64],
+        cols: usize,
+        nf: usize,
+        beta: &[f64],
+        f: &mut [f64],
+    ) {
+        subtract_products_body(z, cols, nf, beta, f);
     }
 
     #[inline(always)]
-    fn subtract_products_body(z: &[f64], cols: usize, beta: &[f64], f: &mut [f64]) {
-        for (z_row, f_row) in z.chunks_exact(cols).zip(f.chunks_exact_mut(N_FEATURES)) {
-            for (a, b_row) in beta.chunks_exact(N_FEATURES).enumerate() {
+    fn subtract_products_body(z: &[f64], cols: usize, nf: usize, beta: &[f64], f: &mut [f64]) {
+        for (z_row, f_row) in z.chunks_exact(cols).zip(f.chunks_exact_mut(nf)) {
+            for (a, b_row) in beta.chunks_exact(nf).enumerate() {
                 let x = z_row[a];
                 for (v, &b) in f_row.iter_mut().zip(b_row) {
                     *v -= x * b;
@@ -329,8 +371,10 @@ mod tests {
     use super::*;
     use crate::base::rng::Rng;
 
+    /// Four chains of 300 draws of the first `nf` weights `draw` gives.
     fn chains_from(
-        mut draw: impl FnMut(&mut Rng) -> ([f64; N_FEATURES], [f64; N_FEATURES]),
+        nf: usize,
+        mut draw: impl FnMut(&mut Rng) -> ([f64; MAX_K], [f64; MAX_K]),
     ) -> Vec<ChainOutput> {
         let mut rng = Rng::new(3);
         (0..4)
@@ -338,10 +382,11 @@ mod tests {
                 let (mut draws, mut scores) = (Vec::new(), Vec::new());
                 for _ in 0..300 {
                     let (w, s) = draw(&mut rng);
-                    draws.extend(w.iter().map(|&v| v as f32));
-                    scores.extend(s.iter().map(|&v| v as f32));
+                    draws.extend(w[..nf].iter().map(|&v| v as f32));
+                    scores.extend(s[..nf].iter().map(|&v| v as f32));
                 }
                 ChainOutput {
+                    nf,
                     draws,
                     scores,
                     accept_rate: 1.0,
@@ -356,13 +401,20 @@ mod tests {
     /// the stored draws, whatever the draws' own spread.
     #[test]
     fn gaussian_target_gives_the_mean_exactly() {
-        let mu: [f64; N_FEATURES] = std::array::from_fn(|j| 0.3 - 0.02 * j as f64);
-        let sd: [f64; N_FEATURES] = std::array::from_fn(|j| 0.05 + 0.01 * j as f64);
-        let chains = chains_from(|rng| {
-            let mut w = [0.0; N_FEATURES];
-            let mut s = [0.0; N_FEATURES];
+        // The paper's 29 weights, and a wide set of 33 (odd, as the last-weight step needs).
+        for nf in [29, 33] {
+            gaussian_target_of(nf);
+        }
+    }
+
+    fn gaussian_target_of(nf: usize) {
+        let mu: [f64; MAX_K] = std::array::from_fn(|j| 0.3 - 0.02 * j as f64);
+        let sd: [f64; MAX_K] = std::array::from_fn(|j| 0.05 + 0.01 * j as f64);
+        let chains = chains_from(nf, |rng| {
+            let mut w = [0.0; MAX_K];
+            let mut s = [0.0; MAX_K];
             // Correlated pairs (j, j + 1): w = μ + L·e with L lower-triangular per pair.
-            for j in (0..N_FEATURES - 1).step_by(2) {
+            for j in (0..nf - 1).step_by(2) {
                 let (e0, e1) = rng.normal_pair();
                 let (a, b) = (sd[j], sd[j + 1]);
                 let rho = 0.6;
@@ -374,14 +426,14 @@ mod tests {
                 s[j] = -(b * b * x0 - rho * a * b * x1) / det;
                 s[j + 1] = -(a * a * x1 - rho * a * b * x0) / det;
             }
-            let last = N_FEATURES - 1;
+            let last = nf - 1;
             let e = rng.normal();
             w[last] = mu[last] + sd[last] * e;
             s[last] = -e / sd[last];
             (w, s)
         });
         let cv = cv_means(&chains).expect("enough draws");
-        for j in 0..N_FEATURES {
+        for j in 0..nf {
             let plain_error = sd[j] / (1200f64).sqrt();
             assert!(
                 (cv.mean[j] - mu[j]).abs() < 1e-3 * plain_error,
@@ -402,10 +454,10 @@ mod tests {
     #[test]
     fn laplace_target_gives_the_mean_exactly() {
         let b = 0.1;
-        let chains = chains_from(|rng| {
-            let mut w = [0.0; N_FEATURES];
-            let mut s = [0.0; N_FEATURES];
-            for j in 0..N_FEATURES {
+        let chains = chains_from(MAX_K, |rng| {
+            let mut w = [0.0; MAX_K];
+            let mut s = [0.0; MAX_K];
+            for j in 0..MAX_K {
                 let u = rng.uniform() - 0.5;
                 w[j] = -b * u.signum() * (1.0 - 2.0 * u.abs()).ln();
                 s[j] = -w[j].signum() / b;
@@ -413,7 +465,7 @@ mod tests {
             (w, s)
         });
         let cv = cv_means(&chains).expect("enough draws");
-        for j in 0..N_FEATURES {
+        for j in 0..MAX_K {
             assert!(cv.mean[j].abs() < 1e-5, "weight {j}: {}", cv.mean[j]);
             assert!(cv.mcse[j] < 1e-5, "weight {j}: MCSE {}", cv.mcse[j]);
         }
@@ -422,10 +474,10 @@ mod tests {
     /// Too few draws to fit 32 coefficients: no estimate (the caller keeps the plain mean).
     #[test]
     fn too_few_draws_give_none() {
-        let mut chains = chains_from(|_| ([0.1; N_FEATURES], [0.0; N_FEATURES]));
+        let mut chains = chains_from(29, |_| ([0.1; MAX_K], [0.0; MAX_K]));
         for c in &mut chains {
-            c.draws.truncate(10 * N_FEATURES);
-            c.scores.truncate(10 * N_FEATURES);
+            c.draws.truncate(10 * 29);
+            c.scores.truncate(10 * 29);
         }
         assert!(cv_means(&chains).is_none());
     }

@@ -1,11 +1,14 @@
 //! Per-lane sampler state in the kernel's layout: feature-major and lane-fastest
 //! (`[feature][lane]`), so the updates of all 16 lanes of a block vectorise.
 
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::LANES;
 
-/// One value per (feature, lane).
-pub type Field = [[f64; LANES]; N_FEATURES];
+/// One value per (feature, lane); a design uses its first [`GroupDesign::nf`] features, the
+/// rest are never read.
+///
+/// [`GroupDesign::nf`]: crate::design::GroupDesign::nf
+pub type Field = [[f64; LANES]; MAX_K];
 
 /// Each lane's diagonal metric with its reciprocal and square root, recomputed only when
 /// adaptation changes it (a leapfrog step would otherwise spend 464 divisions on it, and a
@@ -29,11 +32,12 @@ impl Metric {
     }
 }
 
-/// A field in the kernels' f32 weight layout (`KPAD × LANES`, lane-fastest; the padding
-/// features zero).
+/// A field in the device kernels' f32 weight layout (`DEV_KPAD × LANES`, lane-fastest; the
+/// padding features zero). Only designs that fit the device (29 slots) go there.
 pub fn to_kernel_layout(f: &Field) -> Vec<f32> {
-    let mut v = vec![0f32; crate::design::KPAD * LANES];
-    for (k, row) in f.iter().enumerate() {
+    use crate::solve::backend::wgpu::{DEV_KPAD, DEV_NF};
+    let mut v = vec![0f32; DEV_KPAD * LANES];
+    for (k, row) in f.iter().enumerate().take(DEV_NF) {
         for (l, &x) in row.iter().enumerate() {
             v[k * LANES + l] = x as f32;
         }
@@ -41,10 +45,10 @@ pub fn to_kernel_layout(f: &Field) -> Vec<f32> {
     v
 }
 
-/// ½ Σ_k p²·M⁻¹ per lane.
-pub fn kinetic(p: &Field, inv_mass: &Field) -> [f64; LANES] {
+/// ½ Σ_k p²·M⁻¹ per lane, over the first `nf` features.
+pub fn kinetic(p: &Field, inv_mass: &Field, nf: usize) -> [f64; LANES] {
     let mut kin = [0f64; LANES];
-    for k in 0..N_FEATURES {
+    for k in 0..nf {
         for l in 0..LANES {
             kin[l] += p[k][l] * p[k][l] * inv_mass[k][l];
         }

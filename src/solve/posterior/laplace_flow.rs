@@ -13,7 +13,6 @@
 //! tests hold the two to each other.
 
 use super::lanes::{Field, Metric};
-use crate::base::features::N_FEATURES;
 use crate::design::LANES;
 
 /// Evolves (x, p) for time `tau` under H = λ|x| + ½·inv_m·p² (piecewise-parabolic motion).
@@ -62,8 +61,16 @@ pub fn laplace_flow(x: &mut f64, p: &mut f64, inv_m: f64, lambda: f64, tau: f64)
 /// reference is the event-by-event [`laplace_flow`], compared in the tests). Compiled for AVX2
 /// when the CPU has it (the square root and division of 464 values per step are otherwise a
 /// large part of the sampler's own time).
-pub fn prior_flow(q: &mut Field, p: &mut Field, metric: &Metric, step: &[f64; LANES], lambda: f64) {
-    prior_flow_at(crate::base::simd::level(), q, p, metric, step, lambda);
+/// Moves the first `nf` features (the design's slots).
+pub fn prior_flow(
+    q: &mut Field,
+    p: &mut Field,
+    metric: &Metric,
+    step: &[f64; LANES],
+    lambda: f64,
+    nf: usize,
+) {
+    prior_flow_at(crate::base::simd::level(), q, p, metric, step, lambda, nf);
 }
 
 /// [`prior_flow`] on the code path of `level` (or the widest below it that the CPU has); every
@@ -75,6 +82,7 @@ pub fn prior_flow_at(
     metric: &Metric,
     step: &[f64; LANES],
     lambda: f64,
+    nf: usize,
 ) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = level; // one code path off x86-64
@@ -83,12 +91,12 @@ pub fn prior_flow_at(
         use crate::base::simd::{Level, detected};
         // SAFETY (both arms): the CPU supports the features the functions are compiled for.
         match level.min(detected()) {
-            Level::Avx512 => unsafe { return prior_flow_avx512(q, p, metric, step, lambda) },
-            Level::Avx2 => unsafe { return prior_flow_avx2(q, p, metric, step, lambda) },
+            Level::Avx512 => unsafe { return prior_flow_avx512(q, p, metric, step, lambda, nf) },
+            Level::Avx2 => unsafe { return prior_flow_avx2(q, p, metric, step, lambda, nf) },
             Level::Portable => {}
         }
     }
-    prior_flow_body(q, p, metric, step, lambda);
+    prior_flow_body(q, p, metric, step, lambda, nf);
 }
 
 /// With AVX-512 a feature's 16 lanes are two registers of f64 instead of four.
@@ -100,8 +108,9 @@ unsafe fn prior_flow_avx512(
     metric: &Metric,
     step: &[f64; LANES],
     lambda: f64,
+    nf: usize,
 ) {
-    prior_flow_body(q, p, metric, step, lambda);
+    prior_flow_body(q, p, metric, step, lambda, nf);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -112,8 +121,9 @@ unsafe fn prior_flow_avx2(
     metric: &Metric,
     step: &[f64; LANES],
     lambda: f64,
+    nf: usize,
 ) {
-    prior_flow_body(q, p, metric, step, lambda);
+    prior_flow_body(q, p, metric, step, lambda, nf);
 }
 
 /// The exact flow of [`laplace_flow`] in closed form, without branches, so the 16 lanes of a
@@ -128,9 +138,10 @@ fn prior_flow_body(
     metric: &Metric,
     step: &[f64; LANES],
     lambda: f64,
+    nf: usize,
 ) {
     let inv_lambda = 1.0 / lambda;
-    for k in 0..N_FEATURES {
+    for k in 0..nf {
         let (qk, pk_row) = (&mut q[k], &mut p[k]);
         let (im_row, m_row) = (&metric.inv_mass[k], &metric.mass[k]);
         for l in 0..LANES {
@@ -189,6 +200,7 @@ fn prior_flow_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::features::MAX_K;
     use crate::base::rng::Rng;
 
     /// The closed-form flow of all lanes against the event-by-event reference, including
@@ -200,17 +212,17 @@ mod tests {
         let mut rng = Rng::new(5);
         let lambda = 10.0;
         for round in 0..200 {
-            let mut q: Field = [[0.0; LANES]; N_FEATURES];
-            let mut p: Field = [[0.0; LANES]; N_FEATURES];
+            let mut q: Field = [[0.0; LANES]; MAX_K];
+            let mut p: Field = [[0.0; LANES]; MAX_K];
             let mut metric = Metric {
-                inv_mass: [[1.0; LANES]; N_FEATURES],
-                mass: [[1.0; LANES]; N_FEATURES],
-                sqrt_mass: [[1.0; LANES]; N_FEATURES],
+                inv_mass: [[1.0; LANES]; MAX_K],
+                mass: [[1.0; LANES]; MAX_K],
+                sqrt_mass: [[1.0; LANES]; MAX_K],
             };
             let mut step = [0f64; LANES];
             for l in 0..LANES {
                 step[l] = 0.05 + rng.uniform() * if round % 4 == 0 { 5.0 } else { 0.5 };
-                for k in 0..N_FEATURES {
+                for k in 0..MAX_K {
                     q[k][l] = match (k + l + round) % 7 {
                         0 => 0.0,
                         1 => 1e-7 * rng.normal(),
@@ -225,12 +237,12 @@ mod tests {
                 }
             }
             let (mut qc, mut pc) = (q, p);
-            prior_flow(&mut qc, &mut pc, &metric, &step, lambda);
+            prior_flow(&mut qc, &mut pc, &metric, &step, lambda, MAX_K);
             // Every code path (portable, AVX2, AVX-512, as far as the CPU has them) gives the
             // same bits.
             for level in [Level::Portable, Level::Avx2, Level::Avx512] {
                 let (mut ql, mut pl) = (q, p);
-                prior_flow_at(level, &mut ql, &mut pl, &metric, &step, lambda);
+                prior_flow_at(level, &mut ql, &mut pl, &metric, &step, lambda, MAX_K);
                 let bits = |f: &Field| f.iter().flatten().map(|v| v.to_bits()).collect::<Vec<_>>();
                 assert!(
                     bits(&ql) == bits(&qc) && bits(&pl) == bits(&pc),
@@ -238,7 +250,7 @@ mod tests {
                 );
             }
             let inv_mass = metric.inv_mass;
-            for k in 0..N_FEATURES {
+            for k in 0..MAX_K {
                 for l in 0..LANES {
                     let (mut x, mut pp) = (q[k][l], p[k][l]);
                     laplace_flow(&mut x, &mut pp, inv_mass[k][l], lambda, step[l]);

@@ -25,7 +25,7 @@ use rayon::prelude::*;
 pub use params::{HmcParams, Trajectory, ValidHmcParams};
 
 use crate::base::error::Result;
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::base::mcmc::diagnostics::{FastDiagnostics, diagnose};
 use crate::design::{BatchDesign, Block};
 use crate::load::Dataset;
@@ -40,15 +40,15 @@ use sampler::{ChainStart, sample_block};
 #[derive(Clone, Debug)]
 pub struct PosteriorFit {
     /// Posterior mean per weight (the paper's estimate).
-    pub mean: [f64; N_FEATURES],
+    pub mean: [f64; MAX_K],
     /// Posterior sd per weight.
-    pub sd: [f64; N_FEATURES],
+    pub sd: [f64; MAX_K],
     /// Monte-Carlo standard error of each mean.
-    pub mcse: [f64; N_FEATURES],
+    pub mcse: [f64; MAX_K],
     /// Rank-normalised split R-hat per weight.
-    pub rhat: [f64; N_FEATURES],
+    pub rhat: [f64; MAX_K],
     /// Bulk ESS per weight.
-    pub ess_bulk: [f64; N_FEATURES],
+    pub ess_bulk: [f64; MAX_K],
     /// Mean acceptance probability over chains and kept draws.
     pub accept_rate: f64,
     /// Mean adapted step size over chains.
@@ -118,11 +118,11 @@ pub struct KernelGflop {
     pub curvatures: f64,
 }
 
-/// Useful flops per training row and lane of each kind of kernel call: 4 × 29 for a gradient
-/// pass, 2 × 29 for a forward pass, 2 × 29 + 29 × 30 for a curvature pass (the Hessian's lower
-/// triangle, two flops an entry).
-pub fn flops_per_row_lane() -> KernelGflop {
-    let k = N_FEATURES as f64;
+/// Useful flops per training row and lane of each kind of kernel call over `nf` features:
+/// 4·nf for a gradient pass, 2·nf for a forward pass, 2·nf + nf·(nf + 1) for a curvature pass
+/// (the Hessian's lower triangle, two flops an entry).
+pub fn flops_per_row_lane(nf: usize) -> KernelGflop {
+    let k = nf as f64;
     KernelGflop {
         gradients: 4.0 * k,
         losses: 2.0 * k,
@@ -179,12 +179,12 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
     checkpoint: Option<&BlockCheckpoint>,
 ) -> Result<PosteriorSolution> {
     let t0 = Instant::now();
-    let blocks = design.chain_blocks(data, params.chains())?;
-    let n_blocks = blocks.len();
+    let specs = design.chain_block_specs(params.chains())?;
+    let n_blocks = specs.len();
     // First mass-matrix guess per row-weight vector: 1 / curvature bound (prior variance 2b²
     // for a feature absent from the training rows).
     let prior_var = 2.0 * params.prior_scale() * params.prior_scale();
-    let inv_mass0: Vec<[f64; N_FEATURES]> = design
+    let inv_mass0: Vec<[f64; MAX_K]> = design
         .row_weights
         .par_iter()
         .map(|rw| {
@@ -244,12 +244,12 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
                 Some(cv) => cv.mcse[..k_used].iter().all(|&m| m <= target),
                 None => (0..k_used).all(|k| mcse_of_mean(fc, k) <= target),
             });
-            *checked.borrow_mut() = (outs[0].draws.len() / N_FEATURES, cvs);
+            *checked.borrow_mut() = (outs[0].draws.len() / outs[0].nf, cvs);
             met
         };
         let group = &design.groups[block.group];
         let (chains, calls) = sample_block(backend, group, block, &starts, params, &enough);
-        let kept = chains[0].draws.len() / N_FEATURES;
+        let kept = chains[0].draws.len() / group.nf;
         let (checked_at, checked_cvs) = checked.take();
         let summaries = summarise(
             k_used,
@@ -266,15 +266,22 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
         result
     };
     let per_block: Vec<BlockResult> = match backend.fused_wgpu() {
-        Some(fused) => Lockstep::new(fused, &design.groups, &blocks).run(|ls, b| body(ls, b)),
-        None => blocks.par_iter().map(|b| body(backend, b)).collect(),
+        // The device keeps every block resident; the CPU builds each when it samples it.
+        Some(fused) => {
+            let blocks = design.chain_blocks(data, params.chains())?;
+            Lockstep::new(fused, &design.groups, &blocks).run(|ls, b| body(ls, b))
+        }
+        None => specs
+            .par_iter()
+            .map(|spec| body(backend, &design.chain_block(data, spec)))
+            .collect(),
     };
     if crate::base::cancel::requested() {
         return Err(crate::base::error::Error::Interrupted);
     }
-    let per_row = flops_per_row_lane();
+    let per_row = flops_per_row_lane(design.nf());
     let mut by_call = KernelGflop::default();
-    for (b, (_, calls)) in blocks.iter().zip(&per_block) {
+    for (b, (_, calls)) in specs.iter().zip(&per_block) {
         let rows: usize = b.fits.iter().map(|&f| design.fits[f].n_train).sum();
         let giga_rows = rows as f64 / 1e9;
         by_call.gradients += calls.gradients as f64 * per_row.gradients * giga_rows;
@@ -308,14 +315,11 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
 
 /// MCSE of the mean of weight `k` over `chains` (sd / √ESS of the split raw draws).
 fn mcse_of_mean(chains: &[sampler::ChainOutput], k: usize) -> f64 {
-    let kept = chains[0].draws.len() / N_FEATURES;
+    let nf = chains[0].nf;
+    let kept = chains[0].draws.len() / nf;
     let traces: Vec<Vec<f64>> = chains
         .iter()
-        .map(|c| {
-            (0..kept)
-                .map(|d| c.draws[d * N_FEATURES + k] as f64)
-                .collect()
-        })
+        .map(|c| (0..kept).map(|d| c.draws[d * nf + k] as f64).collect())
         .collect();
     let refs: Vec<&[f64]> = traces.iter().map(|t| t.as_slice()).collect();
     let split = crate::base::mcmc::diagnostics::split(&refs);
@@ -364,11 +368,11 @@ fn summarise(
         }
         let own = &chains[i..j];
         let mut summary = PosteriorFit {
-            mean: [0.0; N_FEATURES],
-            sd: [0.0; N_FEATURES],
-            mcse: [0.0; N_FEATURES],
-            rhat: [0.0; N_FEATURES],
-            ess_bulk: [0.0; N_FEATURES],
+            mean: [0.0; MAX_K],
+            sd: [0.0; MAX_K],
+            mcse: [0.0; MAX_K],
+            rhat: [0.0; MAX_K],
+            ess_bulk: [0.0; MAX_K],
             accept_rate: own.iter().map(|c| c.accept_rate).sum::<f64>() / own.len() as f64,
             step_size: own.iter().map(|c| c.step_size).sum::<f64>() / own.len() as f64,
             divergences: own.iter().map(|c| c.divergences).sum(),
@@ -382,7 +386,7 @@ fn summarise(
         if fast.is_some() {
             columns.resize(k_used * own.len() * draws, 0.0);
             for (c, chain) in own.iter().enumerate() {
-                for (d, row) in chain.draws.chunks_exact(N_FEATURES).enumerate() {
+                for (d, row) in chain.draws.chunks_exact(chain.nf).enumerate() {
                     for (k, &v) in row[..k_used].iter().enumerate() {
                         columns[(k * own.len() + c) * draws + d] = v;
                     }
@@ -399,7 +403,7 @@ fn summarise(
                 None => {
                     for (trace, chain) in traces.iter_mut().zip(own) {
                         for (d, v) in trace.iter_mut().enumerate() {
-                            *v = chain.draws[d * N_FEATURES + k] as f64;
+                            *v = chain.draws[d * chain.nf + k] as f64;
                         }
                     }
                     let refs: Vec<&[f64]> = traces.iter().map(|t| t.as_slice()).collect();

@@ -6,7 +6,7 @@
 
 use super::lanes::Field;
 use super::surrogate::QuadraticModel;
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::{Block, GroupDesign, LANES};
 use crate::solve::backend::GradientBackend;
 
@@ -16,44 +16,48 @@ use crate::solve::backend::GradientBackend;
 /// draws: κ = 0.1 was as good as or better than 0 and 1).
 pub const RIDGE: f64 = 0.1;
 
-/// Fewest draws for which the fitted model replaces the Taylor one.
-pub const MIN_DRAWS: f64 = 2.0 * N_FEATURES as f64;
+/// Fewest draws for which the fitted model of `nf` features replaces the Taylor one.
+pub fn min_draws(nf: usize) -> f64 {
+    2.0 * nf as f64
+}
 
 /// Per-lane sums of draws q and their true loss gradients g, for a least-squares fit
 /// g ≈ a + B (q − q̄), `[row][column][lane]` so the 16 lanes update together.
 pub struct GradientMoments {
+    /// Features summed (the design's slots).
+    nf: usize,
     n: f64,
     sum_q: Field,
     sum_g: Field,
     /// Σ q qᵀ.
-    qq: Box<[Field; N_FEATURES]>,
+    qq: Box<[Field; MAX_K]>,
     /// Σ q gᵀ.
-    qg: Box<[Field; N_FEATURES]>,
-}
-
-impl Default for GradientMoments {
-    fn default() -> Self {
-        let zero = [[0.0; LANES]; N_FEATURES];
-        GradientMoments {
-            n: 0.0,
-            sum_q: zero,
-            sum_g: zero,
-            qq: Box::new([zero; N_FEATURES]),
-            qg: Box::new([zero; N_FEATURES]),
-        }
-    }
+    qg: Box<[Field; MAX_K]>,
 }
 
 impl GradientMoments {
+    /// No draws yet, for a design of `nf` slots.
+    pub fn new(nf: usize) -> Self {
+        let zero = [[0.0; LANES]; MAX_K];
+        GradientMoments {
+            nf,
+            n: 0.0,
+            sum_q: zero,
+            sum_g: zero,
+            qq: Box::new([zero; MAX_K]),
+            qg: Box::new([zero; MAX_K]),
+        }
+    }
+
     /// Adds one draw of every lane and its true loss gradient.
     pub fn add(&mut self, q: &Field, g: &Field) {
         self.n += 1.0;
-        for k in 0..N_FEATURES {
+        for k in 0..self.nf {
             for l in 0..LANES {
                 self.sum_q[k][l] += q[k][l];
                 self.sum_g[k][l] += g[k][l];
             }
-            for j in 0..N_FEATURES {
+            for j in 0..self.nf {
                 for l in 0..LANES {
                     self.qq[k][j][l] += q[k][l] * q[j][l];
                     self.qg[k][j][l] += q[k][l] * g[j][l];
@@ -93,11 +97,13 @@ impl QuadraticModel {
         moments: &GradientMoments,
     ) {
         self.refit(backend, group, block, &moments.mean());
-        if moments.n < MIN_DRAWS {
+        let nf = group.nf;
+        if moments.n < min_draws(nf) {
             return;
         }
         for l in 0..LANES {
             let lane = LaneMoments {
+                nf,
                 n: moments.n,
                 sum_q: std::array::from_fn(|k| moments.sum_q[k][l]),
                 sum_g: std::array::from_fn(|k| moments.sum_g[k][l]),
@@ -108,9 +114,9 @@ impl QuadraticModel {
                 std::array::from_fn(|k| std::array::from_fn(|j| self.hess[k][j][l] as f64));
             // A degenerate lane (empty, or draws on a subspace) keeps Taylor.
             if let Some((grad, correction)) = fit_lane(&lane, &taylor) {
-                for k in 0..N_FEATURES {
+                for k in 0..nf {
                     self.grad[k][l] = grad[k];
-                    for j in 0..N_FEATURES {
+                    for j in 0..nf {
                         self.hess[k][j][l] += correction[k][j] as f32;
                     }
                 }
@@ -121,66 +127,79 @@ impl QuadraticModel {
 
 /// One lane's tail moments (see [`GradientMoments`]).
 pub struct LaneMoments {
+    /// Features (the design's slots; entries past them are ignored).
+    pub nf: usize,
     /// Draws.
     pub n: f64,
     /// Σ q.
-    pub sum_q: [f64; N_FEATURES],
+    pub sum_q: [f64; MAX_K],
     /// Σ g.
-    pub sum_g: [f64; N_FEATURES],
+    pub sum_g: [f64; MAX_K],
     /// Σ q qᵀ.
-    pub qq: [[f64; N_FEATURES]; N_FEATURES],
+    pub qq: [[f64; MAX_K]; MAX_K],
     /// Σ q gᵀ.
-    pub qg: [[f64; N_FEATURES]; N_FEATURES],
+    pub qg: [[f64; MAX_K]; MAX_K],
 }
 
 /// The fitted model of one lane from its moments and its Taylor Hessian H at the draws' mean:
 /// the intercept (the mean true gradient) and the correction sym(D) the slopes H + sym(D) add,
 /// D the ridge least-squares slopes of the Taylor model's residual gradients. `None` (keep the Taylor model) with fewer
-/// than [`MIN_DRAWS`] draws or a system that is not positive definite. The reference of the
+/// than [`min_draws`] draws or a system that is not positive definite. The reference of the
 /// device's `hmc_fit_model`.
 #[allow(clippy::type_complexity)] // an intercept and a matrix
 pub fn fit_lane(
     m: &LaneMoments,
-    taylor: &[[f64; N_FEATURES]; N_FEATURES],
-) -> Option<([f64; N_FEATURES], [[f64; N_FEATURES]; N_FEATURES])> {
-    let n = m.n;
-    if n < MIN_DRAWS {
+    taylor: &[[f64; MAX_K]; MAX_K],
+) -> Option<([f64; MAX_K], [[f64; MAX_K]; MAX_K])> {
+    let (n, nf) = (m.n, m.nf);
+    if n < min_draws(nf) {
         return None;
     }
-    let mean_q: [f64; N_FEATURES] = std::array::from_fn(|k| m.sum_q[k] / n);
-    let mean_g: [f64; N_FEATURES] = std::array::from_fn(|k| m.sum_g[k] / n);
+    let mean_q: [f64; MAX_K] = std::array::from_fn(|k| m.sum_q[k] / n);
+    let mean_g: [f64; MAX_K] = std::array::from_fn(|k| m.sum_g[k] / n);
     // Centred moments: C_qq and C_qr = C_qg − C_qq H (residual r = g − H(q − q̄)).
-    let mut cqq = [[0f64; N_FEATURES]; N_FEATURES];
-    let mut cqg = [[0f64; N_FEATURES]; N_FEATURES];
-    for k in 0..N_FEATURES {
-        for j in 0..N_FEATURES {
+    let mut cqq = [[0f64; MAX_K]; MAX_K];
+    let mut cqg = [[0f64; MAX_K]; MAX_K];
+    for k in 0..nf {
+        for j in 0..nf {
             cqq[k][j] = m.qq[k][j] - n * mean_q[k] * mean_q[j];
             cqg[k][j] = m.qg[k][j] - n * mean_q[k] * mean_g[j];
         }
     }
     let mut cqr = cqg;
-    for k in 0..N_FEATURES {
-        for j in 0..N_FEATURES {
-            let ch: f64 = (0..N_FEATURES).map(|i| cqq[k][i] * taylor[i][j]).sum();
+    for k in 0..nf {
+        for j in 0..nf {
+            let ch: f64 = (0..nf).map(|i| cqq[k][i] * taylor[i][j]).sum();
             cqr[k][j] -= ch;
         }
     }
     let mut a = cqq;
-    for (k, row) in a.iter_mut().enumerate() {
+    for (k, row) in a.iter_mut().enumerate().take(nf) {
         row[k] *= 1.0 + RIDGE;
     }
-    let d = solve_spd(a, cqr)?;
+    let d = solve_spd(a, cqr, nf)?;
     // D solves C_qq D = C_qr, so the slope of g_j on q_k is D[k][j].
-    let correction = std::array::from_fn(|k| std::array::from_fn(|j| 0.5 * (d[k][j] + d[j][k])));
+    let correction = std::array::from_fn(|k| {
+        std::array::from_fn(|j| {
+            if k < nf && j < nf {
+                0.5 * (d[k][j] + d[j][k])
+            } else {
+                0.0
+            }
+        })
+    });
     Some((mean_g, correction))
 }
 
-/// Solves A X = B for symmetric positive-definite A by Cholesky; `None` if A is not.
+/// Solves A X = B for symmetric positive-definite A by Cholesky, over the leading `d` × `d`
+/// block (the rest of the result is B's, unread); `None` if A is not.
 fn solve_spd(
-    mut a: [[f64; N_FEATURES]; N_FEATURES],
-    mut b: [[f64; N_FEATURES]; N_FEATURES],
-) -> Option<[[f64; N_FEATURES]; N_FEATURES]> {
-    const D: usize = N_FEATURES;
+    mut a: [[f64; MAX_K]; MAX_K],
+    mut b: [[f64; MAX_K]; MAX_K],
+    d: usize,
+) -> Option<[[f64; MAX_K]; MAX_K]> {
+    #[allow(non_snake_case)]
+    let D = d;
     for j in 0..D {
         let mut diag = a[j][j];
         for m in 0..j {
@@ -232,11 +251,11 @@ mod tests {
     #[test]
     fn fitted_model_beats_the_taylor_model_over_the_draws() {
         let mut rng = Rng::new(12);
-        let (group, block) = toy(300, &mut rng);
+        let (group, block) = toy(300, 29, &mut rng);
         let mut draws = Vec::new();
-        let mut moments = GradientMoments::default();
-        let mut centre: Field = [[0.0; LANES]; N_FEATURES];
-        for k in 0..N_FEATURES {
+        let mut moments = GradientMoments::new(group.nf);
+        let mut centre: Field = [[0.0; LANES]; MAX_K];
+        for k in 0..MAX_K {
             for l in 0..LANES {
                 centre[k][l] = 0.2 * rng.normal();
             }
@@ -245,7 +264,7 @@ mod tests {
         let mut g = vec![0f64; KPAD * LANES];
         for _ in 0..200 {
             let mut q = centre;
-            for k in 0..N_FEATURES {
+            for k in 0..MAX_K {
                 for l in 0..LANES {
                     q[k][l] = ((centre[k][l] + 0.3 * rng.normal()) as f32) as f64;
                     w[k * LANES + l] = q[k][l] as f32;
@@ -263,19 +282,19 @@ mod tests {
         let mean_g: Field = std::array::from_fn(|k| {
             std::array::from_fn(|l| draws.iter().map(|(_, g)| g[k][l]).sum::<f64>() / 200.0)
         });
-        let mut m = [[0.0; LANES]; N_FEATURES];
+        let mut m = [[0.0; LANES]; MAX_K];
         fitted.gradient(&fitted.centre, &mut m);
-        for k in 0..N_FEATURES {
+        for k in 0..MAX_K {
             for l in 0..LANES {
                 assert!((m[k][l] - mean_g[k][l]).abs() < 1e-9, "intercept {k} {l}");
             }
         }
         let sq_error = |model: &QuadraticModel| {
             let mut total = [0f64; LANES];
-            let mut out = [[0.0; LANES]; N_FEATURES];
+            let mut out = [[0.0; LANES]; MAX_K];
             for (q, g) in &draws {
                 model.gradient(q, &mut out);
-                for k in 0..N_FEATURES {
+                for k in 0..MAX_K {
                     for l in 0..LANES {
                         total[l] += (out[k][l] - g[k][l]).powi(2);
                     }
@@ -299,8 +318,8 @@ mod tests {
     #[test]
     fn spd_solve_recovers_a_known_solution() {
         let mut rng = Rng::new(13);
-        let mut l = [[0f64; N_FEATURES]; N_FEATURES];
-        for i in 0..N_FEATURES {
+        let mut l = [[0f64; MAX_K]; MAX_K];
+        for i in 0..MAX_K {
             for j in 0..=i {
                 l[i][j] = if i == j {
                     1.0 + rng.uniform()
@@ -309,22 +328,22 @@ mod tests {
                 };
             }
         }
-        let a: [[f64; N_FEATURES]; N_FEATURES] = std::array::from_fn(|i| {
-            std::array::from_fn(|j| (0..N_FEATURES).map(|m| l[i][m] * l[j][m]).sum())
+        let a: [[f64; MAX_K]; MAX_K] = std::array::from_fn(|i| {
+            std::array::from_fn(|j| (0..MAX_K).map(|m| l[i][m] * l[j][m]).sum())
         });
-        let x: [[f64; N_FEATURES]; N_FEATURES] =
+        let x: [[f64; MAX_K]; MAX_K] =
             std::array::from_fn(|_| std::array::from_fn(|_| rng.normal()));
-        let b: [[f64; N_FEATURES]; N_FEATURES] = std::array::from_fn(|i| {
-            std::array::from_fn(|c| (0..N_FEATURES).map(|m| a[i][m] * x[m][c]).sum())
+        let b: [[f64; MAX_K]; MAX_K] = std::array::from_fn(|i| {
+            std::array::from_fn(|c| (0..MAX_K).map(|m| a[i][m] * x[m][c]).sum())
         });
-        let got = solve_spd(a, b).expect("positive definite");
-        for i in 0..N_FEATURES {
-            for c in 0..N_FEATURES {
+        let got = solve_spd(a, b, MAX_K).expect("positive definite");
+        for i in 0..MAX_K {
+            for c in 0..MAX_K {
                 assert!((got[i][c] - x[i][c]).abs() < 1e-8, "{i} {c}");
             }
         }
         let mut bad = a;
         bad[3][3] = -1.0;
-        assert!(solve_spd(bad, b).is_none());
+        assert!(solve_spd(bad, b, MAX_K).is_none());
     }
 }

@@ -12,10 +12,10 @@
 use super::device_phase::{ChainsAtHandOver, Schedule, sample_on_device};
 use super::lanes::{Field, Metric, kinetic};
 use super::laplace_flow::prior_flow;
-use super::model_fit::{GradientMoments, MIN_DRAWS, RIDGE};
+use super::model_fit::{GradientMoments, RIDGE, min_draws};
 use super::params::{Trajectory, ValidHmcParams};
 use super::surrogate::QuadraticModel;
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::base::mcmc::adaptation::{DualAveraging, WarmupSchedule, Welford};
 use crate::base::rng::Rng;
 use crate::design::{Block, GroupDesign, KPAD, LANES};
@@ -25,9 +25,11 @@ use crate::solve::backend::{GradientBackend, KernelCalls};
 /// What one chain produced.
 #[derive(Clone, Debug)]
 pub struct ChainOutput {
-    /// Kept draws, `draws × 29`, draw-major.
+    /// Weights per draw: the design's slots ([`GroupDesign::nf`]).
+    pub nf: usize,
+    /// Kept draws, `draws × nf`, draw-major.
     pub draws: Vec<f32>,
-    /// With control variates: the score ∇log π at each kept draw, `draws × 29`; else empty.
+    /// With control variates: the score ∇log π at each kept draw, `draws × nf`; else empty.
     pub scores: Vec<f32>,
     /// Mean acceptance probability over the kept iterations.
     pub accept_rate: f64,
@@ -43,7 +45,7 @@ pub struct ChainStart {
     /// Seed of the chain's own generator.
     pub seed: u64,
     /// Initial inverse mass matrix (≈ posterior variances).
-    pub inv_mass: [f64; N_FEATURES],
+    pub inv_mass: [f64; MAX_K],
 }
 
 /// Warm-up iterations between refits of the surrogate at the chain's current point, before the
@@ -69,7 +71,7 @@ struct Potential<'a, B: GradientBackend + ?Sized> {
 
 impl<B: GradientBackend + ?Sized> Potential<'_, B> {
     fn load(&mut self, q: &Field) {
-        for k in 0..N_FEATURES {
+        for k in 0..self.group.nf {
             for l in 0..LANES {
                 self.w32[k * LANES + l] = q[k][l] as f32;
             }
@@ -79,7 +81,7 @@ impl<B: GradientBackend + ?Sized> Potential<'_, B> {
     /// U = loss + λ‖q‖₁ per lane from the loss the kernel left in `self.loss`.
     fn potential(&self, q: &Field, u: &mut [f64; LANES]) {
         let mut l1 = [0f64; LANES];
-        for k in 0..N_FEATURES {
+        for k in 0..self.group.nf {
             for l in 0..LANES {
                 l1[l] += q[k][l].abs();
             }
@@ -114,7 +116,7 @@ impl<B: GradientBackend + ?Sized> Potential<'_, B> {
                 None
             },
         );
-        for k in 0..N_FEATURES {
+        for k in 0..self.group.nf {
             g[k].copy_from_slice(&self.grad[k * LANES..(k + 1) * LANES]);
         }
         if let Some(u) = u {
@@ -135,19 +137,20 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     enough: &dyn Fn(&[ChainOutput]) -> bool,
 ) -> (Vec<ChainOutput>, KernelCalls) {
     let lanes = block.fits.len();
+    let nf = group.nf;
     let lambda = params.lambda();
     let (warmup, draws, steps) = (params.warmup(), params.draws(), params.leapfrog_steps());
     let schedule = WarmupSchedule::new(warmup);
     let mut rng: Vec<Rng> = starts.iter().map(|s| Rng::new(s.seed)).collect();
-    let ones = [[1.0; LANES]; N_FEATURES];
+    let ones = [[1.0; LANES]; MAX_K];
     let mut metric = Metric {
         inv_mass: ones,
         mass: ones,
         sqrt_mass: ones,
     };
-    let mut q: Field = [[0.0; LANES]; N_FEATURES];
+    let mut q: Field = [[0.0; LANES]; MAX_K];
     for l in 0..lanes {
-        for k in 0..N_FEATURES {
+        for k in 0..nf {
             metric.set(k, l, starts[l].inv_mass[k]);
             // Start near the prior's centre, dispersed by about one posterior sd; positions
             // live on the f32 grid the kernel evaluates, so U and ∇U are exactly theirs.
@@ -158,12 +161,13 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     let mut dual: Vec<DualAveraging> = (0..LANES)
         .map(|_| DualAveraging::new(0.5, params.target_accept()))
         .collect();
-    let mut welford: Vec<Welford<N_FEATURES>> = vec![Welford::default(); LANES];
+    let mut welford: Vec<Welford<MAX_K>> = vec![Welford::default(); LANES];
     let mut out: Vec<ChainOutput> = (0..lanes)
         .map(|_| ChainOutput {
-            draws: Vec::with_capacity(draws * N_FEATURES),
+            nf,
+            draws: Vec::with_capacity(draws * nf),
             scores: Vec::with_capacity(if params.control_variates() {
-                draws * N_FEATURES
+                draws * nf
             } else {
                 0
             }),
@@ -182,7 +186,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
         loss: vec![0f64; LANES],
         calls: KernelCalls::default(),
     };
-    let mut grad_u: Field = [[0.0; LANES]; N_FEATURES];
+    let mut grad_u: Field = [[0.0; LANES]; MAX_K];
     let mut u = [0f64; LANES];
     pot.eval(&q, &mut grad_u, Some(&mut u));
     let mut model = (params.trajectory() == Trajectory::Surrogate)
@@ -190,17 +194,17 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     // Before the first mass-matrix window the model follows the chain; from there to the end
     // of warm-up the chain's draws and their true gradients are gathered for the final fit.
     let tail_from = schedule.windows.first().map_or(warmup, |w| w.0);
-    let mut moments = model.as_ref().map(|_| GradientMoments::default());
+    let mut moments = model.as_ref().map(|_| GradientMoments::new(nf));
     let mut centre: Field = q;
     // The surrogate potential's change per lane; with the kinetic change, the model
     // Hamiltonian's own energy error, which the step size controls.
     let mut dv_model = [0f64; LANES];
 
-    let mut p: Field = [[0.0; LANES]; N_FEATURES];
+    let mut p: Field = [[0.0; LANES]; MAX_K];
     let mut un = [0f64; LANES];
     let mut step = [0f64; LANES];
     let mut half = [0f64; LANES];
-    let mut column = [0f64; N_FEATURES];
+    let mut column = [0f64; MAX_K];
     // Trajectory lengths vary per iteration, uniform in 1..=2L−1 (mean L): with a fixed length,
     // near-Gaussian targets make HMC nearly periodic: chain means then agree superbly but the
     // spread mixes slowly (chains' sds differed by 25% and the folded R-hat exceeded 1.01).
@@ -224,7 +228,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 control_variates: params.control_variates(),
                 eps: eps[0],
                 ridge: RIDGE,
-                min_draws: MIN_DRAWS,
+                min_draws: min_draws(nf),
             });
             let chains = ChainsAtHandOver {
                 q: &q,
@@ -263,10 +267,10 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
         let steps = 1 + length_rng.below(2 * steps - 1);
         for l in 0..lanes {
             let mut k = 0;
-            while k < N_FEATURES {
+            while k < nf {
                 let (a, b) = rng[l].normal_pair_polar();
                 p[k][l] = a * metric.sqrt_mass[k][l];
-                if k + 1 < N_FEATURES {
+                if k + 1 < nf {
                     p[k + 1][l] = b * metric.sqrt_mass[k + 1][l];
                 }
                 k += 2;
@@ -279,33 +283,33 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
             // needs the true one at the current states.
             pot.eval(&q, &mut grad_u, None);
         }
-        let k0 = kinetic(&p, &metric.inv_mass);
+        let k0 = kinetic(&p, &metric.inv_mass, nf);
         let mut qn = q;
         let mut gn = grad_u;
         match model.as_ref() {
             None => {
                 for s in 0..steps {
-                    kick(&mut p, &half, &gn);
-                    prior_flow(&mut qn, &mut p, &metric, &step, lambda);
-                    to_f32_grid(&mut qn);
+                    kick(&mut p, &half, &gn, nf);
+                    prior_flow(&mut qn, &mut p, &metric, &step, lambda, nf);
+                    to_f32_grid(&mut qn, nf);
                     let last = s + 1 == steps;
                     pot.eval(&qn, &mut gn, if last { Some(&mut un) } else { None });
-                    kick(&mut p, &half, &gn);
+                    kick(&mut p, &half, &gn, nf);
                 }
             }
             Some(model) => {
                 model.gradient(&qn, &mut gn);
                 let g_start = gn;
                 for _ in 0..steps {
-                    kick(&mut p, &half, &gn);
-                    prior_flow(&mut qn, &mut p, &metric, &step, lambda);
+                    kick(&mut p, &half, &gn, nf);
+                    prior_flow(&mut qn, &mut p, &metric, &step, lambda, nf);
                     model.gradient(&qn, &mut gn);
-                    kick(&mut p, &half, &gn);
+                    kick(&mut p, &half, &gn, nf);
                 }
-                dv_model = model_potential_change(&q, &qn, &g_start, &gn, lambda);
+                dv_model = model_potential_change(&q, &qn, &g_start, &gn, lambda, nf);
                 // The proposal moves to the kernel's grid, where the accept test's U is exact;
                 // the shift (≤ 2⁻²⁴ relative) is the same one the exact trajectory makes.
-                to_f32_grid(&mut qn);
+                to_f32_grid(&mut qn, nf);
                 if params.control_variates() || (it >= tail_from && it < warmup) {
                     // The scores, and the final fit of the model, need the true gradient at
                     // every state the chain visits.
@@ -315,7 +319,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 }
             }
         }
-        let kn = kinetic(&p, &metric.inv_mass);
+        let kn = kinetic(&p, &metric.inv_mass, nf);
         let sampling = it >= warmup;
         for l in 0..lanes {
             let delta = (un[l] + kn[l]) - (u[l] + k0[l]);
@@ -326,22 +330,22 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 (-delta).exp().min(1.0)
             };
             if rng[l].uniform() < alpha {
-                for k in 0..N_FEATURES {
+                for k in 0..nf {
                     q[k][l] = qn[k][l];
                     grad_u[k][l] = gn[k][l];
                 }
                 u[l] = un[l];
             }
-            for k in 0..N_FEATURES {
+            for k in 0..nf {
                 column[k] = q[k][l];
             }
             if sampling {
                 out[l].accept_rate += alpha;
                 out[l].divergences += divergent as usize;
-                out[l].draws.extend(column.iter().map(|&v| v as f32));
+                out[l].draws.extend(column[..nf].iter().map(|&v| v as f32));
                 if params.control_variates() {
                     // ∇log π = −(∇loss + λ·sign(q)); the density is continuous at 0.
-                    out[l].scores.extend((0..N_FEATURES).map(|k| {
+                    out[l].scores.extend((0..nf).map(|k| {
                         let q = column[k];
                         let sign = if q > 0.0 {
                             1.0
@@ -367,9 +371,9 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                     welford[l].add(&column);
                 }
                 if schedule.closes_window(it) {
-                    centre_lane(&mut centre, l, &welford[l].mean());
+                    centre_lane(&mut centre, l, &welford[l].mean(), nf);
                     let var = welford[l].regularised_variance();
-                    for k in 0..N_FEATURES {
+                    for k in 0..nf {
                         metric.set(k, l, var[k]);
                     }
                     welford[l] = Welford::default();
@@ -430,9 +434,9 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     (out, calls)
 }
 
-/// p −= h·g for every (feature, lane): a half kick.
-fn kick(p: &mut Field, half: &[f64; LANES], g: &Field) {
-    for k in 0..N_FEATURES {
+/// p −= h·g for every (feature, lane) of the first `nf` features: a half kick.
+fn kick(p: &mut Field, half: &[f64; LANES], g: &Field, nf: usize) {
+    for k in 0..nf {
         for l in 0..LANES {
             p[k][l] -= half[l] * g[k][l];
         }
@@ -440,8 +444,8 @@ fn kick(p: &mut Field, half: &[f64; LANES], g: &Field) {
 }
 
 /// Rounds every position to f32, the grid the kernel evaluates (so U and ∇U are exactly its).
-fn to_f32_grid(q: &mut Field) {
-    for row in q.iter_mut() {
+fn to_f32_grid(q: &mut Field, nf: usize) {
+    for row in q.iter_mut().take(nf) {
         for v in row.iter_mut() {
             *v = (*v as f32) as f64;
         }
@@ -457,9 +461,10 @@ fn model_potential_change(
     g_start: &Field,
     g_end: &Field,
     lambda: f64,
+    nf: usize,
 ) -> [f64; LANES] {
     let mut out = [0f64; LANES];
-    for k in 0..N_FEATURES {
+    for k in 0..nf {
         for l in 0..LANES {
             out[l] += 0.5 * (g_start[k][l] + g_end[k][l]) * (qn[k][l] - q[k][l])
                 + lambda * (qn[k][l].abs() - q[k][l].abs());
@@ -469,8 +474,8 @@ fn model_potential_change(
 }
 
 /// Sets lane `l` of `centre` to `mean`.
-fn centre_lane(centre: &mut Field, l: usize, mean: &[f64; N_FEATURES]) {
-    for k in 0..N_FEATURES {
+fn centre_lane(centre: &mut Field, l: usize, mean: &[f64; MAX_K], nf: usize) {
+    for k in 0..nf {
         centre[k][l] = mean[k];
     }
 }

@@ -23,18 +23,20 @@
 //! time-homogeneous Markov chain with the posterior as its stationary law.
 
 use super::lanes::{Field, to_kernel_layout};
-use crate::base::features::N_FEATURES;
+use crate::base::features::MAX_K;
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::solve::backend::GradientBackend;
 
 /// Each lane's quadratic model of the loss around its own centre.
 pub struct QuadraticModel {
+    /// Features modelled (the design's slots); the rest of each array is unread.
+    pub(super) nf: usize,
     pub(super) centre: Field,
     /// ∇loss at the centre.
     pub(super) grad: Field,
     /// The loss Hessian at the centre, `[row][column][lane]`. f32 suffices: the model only
     /// steers proposals, and the accept test corrects whatever it gets wrong.
-    pub(super) hess: Box<[[[f32; LANES]; N_FEATURES]; N_FEATURES]>,
+    pub(super) hess: Box<[[[f32; LANES]; MAX_K]; MAX_K]>,
 }
 
 impl QuadraticModel {
@@ -46,9 +48,10 @@ impl QuadraticModel {
         centre: &Field,
     ) -> Self {
         let mut model = QuadraticModel {
-            centre: [[0.0; LANES]; N_FEATURES],
-            grad: [[0.0; LANES]; N_FEATURES],
-            hess: Box::new([[[0.0; LANES]; N_FEATURES]; N_FEATURES]),
+            nf: group.nf,
+            centre: [[0.0; LANES]; MAX_K],
+            grad: [[0.0; LANES]; MAX_K],
+            hess: Box::new([[[0.0; LANES]; MAX_K]; MAX_K]),
         };
         model.refit(backend, group, block, centre);
         model
@@ -62,8 +65,9 @@ impl QuadraticModel {
         block: &Block,
         centre: &Field,
     ) {
+        let nf = self.nf;
         let mut w = vec![0f32; KPAD * LANES];
-        for k in 0..N_FEATURES {
+        for k in 0..nf {
             for l in 0..LANES {
                 w[k * LANES + l] = centre[k][l] as f32;
                 self.centre[k][l] = w[k * LANES + l] as f64;
@@ -71,25 +75,30 @@ impl QuadraticModel {
         }
         let mut grad = vec![0f64; KPAD * LANES];
         backend.block_gradient(group, block, &w, &mut grad, None);
-        for k in 0..N_FEATURES {
+        for k in 0..nf {
             self.grad[k].copy_from_slice(&grad[k * LANES..(k + 1) * LANES]);
         }
-        let mut hess = vec![0f64; LANES * N_FEATURES * N_FEATURES];
+        let mut hess = vec![0f64; LANES * nf * nf];
         backend.block_curvature(group, block, &w, &mut hess);
         for l in 0..LANES {
-            let h = &hess[l * N_FEATURES * N_FEATURES..(l + 1) * N_FEATURES * N_FEATURES];
-            for i in 0..N_FEATURES {
-                for j in 0..N_FEATURES {
-                    self.hess[i][j][l] = h[i * N_FEATURES + j] as f32;
+            let h = &hess[l * nf * nf..(l + 1) * nf * nf];
+            for i in 0..nf {
+                for j in 0..nf {
+                    self.hess[i][j][l] = h[i * nf + j] as f32;
                 }
             }
         }
     }
 
     /// The model in the device sampler's layout: centre and gradient as `KPAD × LANES` f32
-    /// fields, the Hessian `[row][column][lane]`.
+    /// fields, the Hessian `[row][column][lane]` over the model's `nf` features.
     pub fn export(&self) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-        let hess = self.hess.iter().flatten().flatten().copied().collect();
+        let nf = self.nf;
+        let hess = self.hess[..nf]
+            .iter()
+            .flat_map(|row| row[..nf].iter().flatten())
+            .copied()
+            .collect();
         (
             to_kernel_layout(&self.centre),
             to_kernel_layout(&self.grad),
@@ -122,12 +131,13 @@ impl QuadraticModel {
             __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_setzero_ps, _mm512_storeu_ps,
         };
         const ROWS512: usize = 8;
+        let nf = self.nf;
         let d = self.offsets(q);
         let mut k0 = 0;
-        while k0 < N_FEATURES {
-            let rows = ROWS512.min(N_FEATURES - k0);
+        while k0 < nf {
+            let rows = ROWS512.min(nf - k0);
             let mut acc: [__m512; ROWS512] = [_mm512_setzero_ps(); ROWS512];
-            for (j, dj) in d.iter().enumerate() {
+            for (j, dj) in d[..nf].iter().enumerate() {
                 // SAFETY: every pointer is to a 16-float array, read whole.
                 unsafe {
                     let dv = _mm512_loadu_ps(dj.as_ptr());
@@ -157,9 +167,9 @@ impl QuadraticModel {
     }
 
     /// q − centre per lane, in f32 (the Hessian's precision).
-    fn offsets(&self, q: &Field) -> [[f32; LANES]; N_FEATURES] {
-        let mut d = [[0f32; LANES]; N_FEATURES];
-        for j in 0..N_FEATURES {
+    fn offsets(&self, q: &Field) -> [[f32; LANES]; MAX_K] {
+        let mut d = [[0f32; LANES]; MAX_K];
+        for j in 0..self.nf {
             for l in 0..LANES {
                 d[j][l] = (q[j][l] - self.centre[j][l]) as f32;
             }
@@ -169,10 +179,11 @@ impl QuadraticModel {
 
     /// The plain loops: the reference the AVX2 path is tested against.
     fn gradient_portable(&self, q: &Field, g: &mut Field) {
+        let nf = self.nf;
         let d = self.offsets(q);
-        for k in 0..N_FEATURES {
+        for k in 0..nf {
             let mut acc = [0f32; LANES];
-            for (h, dj) in self.hess[k].iter().zip(&d) {
+            for (h, dj) in self.hess[k][..nf].iter().zip(&d[..nf]) {
                 for l in 0..LANES {
                     acc[l] += h[l] * dj[l];
                 }
@@ -191,12 +202,13 @@ impl QuadraticModel {
     unsafe fn gradient_avx2(&self, q: &Field, g: &mut Field) {
         use std::arch::x86_64::_mm256_storeu_ps;
         use std::arch::x86_64::{__m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps};
+        let nf = self.nf;
         let d = self.offsets(q);
         let mut k0 = 0;
-        while k0 < N_FEATURES {
-            let rows = ROWS.min(N_FEATURES - k0);
+        while k0 < nf {
+            let rows = ROWS.min(nf - k0);
             let mut acc: [__m256; 2 * ROWS] = [_mm256_setzero_ps(); 2 * ROWS];
-            for (j, dj) in d.iter().enumerate() {
+            for (j, dj) in d[..nf].iter().enumerate() {
                 // SAFETY: every pointer is to a 16-float array, read as two 8-float halves.
                 unsafe {
                     let d_lo = _mm256_loadu_ps(dj.as_ptr());
@@ -246,12 +258,16 @@ pub(super) mod tests {
     use crate::solve::backend::cpu::CpuBackend;
     use crate::solve::backend::reference_curvature;
 
-    /// A one-group design of random signs with random per-lane weights and labels.
-    pub(in crate::solve::posterior) fn toy(rows: usize, rng: &mut Rng) -> (GroupDesign, Block) {
+    /// A one-group design of `nf` random signs with random per-lane weights and labels.
+    pub(in crate::solve::posterior) fn toy(
+        rows: usize,
+        nf: usize,
+        rng: &mut Rng,
+    ) -> (GroupDesign, Block) {
         let n_padded = rows.div_ceil(ROW_TILE) * ROW_TILE;
         let mut x = vec![0f32; n_padded * KPAD];
         for r in 0..rows {
-            for k in 0..N_FEATURES {
+            for k in 0..nf {
                 x[r * KPAD + k] = [-1.0, 0.0, 0.0, 1.0][rng.below(4)];
             }
         }
@@ -265,8 +281,9 @@ pub(super) mod tests {
         }
         let group = GroupDesign {
             name: "toy".into(),
+            nf,
             samples: (0..rows).collect(),
-            signs: SignIndex::from_dense(&x),
+            signs: SignIndex::from_dense(&x, nf),
             x,
             n_padded,
             held_out: vec![vec![false; rows]],
@@ -288,38 +305,42 @@ pub(super) mod tests {
     /// gradient to second order.
     #[test]
     fn model_gradient_is_the_taylor_expansion() {
+        for nf in [29, MAX_K] {
+            taylor_expansion_of(nf);
+        }
+    }
+
+    fn taylor_expansion_of(nf: usize) {
         let mut rng = Rng::new(11);
-        let (group, block) = toy(300, &mut rng);
-        let mut centre: Field = [[0.0; LANES]; N_FEATURES];
+        let (group, block) = toy(300, nf, &mut rng);
+        let mut centre: Field = [[0.0; LANES]; MAX_K];
         let mut q = centre;
-        for k in 0..N_FEATURES {
+        for k in 0..MAX_K {
             for l in 0..LANES {
                 centre[k][l] = 0.1 * rng.normal();
                 q[k][l] = centre[k][l] + 0.05 * rng.normal();
             }
         }
         let model = QuadraticModel::at(&CpuBackend, &group, &block, &centre);
-        let mut g = [[0.0; LANES]; N_FEATURES];
+        let mut g = [[0.0; LANES]; MAX_K];
         model.gradient(&model.centre, &mut g);
         assert_eq!(g, model.grad);
 
         let mut w = vec![0f32; KPAD * LANES];
-        for k in 0..N_FEATURES {
+        for k in 0..MAX_K {
             for l in 0..LANES {
                 w[k * LANES + l] = centre[k][l] as f32;
             }
         }
-        let mut hess = vec![0f64; LANES * N_FEATURES * N_FEATURES];
+        let mut hess = vec![0f64; LANES * nf * nf];
         reference_curvature(&group, &block, &w, &mut hess);
-        let mut portable = [[0.0; LANES]; N_FEATURES];
+        let mut portable = [[0.0; LANES]; MAX_K];
         model.gradient(&q, &mut g);
         model.gradient_portable(&q, &mut portable);
-        for k in 0..N_FEATURES {
+        for k in 0..nf {
             for l in 0..LANES {
-                let h = &hess[l * N_FEATURES * N_FEATURES + k * N_FEATURES..][..N_FEATURES];
-                let change: f64 = (0..N_FEATURES)
-                    .map(|j| h[j] * (q[j][l] - model.centre[j][l]))
-                    .sum();
+                let h = &hess[l * nf * nf + k * nf..][..nf];
+                let change: f64 = (0..nf).map(|j| h[j] * (q[j][l] - model.centre[j][l])).sum();
                 let expected = model.grad[k][l] + change;
                 let scale = 1e-4 * (1.0 + h.iter().map(|v| v.abs()).sum::<f64>() * 0.05);
                 assert!((g[k][l] - expected).abs() <= scale, "{k} {l}");
@@ -332,7 +353,7 @@ pub(super) mod tests {
         {
             use crate::base::simd::{Level, detected};
             if detected() >= Level::Avx512 {
-                let (mut a, mut b) = ([[0.0; LANES]; N_FEATURES], [[0.0; LANES]; N_FEATURES]);
+                let (mut a, mut b) = ([[0.0; LANES]; MAX_K], [[0.0; LANES]; MAX_K]);
                 // SAFETY: the CPU has both feature sets.
                 unsafe {
                     model.gradient_avx2(&q, &mut a);
@@ -346,7 +367,7 @@ pub(super) mod tests {
         let error_at = |t: f64| {
             let mut qt = centre;
             let mut w = vec![0f32; KPAD * LANES];
-            for k in 0..N_FEATURES {
+            for k in 0..MAX_K {
                 for l in 0..LANES {
                     qt[k][l] = model.centre[k][l] + t * (q[k][l] - model.centre[k][l]);
                     w[k * LANES + l] = qt[k][l] as f32;
@@ -354,9 +375,9 @@ pub(super) mod tests {
             }
             let mut exact = vec![0f64; KPAD * LANES];
             CpuBackend.block_gradient(&group, &block, &w, &mut exact, None);
-            let mut gm = [[0.0; LANES]; N_FEATURES];
+            let mut gm = [[0.0; LANES]; MAX_K];
             model.gradient(&qt, &mut gm);
-            (0..N_FEATURES)
+            (0..MAX_K)
                 .flat_map(|k| (0..LANES).map(move |l| (k, l)))
                 .map(|(k, l)| (gm[k][l] - exact[k * LANES + l]).abs())
                 .fold(0.0, f64::max)

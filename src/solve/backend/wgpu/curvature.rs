@@ -9,14 +9,14 @@ pub mod kernel;
 use cubecl::prelude::*;
 
 use super::resident::{Chunk, Handle, ResidentBlocks};
-use crate::base::features::N_FEATURES;
-use crate::design::{KPAD, LANES};
+use super::{DEV_KPAD, DEV_NF};
+use crate::design::LANES;
 
 /// Hessian entries per block in the kernel's layout: `[row][column][lane]`.
-pub const BLOCK_HESS: usize = N_FEATURES * N_FEATURES * LANES;
+pub const BLOCK_HESS: usize = DEV_NF * DEV_NF * LANES;
 
 impl ResidentBlocks {
-    /// Each lane's Hessian at `w` (blocks × KPAD × LANES) for the blocks with `wanted[b]`
+    /// Each lane's Hessian at `w` (blocks × DEV_KPAD × LANES) for the blocks with `wanted[b]`
     /// (the others' entries are left 0): blocks × [`BLOCK_HESS`] values, `[row][column][lane]`
     /// per block. `None` when the rows are not packed (the kernel reads packed rows only).
     pub fn curvatures(&self, w: &[f32], wanted: &[bool]) -> Option<Vec<f32>> {
@@ -25,10 +25,10 @@ impl ResidentBlocks {
         }
         assert_eq!(
             w.len(),
-            self.blocks() * KPAD * LANES,
+            self.blocks() * DEV_KPAD * LANES,
             "one weight field per block"
         );
-        let field = KPAD * LANES;
+        let field = DEV_KPAD * LANES;
         let mut out = Vec::with_capacity(self.blocks() * BLOCK_HESS);
         for ch in &self.chunks {
             let wc = &w[ch.first * field..(ch.first + ch.blocks) * field];
@@ -103,7 +103,7 @@ pub(crate) fn launch_curvature_into(
 /// One block's kernel output (`[row][column][lane]`) in the solvers' layout: `LANES`
 /// row-major 29 × 29 matrices, f64.
 pub fn to_lane_matrices(block_hess: &[f32], hess: &mut [f64]) {
-    const NN: usize = N_FEATURES * N_FEATURES;
+    const NN: usize = DEV_NF * DEV_NF;
     for l in 0..LANES {
         for e in 0..NN {
             hess[l * NN + e] = block_hess[e * LANES + l] as f64;

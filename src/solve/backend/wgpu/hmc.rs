@@ -11,15 +11,15 @@ pub mod kernel;
 use cubecl::prelude::*;
 
 use super::resident::{Chunk, Handle, ResidentBlocks, launch_into};
-use crate::base::features::N_FEATURES;
-use crate::design::{Block, KPAD, LANES};
+use super::{DEV_KPAD, DEV_NF};
+use crate::design::{Block, LANES};
 
 /// Lanes per cube of the propose and accept kernels (4 blocks).
 pub(crate) const LANE_CUBE: usize = 64;
 /// Hessian entries per block: `[row][column][lane]`.
-pub const HESS_LEN: usize = N_FEATURES * N_FEATURES * LANES;
+pub const HESS_LEN: usize = DEV_NF * DEV_NF * LANES;
 
-/// A block's chains at the end of warm-up, in the kernels' layout (`KPAD × LANES` fields,
+/// A block's chains at the end of warm-up, in the kernels' layout (`DEV_KPAD × LANES` fields,
 /// lane-fastest): everything the sampling phase reads.
 #[derive(Clone, Debug)]
 pub struct Handoff {
@@ -191,7 +191,7 @@ impl DeviceChains {
         scores: bool,
     ) -> DeviceChains {
         let client = &resident.client;
-        let field = KPAD * LANES;
+        let field = DEV_KPAD * LANES;
         let chunks = resident
             .chunks
             .iter()
@@ -277,7 +277,7 @@ impl DeviceChains {
         max_binding_bytes: u64,
     ) -> Vec<Option<Segment>> {
         let widest = resident.chunks.iter().map(|c| c.blocks).max().unwrap_or(1);
-        let per_slot = (widest * KPAD * LANES * 4) as u64;
+        let per_slot = (widest * DEV_KPAD * LANES * 4) as u64;
         let slots = ((max_binding_bytes / per_slot) as usize).max(1);
         let mut result: Vec<Option<Segment>> = vec![None; live.len()];
         let mut done = 0;
@@ -304,7 +304,7 @@ impl DeviceChains {
     ) -> Vec<Option<Segment>> {
         let client = &resident.client;
         let n = lengths.len();
-        let field = KPAD * LANES;
+        let field = DEV_KPAD * LANES;
         let outs: Vec<SegmentBuffers> = resident
             .chunks
             .iter()
@@ -356,10 +356,10 @@ impl DeviceChains {
                 }
                 let lanes = cc.lanes[b];
                 let per_lane = |src: &[f32], l: usize| -> Vec<f32> {
-                    let mut v = Vec::with_capacity(n * N_FEATURES);
+                    let mut v = Vec::with_capacity(n * DEV_NF);
                     for s in 0..n {
                         let at = (s * ch.blocks + b) * field + l;
-                        v.extend((0..N_FEATURES).map(|k| src[at + k * LANES]));
+                        v.extend((0..DEV_NF).map(|k| src[at + k * LANES]));
                     }
                     v
                 };

@@ -8,10 +8,11 @@
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 
+use super::DEV_KPAD;
 use super::curvature::{BLOCK_HESS, to_lane_matrices};
 use super::hmc::{DeviceChains, DeviceSampler, Handoff, Segment};
 use super::resident::{FusedWgpuBackend, ResidentBlocks};
-use crate::design::{Block, GroupDesign, KPAD, LANES};
+use crate::design::{Block, GroupDesign, LANES};
 use crate::solve::backend::GradientBackend;
 
 /// What a block asks the device for at its weights.
@@ -79,8 +80,11 @@ impl<'a> Lockstep<'a> {
             let mut failure = None;
             for (i, block) in self.blocks.iter().enumerate() {
                 let body = &body;
+                // A thread per block (1,320 for the paper's posterior job), so a small stack:
+                // the sampler's deepest frame, the surrogate's final fit, holds a few 64 × 64
+                // f64 matrices (~0.5 MiB). Pages are committed only as they are touched.
                 let spawned = std::thread::Builder::new()
-                    .stack_size(256 << 10)
+                    .stack_size(1 << 20)
                     .spawn_scoped(scope, move || {
                         let _done = Done(self);
                         body(self, block)
@@ -204,7 +208,7 @@ impl<'a> Lockstep<'a> {
 
     /// The gradient and curvature requests of a round: one launch for each kind asked for.
     fn launch_requests(&self, st: &mut State) {
-        let field = KPAD * LANES;
+        let field = DEV_KPAD * LANES;
         let requests = std::mem::take(&mut st.pending);
         let launched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut answers: Vec<(usize, Vec<f32>)> = Vec::with_capacity(requests.len());
@@ -252,7 +256,7 @@ impl<'a> Lockstep<'a> {
             drop(st);
             panic!("a wgpu launch failed; giving up this block");
         }
-        st.pending.push((i, w[..KPAD * LANES].to_vec(), want));
+        st.pending.push((i, w[..DEV_KPAD * LANES].to_vec(), want));
         if st.pending.len() + st.segments.len() == st.active {
             self.launch_round(&mut st);
         }

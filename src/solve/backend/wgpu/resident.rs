@@ -12,11 +12,11 @@ use cubecl::prelude::*;
 use cubecl::wgpu::{WgpuBackend, WgpuDevice, WgpuRuntime};
 use cubecl_runtime::runtime::Runtime;
 
-use crate::base::features::N_FEATURES;
+use super::{DEV_KPAD, DEV_NF};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::solve::backend::GradientBackend;
 
-const _: () = assert!(KPAD == kernel::KPAD && LANES == kernel::LANES && N_FEATURES == kernel::NF);
+const _: () = assert!(DEV_KPAD == kernel::KPAD && LANES == kernel::LANES && DEV_NF == kernel::NF);
 
 /// The fused-kernel wgpu backend, on the Vulkan runtime that [`crate::base::device::wgpu_adapter`]
 /// brought up.
@@ -146,7 +146,7 @@ fn pack<'a>(
         let n = block.entries();
         for i in 0..n {
             let r = block.row(i);
-            x.extend_from_slice(&group.x[r * KPAD..(r + 1) * KPAD]);
+            x.extend_from_slice(&group.x[r * KPAD..r * KPAD + DEV_KPAD]);
         }
         c.extend_from_slice(&block.c[..n * LANES]);
         cy.extend_from_slice(&block.cy[..n * LANES]);
@@ -166,11 +166,11 @@ fn pack_signs<'a>(items: impl Iterator<Item = (&'a GroupDesign, &'a Block)>) -> 
         for i in 0..n {
             let r = block.row(i);
             let (mut pos, mut neg) = (0u32, 0u32);
-            for (k, &v) in group.x[r * KPAD..(r + 1) * KPAD].iter().enumerate() {
+            for (k, &v) in group.x[r * KPAD..r * KPAD + DEV_KPAD].iter().enumerate() {
                 match v {
                     0.0 => {}
-                    1.0 if k < N_FEATURES => pos |= 1 << k,
-                    -1.0 if k < N_FEATURES => neg |= 1 << k,
+                    1.0 if k < DEV_NF => pos |= 1 << k,
+                    -1.0 if k < DEV_NF => neg |= 1 << k,
                     _ => return None,
                 }
             }
@@ -246,11 +246,11 @@ impl ResidentBlocks {
         blocks: &[Block],
     ) -> ResidentBlocks {
         let client = backend.client.clone();
-        // The largest per-block buffer of any solver: dense x (KPAD floats per entry), or the
+        // The largest per-block buffer of any solver: dense x (DEV_KPAD floats per entry), or the
         // HMC warm-up's gradient moments (1,741 floats per lane).
         let moments = (super::warmup::kernel::MOMENTS * LANES * std::mem::size_of::<f32>()) as u64;
         let bytes =
-            |b: &Block| ((b.entries() * KPAD * std::mem::size_of::<f32>()) as u64).max(moments);
+            |b: &Block| ((b.entries() * DEV_KPAD * std::mem::size_of::<f32>()) as u64).max(moments);
         let mut chunks = Vec::new();
         let mut first = 0;
         while first < blocks.len() {
@@ -296,7 +296,7 @@ impl ResidentBlocks {
         self.chunks.iter().all(|ch| ch.data.rows.len() == 2)
     }
 
-    /// Gradients and losses of every block at `w` (blocks × KPAD × LANES): blocks × KPAD ×
+    /// Gradients and losses of every block at `w` (blocks × DEV_KPAD × LANES): blocks × DEV_KPAD ×
     /// LANES values, feature 29's slot holding the loss.
     pub fn gradients(&self, w: &[f32]) -> Vec<f32> {
         self.launch_all(w, true)
@@ -305,20 +305,20 @@ impl ResidentBlocks {
     /// Each lane's loss at `w` from loss-only launches (the accept test's pass): blocks ×
     /// LANES values.
     pub fn losses(&self, w: &[f32]) -> Vec<f32> {
-        let field = KPAD * LANES;
+        let field = DEV_KPAD * LANES;
         self.launch_all(w, false)
             .chunks(field)
-            .flat_map(|b| b[N_FEATURES * LANES..(N_FEATURES + 1) * LANES].to_vec())
+            .flat_map(|b| b[DEV_NF * LANES..(DEV_NF + 1) * LANES].to_vec())
             .collect()
     }
 
     fn launch_all(&self, w: &[f32], gradient: bool) -> Vec<f32> {
         assert_eq!(
             w.len(),
-            self.blocks * KPAD * LANES,
+            self.blocks * DEV_KPAD * LANES,
             "one weight field per block"
         );
-        let field = KPAD * LANES;
+        let field = DEV_KPAD * LANES;
         let mut out = Vec::with_capacity(w.len());
         for ch in &self.chunks {
             let wc = &w[ch.first * field..(ch.first + ch.blocks) * field];
@@ -400,7 +400,7 @@ impl GradientBackend for FusedWgpuBackend {
         match super::curvature::launch_curvature(
             &self.client,
             &self.one_block(&packed),
-            &w[..KPAD * LANES],
+            &w[..DEV_KPAD * LANES],
             &[true],
         ) {
             Some(out) => super::curvature::to_lane_matrices(&out, hess),
@@ -425,27 +425,27 @@ impl GradientBackend for FusedWgpuBackend {
             return;
         }
         let chunk = self.one_block(&pack(std::iter::once((group, block)), self.packed_rows));
-        let wh = &w[..KPAD * LANES];
+        let wh = &w[..DEV_KPAD * LANES];
         let wh = (self.client.create_from_slice(f32::as_bytes(wh)), wh.len());
-        let oh = (self.client.empty(KPAD * LANES * 4), KPAD * LANES);
+        let oh = (self.client.empty(DEV_KPAD * LANES * 4), DEV_KPAD * LANES);
         launch_into(&self.client, &chunk, &wh, &chunk.data.all_live, &oh, true);
         let out = f32::from_bytes(&self.client.read_one_unchecked(oh.0)).to_vec();
         unpack(&out, grad, loss);
     }
 }
 
-/// One block's kernel output (`KPAD × LANES`, loss in feature 29's slot) into the solvers'
+/// One block's kernel output (`DEV_KPAD × LANES`, loss in feature 29's slot) into the solvers'
 /// gradient field and per-lane losses.
 pub fn unpack(out: &[f32], grad: &mut [f64], loss: Option<&mut [f64]>) {
     grad.fill(0.0);
-    for k in 0..N_FEATURES {
+    for k in 0..DEV_NF {
         for l in 0..LANES {
             grad[k * LANES + l] = out[k * LANES + l] as f64;
         }
     }
     if let Some(loss) = loss {
         for (l, v) in loss.iter_mut().enumerate().take(LANES) {
-            *v = out[N_FEATURES * LANES + l] as f64;
+            *v = out[DEV_NF * LANES + l] as f64;
         }
     }
 }

@@ -10,11 +10,12 @@ pub mod kernel;
 
 use cubecl::prelude::*;
 
+use super::DEV_KPAD;
 use super::curvature::launch_curvature_into;
 use super::hmc::{ChunkChains, DeviceChains, LANE_CUBE, propose};
 use super::resident::{Chunk, Handle, ResidentBlocks, launch_into};
 use crate::base::mcmc::adaptation::WarmupSchedule;
-use crate::design::{KPAD, LANES};
+use crate::design::LANES;
 use crate::solve::backend::KernelCalls;
 
 /// How the device warms the chains up: the CPU sampler's settings for the same run.
@@ -181,8 +182,8 @@ impl Adaptation {
         }
         Adaptation {
             dual: f(dual),
-            welford: f(vec![0.0; lanes + ch.blocks * 2 * KPAD * LANES]),
-            shift: f(vec![0.0; ch.blocks * KPAD * LANES]),
+            welford: f(vec![0.0; lanes + ch.blocks * 2 * DEV_KPAD * LANES]),
+            shift: f(vec![0.0; ch.blocks * DEV_KPAD * LANES]),
             moments: f(vec![0.0; ch.blocks * kernel::MOMENTS * LANES]),
         }
     }
