@@ -19,6 +19,7 @@
 //! each list entry two 256-bit loads. The tests compare it with an f64 gradient and with the
 //! dense kernel, whose own reference is the plain burn ops of `solve::backend::reference`.
 
+use crate::base::features::PAPER_K;
 use crate::design::{KPAD, LANES, SIGN_CHUNK, SIGN_UNROLL, SignIndex};
 
 use super::kernel::{exp_approx, log_approx};
@@ -180,8 +181,57 @@ unsafe fn signs_avx512<const LOSS: bool, const GRAD: bool>(
     signs_body::<true, true, LOSS, GRAD>(index, c, cy, w, grad, loss);
 }
 
+/// The kernel's two tables, each sized for every u8 entry so a list entry needs no bounds
+/// check: the weight rows and their negatives (entry k is +w_k, `NEGATED + k` is −w_k, row
+/// 2·KPAD stays zero for padding entries), and a chunk's residual rows (the same layout over
+/// chunk rows). Kept per thread between calls, so a call writes only the rows its lists name:
+/// zeroing both (32 KiB) at every call cost more than the few KiB a call uses, and evicted
+/// them from L1. A row a call does not write is zero or left from an earlier call, and none of
+/// the call's lists names it (an index names features below its `nf` and chunk rows below the
+/// chunk's length).
+struct Tables {
+    signed_w: [[f32; LANES]; 256],
+    res: [[f32; LANES]; 256],
+}
+
+thread_local! {
+    /// This thread's tables, taken for a call and put back after it (no closure: a closure
+    /// would not be compiled with the caller's SIMD features).
+    static TABLES: std::cell::Cell<Option<Box<Tables>>> = const { std::cell::Cell::new(None) };
+}
+
 #[inline(always)]
 fn signs_body<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: bool>(
+    index: &SignIndex,
+    c: &[f32],
+    cy: &[f32],
+    w: &[f32],
+    grad: &mut [f64],
+    loss: &mut [f64],
+) {
+    let mut t = TABLES.take().unwrap_or_else(|| {
+        Box::new(Tables {
+            signed_w: [[0.0; LANES]; 256],
+            res: [[0.0; LANES]; 256],
+        })
+    });
+    // The paper's width gets its own copy, its feature loops of known length, as in the
+    // 29-wide engine.
+    let (sw, res) = (&mut t.signed_w, &mut t.res);
+    if index.nf == PAPER_K {
+        signs_tables::<FMA, W512, LOSS, GRAD>(PAPER_K, sw, res, index, c, cy, w, grad, loss);
+    } else {
+        signs_tables::<FMA, W512, LOSS, GRAD>(index.nf, sw, res, index, c, cy, w, grad, loss);
+    }
+    TABLES.set(Some(t));
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // the tables, the block's inputs and its two outputs
+fn signs_tables<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: bool>(
+    nf: usize,
+    signed_w: &mut [[f32; LANES]; 256],
+    res: &mut [[f32; LANES]; 256],
     index: &SignIndex,
     c: &[f32],
     cy: &[f32],
@@ -192,12 +242,10 @@ fn signs_body<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: b
     let (c_rows, _) = c.as_chunks::<LANES>();
     let (cy_rows, _) = cy.as_chunks::<LANES>();
     let (w_rows, _) = w.as_chunks::<LANES>();
-    // Weight rows, then their negatives: a row list's entry picks +w_k or −w_k directly. The
-    // rows past the design's slots stay zero whatever the caller left in w's padding (padding
-    // entries read row 2·KPAD), as the dense kernel ignores them too; sized for every u8
-    // entry, so an entry needs no bounds check.
-    let mut signed_w = [[0f32; LANES]; 256];
-    for k in 0..index.nf {
+    // Weight rows, then their negatives: a row list's entry picks +w_k or −w_k directly.
+    // Whatever the caller left in w's padding is never read (padding entries read the zero row
+    // 2·KPAD), as the dense kernel ignores it too.
+    for k in 0..nf {
         signed_w[k] = w_rows[k];
         signed_w[KPAD + k] = w_rows[k].map(|v| -v);
     }
@@ -206,10 +254,7 @@ fn signs_body<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: b
         *g = [0.0; LANES];
     }
     loss.fill(0.0);
-    // The chunk's residuals, their negatives, and a zero row for padding entries; sized for
-    // every u8 entry, so a list entry needs no bounds check (rows past the padding row are
-    // never named).
-    let mut res = [[0f32; LANES]; 256];
+    // The chunk's residuals, their negatives, and a zero row for padding entries (`res`).
     for (chunk, r0) in (0..index.n_rows).step_by(SIGN_CHUNK).enumerate() {
         let rows = SIGN_CHUNK.min(index.n_rows - r0);
         let mut chunk_loss = [0f32; LANES];
@@ -275,8 +320,8 @@ fn signs_body<const FMA: bool, const W512: bool, const LOSS: bool, const GRAD: b
         if !GRAD {
             continue;
         }
-        for (k, out) in grad_rows.iter_mut().enumerate().take(index.nf) {
-            let i = chunk * index.nf + k;
+        for (k, out) in grad_rows.iter_mut().enumerate().take(nf) {
+            let i = chunk * nf + k;
             let list = &index.col_row[index.col_start[i] as usize..index.col_start[i + 1] as usize];
             let g = sum_rows::<FMA, W512>(list, |r| &res[r as usize]);
             for l in 0..LANES {

@@ -13,7 +13,6 @@ use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 
 #[test]
 fn warmup_kernels_match_the_host_adaptation_and_fit() {
-    use prefdissect::base::features::MAX_K;
     use prefdissect::base::mcmc::adaptation::{DualAveraging, Welford};
     use prefdissect::solve::backend::wgpu::warmup::kernel::{
         CLOSES_WINDOW, DUAL, GRADIENT, IN_WINDOW, LAST, MOMENTS, TAIL, TAIL_START, hmc_fit_model,
@@ -75,16 +74,7 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
     let mut eps = vec![0.5f64; lanes];
     let mut inv_mass = vec![[1.0f64; NF]; lanes];
     let mut centre = vec![[0.0f64; NF]; lanes];
-    let mut mom: Vec<LaneMoments> = (0..lanes)
-        .map(|_| LaneMoments {
-            n: 0.0,
-            nf: NF,
-            sum_q: [0.0; MAX_K],
-            sum_g: [0.0; MAX_K],
-            qq: [[0.0; MAX_K]; MAX_K],
-            qg: [[0.0; MAX_K]; MAX_K],
-        })
-        .collect();
+    let mut mom: Vec<LaneMoments> = (0..lanes).map(|_| LaneMoments::new(NF)).collect();
     for it in 0..iterations {
         let last = it + 1 == iterations;
         let mut flags = TAIL | GRADIENT;
@@ -173,15 +163,7 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
                 eps[i] = dual[i].final_step_size();
             }
             let m = &mut mom[i];
-            m.n += 1.0;
-            for k in 0..NF {
-                m.sum_q[k] += q[i][k];
-                m.sum_g[k] += gu[i][k];
-                for j in 0..NF {
-                    m.qq[k][j] += q[i][k] * q[i][j];
-                    m.qg[k][j] += q[i][k] * gu[i][j];
-                }
-            }
+            m.add(&q[i], &gu[i]);
             if last {
                 centre[i] = std::array::from_fn(|k| m.sum_q[k] / m.n);
             }
@@ -212,7 +194,7 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
 
     // The final fit, from the device's moments, against `fit_lane` from the host's.
     assert!(iterations as f64 >= min_draws(NF));
-    let mut taylor = vec![[[0f64; MAX_K]; MAX_K]; lanes];
+    let mut taylor = vec![vec![0f64; NF * NF]; lanes];
     let mut hess = vec![0f32; NF * NF * 16];
     for i in 0..lanes {
         for a in 0..NF {
@@ -223,8 +205,8 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
                     5.0 * (r() - 0.5)
                 };
                 let v = v as f32;
-                taylor[i][a][b] = v as f64;
-                taylor[i][b][a] = v as f64;
+                taylor[i][a * NF + b] = v as f64;
+                taylor[i][b * NF + a] = v as f64;
                 hess[(a * NF + b) * 16 + i] = v;
                 hess[(b * NF + a) * 16 + i] = v;
             }
@@ -247,14 +229,11 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
     for i in (0..lanes).filter(|&i| live[i] != 0) {
         let (g, correction) =
             fit_lane(&mom[i], &taylor[i]).expect("enough draws, positive definite");
-        let scale = correction
-            .iter()
-            .flatten()
-            .fold(0f64, |m, v| m.max(v.abs()));
+        let scale = correction.iter().fold(0f64, |m, v| m.max(v.abs()));
         for k in 0..NF {
             worst_g = worst_g.max((mgrad_d[at(i, k)] as f64 - g[k]).abs());
             for j in 0..NF {
-                let fitted = taylor[i][k][j] + correction[k][j];
+                let fitted = taylor[i][k * NF + j] + correction[k * NF + j];
                 worst_h =
                     worst_h.max((hess_d[(k * NF + j) * 16 + i] as f64 - fitted).abs() / scale);
             }

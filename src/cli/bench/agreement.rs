@@ -36,6 +36,13 @@ pub fn agreement(data: &Path, judge: &str) -> Result<Value> {
         },
     )?;
     let design = BatchDesign::build(&data, 10, 0)?;
+    let (engine, selected) = engine.for_slots(selected, design.nf());
+    if let Some(why) = selected.warning.filter(|_| !engine.is_wgpu()) {
+        return Err(Error::Setting {
+            name: "backend",
+            message: why,
+        });
+    }
     let params = MapParams::new().check()?;
     let t = Instant::now();
     let cpu = solve_map(&design, &CpuBackend, &params);

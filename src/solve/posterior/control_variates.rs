@@ -26,14 +26,12 @@
 //! made them useless (MCSE 0.26).
 
 use super::sampler::ChainOutput;
-use crate::base::features::MAX_K;
+use crate::base::features::{MAX_K, PAPER_K};
 use crate::base::mcmc::diagnostics::{ess, split};
 use ndarray::{Array2, ArrayView2, Axis, s};
 
 /// Own terms per weight: kink (φ = |wⱼ|), φ = wⱼ and φ = wⱼ²/2.
 const OWN: usize = 3;
-/// The most regressors of one weight: the scores of every slot and the weight's own terms.
-const P_MAX: usize = MAX_K + OWN;
 
 /// Where a fit of `nf` weights keeps its regressors in the per-draw matrix: `nf` scores,
 /// `nf` × [`OWN`] own terms (weight-major), `nf` weights.
@@ -88,29 +86,19 @@ pub fn cv_means(chains: &[ChainOutput]) -> Option<CvMeans> {
     }
     // One row per draw, chain by chain.
     let mut z = Array2::<f64>::zeros((total, cols));
-    for (row, (c, d)) in chains
-        .iter()
-        .flat_map(|c| (0..n).map(move |d| (c, d)))
-        .enumerate()
-    {
+    let rows = z
+        .as_slice_mut()
+        .expect("standard layout")
+        .chunks_exact_mut(cols);
+    for (out, (c, d)) in rows.zip(chains.iter().flat_map(|c| (0..n).map(move |d| (c, d)))) {
         let at = d * nf..(d + 1) * nf;
         let (w, s) = (&c.draws[at.clone()], &c.scores[at]);
-        let mut out = z.row_mut(row);
-        for j in 0..nf {
-            let (wj, sj) = (w[j] as f64, s[j] as f64);
-            let sign = if wj > 0.0 {
-                1.0
-            } else if wj < 0.0 {
-                -1.0
-            } else {
-                0.0
-            };
-            out[j] = sj;
-            let own = [sign + wj.abs() * sj, 1.0 + wj * sj, wj + 0.5 * wj * wj * sj];
-            for (o, v) in own.into_iter().enumerate() {
-                out[k0 + j * OWN + o] = v;
-            }
-            out[w0 + j] = wj;
+        // The paper's width gets its own copy, its offsets constants (with the width known
+        // only at run time, the estimate took about twice as long as the 29-wide engine's).
+        if nf == PAPER_K {
+            fill_row(PAPER_K, w, s, out);
+        } else {
+            fill_row(nf, w, s, out);
         }
     }
     let (beta_s, beta_own) = coefficients(z.view(), lay)?;
@@ -158,6 +146,30 @@ pub fn cv_means(chains: &[ChainOutput]) -> Option<CvMeans> {
     Some(out)
 }
 
+/// One draw's row of the per-draw matrix: the `nf` scores, the own terms, the weights.
+#[inline(always)]
+fn fill_row(nf: usize, w: &[f32], s: &[f32], out: &mut [f64]) {
+    let lay = Layout { nf };
+    let (k0, w0) = (lay.k0(), lay.w0());
+    let out = &mut out[..lay.cols()];
+    for j in 0..nf {
+        let (wj, sj) = (w[j] as f64, s[j] as f64);
+        let sign = if wj > 0.0 {
+            1.0
+        } else if wj < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        out[j] = sj;
+        let own = [sign + wj.abs() * sj, 1.0 + wj * sj, wj + 0.5 * wj * wj * sj];
+        for (o, v) in own.into_iter().enumerate() {
+            out[k0 + j * OWN + o] = v;
+        }
+        out[w0 + j] = wj;
+    }
+}
+
 /// Regression coefficients of every weight on the scores (column j of an nf × nf matrix) and
 /// on its own terms, from the draws in `z` (rows of the layout's columns).
 fn coefficients(z: ArrayView2<f64>, lay: Layout) -> Option<(Array2<f64>, [[f64; OWN]; MAX_K])> {
@@ -175,29 +187,30 @@ fn coefficients(z: ArrayView2<f64>, lay: Layout) -> Option<(Array2<f64>, [[f64; 
     );
     let mut beta_s = Array2::<f64>::zeros((nf, nf));
     let mut beta_own = [[0f64; OWN]; MAX_K];
+    // One p × p system per weight, row-major, its storage reused.
+    let mut m = vec![0f64; p * p];
+    let mut rhs = vec![0f64; p];
     for j in 0..nf {
         let own = centred.slice(s![.., k0 + j * OWN..k0 + (j + 1) * OWN]);
         let g_kk = own.t().dot(&own);
         let g_kw = own.t().dot(&centred.column(w0 + j));
-        let mut m = [[0f64; P_MAX]; P_MAX];
-        let mut rhs = [0f64; P_MAX];
         for a in 0..nf {
             for b in 0..nf {
-                m[a][b] = g[[a, b]];
+                m[a * p + b] = g[[a, b]];
             }
             for o in 0..OWN {
-                m[a][nf + o] = g[[a, k0 + j * OWN + o]];
-                m[nf + o][a] = m[a][nf + o];
+                m[a * p + nf + o] = g[[a, k0 + j * OWN + o]];
+                m[(nf + o) * p + a] = m[a * p + nf + o];
             }
             rhs[a] = g[[a, w0 + j]];
         }
         for o in 0..OWN {
             for q in 0..OWN {
-                m[nf + o][nf + q] = g_kk[[o, q]];
+                m[(nf + o) * p + nf + q] = g_kk[[o, q]];
             }
             rhs[nf + o] = g_kw[o];
         }
-        let beta = solve_spd(m, rhs, p)?;
+        let beta = solve_spd(&mut m, &rhs, p)?;
         for a in 0..nf {
             beta_s[[a, j]] = beta[a];
         }
@@ -210,39 +223,56 @@ fn coefficients(z: ArrayView2<f64>, lay: Layout) -> Option<(Array2<f64>, [[f64; 
 /// 1e-10 of the mean diagonal so exactly collinear regressors (a feature absent from every
 /// training row has sⱼ = −λ·sign wⱼ) still factor. `None` if it does not factor.
 ///
-/// Over the leading `p` × `p` block of `m` and the first `p` entries of `rhs`.
-fn solve_spd(mut m: [[f64; P_MAX]; P_MAX], rhs: [f64; P_MAX], p: usize) -> Option<[f64; P_MAX]> {
-    let ridge = 1e-10 * (0..p).map(|i| m[i][i]).sum::<f64>() / p as f64;
+/// `m` is `p × p` row-major and is overwritten by its factor.
+fn solve_spd(m: &mut [f64], rhs: &[f64], p: usize) -> Option<Vec<f64>> {
+    // The paper's width gets its own copy, its loops of known length.
+    if p == PAPER_K + OWN {
+        cholesky_solve(m, rhs, PAPER_K + OWN)
+    } else {
+        cholesky_solve(m, rhs, p)
+    }
+}
+
+#[inline(always)]
+fn cholesky_solve(m: &mut [f64], rhs: &[f64], p: usize) -> Option<Vec<f64>> {
+    let m = &mut m[..p * p];
+    let ridge = 1e-10 * (0..p).map(|i| m[i * p + i]).sum::<f64>() / p as f64;
     if !(ridge > 0.0 && ridge.is_finite()) {
         return None;
     }
-    for (i, row) in m.iter_mut().enumerate().take(p) {
-        row[i] += ridge;
+    for i in 0..p {
+        m[i * p + i] += ridge;
     }
     // In-place lower Cholesky factor.
     for i in 0..p {
         for j in 0..=i {
-            let mut v = m[i][j];
-            for k in 0..j {
-                v -= m[i][k] * m[j][k];
+            let mut v = m[i * p + j];
+            let (ri, rj) = (&m[i * p..i * p + j], &m[j * p..j * p + j]);
+            for (a, b) in ri.iter().zip(rj) {
+                v -= a * b;
             }
             if i == j {
                 if v <= 0.0 {
                     return None;
                 }
-                m[i][i] = v.sqrt();
+                m[i * p + i] = v.sqrt();
             } else {
-                m[i][j] = v / m[j][j];
+                m[i * p + j] = v / m[j * p + j];
             }
         }
     }
-    let mut y = [0f64; P_MAX];
+    let mut y = vec![0f64; p];
     for i in 0..p {
-        y[i] = (rhs[i] - (0..i).map(|k| m[i][k] * y[k]).sum::<f64>()) / m[i][i];
+        let dot = m[i * p..i * p + i]
+            .iter()
+            .zip(&y[..i])
+            .map(|(a, b)| a * b)
+            .sum::<f64>();
+        y[i] = (rhs[i] - dot) / m[i * p + i];
     }
-    let mut x = [0f64; P_MAX];
+    let mut x = vec![0f64; p];
     for i in (0..p).rev() {
-        x[i] = (y[i] - (i + 1..p).map(|k| m[k][i] * x[k]).sum::<f64>()) / m[i][i];
+        x[i] = (y[i] - (i + 1..p).map(|k| m[k * p + i] * x[k]).sum::<f64>()) / m[i * p + i];
     }
     Some(x)
 }
@@ -250,6 +280,7 @@ fn solve_spd(mut m: [[f64; P_MAX]; P_MAX], rhs: [f64; P_MAX], p: usize) -> Optio
 /// The two products of the estimate, compiled for AVX2+FMA or AVX-512 where the CPU has them
 /// (the crate itself targets baseline x86-64, where LLVM emits 2-wide SSE2 for these loops).
 mod simd {
+    use crate::base::features::PAPER_K;
 
     /// `g[a][·] += Σ_rows row[a] · row[·]` for the first `lead` columns a: `rows` is
     /// row-major with `cols` columns, `g` is `lead × cols`.
@@ -355,6 +386,16 @@ mod simd {
 
     #[inline(always)]
     fn subtract_products_body(z: &[f64], cols: usize, nf: usize, beta: &[f64], f: &mut [f64]) {
+        // The paper's width gets its own copy, its rows of a known length (as above).
+        if nf == PAPER_K {
+            subtract_products_of(z, cols, PAPER_K, beta, f);
+        } else {
+            subtract_products_of(z, cols, nf, beta, f);
+        }
+    }
+
+    #[inline(always)]
+    fn subtract_products_of(z: &[f64], cols: usize, nf: usize, beta: &[f64], f: &mut [f64]) {
         for (z_row, f_row) in z.chunks_exact(cols).zip(f.chunks_exact_mut(nf)) {
             for (a, b_row) in beta.chunks_exact(nf).enumerate() {
                 let x = z_row[a];

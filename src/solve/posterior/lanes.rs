@@ -46,6 +46,7 @@ pub fn to_kernel_layout(f: &Field) -> Vec<f32> {
 }
 
 /// ½ Σ_k p²·M⁻¹ per lane, over the first `nf` features.
+#[inline(always)]
 pub fn kinetic(p: &Field, inv_mass: &Field, nf: usize) -> [f64; LANES] {
     let mut kin = [0f64; LANES];
     for k in 0..nf {

@@ -13,6 +13,7 @@
 //! tests hold the two to each other.
 
 use super::lanes::{Field, Metric};
+use crate::base::features::PAPER_K;
 use crate::design::LANES;
 
 /// Evolves (x, p) for time `tau` under H = λ|x| + ½·inv_m·p² (piecewise-parabolic motion).
@@ -126,13 +127,31 @@ unsafe fn prior_flow_avx2(
     prior_flow_body(q, p, metric, step, lambda, nf);
 }
 
+/// [`prior_flow_of`], the paper's width a constant in its own copy (its feature loop of known
+/// length).
+#[inline(always)]
+fn prior_flow_body(
+    q: &mut Field,
+    p: &mut Field,
+    metric: &Metric,
+    step: &[f64; LANES],
+    lambda: f64,
+    nf: usize,
+) {
+    if nf == PAPER_K {
+        prior_flow_of(q, p, metric, step, lambda, PAPER_K);
+    } else {
+        prior_flow_of(q, p, metric, step, lambda, nf);
+    }
+}
+
 /// The exact flow of [`laplace_flow`] in closed form, without branches, so the 16 lanes of a
 /// feature vectorise whether or not they cross zero. Once a coordinate reaches the kink with
 /// speed v₀ (energy conservation: v₀² = u² + 2by), every later excursion to one side lasts
 /// 2v₀/b and the sides alternate, so the time left after the first crossing is whole
 /// excursions (a floor) plus a partial one.
 #[inline(always)]
-fn prior_flow_body(
+fn prior_flow_of(
     q: &mut Field,
     p: &mut Field,
     metric: &Metric,

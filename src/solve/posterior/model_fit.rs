@@ -29,10 +29,10 @@ pub struct GradientMoments {
     n: f64,
     sum_q: Field,
     sum_g: Field,
-    /// Σ q qᵀ.
-    qq: Box<[Field; MAX_K]>,
-    /// Σ q gᵀ.
-    qg: Box<[Field; MAX_K]>,
+    /// Σ q qᵀ: `nf` rows.
+    qq: Vec<Field>,
+    /// Σ q gᵀ: `nf` rows.
+    qg: Vec<Field>,
 }
 
 impl GradientMoments {
@@ -44,8 +44,8 @@ impl GradientMoments {
             n: 0.0,
             sum_q: zero,
             sum_g: zero,
-            qq: Box::new([zero; MAX_K]),
-            qg: Box::new([zero; MAX_K]),
+            qq: vec![zero; nf],
+            qg: vec![zero; nf],
         }
     }
 
@@ -101,23 +101,25 @@ impl QuadraticModel {
         if moments.n < min_draws(nf) {
             return;
         }
+        let mut lane = LaneMoments::new(nf);
+        lane.n = moments.n;
+        let mut taylor = vec![0f64; nf * nf];
         for l in 0..LANES {
-            let lane = LaneMoments {
-                nf,
-                n: moments.n,
-                sum_q: std::array::from_fn(|k| moments.sum_q[k][l]),
-                sum_g: std::array::from_fn(|k| moments.sum_g[k][l]),
-                qq: std::array::from_fn(|k| std::array::from_fn(|j| moments.qq[k][j][l])),
-                qg: std::array::from_fn(|k| std::array::from_fn(|j| moments.qg[k][j][l])),
-            };
-            let taylor =
-                std::array::from_fn(|k| std::array::from_fn(|j| self.hess[k][j][l] as f64));
+            for k in 0..nf {
+                lane.sum_q[k] = moments.sum_q[k][l];
+                lane.sum_g[k] = moments.sum_g[k][l];
+                for j in 0..nf {
+                    lane.qq[k * nf + j] = moments.qq[k][j][l];
+                    lane.qg[k * nf + j] = moments.qg[k][j][l];
+                    taylor[k * nf + j] = self.hess[k * nf + j][l] as f64;
+                }
+            }
             // A degenerate lane (empty, or draws on a subspace) keeps Taylor.
             if let Some((grad, correction)) = fit_lane(&lane, &taylor) {
                 for k in 0..nf {
                     self.grad[k][l] = grad[k];
                     for j in 0..nf {
-                        self.hess[k][j][l] += correction[k][j] as f32;
+                        self.hess[k * nf + j][l] += correction[k * nf + j] as f32;
                     }
                 }
             }
@@ -125,113 +127,129 @@ impl QuadraticModel {
     }
 }
 
-/// One lane's tail moments (see [`GradientMoments`]).
+/// One lane's tail moments (see [`GradientMoments`]), over `nf` features: vectors of `nf`,
+/// matrices `nf × nf` row-major.
+#[derive(Clone, Debug)]
 pub struct LaneMoments {
-    /// Features (the design's slots; entries past them are ignored).
+    /// Features (the design's slots).
     pub nf: usize,
     /// Draws.
     pub n: f64,
     /// Σ q.
-    pub sum_q: [f64; MAX_K],
+    pub sum_q: Vec<f64>,
     /// Σ g.
-    pub sum_g: [f64; MAX_K],
+    pub sum_g: Vec<f64>,
     /// Σ q qᵀ.
-    pub qq: [[f64; MAX_K]; MAX_K],
+    pub qq: Vec<f64>,
     /// Σ q gᵀ.
-    pub qg: [[f64; MAX_K]; MAX_K],
+    pub qg: Vec<f64>,
 }
 
-/// The fitted model of one lane from its moments and its Taylor Hessian H at the draws' mean:
-/// the intercept (the mean true gradient) and the correction sym(D) the slopes H + sym(D) add,
-/// D the ridge least-squares slopes of the Taylor model's residual gradients. `None` (keep the Taylor model) with fewer
-/// than [`min_draws`] draws or a system that is not positive definite. The reference of the
-/// device's `hmc_fit_model`.
-#[allow(clippy::type_complexity)] // an intercept and a matrix
-pub fn fit_lane(
-    m: &LaneMoments,
-    taylor: &[[f64; MAX_K]; MAX_K],
-) -> Option<([f64; MAX_K], [[f64; MAX_K]; MAX_K])> {
+impl LaneMoments {
+    /// No draws yet.
+    pub fn new(nf: usize) -> Self {
+        LaneMoments {
+            nf,
+            n: 0.0,
+            sum_q: vec![0.0; nf],
+            sum_g: vec![0.0; nf],
+            qq: vec![0.0; nf * nf],
+            qg: vec![0.0; nf * nf],
+        }
+    }
+
+    /// Adds a draw `q` and its true loss gradient `g` (`nf` values each).
+    pub fn add(&mut self, q: &[f64], g: &[f64]) {
+        let nf = self.nf;
+        self.n += 1.0;
+        for k in 0..nf {
+            self.sum_q[k] += q[k];
+            self.sum_g[k] += g[k];
+            for j in 0..nf {
+                self.qq[k * nf + j] += q[k] * q[j];
+                self.qg[k * nf + j] += q[k] * g[j];
+            }
+        }
+    }
+}
+
+/// The fitted model of one lane from its moments and its Taylor Hessian H at the draws' mean
+/// (`nf × nf`, row-major): the intercept (the mean true gradient) and the correction sym(D) the
+/// slopes H + sym(D) add (`nf × nf`), D the ridge least-squares slopes of the Taylor model's
+/// residual gradients. `None` (keep the Taylor model) with fewer than [`min_draws`] draws or a
+/// system that is not positive definite. The reference of the device's `hmc_fit_model`.
+pub fn fit_lane(m: &LaneMoments, taylor: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
     let (n, nf) = (m.n, m.nf);
     if n < min_draws(nf) {
         return None;
     }
-    let mean_q: [f64; MAX_K] = std::array::from_fn(|k| m.sum_q[k] / n);
-    let mean_g: [f64; MAX_K] = std::array::from_fn(|k| m.sum_g[k] / n);
+    let mean_q: Vec<f64> = m.sum_q.iter().map(|v| v / n).collect();
+    let mean_g: Vec<f64> = m.sum_g.iter().map(|v| v / n).collect();
     // Centred moments: C_qq and C_qr = C_qg − C_qq H (residual r = g − H(q − q̄)).
-    let mut cqq = [[0f64; MAX_K]; MAX_K];
-    let mut cqg = [[0f64; MAX_K]; MAX_K];
+    let mut cqq = vec![0f64; nf * nf];
+    let mut cqr = vec![0f64; nf * nf];
     for k in 0..nf {
         for j in 0..nf {
-            cqq[k][j] = m.qq[k][j] - n * mean_q[k] * mean_q[j];
-            cqg[k][j] = m.qg[k][j] - n * mean_q[k] * mean_g[j];
+            cqq[k * nf + j] = m.qq[k * nf + j] - n * mean_q[k] * mean_q[j];
+            cqr[k * nf + j] = m.qg[k * nf + j] - n * mean_q[k] * mean_g[j];
         }
     }
-    let mut cqr = cqg;
     for k in 0..nf {
         for j in 0..nf {
-            let ch: f64 = (0..nf).map(|i| cqq[k][i] * taylor[i][j]).sum();
-            cqr[k][j] -= ch;
+            let ch: f64 = (0..nf).map(|i| cqq[k * nf + i] * taylor[i * nf + j]).sum();
+            cqr[k * nf + j] -= ch;
         }
     }
     let mut a = cqq;
-    for (k, row) in a.iter_mut().enumerate().take(nf) {
-        row[k] *= 1.0 + RIDGE;
+    for k in 0..nf {
+        a[k * nf + k] *= 1.0 + RIDGE;
     }
     let d = solve_spd(a, cqr, nf)?;
     // D solves C_qq D = C_qr, so the slope of g_j on q_k is D[k][j].
-    let correction = std::array::from_fn(|k| {
-        std::array::from_fn(|j| {
-            if k < nf && j < nf {
-                0.5 * (d[k][j] + d[j][k])
-            } else {
-                0.0
-            }
-        })
-    });
+    let mut correction = vec![0f64; nf * nf];
+    for k in 0..nf {
+        for j in 0..nf {
+            correction[k * nf + j] = 0.5 * (d[k * nf + j] + d[j * nf + k]);
+        }
+    }
     Some((mean_g, correction))
 }
 
-/// Solves A X = B for symmetric positive-definite A by Cholesky, over the leading `d` × `d`
-/// block (the rest of the result is B's, unread); `None` if A is not.
-fn solve_spd(
-    mut a: [[f64; MAX_K]; MAX_K],
-    mut b: [[f64; MAX_K]; MAX_K],
-    d: usize,
-) -> Option<[[f64; MAX_K]; MAX_K]> {
-    #[allow(non_snake_case)]
-    let D = d;
-    for j in 0..D {
-        let mut diag = a[j][j];
+/// Solves A X = B for symmetric positive-definite A (`d × d`, row-major, as B) by Cholesky, in
+/// place; `None` if A is not.
+fn solve_spd(mut a: Vec<f64>, mut b: Vec<f64>, d: usize) -> Option<Vec<f64>> {
+    for j in 0..d {
+        let mut diag = a[j * d + j];
         for m in 0..j {
-            diag -= a[j][m] * a[j][m];
+            diag -= a[j * d + m] * a[j * d + m];
         }
         if !(diag > 0.0 && diag.is_finite()) {
             return None;
         }
         let diag = diag.sqrt();
-        a[j][j] = diag;
-        for i in j + 1..D {
-            let mut v = a[i][j];
+        a[j * d + j] = diag;
+        for i in j + 1..d {
+            let mut v = a[i * d + j];
             for m in 0..j {
-                v -= a[i][m] * a[j][m];
+                v -= a[i * d + m] * a[j * d + m];
             }
-            a[i][j] = v / diag;
+            a[i * d + j] = v / diag;
         }
     }
-    for col in 0..D {
-        for i in 0..D {
-            let mut v = b[i][col];
+    for col in 0..d {
+        for i in 0..d {
+            let mut v = b[i * d + col];
             for m in 0..i {
-                v -= a[i][m] * b[m][col];
+                v -= a[i * d + m] * b[m * d + col];
             }
-            b[i][col] = v / a[i][i];
+            b[i * d + col] = v / a[i * d + i];
         }
-        for i in (0..D).rev() {
-            let mut v = b[i][col];
-            for m in i + 1..D {
-                v -= a[m][i] * b[m][col];
+        for i in (0..d).rev() {
+            let mut v = b[i * d + col];
+            for m in i + 1..d {
+                v -= a[m * d + i] * b[m * d + col];
             }
-            b[i][col] = v / a[i][i];
+            b[i * d + col] = v / a[i * d + i];
         }
     }
     Some(b)
@@ -317,33 +335,39 @@ mod tests {
     /// positive definite is refused.
     #[test]
     fn spd_solve_recovers_a_known_solution() {
-        let mut rng = Rng::new(13);
-        let mut l = [[0f64; MAX_K]; MAX_K];
-        for i in 0..MAX_K {
-            for j in 0..=i {
-                l[i][j] = if i == j {
-                    1.0 + rng.uniform()
-                } else {
-                    0.3 * rng.normal()
-                };
+        for d in [29, MAX_K] {
+            let mut rng = Rng::new(13);
+            let mut l = vec![0f64; d * d];
+            for i in 0..d {
+                for j in 0..=i {
+                    l[i * d + j] = if i == j {
+                        1.0 + rng.uniform()
+                    } else {
+                        0.3 * rng.normal()
+                    };
+                }
             }
-        }
-        let a: [[f64; MAX_K]; MAX_K] = std::array::from_fn(|i| {
-            std::array::from_fn(|j| (0..MAX_K).map(|m| l[i][m] * l[j][m]).sum())
-        });
-        let x: [[f64; MAX_K]; MAX_K] =
-            std::array::from_fn(|_| std::array::from_fn(|_| rng.normal()));
-        let b: [[f64; MAX_K]; MAX_K] = std::array::from_fn(|i| {
-            std::array::from_fn(|c| (0..MAX_K).map(|m| a[i][m] * x[m][c]).sum())
-        });
-        let got = solve_spd(a, b, MAX_K).expect("positive definite");
-        for i in 0..MAX_K {
-            for c in 0..MAX_K {
-                assert!((got[i][c] - x[i][c]).abs() < 1e-8, "{i} {c}");
+            let product = |p: &[f64], q: &[f64], t: bool| -> Vec<f64> {
+                let mut out = vec![0f64; d * d];
+                for i in 0..d {
+                    for c in 0..d {
+                        out[i * d + c] = (0..d)
+                            .map(|m| p[i * d + m] * if t { q[c * d + m] } else { q[m * d + c] })
+                            .sum();
+                    }
+                }
+                out
+            };
+            let a = product(&l, &l, true);
+            let x: Vec<f64> = (0..d * d).map(|_| rng.normal()).collect();
+            let b = product(&a, &x, false);
+            let got = solve_spd(a.clone(), b.clone(), d).expect("positive definite");
+            for (i, (g, w)) in got.iter().zip(&x).enumerate() {
+                assert!((g - w).abs() < 1e-8, "{d}: entry {i}");
             }
+            let mut bad = a;
+            bad[3 * d + 3] = -1.0;
+            assert!(solve_spd(bad, b, d).is_none());
         }
-        let mut bad = a;
-        bad[3][3] = -1.0;
-        assert!(solve_spd(bad, b, MAX_K).is_none());
     }
 }

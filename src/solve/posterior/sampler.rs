@@ -136,8 +136,8 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     params: &ValidHmcParams,
     enough: &dyn Fn(&[ChainOutput]) -> bool,
 ) -> (Vec<ChainOutput>, KernelCalls) {
-    let lanes = block.fits.len();
     let nf = group.nf;
+    let lanes = block.fits.len();
     let lambda = params.lambda();
     let (warmup, draws, steps) = (params.warmup(), params.draws(), params.leapfrog_steps());
     let schedule = WarmupSchedule::new(warmup);
@@ -435,6 +435,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
 }
 
 /// p −= h·g for every (feature, lane) of the first `nf` features: a half kick.
+#[inline(always)]
 fn kick(p: &mut Field, half: &[f64; LANES], g: &Field, nf: usize) {
     for k in 0..nf {
         for l in 0..LANES {
@@ -444,6 +445,7 @@ fn kick(p: &mut Field, half: &[f64; LANES], g: &Field, nf: usize) {
 }
 
 /// Rounds every position to f32, the grid the kernel evaluates (so U and ∇U are exactly its).
+#[inline(always)]
 fn to_f32_grid(q: &mut Field, nf: usize) {
     for row in q.iter_mut().take(nf) {
         for v in row.iter_mut() {
@@ -455,6 +457,7 @@ fn to_f32_grid(q: &mut Field, nf: usize) {
 /// The change of the surrogate potential (model loss + λ‖q‖₁) along a trajectory from `q` to
 /// `qn`, per lane. The model loss is quadratic, so its change is exactly the trapezoid
 /// ½ (∇ at `q` + ∇ at `qn`) · (qn − q) of the model gradients the trajectory already computed.
+#[inline(always)]
 fn model_potential_change(
     q: &Field,
     qn: &Field,
@@ -474,6 +477,7 @@ fn model_potential_change(
 }
 
 /// Sets lane `l` of `centre` to `mean`.
+#[inline(always)]
 fn centre_lane(centre: &mut Field, l: usize, mean: &[f64; MAX_K], nf: usize) {
     for k in 0..nf {
         centre[k][l] = mean[k];
