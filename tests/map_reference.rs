@@ -189,6 +189,7 @@ fn warm_started_newton_on_bootstrap_counts_matches_f64_coordinate_descent() {
         newton: true,
         skip_f64_check: false,
         checkpoint: None,
+        data: None,
     };
     let sol = solve_map_with(&design, &CpuBackend, &params, options);
     let polished = sol.fits.iter().filter(|f| f.polish_iterations > 0).count();
@@ -212,6 +213,7 @@ fn warm_started_newton_on_bootstrap_counts_matches_f64_coordinate_descent() {
             newton: false,
             skip_f64_check: false,
             checkpoint: None,
+            data: None,
         },
     );
     let fista_iter = fista.fits.iter().map(|f| f.iterations).sum::<usize>() as f64 / c.fits as f64;

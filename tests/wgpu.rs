@@ -122,6 +122,7 @@ fn newton_in_lock_step_matches_one_block_per_launch() {
         newton: true,
         skip_f64_check: false,
         checkpoint: None,
+        data: None,
     };
     let fused = FusedWgpuBackend::new(a);
     let fits = |b: &dyn Fn() -> prefdissect::solve::map::MapSolution| -> Vec<[f64; prefdissect::base::features::MAX_K]> {

@@ -117,6 +117,7 @@ pub fn solve_vectors<B: GradientBackend>(
                 newton: warm.is_some(),
                 skip_f64_check: true,
                 checkpoint: None,
+                data: None,
             };
             let s = solve_map_with(&design, backend, p, options);
             let kernel_gflop = useful(&|i| s.fits[i].iterations as f64);

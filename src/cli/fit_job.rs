@@ -22,7 +22,7 @@ use crate::report::{self, FITTED_PARAS_DIR, csv_field};
 use crate::solve::backend::GradientBackend;
 use crate::solve::backend::engine::EngineBackend;
 use crate::solve::map::fista::LaneResult;
-use crate::solve::map::{MapBlockCheckpoint, MapOptions, solve_map, solve_map_with};
+use crate::solve::map::{MapBlockCheckpoint, MapOptions, solve_map_with};
 use crate::solve::posterior::{BlockCheckpoint, BlockResult, solve_posterior_resumable};
 use crate::solve::settings::{Estimator, EstimatorSettings};
 
@@ -73,7 +73,10 @@ pub(crate) fn solve_loaded(
     let t_load = job.load_seconds;
     let t1 = Instant::now();
     let map = matches!(settings, EstimatorSettings::Map(_));
-    let design = BatchDesign::build_with(&data, folds, fold_seed, map)?;
+    // No lane blocks: the CPU solvers build each block when they solve it (the MAP's every
+    // fit's row weights at once are 12 GB for a 1M-pair table); the device path, which keeps
+    // every block resident, gets them built below.
+    let mut design = BatchDesign::build_with(&data, folds, fold_seed, false)?;
     let t_design = t1.elapsed().as_secs_f64();
     if at.as_ref().is_some_and(|at| at.shard.is_some())
         && matches!(settings, EstimatorSettings::Map(_))
@@ -100,6 +103,10 @@ pub(crate) fn solve_loaded(
     let (engine, selected) =
         EngineBackend::select(job.backend, lanes.div_ceil(crate::design::LANES));
     let (engine, selected) = engine.for_slots(selected, design.nf());
+    if map && engine.is_wgpu() {
+        design.blocks = design.chain_blocks(&data, 1)?;
+    }
+    let design = design;
     let mut device_warnings: Vec<String> = selected.warning.iter().cloned().collect();
     // The job's checkpoint, removed once the outputs are written.
     let checkpoint: std::sync::Mutex<Option<FitCheckpoint>> = std::sync::Mutex::new(None);
@@ -107,7 +114,11 @@ pub(crate) fn solve_loaded(
         Ok(match &settings {
             EstimatorSettings::Map(p) => {
                 let Some(at) = &at else {
-                    return Ok(Solution::Map(solve_map(&design, backend, p)));
+                    let options = MapOptions {
+                        data: Some(&data),
+                        ..MapOptions::default()
+                    };
+                    return Ok(Solution::Map(solve_map_with(&design, backend, p, options)));
                 };
                 let mut ckpt =
                     FitCheckpoint::open(at.out, &fingerprint, &backend.name(), at.resume, false)?;
@@ -133,6 +144,7 @@ pub(crate) fn solve_loaded(
                 let blocks = MapBlockCheckpoint { done, save: &save };
                 let options = MapOptions {
                     checkpoint: Some(&blocks),
+                    data: Some(&data),
                     ..MapOptions::default()
                 };
                 let s = solve_map_with(&design, backend, p, options);

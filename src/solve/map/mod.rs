@@ -27,7 +27,8 @@ use crate::solve::backend::GradientBackend;
 use crate::solve::backend::wgpu::{lockstep, resident};
 
 use crate::base::features::MAX_K;
-use crate::design::{BatchDesign, KPAD, LANES};
+use crate::design::{BatchDesign, Block, KPAD, LANES};
+use crate::load::Dataset;
 use precondition::{Steps, steps_for};
 
 /// The solved MAP of one fit.
@@ -94,6 +95,12 @@ pub struct MapOptions<'a> {
     pub skip_f64_check: bool,
     /// Finished blocks of an earlier run, and where each new one is reported (`fit --resume`).
     pub checkpoint: Option<&'a MapBlockCheckpoint<'a>>,
+    /// The data set behind a design built without lane blocks
+    /// ([`BatchDesign::build_with`]`(…, false)`): the CPU path then builds each block (the
+    /// blocks `build` would, in the same order) when it solves it and checks its fits in f64
+    /// there, so a job holds the row weights of the blocks in flight, not of every fit (12 GB
+    /// for 50,000 fits of a 1M-pair table).
+    pub data: Option<&'a Dataset>,
 }
 
 /// The MAP side of `fit --resume`: each block's batched results (the f64 check that follows is
@@ -193,15 +200,121 @@ pub fn solve_map_with<B: GradientBackend>(
             params.max_iter(),
         )
     };
+    // Built lazily on the CPU: the blocks `build` would make, one at a time in their task.
+    let lazy = options
+        .data
+        .filter(|_| design.blocks.is_empty() && !design.fits.is_empty());
+    let specs = match lazy {
+        Some(_) => design.chain_block_specs(1).expect("one lane a fit"),
+        None => Vec::new(),
+    };
+    let n_blocks = if lazy.is_some() {
+        specs.len()
+    } else {
+        design.blocks.len()
+    };
+    let block_len = |b: usize| match lazy {
+        Some(_) => specs[b].fits.len(),
+        None => design.blocks[b].fits.len(),
+    };
     // A stored block is taken only when it holds one result per lane of this block.
     let stored = |b: usize| {
         let c = options.checkpoint?;
-        c.done
-            .get(&b)
-            .filter(|lanes| lanes.len() == design.blocks[b].fits.len())
+        c.done.get(&b).filter(|lanes| lanes.len() == block_len(b))
     };
-    let all_stored =
-        options.checkpoint.is_some() && (0..design.blocks.len()).all(|b| stored(b).is_some());
+    let all_stored = options.checkpoint.is_some() && (0..n_blocks).all(|b| stored(b).is_some());
+    // Each fit checked in f64 (and polished where the f32 loop stopped short).
+    let verify = |block: &Block, lane: usize, result: &fista::LaneResult| -> (usize, MapFit) {
+        let fit_id = block.fits[lane];
+        let group = &design.groups[block.group];
+        let w: [f64; MAX_K] = result.w.map(|v| v as f64);
+        if options.skip_f64_check {
+            let fit = MapFit {
+                weights: w,
+                objective: f64::NAN,
+                kkt: result.kkt_f32,
+                iterations: result.iterations,
+                polish_iterations: 0,
+            };
+            return (fit_id, fit);
+        }
+        let (objective, grad) = objective::objective_f64(group, block, lane, &w, lambda);
+        let kkt = objective::kkt_violation(&w, &grad, lambda);
+        let fit = if kkt <= tol {
+            MapFit {
+                weights: w,
+                objective,
+                kkt,
+                iterations: result.iterations,
+                polish_iterations: 0,
+            }
+        } else {
+            let (w, objective, kkt, n) = polish::polish_f64(
+                group,
+                block,
+                lane,
+                steps_of(design.fits[fit_id].row_weights),
+                &w,
+                lambda,
+                tol,
+                params.max_iter(),
+            );
+            MapFit {
+                weights: w,
+                objective,
+                kkt,
+                iterations: result.iterations,
+                polish_iterations: n,
+            }
+        };
+        (fit_id, fit)
+    };
+    if let Some(data) = lazy {
+        // Solve, save and check each block in its own task; the f64 check's time is summed
+        // over the tasks and shared out over the threads.
+        let verify_ns = std::sync::atomic::AtomicU64::new(0);
+        let per_block: Vec<(usize, Vec<(usize, MapFit)>)> = specs
+            .par_iter()
+            .enumerate()
+            .map(|(b, spec)| {
+                let block = design.chain_block(data, spec);
+                let lanes = stored(b).cloned().unwrap_or_else(|| {
+                    let lanes = body(backend, &block);
+                    if let Some(c) = options.checkpoint {
+                        (c.save)(b, &lanes);
+                    }
+                    lanes
+                });
+                let tv = Instant::now();
+                let iterations = lanes.iter().map(|l| l.iterations).max().unwrap_or(0);
+                let fits = lanes
+                    .iter()
+                    .enumerate()
+                    .map(|(lane, r)| verify(&block, lane, r))
+                    .collect();
+                verify_ns.fetch_add(
+                    tv.elapsed().as_nanos() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                (iterations, fits)
+            })
+            .collect();
+        let wall = t1.elapsed().as_secs_f64();
+        let verify_s = verify_ns.into_inner() as f64 / 1e9 / rayon::current_num_threads() as f64;
+        let block_gradients = per_block.iter().map(|(it, _)| it).sum();
+        let mut fits: Vec<(usize, MapFit)> = per_block.into_iter().flat_map(|(_, f)| f).collect();
+        fits.sort_by_key(|(id, _)| *id);
+        return MapSolution {
+            fits: fits.into_iter().map(|(_, f)| f).collect(),
+            timings: MapTimings {
+                precondition_s: (t1 - t0).as_secs_f64(),
+                batched_s: (wall - verify_s).max(0.0),
+                verify_s,
+                block_gradients,
+            },
+            backend: backend.name(),
+        };
+    }
     let per_block: Vec<Vec<fista::LaneResult>> = match backend.fused_wgpu() {
         // Every block was finished by an earlier run.
         _ if all_stored => (0..design.blocks.len())
@@ -265,51 +378,7 @@ pub fn solve_map_with<B: GradientBackend>(
     }
     let mut fits: Vec<(usize, MapFit)> = jobs
         .par_iter()
-        .map(|&(block, lane, result)| {
-            let fit_id = block.fits[lane];
-            let group = &design.groups[block.group];
-            let w: [f64; MAX_K] = result.w.map(|v| v as f64);
-            if options.skip_f64_check {
-                let fit = MapFit {
-                    weights: w,
-                    objective: f64::NAN,
-                    kkt: result.kkt_f32,
-                    iterations: result.iterations,
-                    polish_iterations: 0,
-                };
-                return (fit_id, fit);
-            }
-            let (objective, grad) = objective::objective_f64(group, block, lane, &w, lambda);
-            let kkt = objective::kkt_violation(&w, &grad, lambda);
-            let fit = if kkt <= tol {
-                MapFit {
-                    weights: w,
-                    objective,
-                    kkt,
-                    iterations: result.iterations,
-                    polish_iterations: 0,
-                }
-            } else {
-                let (w, objective, kkt, n) = polish::polish_f64(
-                    group,
-                    block,
-                    lane,
-                    steps_of(design.fits[fit_id].row_weights),
-                    &w,
-                    lambda,
-                    tol,
-                    params.max_iter(),
-                );
-                MapFit {
-                    weights: w,
-                    objective,
-                    kkt,
-                    iterations: result.iterations,
-                    polish_iterations: n,
-                }
-            };
-            (fit_id, fit)
-        })
+        .map(|&(block, lane, result)| verify(block, lane, result))
         .collect();
     fits.sort_by_key(|(id, _)| *id);
     let t3 = Instant::now();
