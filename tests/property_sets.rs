@@ -109,6 +109,28 @@ fn weights_of(out: &Path) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// A JSON array of numbers.
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// Prints the mean, sd and largest |z| of differences in Monte-Carlo units; returns the last two.
+fn z_summary(what: &str, z: &[f64]) -> (f64, f64) {
+    let n = z.len() as f64;
+    let mean = z.iter().sum::<f64>() / n;
+    let sd = (z.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt();
+    let max = z.iter().fold(0f64, |m, v| m.max(v.abs()));
+    println!(
+        "{what}: {} weights, mean z {mean:+.3}, sd(z) {sd:.3}, max |z| {max:.2}",
+        z.len()
+    );
+    (sd, max)
+}
+
 fn every_command_with(k: usize) {
     let dir = common::temp_dir(&format!("props-{k}"));
     let csv = dir.join("pairs.csv");
@@ -343,13 +365,6 @@ fn a_zero_thirtieth_property_changes_nothing() {
         post(&p29, &dir.join("post29")),
         post(&p30, &dir.join("post30")),
     );
-    let floats = |v: &Value| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    };
     let mut z = Vec::new();
     for (fa, fb) in a.iter().zip(&b) {
         assert_eq!(
@@ -362,14 +377,7 @@ fn a_zero_thirtieth_property_changes_nothing() {
             z.push((mb[k] - ma[k]) / (sa[k] * sa[k] + sb[k] * sb[k]).sqrt());
         }
     }
-    let n = z.len() as f64;
-    let mean = z.iter().sum::<f64>() / n;
-    let sd = (z.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt();
-    let max = z.iter().fold(0f64, |m, v| m.max(v.abs()));
-    println!(
-        "30 slots vs 29: {} weights, mean z {mean:+.3}, sd(z) {sd:.3}, max |z| {max:.2}",
-        z.len()
-    );
+    let (sd, max) = z_summary("30 slots vs 29", &z);
     assert!(sd <= 1.4, "sd(z) = {sd}");
     assert!(max <= 5.0, "max |z| = {max}");
 }
@@ -398,13 +406,6 @@ fn twelve_properties_match_numpyro_within_monte_carlo_error() {
     let ours = json_lines(&out.join("fits.jsonl"));
     let theirs = reference["fits"].as_array().unwrap();
     assert_eq!(ours.len(), theirs.len());
-    let floats = |v: &Value| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    };
     let mut z = Vec::new();
     for t in theirs {
         let o = ours
@@ -425,14 +426,7 @@ fn twelve_properties_match_numpyro_within_monte_carlo_error() {
             z.push((mo[k] - mt[k]) / (so[k] * so[k] + st[k] * st[k]).sqrt());
         }
     }
-    let n = z.len() as f64;
-    let mean = z.iter().sum::<f64>() / n;
-    let sd = (z.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt();
-    let max = z.iter().fold(0f64, |m, v| m.max(v.abs()));
-    println!(
-        "K = 12 vs numpyro: {} weights, mean z {mean:+.3}, sd(z) {sd:.3}, max |z| {max:.2}",
-        z.len()
-    );
+    let (sd, max) = z_summary("K = 12 vs numpyro", &z);
     assert!((0.85..=1.15).contains(&sd), "sd(z) = {sd}");
     assert!(max <= 5.0, "max |z| = {max}");
 }
