@@ -13,8 +13,8 @@
 
 use cubecl::prelude::*;
 
-/// `grad`: blocks × 32 × 16 (the gradient kernel's output; slot 29 is the loss, unused here);
-/// `y`, `x`, `step`: blocks × 32 × 16, the momentum point (where the gradient was taken), the
+/// `grad`: blocks × kpad × 16 (the gradient kernel's output; slot `nf` is the loss, unused
+/// here); `y`, `x`, `step`: blocks × kpad × 16, the momentum point (where the gradient was taken), the
 /// iterate, the per-feature steps; `t`, `live`, `iterations`, `kkt`: blocks × 16.
 /// `params`: [λ, tolerance]. A lane that meets the tolerance stops with `y` as its result
 /// (`live` = 0), as on the CPU; a lane that is not live is left alone.
@@ -30,15 +30,17 @@ pub fn fista_update(
     iterations: &mut [u32],
     kkt: &mut [f32],
     params: &[f32],
+    #[comptime] nf: usize,
+    #[comptime] kpad: usize,
 ) {
     let i = ABSOLUTE_POS;
     if i < live.len() {
         if live[i] != 0u32 {
             let lambda = params[0];
             let tol = params[1];
-            let base = (i / 16) * 512 + i % 16;
+            let base = (i / 16) * (kpad * 16) + i % 16;
             let mut violation = 0.0f32;
-            for k in 0..29usize {
+            for k in 0..nf {
                 let p = y[base + k * 16];
                 let g = grad[base + k * 16];
                 let mut v = f32::max(f32::abs(g) - lambda, 0.0);
@@ -55,9 +57,9 @@ pub fn fista_update(
             if violation <= tol {
                 live[i] = 0u32;
             } else {
-                let mut x_new = Array::<f32>::new(32usize);
+                let mut x_new = Array::<f32>::new(kpad);
                 let mut uphill = 0.0f32;
-                for k in 0..29usize {
+                for k in 0..nf {
                     let s = step[base + k * 16];
                     let yk = y[base + k * 16];
                     let v = yk - s * grad[base + k * 16];
@@ -76,7 +78,7 @@ pub fn fista_update(
                 if uphill > 0.0 {
                     // Momentum points uphill: restart it.
                     t[i] = 1.0;
-                    for k in 0..29usize {
+                    for k in 0..nf {
                         y[base + k * 16] = x_new[k];
                         x[base + k * 16] = x_new[k];
                     }
@@ -84,7 +86,7 @@ pub fn fista_update(
                     let t_next = 0.5 * (1.0 + f32::sqrt(1.0 + 4.0 * tl * tl));
                     let beta = (tl - 1.0) / t_next;
                     t[i] = t_next;
-                    for k in 0..29usize {
+                    for k in 0..nf {
                         let xn = x_new[k];
                         y[base + k * 16] = xn + beta * (xn - x[base + k * 16]);
                         x[base + k * 16] = xn;

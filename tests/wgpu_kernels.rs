@@ -235,3 +235,114 @@ fn loss_only_launches_give_the_full_launches_losses() {
         assert_eq!(losses, from_full);
     }
 }
+
+/// A pairs table of `k` properties (all signs, or the last one real-valued), two groups, one
+/// judge: a design wider than the paper's 29 for the wide kernels.
+fn wide_data(k: usize, real_valued: bool) -> prefdissect::load::Dataset {
+    let mut rng = common::Lcg(31 + k as u64);
+    let mut text = String::from("groups");
+    for j in 0..k {
+        text.push_str(&format!(",property:p{j}"));
+    }
+    text.push_str(",label:ann\n");
+    for r in 0..400 {
+        text.push_str(if r % 2 == 0 { "east" } else { "east;west" });
+        for j in 0..k {
+            let u = rng.next();
+            let v = if real_valued && j == k - 1 {
+                format!("{:.3}", u * 2.0 - 1.0)
+            } else if u < 0.3 {
+                "-1".into()
+            } else if u < 0.6 {
+                "0".into()
+            } else {
+                "1".into()
+            };
+            text.push_str(&format!(",{v}"));
+        }
+        text.push_str(if rng.next() < 0.5 { ",A\n" } else { ",B\n" });
+    }
+    let path = common::temp_dir(&format!("wgpu-wide-{k}-{real_valued}")).join("pairs.csv");
+    std::fs::write(&path, text).unwrap();
+    prefdissect::load::Dataset::load(&path, &prefdissect::load::Selection::default()).unwrap()
+}
+
+/// The gradient kernels at widths past the paper's 29 (33 features: the sign masks' second
+/// word holds one; 64: every slot), packed and dense rows, against the CPU kernel block by
+/// block: gradients and losses within f32 round-off, the packed rows' equal to the dense ones'.
+#[test]
+fn wide_designs_give_the_cpu_kernels_gradients() {
+    use prefdissect::solve::backend::wgpu::DevWidth;
+    use prefdissect::solve::backend::wgpu::resident::ResidentBlocks;
+    let Some(a) = adapter() else { return };
+    let fused = FusedWgpuBackend::new(a);
+    for (k, real_valued) in [(33, false), (64, false), (64, true)] {
+        let data = wide_data(k, real_valued);
+        let design = BatchDesign::build(&data, 10, 0).unwrap();
+        assert_eq!(design.nf(), k);
+        let width = DevWidth::of(k);
+        let resident = ResidentBlocks::new(&fused, &design);
+        assert_eq!(resident.packed(), !real_valued);
+        let mut lcg = common::Lcg(k as u64);
+        // Host fields (KPAD × 16) of uniform(−0.25, 0.25) weights in the k features.
+        let host: Vec<Vec<f32>> = (0..design.blocks.len())
+            .map(|_| {
+                (0..KPAD * 16)
+                    .map(|i| {
+                        if i / 16 < k {
+                            ((lcg.next() - 0.5) * 0.5) as f32
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let w: Vec<f32> = host.iter().flat_map(|h| width.field_of(h)).collect();
+        let all = resident.gradients(&w);
+        if !real_valued {
+            let dense = ResidentBlocks::new(&fused.clone().with_dense_rows(), &design);
+            // Slots 0..=k of each field: the k gradients and the loss (the kernels leave the
+            // padding past them unwritten).
+            let dg = dense.gradients(&w);
+            let field = width.field();
+            let bad: Vec<(usize, f32, f32)> = all
+                .iter()
+                .zip(&dg)
+                .enumerate()
+                .filter(|(i, (a, b))| i % field < (k + 1) * 16 && a != b)
+                .map(|(i, (a, b))| (i, *a, *b))
+                .take(8)
+                .collect();
+            assert!(bad.is_empty(), "k = {k}: packed vs dense rows: {bad:?}");
+        }
+        let field = width.field();
+        let mut worst = 0f64;
+        for (b, block) in design.blocks.iter().enumerate() {
+            let (mut g, mut l) = (vec![0f64; KPAD * 16], vec![0f64; 16]);
+            let group = &design.groups[block.group];
+            CpuBackend.block_gradient(group, block, &host[b], &mut g, Some(&mut l));
+            let scale = (block.entries() as f64).max(1.0);
+            let out = &all[b * field..(b + 1) * field];
+            for i in 0..k * 16 {
+                worst = worst.max((out[i] as f64 - g[i]).abs() / scale);
+            }
+            for lane in 0..16 {
+                worst = worst.max((out[k * 16 + lane] as f64 - l[lane]).abs() / scale);
+            }
+            // The one-block path (the backend's own gradient) reads the host field as is.
+            let (mut g1, mut l1) = (vec![0f64; KPAD * 16], vec![0f64; 16]);
+            fused.block_gradient(group, block, &host[b], &mut g1, Some(&mut l1));
+            for i in 0..k * 16 {
+                assert_eq!(g1[i], out[i] as f64, "k = {k}, block {b}");
+            }
+            assert!(g1[k * 16..].iter().all(|&v| v == 0.0));
+        }
+        println!(
+            "k = {k} ({}): {} blocks, max |Δ|/rows vs the cpu kernel {worst:.2e}",
+            if real_valued { "dense" } else { "packed" },
+            design.blocks.len()
+        );
+        assert!(worst < 1e-5, "k = {k}: {worst:e}");
+    }
+}

@@ -325,7 +325,7 @@ pub fn solve_map_with<B: GradientBackend>(
             let resident = resident::ResidentBlocks::new(fused, design);
             let start = |b: usize, lane: usize| {
                 let fit = design.blocks[b].fits[lane];
-                // The device holds the first DEV_NF slots (the backend runs only such designs).
+                // The device holds the resident blocks' width of the slots.
                 let step = &steps_of(design.fits[fit].row_weights).step;
                 let init = options.init.map_or([0.0; MAX_K], |init| init(fit));
                 wgpu_fista::LaneStart {

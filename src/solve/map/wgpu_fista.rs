@@ -12,9 +12,10 @@ pub mod kernel;
 use cubecl::prelude::*;
 
 use super::fista::LaneResult;
+use crate::base::features::MAX_K;
 use crate::design::{Block, LANES};
+use crate::solve::backend::wgpu::DevWidth;
 use crate::solve::backend::wgpu::resident::{Chunk, Handle, ResidentBlocks, launch_into};
-use crate::solve::backend::wgpu::{DEV_KPAD, DEV_NF};
 
 /// Iterations between two looks at the `live` flags. Each look waits for the queue to drain;
 /// a block that converged in between costs nothing but these launches, whose gradient kernel
@@ -24,12 +25,13 @@ pub const CHECK_EVERY: usize = 32;
 /// Lanes per cube of the update kernel (4 blocks).
 const UPDATE_CUBE: usize = 64;
 
-/// What one lane starts from: its per-feature steps and its first point.
+/// What one lane starts from: its per-feature steps and its first point (the engine's slots;
+/// the device holds the resident blocks' width of them).
 pub struct LaneStart {
     /// Proximal step per feature.
-    pub step: [f64; DEV_NF],
+    pub step: [f64; MAX_K],
     /// First iterate (zero for a cold start).
-    pub init: [f64; DEV_NF],
+    pub init: [f64; MAX_K],
 }
 
 /// One chunk's solver state on the device.
@@ -75,6 +77,7 @@ pub fn fista_resident(
         done += n;
         running.retain(|&c| read_u32(client, &states[c].live).iter().any(|&l| l != 0));
     }
+    let width = resident.width;
     let mut out = Vec::with_capacity(blocks.len());
     for (ch, st) in resident.chunks.iter().zip(&states) {
         let (y, x) = (read_f32(client, &st.y), read_f32(client, &st.x));
@@ -91,8 +94,8 @@ pub fn fista_resident(
                         let from = if converged { &y } else { &x };
                         LaneResult {
                             w: std::array::from_fn(|k| {
-                                if k < DEV_NF {
-                                    from[(b * DEV_KPAD + k) * LANES + l]
+                                if k < width.nf {
+                                    from[(b * width.kpad + k) * LANES + l]
                                 } else {
                                     0.0
                                 }
@@ -116,14 +119,15 @@ fn upload_state(
     blocks: &[Block],
     start: &(dyn Fn(usize, usize) -> LaneStart + Sync),
 ) -> State {
-    let field = DEV_KPAD * LANES;
+    let width = chunk.data.width;
+    let field = width.field();
     let mut w = vec![0f32; chunk.blocks * field];
     let mut step = vec![0f32; chunk.blocks * field];
     let mut live = vec![0u32; chunk.blocks * LANES];
     for (b, block) in blocks.iter().enumerate() {
         for l in 0..block.fits.len() {
             let s = start(chunk.first + b, l);
-            for k in 0..DEV_NF {
+            for k in 0..width.nf {
                 w[b * field + k * LANES + l] = s.init[k] as f32;
                 step[b * field + k * LANES + l] = s.step[k] as f32;
             }
@@ -148,13 +152,19 @@ fn upload_state(
 /// One FISTA iteration of a chunk: the gradients at y, then the update.
 fn iterate(client: &cubecl::client::Client, chunk: &Chunk, st: &State, params: &Handle) {
     launch_into(client, chunk, &st.y, &st.live, &st.grad, true);
-    launch_update(client, chunk.blocks * LANES, st, params);
+    launch_update(client, chunk.blocks * LANES, st, params, chunk.data.width);
 }
 
-/// The update kernel over `lanes` lanes of `st`.
-fn launch_update(client: &cubecl::client::Client, lanes: usize, st: &State, params: &Handle) {
+/// The update kernel over `lanes` lanes of `st`, fields of `width`.
+fn launch_update(
+    client: &cubecl::client::Client,
+    lanes: usize,
+    st: &State,
+    params: &Handle,
+    width: DevWidth,
+) {
     // SAFETY: every length is the number of elements allocated for that handle; the kernel
-    // indexes lanes below `live.len()` and their 29 features.
+    // indexes lanes below `live.len()` and their `nf` features.
     let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };
     kernel::fista_update::launch(
         client,
@@ -169,6 +179,8 @@ fn launch_update(client: &cubecl::client::Client, lanes: usize, st: &State, para
         arg(&st.iterations),
         arg(&st.kkt),
         arg(&(params.clone(), 2)),
+        width.nf,
+        width.kpad,
     );
 }
 
@@ -189,7 +201,8 @@ mod tests {
 
     /// The update kernel against its f64 reference (`fista_step`, `kkt_violation`) on random
     /// lanes: 3 blocks, with lanes that are not live, one lane that meets the tolerance, and
-    /// exact zeros in the points (the KKT test's other branch).
+    /// exact zeros in the points (the KKT test's other branch); at the paper's width and at 64
+    /// features.
     #[test]
     fn update_kernel_matches_the_f64_reference() {
         let adapter = match crate::base::device::wgpu_adapter() {
@@ -197,6 +210,12 @@ mod tests {
             Err(why) => return println!("skipped: {why}"),
         };
         let client = FusedWgpuBackend::new(adapter).client();
+        for width in [DevWidth::PAPER, DevWidth::of(MAX_K)] {
+            update_at(&client, width);
+        }
+    }
+
+    fn update_at(client: &cubecl::client::Client, width: DevWidth) {
         let (lambda, tol) = (10.0f64, 5e-5f64);
         let mut seed = 7u64;
         let mut uniform = move || {
@@ -205,7 +224,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 11) as f64 / (1u64 << 53) as f64
         };
-        let (blocks, field) = (3, DEV_KPAD * LANES);
+        let (blocks, field) = (3, width.field());
         let (mut y, mut x, mut g, mut step) = (
             vec![0f32; blocks * field],
             vec![0f32; blocks * field],
@@ -218,7 +237,7 @@ mod tests {
         let converging = 5;
         for i in 0..lanes {
             let base = (i / LANES) * field + i % LANES;
-            for k in 0..DEV_NF {
+            for k in 0..width.nf {
                 let j = base + k * LANES;
                 let zero = uniform() < 0.3 || i == converging;
                 y[j] = if zero {
@@ -248,24 +267,21 @@ mod tests {
             grad: f(&g),
         };
         let params = client.create_from_slice(f32::as_bytes(&[lambda as f32, tol as f32]));
-        launch_update(&client, lanes, &st, &params);
+        launch_update(client, lanes, &st, &params, width);
         let (y1, x1, t1) = (
-            read_f32(&client, &st.y),
-            read_f32(&client, &st.x),
-            read_f32(&client, &st.t),
+            read_f32(client, &st.y),
+            read_f32(client, &st.x),
+            read_f32(client, &st.t),
         );
-        let (live1, it1) = (
-            read_u32(&client, &st.live),
-            read_u32(&client, &st.iterations),
-        );
-        let kkt1 = read_f32(&client, &st.kkt);
+        let (live1, it1) = (read_u32(client, &st.live), read_u32(client, &st.iterations));
+        let kkt1 = read_f32(client, &st.kkt);
         let mut worst = 0f64;
         for i in 0..lanes {
             let base = (i / LANES) * field + i % LANES;
-            // The host reference works in the engine's MAX_K slots; the device holds DEV_NF.
+            // The host reference works in the engine's MAX_K slots; the device holds `width.nf`.
             let at = |v: &[f32]| -> [f64; crate::base::features::MAX_K] {
                 std::array::from_fn(|k| {
-                    if k < DEV_NF {
+                    if k < width.nf {
                         v[base + k * LANES] as f64
                     } else {
                         0.0
@@ -294,7 +310,7 @@ mod tests {
             let steps = at(&step);
             fista_step(&mut xr, &mut yr, &mut tr, &at(&g), &steps, lambda);
             worst = worst.max((t1[i] as f64 - tr).abs() / tr);
-            for k in 0..DEV_NF {
+            for k in 0..width.nf {
                 worst = worst.max((at(&y1)[k] - yr[k]).abs());
                 worst = worst.max((at(&x1)[k] - xr[k]).abs());
             }
@@ -303,7 +319,10 @@ mod tests {
             live1[converging], 0,
             "the converging lane met the tolerance"
         );
-        println!("fista_update vs f64 reference: max |Δ| {worst:.2e}");
+        println!(
+            "fista_update ({} features) vs f64 reference: max |Δ| {worst:.2e}",
+            width.nf
+        );
         assert!(worst < 2e-6, "{worst:e}");
     }
 }

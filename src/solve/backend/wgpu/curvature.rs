@@ -18,9 +18,10 @@ pub const BLOCK_HESS: usize = DEV_NF * DEV_NF * LANES;
 impl ResidentBlocks {
     /// Each lane's Hessian at `w` (blocks × DEV_KPAD × LANES) for the blocks with `wanted[b]`
     /// (the others' entries are left 0): blocks × [`BLOCK_HESS`] values, `[row][column][lane]`
-    /// per block. `None` when the rows are not packed (the kernel reads packed rows only).
+    /// per block. `None` when the rows are not packed (the kernel reads packed rows only) or are
+    /// wider than the kernel's 29 features.
     pub fn curvatures(&self, w: &[f32], wanted: &[bool]) -> Option<Vec<f32>> {
-        if !self.packed() {
+        if !self.packed() || self.width != super::DevWidth::PAPER {
             return None;
         }
         assert_eq!(

@@ -190,6 +190,12 @@ impl DeviceChains {
         lambda: f64,
         scores: bool,
     ) -> DeviceChains {
+        // The sampler's kernels hold the paper's 29 features (a wider posterior runs on the CPU).
+        assert_eq!(
+            resident.width,
+            super::DevWidth::PAPER,
+            "the device sampler holds 29 features"
+        );
         let client = &resident.client;
         let field = DEV_KPAD * LANES;
         let chunks = resident

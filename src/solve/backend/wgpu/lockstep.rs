@@ -8,11 +8,11 @@
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 
-use super::DEV_KPAD;
+use super::DevWidth;
 use super::curvature::{BLOCK_HESS, to_lane_matrices};
 use super::hmc::{DeviceChains, DeviceSampler, Handoff, Segment};
 use super::resident::{FusedWgpuBackend, ResidentBlocks};
-use crate::design::{Block, GroupDesign, LANES};
+use crate::design::{Block, GroupDesign};
 use crate::solve::backend::GradientBackend;
 
 /// What a block asks the device for at its weights.
@@ -208,7 +208,7 @@ impl<'a> Lockstep<'a> {
 
     /// The gradient and curvature requests of a round: one launch for each kind asked for.
     fn launch_requests(&self, st: &mut State) {
-        let field = DEV_KPAD * LANES;
+        let field = self.resident.width.field();
         let requests = std::mem::take(&mut st.pending);
         let launched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut answers: Vec<(usize, Vec<f32>)> = Vec::with_capacity(requests.len());
@@ -256,7 +256,7 @@ impl<'a> Lockstep<'a> {
             drop(st);
             panic!("a wgpu launch failed; giving up this block");
         }
-        st.pending.push((i, w[..DEV_KPAD * LANES].to_vec(), want));
+        st.pending.push((i, self.resident.width.field_of(w), want));
         if st.pending.len() + st.segments.len() == st.active {
             self.launch_round(&mut st);
         }
@@ -299,14 +299,15 @@ impl GradientBackend for Lockstep<'_> {
             return self.fallback.block_gradient(group, block, w, grad, loss);
         };
         let out = self.request(i, w, Want::Gradient);
-        super::resident::unpack(&out, grad, loss);
+        super::resident::unpack(&out, grad, loss, self.resident.width);
     }
 
     /// Through the rendezvous, one launch for every block that asks (the surrogate's refits
-    /// come at the same iterations in every block); dense rows take the CPU kernel.
+    /// come at the same iterations in every block); dense rows, and rows wider than the
+    /// curvature kernel's 29 features, take the CPU kernel.
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
         match self.index_of(block) {
-            Some(i) if self.resident.packed() => {
+            Some(i) if self.resident.packed() && self.resident.width == DevWidth::PAPER => {
                 to_lane_matrices(&self.request(i, w, Want::Curvature), hess);
             }
             _ => crate::solve::backend::cpu::CpuBackend.block_curvature(group, block, w, hess),

@@ -12,7 +12,7 @@ use cubecl::prelude::*;
 use cubecl::wgpu::{WgpuBackend, WgpuDevice, WgpuRuntime};
 use cubecl_runtime::runtime::Runtime;
 
-use super::{DEV_KPAD, DEV_NF};
+use super::{DEV_KPAD, DEV_NF, DevWidth};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::solve::backend::GradientBackend;
 
@@ -127,26 +127,35 @@ enum Rows {
 struct Packed {
     rows: Rows,
     row_start: Vec<u32>,
+    width: DevWidth,
 }
 
-/// Packs the blocks' rows; packed signs when `allow_signs` and every row and weight allows.
+/// Packs the blocks' rows at `width`; packed signs when `allow_signs` and every row and
+/// weight allows.
 fn pack<'a>(
     items: impl Iterator<Item = (&'a GroupDesign, &'a Block)> + Clone,
     allow_signs: bool,
+    width: DevWidth,
 ) -> Packed {
     let mut row_start = vec![0u32];
     for (_, block) in items.clone() {
         row_start.push(row_start.last().copied().unwrap_or(0) + block.entries() as u32);
     }
-    if allow_signs && let Some(rows) = pack_signs(items.clone()) {
-        return Packed { rows, row_start };
+    if allow_signs && let Some(rows) = pack_signs(items.clone(), width) {
+        return Packed {
+            rows,
+            row_start,
+            width,
+        };
     }
     let (mut x, mut c, mut cy) = (Vec::new(), Vec::new(), Vec::new());
+    let stored = width.kpad.min(KPAD);
     for (group, block) in items {
         let n = block.entries();
         for i in 0..n {
             let r = block.row(i);
-            x.extend_from_slice(&group.x[r * KPAD..r * KPAD + DEV_KPAD]);
+            x.extend_from_slice(&group.x[r * KPAD..r * KPAD + stored]);
+            x.resize(x.len() + width.kpad - stored, 0.0);
         }
         c.extend_from_slice(&block.c[..n * LANES]);
         cy.extend_from_slice(&block.cy[..n * LANES]);
@@ -154,27 +163,35 @@ fn pack<'a>(
     Packed {
         rows: Rows::Dense { x, c, cy },
         row_start,
+        width,
     }
 }
 
 /// The packed rows, or `None` when an entry of X is not a sign or a weight is not a whole
-/// number in 0..=65535 (with `cy` at most `c`).
-fn pack_signs<'a>(items: impl Iterator<Item = (&'a GroupDesign, &'a Block)>) -> Option<Rows> {
+/// number in 0..=65535 (with `cy` at most `c`). A row's words: the (+1s, −1s) masks of
+/// features 0–31, then, past 32 features, those of 32–63 ([`DevWidth::sign_words`]).
+fn pack_signs<'a>(
+    items: impl Iterator<Item = (&'a GroupDesign, &'a Block)>,
+    width: DevWidth,
+) -> Option<Rows> {
     let (mut signs, mut counts) = (Vec::new(), Vec::new());
     for (group, block) in items {
         let n = block.entries();
         for i in 0..n {
             let r = block.row(i);
-            let (mut pos, mut neg) = (0u32, 0u32);
-            for (k, &v) in group.x[r * KPAD..r * KPAD + DEV_KPAD].iter().enumerate() {
+            let (mut pos, mut neg) = (0u64, 0u64);
+            for (k, &v) in group.x[r * KPAD..(r + 1) * KPAD].iter().enumerate() {
                 match v {
                     0.0 => {}
-                    1.0 if k < DEV_NF => pos |= 1 << k,
-                    -1.0 if k < DEV_NF => neg |= 1 << k,
+                    1.0 if k < width.nf => pos |= 1 << k,
+                    -1.0 if k < width.nf => neg |= 1 << k,
                     _ => return None,
                 }
             }
-            signs.extend([pos, neg]);
+            signs.extend([pos as u32, neg as u32]);
+            if width.sign_words() == 4 {
+                signs.extend([(pos >> 32) as u32, (neg >> 32) as u32]);
+            }
         }
         for (&c, &cy) in block.c[..n * LANES].iter().zip(&block.cy[..n * LANES]) {
             let whole = |v: f32| v.fract() == 0.0 && (0.0..=65535.0).contains(&v);
@@ -191,6 +208,8 @@ fn pack_signs<'a>(items: impl Iterator<Item = (&'a GroupDesign, &'a Block)>) -> 
 pub(crate) struct Uploaded {
     /// x, c, cy (dense) or signs, counts (packed).
     pub(crate) rows: Vec<(Handle, usize)>,
+    /// The width the rows were packed at (the kernel variant that reads them).
+    pub(crate) width: DevWidth,
     pub(crate) row_start: (Handle, usize),
     /// All-ones flags for gradients of every lane.
     pub(crate) all_live: (Handle, usize),
@@ -207,6 +226,7 @@ fn upload(client: &cubecl::client::Client, p: &Packed) -> Uploaded {
         },
         row_start: u(&p.row_start),
         all_live: u(&vec![1u32; blocks * LANES]),
+        width: p.width,
     }
 }
 
@@ -225,6 +245,8 @@ pub struct ResidentBlocks {
     pub(crate) client: cubecl::client::Client,
     pub(crate) chunks: Vec<Chunk>,
     blocks: usize,
+    /// The width every chunk was packed at: a weight field is `width.field()` floats a block.
+    pub(crate) width: DevWidth,
 }
 
 /// `cubecl`'s buffer handle.
@@ -246,11 +268,13 @@ impl ResidentBlocks {
         blocks: &[Block],
     ) -> ResidentBlocks {
         let client = backend.client.clone();
-        // The largest per-block buffer of any solver: dense x (DEV_KPAD floats per entry), or the
+        let width = DevWidth::of(groups.iter().map(|g| g.nf).max().unwrap_or(DEV_NF));
+        // The largest per-block buffer of any solver: dense x (kpad floats per entry), or the
         // HMC warm-up's gradient moments (1,741 floats per lane).
         let moments = (super::warmup::kernel::MOMENTS * LANES * std::mem::size_of::<f32>()) as u64;
-        let bytes =
-            |b: &Block| ((b.entries() * DEV_KPAD * std::mem::size_of::<f32>()) as u64).max(moments);
+        let bytes = |b: &Block| {
+            ((b.entries() * width.kpad * std::mem::size_of::<f32>()) as u64).max(moments)
+        };
         let mut chunks = Vec::new();
         let mut first = 0;
         while first < blocks.len() {
@@ -268,7 +292,7 @@ impl ResidentBlocks {
             );
             let items = blocks[first..end].iter().map(|b| (&groups[b.group], b));
             chunks.push(Chunk {
-                data: upload(&client, &pack(items, backend.packed_rows)),
+                data: upload(&client, &pack(items, backend.packed_rows, width)),
                 first,
                 blocks: end - first,
             });
@@ -278,6 +302,7 @@ impl ResidentBlocks {
             client,
             chunks,
             blocks: blocks.len(),
+            width,
         }
     }
 
@@ -296,8 +321,8 @@ impl ResidentBlocks {
         self.chunks.iter().all(|ch| ch.data.rows.len() == 2)
     }
 
-    /// Gradients and losses of every block at `w` (blocks × DEV_KPAD × LANES): blocks × DEV_KPAD ×
-    /// LANES values, feature 29's slot holding the loss.
+    /// Gradients and losses of every block at `w` (a [`DevWidth::field`] per block): as many
+    /// values, feature `nf`'s slot holding the loss.
     pub fn gradients(&self, w: &[f32]) -> Vec<f32> {
         self.launch_all(w, true)
     }
@@ -305,20 +330,16 @@ impl ResidentBlocks {
     /// Each lane's loss at `w` from loss-only launches (the accept test's pass): blocks ×
     /// LANES values.
     pub fn losses(&self, w: &[f32]) -> Vec<f32> {
-        let field = DEV_KPAD * LANES;
+        let (field, nf) = (self.width.field(), self.width.nf);
         self.launch_all(w, false)
             .chunks(field)
-            .flat_map(|b| b[DEV_NF * LANES..(DEV_NF + 1) * LANES].to_vec())
+            .flat_map(|b| b[nf * LANES..(nf + 1) * LANES].to_vec())
             .collect()
     }
 
     fn launch_all(&self, w: &[f32], gradient: bool) -> Vec<f32> {
-        assert_eq!(
-            w.len(),
-            self.blocks * DEV_KPAD * LANES,
-            "one weight field per block"
-        );
-        let field = DEV_KPAD * LANES;
+        let field = self.width.field();
+        assert_eq!(w.len(), self.blocks * field, "one weight field per block");
         let mut out = Vec::with_capacity(w.len());
         for ch in &self.chunks {
             let wc = &w[ch.first * field..(ch.first + ch.blocks) * field];
@@ -334,7 +355,7 @@ impl ResidentBlocks {
 
 /// Launches the gradient kernel over a chunk's blocks at the weights `w`, for the blocks with
 /// a lane in `live`, into `out` (not read back); without `gradient`, only the losses (feature
-/// 29's slots) are computed and written.
+/// `nf`'s slots) are computed and written. The kernel variant is the chunk's width.
 pub(crate) fn launch_into(
     client: &cubecl::client::Client,
     chunk: &Chunk,
@@ -350,6 +371,7 @@ pub(crate) fn launch_into(
     let dim = CubeDim::new_1d((kernel::SLICES * LANES) as u32);
     let d = &chunk.data;
     let rs = &d.row_start;
+    let (nf, kpad) = (d.width.nf, d.width.kpad);
     match d.rows.as_slice() {
         [x, c, cy] => kernel::logistic_gradient::launch(
             client,
@@ -363,6 +385,8 @@ pub(crate) fn launch_into(
             arg(live),
             arg(out),
             gradient,
+            nf,
+            kpad,
         ),
         [signs, counts] => kernel::logistic_gradient_signs::launch(
             client,
@@ -375,6 +399,8 @@ pub(crate) fn launch_into(
             arg(live),
             arg(out),
             gradient,
+            nf,
+            kpad,
         ),
         _ => unreachable!("rows are packed as 3 dense or 2 sign buffers"),
     }
@@ -389,10 +415,17 @@ impl GradientBackend for FusedWgpuBackend {
         Some(self)
     }
 
-    /// `kernels/wgpu_curvature.rs` on packed rows; the CPU's fused kernel
-    /// (`kernels/cpu_curvature.rs`) for dense ones.
+    /// `kernels/wgpu_curvature.rs` on packed rows of the paper's width; the CPU's fused kernel
+    /// (`kernels/cpu_curvature.rs`) for dense or wider ones.
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
-        let packed = pack(std::iter::once((group, block)), self.packed_rows);
+        if group.nf > DEV_NF {
+            return crate::solve::backend::cpu::CpuBackend.block_curvature(group, block, w, hess);
+        }
+        let packed = pack(
+            std::iter::once((group, block)),
+            self.packed_rows,
+            DevWidth::PAPER,
+        );
         if !matches!(packed.rows, Rows::Signs { .. }) {
             // The kernel reads packed rows only.
             return crate::solve::backend::cpu::CpuBackend.block_curvature(group, block, w, hess);
@@ -424,28 +457,33 @@ impl GradientBackend for FusedWgpuBackend {
             }
             return;
         }
-        let chunk = self.one_block(&pack(std::iter::once((group, block)), self.packed_rows));
-        let wh = &w[..DEV_KPAD * LANES];
-        let wh = (self.client.create_from_slice(f32::as_bytes(wh)), wh.len());
-        let oh = (self.client.empty(DEV_KPAD * LANES * 4), DEV_KPAD * LANES);
+        let width = DevWidth::of(group.nf);
+        let chunk = self.one_block(&pack(
+            std::iter::once((group, block)),
+            self.packed_rows,
+            width,
+        ));
+        let wh = width.field_of(w);
+        let wh = (self.client.create_from_slice(f32::as_bytes(&wh)), wh.len());
+        let oh = (self.client.empty(width.field() * 4), width.field());
         launch_into(&self.client, &chunk, &wh, &chunk.data.all_live, &oh, true);
         let out = f32::from_bytes(&self.client.read_one_unchecked(oh.0)).to_vec();
-        unpack(&out, grad, loss);
+        unpack(&out, grad, loss, width);
     }
 }
 
-/// One block's kernel output (`DEV_KPAD × LANES`, loss in feature 29's slot) into the solvers'
-/// gradient field and per-lane losses.
-pub fn unpack(out: &[f32], grad: &mut [f64], loss: Option<&mut [f64]>) {
+/// One block's kernel output (a field of `width`, the loss in feature `nf`'s slot) into the
+/// solvers' gradient field and per-lane losses.
+pub fn unpack(out: &[f32], grad: &mut [f64], loss: Option<&mut [f64]>, width: DevWidth) {
     grad.fill(0.0);
-    for k in 0..DEV_NF {
+    for k in 0..width.nf {
         for l in 0..LANES {
             grad[k * LANES + l] = out[k * LANES + l] as f64;
         }
     }
     if let Some(loss) = loss {
         for (l, v) in loss.iter_mut().enumerate().take(LANES) {
-            *v = out[DEV_NF * LANES + l] as f64;
+            *v = out[width.nf * LANES + l] as f64;
         }
     }
 }
