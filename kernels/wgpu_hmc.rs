@@ -12,9 +12,13 @@
 //!
 //! Random numbers come from a counter-based generator (pcg4d, Jarzynski & Olano 2020, "Hash
 //! Functions for GPU Rendering") keyed by the lane's seed and the iteration, so a run is the
-//! same on every launch split. 32 uniforms per lane and iteration: 30 for 29 Box–Muller
-//! normals, one for the step jitter, one for the accept test. A uniform has 24 bits, so the
-//! normals stop at 5.8 sd (a momentum tail of probability 1e-8, far below Monte-Carlo error).
+//! same on every launch split. Per lane and iteration, 2⌈nf/2⌉ uniforms for nf Box–Muller
+//! normals, one for the step jitter, one for the accept test, drawn four at a time (32 for the
+//! paper's 29, [`uniform_count`]). A uniform has 24 bits, so the normals stop at 5.8 sd (a
+//! momentum tail of probability 1e-8, far below Monte-Carlo error).
+//!
+//! The width is compile-time as in `wgpu_logistic.rs`: `nf` features in fields of stride
+//! `kpad`, Hessians `nf × nf` a lane.
 //!
 //! References: the CPU sampler's functions (`prior_flow`, `QuadraticModel::gradient`,
 //! `kinetic`) and [`pcg4d_host`] (the generator on the host); `tests/wgpu.rs` replays a
@@ -46,10 +50,18 @@ pub fn pcg4d_host(v: [u32; 4]) -> [u32; 4] {
     v
 }
 
-/// The lane's 32 uniforms in [0, 1) for `iteration` on the host, as the kernels draw them.
-pub fn uniforms_host(key0: u32, key1: u32, iteration: u32) -> [f32; 32] {
-    let mut out = [0f32; 32];
-    for c in 0..8u32 {
+/// Uniforms a lane draws per iteration at `nf` features: the normals' pairs, the step
+/// jitter's and the accept test's, rounded up to the generator's four.
+pub const fn uniform_count(nf: usize) -> usize {
+    (2 * nf.div_ceil(2) + 2).next_multiple_of(4)
+}
+
+/// The lane's [`uniform_count`] uniforms in [0, 1) for `iteration` on the host, as the kernels
+/// draw them: normals' pairs first, then the step jitter's (index 2⌈nf/2⌉) and the accept
+/// test's (the next).
+pub fn uniforms_host(key0: u32, key1: u32, iteration: u32, nf: usize) -> Vec<f32> {
+    let mut out = vec![0f32; uniform_count(nf)];
+    for c in 0..(uniform_count(nf) / 4) as u32 {
         let v = pcg4d_host([key0, key1, iteration, c]);
         for (j, x) in v.iter().enumerate() {
             out[(c * 4) as usize + j] = (x >> 8) as f32 * INV_2_24;
@@ -61,10 +73,10 @@ pub fn uniforms_host(key0: u32, key1: u32, iteration: u32) -> [f32; 32] {
 /// 2⁻²⁴: a uniform from the top 24 bits of a word.
 const INV_2_24: f32 = 5.960_464_5e-8;
 
-/// The lane's 32 uniforms (see [`uniforms_host`]).
+/// The lane's `4 · calls` uniforms (see [`uniforms_host`]).
 #[cube]
-fn uniforms(key0: u32, key1: u32, iteration: u32, out: &mut Array<f32>) {
-    for c in 0..8u32 {
+fn uniforms(key0: u32, key1: u32, iteration: u32, out: &mut Array<f32>, #[comptime] calls: u32) {
+    for c in 0..calls {
         let mut a = key0 * 1664525u32 + 1013904223u32;
         let mut b = key1 * 1664525u32 + 1013904223u32;
         let mut d = iteration * 1664525u32 + 1013904223u32;
@@ -100,15 +112,17 @@ fn model_gradient(
     base: usize,
     hbase: usize,
     g: &mut Array<f32>,
+    #[comptime] nf: usize,
+    #[comptime] kpad: usize,
 ) {
-    let mut d = Array::<f32>::new(32usize);
-    for j in 0..29usize {
+    let mut d = Array::<f32>::new(kpad);
+    for j in 0..nf {
         d[j] = x[j] - centre[base + j * 16];
     }
-    for k in 0..29usize {
+    for k in 0..nf {
         let mut acc = 0.0f32;
-        for j in 0..29usize {
-            acc += hess[hbase + (k * 29 + j) * 16] * d[j];
+        for j in 0..nf {
+            acc += hess[hbase + (k * nf + j) * 16] * d[j];
         }
         g[k] = mgrad[base + k * 16] + acc;
     }
@@ -124,8 +138,9 @@ fn prior_flow(
     base: usize,
     t: f32,
     lambda: f32,
+    #[comptime] nf: usize,
 ) {
-    for k in 0..29usize {
+    for k in 0..nf {
         let xk = x[k];
         let pk = p[k];
         let im = inv_mass[base + k * 16];
@@ -171,7 +186,7 @@ fn prior_flow(
 }
 
 /// Step 1 of an iteration (see the module doc). Lane i (block i / 16) reads its state at
-/// `base = (i / 16) · 512 + i % 16`, stride 16 per feature; writes its proposal into `qn` (the
+/// `base = (i / 16) · kpad · 16 + i % 16`, stride 16 per feature; writes its proposal into `qn` (the
 /// gradient kernel's weight layout), the kinetic energy change into `dk` and its accept
 /// uniform into `accept_u`, and the model potential's change into `dv`. `steps` leapfrog steps
 /// of a size jittered around `eps`.
@@ -194,46 +209,56 @@ pub fn hmc_propose(
     lambda: f32,
     steps: u32,
     iteration: u32,
+    #[comptime] nf: usize,
+    #[comptime] kpad: usize,
 ) {
     let i = ABSOLUTE_POS;
     if i < live.len() {
         if live[i] != 0u32 {
-            let base = (i / 16) * 512 + i % 16;
-            let hbase = (i / 16) * 13456usize + i % 16;
-            let mut r = Array::<f32>::new(32usize);
-            uniforms(keys[2 * i], keys[2 * i + 1], iteration, &mut r);
-            let mut x = Array::<f32>::new(32usize);
-            let mut p = Array::<f32>::new(32usize);
-            let mut g = Array::<f32>::new(32usize);
-            for j in 0..15usize {
+            let base = (i / 16) * (kpad * 16) + i % 16;
+            let hbase = (i / 16) * (nf * nf * 16) + i % 16;
+            let pairs = comptime!(nf.div_ceil(2));
+            let count = comptime!(uniform_count(nf));
+            let mut r = Array::<f32>::new(count);
+            uniforms(
+                keys[2 * i],
+                keys[2 * i + 1],
+                iteration,
+                &mut r,
+                comptime!((count / 4) as u32),
+            );
+            let mut x = Array::<f32>::new(kpad);
+            let mut p = Array::<f32>::new(kpad);
+            let mut g = Array::<f32>::new(kpad);
+            for j in 0..pairs {
                 // Box–Muller on (1 − u, u'): 1 − u is in (0, 1], so the log is finite.
                 let radius = f32::sqrt(-2.0f32 * f32::ln(1.0f32 - r[2 * j]));
                 let angle = 6.283_185_5f32 * r[2 * j + 1];
                 p[2 * j] = radius * f32::cos(angle);
-                if j < 14 {
+                if 2 * j + 1 < nf {
                     p[2 * j + 1] = radius * f32::sin(angle);
                 }
             }
             let mut k0 = 0.0f32;
-            for k in 0..29usize {
+            for k in 0..nf {
                 p[k] *= sqrt_mass[base + k * 16];
                 x[k] = q[base + k * 16];
                 k0 += p[k] * p[k] * inv_mass[base + k * 16];
             }
-            let step = eps[i] * (1.0 + STEP_JITTER * (2.0 * r[30] - 1.0));
+            let step = eps[i] * (1.0 + STEP_JITTER * (2.0 * r[2 * pairs] - 1.0));
             let half = 0.5 * step;
-            model_gradient(&x, centre, mgrad, hess, base, hbase, &mut g);
-            let mut g0 = Array::<f32>::new(32usize);
-            for k in 0..29usize {
+            model_gradient(&x, centre, mgrad, hess, base, hbase, &mut g, nf, kpad);
+            let mut g0 = Array::<f32>::new(kpad);
+            for k in 0..nf {
                 g0[k] = g[k];
             }
             for _ in 0u32..steps {
-                for k in 0..29usize {
+                for k in 0..nf {
                     p[k] -= half * g[k];
                 }
-                prior_flow(&mut x, &mut p, inv_mass, base, step, lambda);
-                model_gradient(&x, centre, mgrad, hess, base, hbase, &mut g);
-                for k in 0..29usize {
+                prior_flow(&mut x, &mut p, inv_mass, base, step, lambda, nf);
+                model_gradient(&x, centre, mgrad, hess, base, hbase, &mut g, nf, kpad);
+                for k in 0..nf {
                     p[k] -= half * g[k];
                 }
             }
@@ -241,7 +266,7 @@ pub fn hmc_propose(
             // The model potential's change: exactly the trapezoid of its gradients (see the
             // CPU's `model_potential_change`), which the warm-up tunes the step size on.
             let mut change = 0.0f32;
-            for k in 0..29usize {
+            for k in 0..nf {
                 let q0 = q[base + k * 16];
                 qn[base + k * 16] = x[k];
                 k1 += p[k] * p[k] * inv_mass[base + k * 16];
@@ -250,13 +275,13 @@ pub fn hmc_propose(
             }
             dk[i] = 0.5 * (k1 - k0);
             dv[i] = change;
-            accept_u[i] = r[31];
+            accept_u[i] = r[2 * pairs + 1];
         }
     }
 }
 
 /// The Metropolis test of lane i on the true Hamiltonian, from the gradient kernel's output at
-/// its proposal (`grad`, the loss in slot 29) and the kinetic energy change `dk`: an accepted
+/// its proposal (`grad`, the loss in slot `nf`) and the kinetic energy change `dk`: an accepted
 /// lane moves to its proposal (and to its gradient there, with `keep_gradient` = 1). Returns
 /// the acceptance probability, or −1 for a divergent transition (energy error above 1000, or
 /// NaN). Shared by the sampling phase and the warm-up.
@@ -274,12 +299,13 @@ pub fn metropolis(
     base: usize,
     lambda: f32,
     keep_gradient: u32,
+    #[comptime] nf: usize,
 ) -> f32 {
     let mut l1 = 0.0f32;
-    for k in 0..29usize {
+    for k in 0..nf {
         l1 += f32::abs(qn[base + k * 16]);
     }
-    let un = grad[base + 464usize] + lambda * l1;
+    let un = grad[base + nf * 16] + lambda * l1;
     let delta = (un - u[i]) + dk[i];
     // NaN fails both tests, so it counts as divergent.
     let mut alpha = f32::new(-1.0);
@@ -290,12 +316,12 @@ pub fn metropolis(
     }
     if accept_u[i] < alpha {
         u[i] = un;
-        for k in 0..29usize {
+        for k in 0..nf {
             q[base + k * 16] = qn[base + k * 16];
         }
         // Without it the gradient kernel may have left only the losses.
         if keep_gradient != 0u32 {
-            for k in 0..29usize {
+            for k in 0..nf {
                 grad_u[base + k * 16] = grad[base + k * 16];
             }
         }
@@ -304,11 +330,11 @@ pub fn metropolis(
 }
 
 /// Step 3 of an iteration: from the gradient kernel's output at the proposals (`grad`, loss in
-/// slot 29), the Metropolis test on U + K; an accepted lane moves to its proposal (and, with
+/// slot `nf`), the Metropolis test on U + K; an accepted lane moves to its proposal (and, with
 /// `scores` = 1, to its true gradient). Every live lane adds its acceptance probability and
 /// divergence to the segment's sums and writes its current state as draw `slot` (and, with
-/// `scores` = 1, the score −(∇loss + λ sign q)) at `(slot · blocks + block) · 512 + k · 16 +
-/// lane`.
+/// `scores` = 1, the score −(∇loss + λ sign q)) at `(slot · blocks + block) · kpad · 16 +
+/// k · 16 + lane`.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)] // the lane's whole state, one buffer each
 pub fn hmc_accept(
@@ -327,15 +353,17 @@ pub fn hmc_accept(
     lambda: f32,
     slot: u32,
     scores: u32,
+    #[comptime] nf: usize,
+    #[comptime] kpad: usize,
 ) {
     let i = ABSOLUTE_POS;
     if i < live.len() {
         if live[i] != 0u32 {
             let block = i / 16;
             let lane = i % 16;
-            let base = block * 512 + lane;
+            let base = block * (kpad * 16) + lane;
             let mut alpha = metropolis(
-                q, u, grad_u, qn, grad, dk, accept_u, i, base, lambda, scores,
+                q, u, grad_u, qn, grad, dk, accept_u, i, base, lambda, scores, nf,
             );
             // A divergent transition (energy error above 1000, or not finite) comes back as −1.
             let mut divergent = 0u32;
@@ -346,8 +374,8 @@ pub fn hmc_accept(
             accept_sum[i] += alpha;
             divergences[i] += divergent;
             let blocks = live.len() / 16;
-            let out = (usize::cast_from(slot) * blocks + block) * 512 + lane;
-            for k in 0..29usize {
+            let out = (usize::cast_from(slot) * blocks + block) * (kpad * 16) + lane;
+            for k in 0..nf {
                 let qk = q[base + k * 16];
                 draws[out + k * 16] = qk;
                 if scores != 0u32 {

@@ -34,15 +34,20 @@ pub const CENTRE_AT_STATE: u32 = 32;
 /// `flags`: the tail starts: the moments are taken relative to the current state.
 pub const TAIL_START: u32 = 64;
 
-/// Per lane, the moments' entries: n, Σ(q − s), Σg, Σ(q − s)(q − s)ᵀ, Σ(q − s)gᵀ (s = the
-/// state at the tail's start, which keeps the f32 sums from cancelling).
-pub const MOMENTS: usize = 1 + 29 + 29 + 841 + 841;
+/// Per lane, the moments' entries at `nf` features: n, Σ(q − s), Σg, Σ(q − s)(q − s)ᵀ,
+/// Σ(q − s)gᵀ (s = the state at the tail's start, which keeps the f32 sums from cancelling).
+pub const fn moments_len(nf: usize) -> usize {
+    1 + 2 * nf + 2 * nf * nf
+}
+
+/// The moments' entries at the paper's 29 features.
+pub const MOMENTS: usize = moments_len(29);
 /// Dual-averaging state per lane: μ, h̄, log ε̄, count.
 pub const DUAL: usize = 4;
 
 /// One warm-up iteration's accept and adaptation (see the module doc). Field buffers are
-/// `blocks × 32 × 16` (lane i at `(i / 16) · 512 + k · 16 + i % 16`), per-lane ones
-/// `blocks × 16`, `dual` `blocks × 16 × 4`, `moments` `blocks × MOMENTS × 16`.
+/// `blocks × kpad × 16` (lane i at `(i / 16) · kpad · 16 + k · 16 + i % 16`), per-lane ones
+/// `blocks × 16`, `dual` `blocks × 16 × 4`, `moments` `blocks × moments_len(nf) × 16`.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)] // the lane's whole warm-up state, one buffer each
 pub fn hmc_warmup_accept(
@@ -66,19 +71,24 @@ pub fn hmc_warmup_accept(
     lambda: f32,
     target: f32,
     flags: u32,
+    #[comptime] nf: usize,
+    #[comptime] kpad: usize,
 ) {
     let i = ABSOLUTE_POS;
     if i < live.len() {
         if live[i] != 0u32 {
             let block = i / 16;
             let lane = i % 16;
-            let base = block * 512 + lane;
+            let field = comptime!(kpad * 16);
+            let base = block * field + lane;
             // The Metropolis test on the true Hamiltonian, as in the sampling phase.
             let mut keep = 0u32;
             if (flags & GRADIENT) != 0u32 {
                 keep = 1u32;
             }
-            metropolis(q, u, grad_u, qn, grad, dk, accept_u, i, base, lambda, keep);
+            metropolis(
+                q, u, grad_u, qn, grad, dk, accept_u, i, base, lambda, keep, nf,
+            );
             // Dual averaging on the model Hamiltonian's acceptance (Hoffman & Gelman 2014).
             let mut tuned = f32::min(f32::exp(-(dv[i] + dk[i])), 1.0f32);
             if !(tuned >= 0.0) {
@@ -97,33 +107,33 @@ pub fn hmc_warmup_accept(
             let mut e = f32::exp(log_eps);
             // Welford: n per lane in `welford[i]`, means and M2 after the lanes.
             let lanes = live.len();
-            let wm = lanes + block * 512 * 2 + lane;
+            let wm = lanes + block * field * 2 + lane;
             if (flags & IN_WINDOW) != 0u32 {
                 let n = welford[i] + 1.0;
                 welford[i] = n;
-                for k in 0..29usize {
+                for k in 0..nf {
                     let x = q[base + k * 16];
                     let mean = welford[wm + k * 16];
                     let dx = x - mean;
                     let mean_new = mean + dx / n;
                     welford[wm + k * 16] = mean_new;
-                    welford[wm + 512 + k * 16] += dx * (x - mean_new);
+                    welford[wm + field + k * 16] += dx * (x - mean_new);
                 }
             }
             if (flags & CLOSES_WINDOW) != 0u32 {
                 // Stan's regularised variance becomes the metric; the model moves to the mean.
                 let n = welford[i];
-                for k in 0..29usize {
+                for k in 0..nf {
                     let mut var = 0.0f32;
                     if n > 1.0 {
-                        var = welford[wm + 512 + k * 16] / (n - 1.0);
+                        var = welford[wm + field + k * 16] / (n - 1.0);
                     }
                     let v = (n / (n + 5.0)) * var + 1.0e-3 * (5.0 / (n + 5.0));
                     inv_mass[base + k * 16] = v;
                     sqrt_mass[base + k * 16] = f32::sqrt(1.0 / v);
                     centre[base + k * 16] = welford[wm + k * 16];
                     welford[wm + k * 16] = 0.0;
-                    welford[wm + 512 + k * 16] = 0.0;
+                    welford[wm + field + k * 16] = 0.0;
                 }
                 welford[i] = 0.0;
                 dual[d] = f32::ln(10.0 * e);
@@ -135,36 +145,37 @@ pub fn hmc_warmup_accept(
                 e = f32::exp(log_eps_bar);
             }
             eps[i] = e;
-            let mb = block * 1741 * 16 + lane;
+            let mb = block * comptime!(moments_len(nf) * 16) + lane;
             if (flags & TAIL_START) != 0u32 {
-                for k in 0..29usize {
+                for k in 0..nf {
                     shift[base + k * 16] = q[base + k * 16];
                 }
             }
             if (flags & TAIL) != 0u32 {
                 moments[mb] += 1.0;
-                let mut dq = Array::<f32>::new(32usize);
-                for k in 0..29usize {
+                let mut dq = Array::<f32>::new(kpad);
+                for k in 0..nf {
                     dq[k] = q[base + k * 16] - shift[base + k * 16];
                     moments[mb + (1 + k) * 16] += dq[k];
-                    moments[mb + (30 + k) * 16] += grad_u[base + k * 16];
+                    moments[mb + (1 + nf + k) * 16] += grad_u[base + k * 16];
                 }
-                for k in 0..29usize {
-                    for j in 0..29usize {
-                        moments[mb + (59 + k * 29 + j) * 16] += dq[k] * dq[j];
-                        moments[mb + (900 + k * 29 + j) * 16] += dq[k] * grad_u[base + j * 16];
+                for k in 0..nf {
+                    for j in 0..nf {
+                        moments[mb + (1 + 2 * nf + k * nf + j) * 16] += dq[k] * dq[j];
+                        moments[mb + (1 + 2 * nf + nf * nf + k * nf + j) * 16] +=
+                            dq[k] * grad_u[base + j * 16];
                     }
                 }
             }
             if (flags & CENTRE_AT_STATE) != 0u32 {
-                for k in 0..29usize {
+                for k in 0..nf {
                     centre[base + k * 16] = q[base + k * 16];
                 }
             }
             if (flags & LAST) != 0u32 {
                 // The final fit's centre: the tail's mean state (s when it is empty).
                 let n = f32::max(moments[mb], 1.0);
-                for k in 0..29usize {
+                for k in 0..nf {
                     centre[base + k * 16] = shift[base + k * 16] + moments[mb + (1 + k) * 16] / n;
                 }
             }
@@ -180,94 +191,101 @@ pub fn hmc_warmup_accept(
 /// Taylor model — as `QuadraticModel::fit_to` does.
 #[cube(launch)]
 pub fn hmc_fit_model(
-    moments: &[f32],
+    moments: &mut [f32],
     live: &[u32],
     mgrad: &mut [f32],
     hess: &mut [f32],
     ridge: f32,
     min_draws: f32,
+    #[comptime] nf: usize,
+    #[comptime] kpad: usize,
 ) {
     let i = ABSOLUTE_POS;
     if i < live.len() {
         if live[i] != 0u32 {
             let block = i / 16;
             let lane = i % 16;
-            let base = block * 512 + lane;
-            let hbase = block * 13456usize + lane;
-            let mb = block * 1741 * 16 + lane;
+            let base = block * (kpad * 16) + lane;
+            let hbase = block * (nf * nf * 16) + lane;
+            let mb = block * comptime!(moments_len(nf) * 16) + lane;
             let n = moments[mb];
             if n >= min_draws {
-                let mut mq = Array::<f32>::new(32usize);
-                let mut mg = Array::<f32>::new(32usize);
-                for k in 0..29usize {
+                let mut mq = Array::<f32>::new(kpad);
+                let mut mg = Array::<f32>::new(kpad);
+                for k in 0..nf {
                     mq[k] = moments[mb + (1 + k) * 16] / n;
-                    mg[k] = moments[mb + (30 + k) * 16] / n;
+                    mg[k] = moments[mb + (1 + nf + k) * 16] / n;
                 }
-                // a = C_qq with the ridge, b = C_qr = C_qg − C_qq H.
-                let mut a = Array::<f32>::new(841usize);
-                let mut b = Array::<f32>::new(841usize);
-                for k in 0..29usize {
-                    for j in 0..29usize {
-                        a[k * 29 + j] = moments[mb + (59 + k * 29 + j) * 16] - n * mq[k] * mq[j];
-                        b[k * 29 + j] = moments[mb + (900 + k * 29 + j) * 16] - n * mq[k] * mg[j];
+                // a = C_qq with the ridge, b = C_qr = C_qg − C_qq H, each in place of the sums
+                // it comes from (the fit is the warm-up's last use of them): an nf × nf matrix
+                // a lane in registers would not compile on every driver at 64 features.
+                let qa = mb + comptime!((1 + 2 * nf) * 16);
+                let qb = mb + comptime!((1 + 2 * nf + nf * nf) * 16);
+                for k in 0..nf {
+                    for j in 0..nf {
+                        moments[qa + (k * nf + j) * 16] -= n * mq[k] * mq[j];
+                        moments[qb + (k * nf + j) * 16] -= n * mq[k] * mg[j];
                     }
                 }
-                for k in 0..29usize {
-                    for j in 0..29usize {
+                for k in 0..nf {
+                    for j in 0..nf {
                         let mut ch = 0.0f32;
-                        for m in 0..29usize {
-                            ch += a[k * 29 + m] * hess[hbase + (m * 29 + j) * 16];
+                        for m in 0..nf {
+                            ch += moments[qa + (k * nf + m) * 16] * hess[hbase + (m * nf + j) * 16];
                         }
-                        b[k * 29 + j] -= ch;
+                        moments[qb + (k * nf + j) * 16] -= ch;
                     }
                 }
-                for k in 0..29usize {
-                    a[k * 29 + k] *= 1.0 + ridge;
+                for k in 0..nf {
+                    moments[qa + (k * nf + k) * 16] *= 1.0 + ridge;
                 }
                 // Cholesky a = L Lᵀ in place (lower triangle); not positive definite → keep.
                 let mut ok = 1u32;
-                for j in 0..29usize {
-                    let mut diag = a[j * 29 + j];
+                for j in 0..nf {
+                    let mut diag = moments[qa + (j * nf + j) * 16];
                     for m in 0..j {
-                        diag -= a[j * 29 + m] * a[j * 29 + m];
+                        diag -= moments[qa + (j * nf + m) * 16] * moments[qa + (j * nf + m) * 16];
                     }
                     if !(diag > 0.0) {
                         ok = 0u32;
                         diag = 1.0;
                     }
                     let root = f32::sqrt(diag);
-                    a[j * 29 + j] = root;
-                    for r in j + 1..29usize {
-                        let mut v = a[r * 29 + j];
+                    moments[qa + (j * nf + j) * 16] = root;
+                    for r in j + 1..nf {
+                        let mut v = moments[qa + (r * nf + j) * 16];
                         for m in 0..j {
-                            v -= a[r * 29 + m] * a[j * 29 + m];
+                            v -= moments[qa + (r * nf + m) * 16] * moments[qa + (j * nf + m) * 16];
                         }
-                        a[r * 29 + j] = v / root;
+                        moments[qa + (r * nf + j) * 16] = v / root;
                     }
                 }
                 if ok != 0u32 {
-                    for col in 0..29usize {
-                        for r in 0..29usize {
-                            let mut v = b[r * 29 + col];
+                    for col in 0..nf {
+                        for r in 0..nf {
+                            let mut v = moments[qb + (r * nf + col) * 16];
                             for m in 0..r {
-                                v -= a[r * 29 + m] * b[m * 29 + col];
+                                v -= moments[qa + (r * nf + m) * 16]
+                                    * moments[qb + (m * nf + col) * 16];
                             }
-                            b[r * 29 + col] = v / a[r * 29 + r];
+                            moments[qb + (r * nf + col) * 16] = v / moments[qa + (r * nf + r) * 16];
                         }
-                        for rr in 0..29usize {
-                            let r = 28usize - rr;
-                            let mut v = b[r * 29 + col];
-                            for m in r + 1..29usize {
-                                v -= a[m * 29 + r] * b[m * 29 + col];
+                        for rr in 0..nf {
+                            let r = nf - 1 - rr;
+                            let mut v = moments[qb + (r * nf + col) * 16];
+                            for m in r + 1..nf {
+                                v -= moments[qa + (m * nf + r) * 16]
+                                    * moments[qb + (m * nf + col) * 16];
                             }
-                            b[r * 29 + col] = v / a[r * 29 + r];
+                            moments[qb + (r * nf + col) * 16] = v / moments[qa + (r * nf + r) * 16];
                         }
                     }
-                    for k in 0..29usize {
+                    for k in 0..nf {
                         mgrad[base + k * 16] = mg[k];
-                        for j in 0..29usize {
-                            hess[hbase + (k * 29 + j) * 16] +=
-                                0.5 * (b[k * 29 + j] + b[j * 29 + k]);
+                        for j in 0..nf {
+                            hess[hbase + (k * nf + j) * 16] += 0.5
+                                * (moments[qb + (k * nf + j) * 16]
+                                    + moments[qb + (j * nf + k) * 16]);
                         }
                     }
                 }

@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::NF;
-use common::gpu::{FIELD, Handle, at};
+use common::gpu::Handle;
 
 use cubecl::prelude::*;
 use prefdissect::base::device::wgpu_adapter;
+use prefdissect::solve::backend::wgpu::DevWidth;
 use prefdissect::solve::backend::wgpu::hmc::kernel::{
     STEP_JITTER, hmc_accept, hmc_propose, pcg4d_host, uniforms_host,
 };
@@ -22,7 +22,7 @@ fn generator_uniforms_are_uniform_and_uncorrelated() {
     let (mut sum, mut sq, mut lag) = (0f64, 0f64, 0f64);
     let mut prev = 0.5f64;
     for it in 0..n / 32 {
-        for u in uniforms_host(12345, 678, it) {
+        for u in uniforms_host(12345, 678, it, 29) {
             let u = u as f64;
             assert!((0.0..1.0).contains(&u));
             sum += u;
@@ -43,6 +43,7 @@ fn generator_uniforms_are_uniform_and_uncorrelated() {
     assert_ne!(pcg4d_host([1, 0, 0, 0]), pcg4d_host([0, 1, 0, 0]));
 }
 
+/// At the paper's width, at 33 features (an odd count past one mask word) and at 64.
 #[test]
 fn propose_and_accept_kernels_match_the_host_reference() {
     let adapter = match wgpu_adapter() {
@@ -50,14 +51,23 @@ fn propose_and_accept_kernels_match_the_host_reference() {
         Err(why) => return println!("skipped: {why}"),
     };
     let client = FusedWgpuBackend::new(adapter).client();
+    for width in [DevWidth::PAPER, DevWidth::of(33), DevWidth::of(64)] {
+        propose_and_accept_at(&client, width);
+    }
+}
+
+fn propose_and_accept_at(client: &cubecl::client::Client, width: DevWidth) {
+    let (nf, fld) = (width.nf, width.field());
+    let at = |i: usize, k: usize| (i / 16) * fld + k * 16 + i % 16;
+    let pairs = nf.div_ceil(2);
     let (blocks, lambda, steps, iteration) = (2usize, 10.0f64, 5u32, 17u32);
     let lanes = blocks * 16;
     let mut lcg = common::Lcg(21);
     let mut r = move || lcg.next();
     let field = |f: &mut dyn FnMut(usize, usize) -> f64| -> Vec<f32> {
-        let mut v = vec![0f32; blocks * FIELD];
+        let mut v = vec![0f32; blocks * fld];
         for i in 0..lanes {
-            for k in 0..NF {
+            for k in 0..nf {
                 v[at(i, k)] = f(i, k) as f32;
             }
         }
@@ -71,18 +81,19 @@ fn propose_and_accept_kernels_match_the_host_reference() {
         .iter()
         .map(|&v| if v > 0.0 { (1.0 / v).sqrt() } else { 0.0 })
         .collect();
-    // A Hessian near the inverse posterior variances, with small couplings.
-    let mut hess = vec![0f32; blocks * NF * NF * 16];
+    // A Hessian near the inverse posterior variances, with small couplings (scaled by 29/nf,
+    // so each row's couplings sum to what they do at the paper's width: the same conditioning).
+    let mut hess = vec![0f32; blocks * nf * nf * 16];
     for i in 0..lanes {
-        for a in 0..NF {
+        for a in 0..nf {
             for b in 0..=a {
                 let v = if a == b {
                     0.8 / inv_mass[at(i, a)] as f64
                 } else {
-                    3.0 * (r() - 0.5)
+                    3.0 * (r() - 0.5) * 29.0 / nf as f64
                 };
-                hess[(i / 16) * NF * NF * 16 + (a * NF + b) * 16 + i % 16] = v as f32;
-                hess[(i / 16) * NF * NF * 16 + (b * NF + a) * 16 + i % 16] = v as f32;
+                hess[(i / 16) * nf * nf * 16 + (a * nf + b) * 16 + i % 16] = v as f32;
+                hess[(i / 16) * nf * nf * 16 + (b * nf + a) * 16 + i % 16] = v as f32;
             }
         }
     }
@@ -95,7 +106,7 @@ fn propose_and_accept_kernels_match_the_host_reference() {
     let read =
         |h: &(Handle, usize)| f32::from_bytes(&client.read_one_unchecked(h.0.clone())).to_vec();
     let (qn, dk, accept_u) = (
-        f(&vec![0.0; blocks * FIELD]),
+        f(&vec![0.0; blocks * fld]),
         f(&vec![0.0; lanes]),
         f(&vec![0.0; lanes]),
     );
@@ -104,7 +115,7 @@ fn propose_and_accept_kernels_match_the_host_reference() {
     let count = CubeCount::Static(1, 1, 1);
     let dim = CubeDim::new_1d(64);
     hmc_propose::launch(
-        &client,
+        client,
         count.clone(),
         dim,
         arg(&q_h),
@@ -123,6 +134,8 @@ fn propose_and_accept_kernels_match_the_host_reference() {
         lambda as f32,
         steps,
         iteration,
+        nf,
+        width.kpad,
     );
     let (qn_d, dk_d, au_d) = (read(&qn), read(&dk), read(&accept_u));
     let dv_d = read(&dv);
@@ -131,85 +144,91 @@ fn propose_and_accept_kernels_match_the_host_reference() {
     let (mut worst_q, mut worst_k) = (0f64, 0f64);
     let mut crossings = 0;
     for i in (0..lanes).filter(|&i| live[i] != 0) {
-        let u = uniforms_host(keys[2 * i], keys[2 * i + 1], iteration);
-        let mut p = [0f64; NF];
-        for j in 0..15 {
+        let u = uniforms_host(keys[2 * i], keys[2 * i + 1], iteration, nf);
+        let mut p = vec![0f64; 2 * pairs];
+        for j in 0..pairs {
             let radius = (-2.0 * (1.0 - u[2 * j] as f64).ln()).sqrt();
             let angle = std::f64::consts::TAU * u[2 * j + 1] as f64;
             p[2 * j] = radius * angle.cos();
-            if j < 14 {
+            if 2 * j + 1 < nf {
                 p[2 * j + 1] = radius * angle.sin();
             }
         }
-        let g = |x: &[f64; NF]| -> [f64; NF] {
-            std::array::from_fn(|k| {
-                model_grad[at(i, k)] as f64
-                    + (0..NF)
-                        .map(|j| {
-                            hess[(i / 16) * NF * NF * 16 + (k * NF + j) * 16 + i % 16] as f64
-                                * (x[j] - centre[at(i, j)] as f64)
-                        })
-                        .sum::<f64>()
-            })
+        let g = |x: &[f64]| -> Vec<f64> {
+            (0..nf)
+                .map(|k| {
+                    model_grad[at(i, k)] as f64
+                        + (0..nf)
+                            .map(|j| {
+                                hess[(i / 16) * nf * nf * 16 + (k * nf + j) * 16 + i % 16] as f64
+                                    * (x[j] - centre[at(i, j)] as f64)
+                            })
+                            .sum::<f64>()
+                })
+                .collect()
         };
         let im = |k: usize| inv_mass[at(i, k)] as f64;
-        let mut x: [f64; NF] = std::array::from_fn(|k| q[at(i, k)] as f64);
+        let mut x: Vec<f64> = (0..nf).map(|k| q[at(i, k)] as f64).collect();
         let mut k0 = 0.0;
-        for k in 0..NF {
+        for k in 0..nf {
             p[k] *= sqrt_mass[at(i, k)] as f64;
             k0 += p[k] * p[k] * im(k);
         }
-        let step = eps[i] as f64 * (1.0 + STEP_JITTER as f64 * (2.0 * u[30] as f64 - 1.0));
+        let step = eps[i] as f64 * (1.0 + STEP_JITTER as f64 * (2.0 * u[2 * pairs] as f64 - 1.0));
         let mut grad = g(&x);
-        let (x0, g0) = (x, grad);
+        let (x0, g0) = (x.clone(), grad.clone());
         for _ in 0..steps {
-            for k in 0..NF {
+            for k in 0..nf {
                 p[k] -= 0.5 * step * grad[k];
             }
-            for k in 0..NF {
+            for k in 0..nf {
                 let before = x[k];
                 laplace_flow(&mut x[k], &mut p[k], im(k), lambda, step);
                 crossings += (before * x[k] < 0.0 || (before == 0.0) != (x[k] == 0.0)) as usize;
             }
             grad = g(&x);
-            for k in 0..NF {
+            for k in 0..nf {
                 p[k] -= 0.5 * step * grad[k];
             }
         }
-        let k1: f64 = (0..NF).map(|k| p[k] * p[k] * im(k)).sum();
-        for k in 0..NF {
+        let k1: f64 = (0..nf).map(|k| p[k] * p[k] * im(k)).sum();
+        for k in 0..nf {
             worst_q = worst_q.max((qn_d[at(i, k)] as f64 - x[k]).abs());
         }
         worst_k = worst_k.max((dk_d[i] as f64 - 0.5 * (k1 - k0)).abs() / (1.0 + k0));
         // The model potential's change: the trapezoid of the model gradients, plus the prior's.
-        let change: f64 = (0..NF)
+        let change: f64 = (0..nf)
             .map(|k| 0.5 * (g0[k] + grad[k]) * (x[k] - x0[k]) + lambda * (x[k].abs() - x0[k].abs()))
             .sum();
         worst_k = worst_k.max((dv_d[i] as f64 - change).abs() / (1.0 + k0));
-        assert_eq!(au_d[i], u[31], "lane {i}: the accept uniform is the 32nd");
+        assert_eq!(
+            au_d[i],
+            u[2 * pairs + 1],
+            "lane {i}: the accept uniform follows the jitter's"
+        );
     }
     println!(
-        "hmc_propose vs host: max |Δq| {worst_q:.2e}, max |Δ kinetic or model energy| / K {worst_k:.2e}, {crossings} kink crossings"
+        "hmc_propose ({nf} features) vs host: max |Δq| {worst_q:.2e}, max |Δ kinetic or model energy| / K {worst_k:.2e}, {crossings} kink crossings"
     );
     assert!(crossings > 0, "the trajectories cross the prior's kink");
     assert!(worst_q < 1e-4 && worst_k < 1e-4, "{worst_q:e} {worst_k:e}");
 
     // Accept: losses around the current potentials, so some proposals pass and some do not.
     let u0: Vec<f32> = (0..lanes).map(|_| (200.0 + 50.0 * r()) as f32).collect();
-    let mut grad = vec![0f32; blocks * FIELD];
+    let mut grad = vec![0f32; blocks * fld];
     for i in 0..lanes {
-        let l1: f64 = (0..NF).map(|k| (qn_d[at(i, k)] as f64).abs()).sum();
-        grad[(i / 16) * FIELD + 464 + i % 16] =
+        let l1: f64 = (0..nf).map(|k| (qn_d[at(i, k)] as f64).abs()).sum();
+        grad[(i / 16) * fld + nf * 16 + i % 16] =
             (u0[i] as f64 - lambda * l1 - dk_d[i] as f64 + 2.0 * (r() - 0.5)) as f32;
-        for k in 0..NF {
+        for k in 0..nf {
             grad[at(i, k)] = (r() - 0.5) as f32;
         }
     }
-    let (u_h, grad_u_h) = (f(&u0), f(&vec![0.0; blocks * FIELD]));
+    let (u_h, grad_u_h) = (f(&u0), f(&vec![0.0; blocks * fld]));
     let (acc_h, div_h) = (f(&vec![0.0; lanes]), u32s(&vec![0; lanes]));
-    let (draws_h, scores_h) = (f(&vec![0.0; blocks * FIELD]), f(&vec![0.0; blocks * FIELD]));
+    let (draws_h, scores_h) = (f(&vec![0.0; blocks * fld]), f(&vec![0.0; blocks * fld]));
     hmc_accept::launch(
-        &client,
+        client,
         count,
         dim,
         arg(&q_h),
@@ -227,6 +246,8 @@ fn propose_and_accept_kernels_match_the_host_reference() {
         lambda as f32,
         0,
         1,
+        nf,
+        width.kpad,
     );
     let (q1, u1, acc, draws, scores) = (
         read(&q_h),
@@ -241,8 +262,8 @@ fn propose_and_accept_kernels_match_the_host_reference() {
             assert_eq!(acc[i], 0.0);
             continue;
         }
-        let l1: f64 = (0..NF).map(|k| (qn_d[at(i, k)] as f64).abs()).sum();
-        let un = grad[(i / 16) * FIELD + 464 + i % 16] as f64 + lambda * l1;
+        let l1: f64 = (0..nf).map(|k| (qn_d[at(i, k)] as f64).abs()).sum();
+        let un = grad[(i / 16) * fld + nf * 16 + i % 16] as f64 + lambda * l1;
         let delta = un - u0[i] as f64 + dk_d[i] as f64;
         let alpha = (-delta).exp().min(1.0);
         assert!(
@@ -256,7 +277,7 @@ fn propose_and_accept_kernels_match_the_host_reference() {
         }
         let takes = (au_d[i] as f64) < alpha;
         let expect = |k: usize| if takes { qn_d[at(i, k)] } else { q[at(i, k)] };
-        for k in 0..NF {
+        for k in 0..nf {
             assert_eq!(q1[at(i, k)], expect(k), "lane {i}");
             assert_eq!(
                 draws[at(i, k)],
@@ -275,6 +296,8 @@ fn propose_and_accept_kernels_match_the_host_reference() {
             rejected += 1;
         }
     }
-    println!("hmc_accept: {accepted} accepted, {rejected} rejected, as the host decides");
+    println!(
+        "hmc_accept ({nf} features): {accepted} accepted, {rejected} rejected, as the host decides"
+    );
     assert!(accepted > 0 && rejected > 0);
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::gpu::{adapter, one_judge, random_weights, wgpu_backend};
+use common::gpu::{adapter, one_judge, random_weights, wgpu_backend, wide_data};
 use prefdissect::design::{BatchDesign, KPAD};
 use prefdissect::solve::backend::GradientBackend;
 use prefdissect::solve::backend::cpu::CpuBackend;
@@ -189,7 +189,11 @@ fn curvature_kernel_matches_the_cpu_kernel() {
             vec![0f64; 16 * 841],
             vec![0f64; 16 * 841],
         );
-        to_lane_matrices(out, &mut gpu);
+        to_lane_matrices(
+            out,
+            &mut gpu,
+            prefdissect::solve::backend::wgpu::DevWidth::PAPER,
+        );
         CpuBackend.block_curvature(group, block, wb, &mut cpu);
         fused.block_curvature(group, block, wb, &mut one);
         assert_eq!(gpu, one, "one block alone gives the same Hessians");
@@ -236,40 +240,10 @@ fn loss_only_launches_give_the_full_launches_losses() {
     }
 }
 
-/// A pairs table of `k` properties (all signs, or the last one real-valued), two groups, one
-/// judge: a design wider than the paper's 29 for the wide kernels.
-fn wide_data(k: usize, real_valued: bool) -> prefdissect::load::Dataset {
-    let mut rng = common::Lcg(31 + k as u64);
-    let mut text = String::from("groups");
-    for j in 0..k {
-        text.push_str(&format!(",property:p{j}"));
-    }
-    text.push_str(",label:ann\n");
-    for r in 0..400 {
-        text.push_str(if r % 2 == 0 { "east" } else { "east;west" });
-        for j in 0..k {
-            let u = rng.next();
-            let v = if real_valued && j == k - 1 {
-                format!("{:.3}", u * 2.0 - 1.0)
-            } else if u < 0.3 {
-                "-1".into()
-            } else if u < 0.6 {
-                "0".into()
-            } else {
-                "1".into()
-            };
-            text.push_str(&format!(",{v}"));
-        }
-        text.push_str(if rng.next() < 0.5 { ",A\n" } else { ",B\n" });
-    }
-    let path = common::temp_dir(&format!("wgpu-wide-{k}-{real_valued}")).join("pairs.csv");
-    std::fs::write(&path, text).unwrap();
-    prefdissect::load::Dataset::load(&path, &prefdissect::load::Selection::default()).unwrap()
-}
-
 /// The gradient kernels at widths past the paper's 29 (33 features: the sign masks' second
 /// word holds one; 64: every slot), packed and dense rows, against the CPU kernel block by
-/// block: gradients and losses within f32 round-off, the packed rows' equal to the dense ones'.
+/// block: gradients and losses within f32 round-off, the packed rows' equal to the dense ones';
+/// and the curvature kernel on the packed rows against the CPU's.
 #[test]
 fn wide_designs_give_the_cpu_kernels_gradients() {
     use prefdissect::solve::backend::wgpu::DevWidth;
@@ -344,5 +318,30 @@ fn wide_designs_give_the_cpu_kernels_gradients() {
             design.blocks.len()
         );
         assert!(worst < 1e-5, "k = {k}: {worst:e}");
+        // The curvature kernel (packed rows) against the CPU's, in units of Σc/4.
+        if !real_valued {
+            use prefdissect::solve::backend::wgpu::curvature::to_lane_matrices;
+            let hess = resident
+                .curvatures(&w, &vec![true; design.blocks.len()])
+                .expect("packed rows");
+            let mut worst = 0f64;
+            for (b, block) in design.blocks.iter().enumerate() {
+                let (mut gpu, mut cpu) = (vec![0f64; 16 * k * k], vec![0f64; 16 * k * k]);
+                let out = &hess[b * width.hess_len()..(b + 1) * width.hess_len()];
+                to_lane_matrices(out, &mut gpu, width);
+                let group = &design.groups[block.group];
+                CpuBackend.block_curvature(group, block, &host[b], &mut cpu);
+                let scale = (0..block.entries())
+                    .map(|i| block.c[i * 16] as f64)
+                    .sum::<f64>()
+                    .max(1.0)
+                    / 4.0;
+                for (g, c) in gpu.iter().zip(&cpu) {
+                    worst = worst.max((g - c).abs() / scale);
+                }
+            }
+            println!("k = {k}: curvature kernel vs the cpu kernel {worst:.2e} of Σc/4");
+            assert!(worst < 1e-5, "k = {k} curvature: {worst:e}");
+        }
     }
 }

@@ -4,27 +4,40 @@
 
 mod common;
 
-use common::NF;
-use common::gpu::{FIELD, Handle, at};
+use common::gpu::Handle;
 
 use cubecl::prelude::*;
 use prefdissect::base::device::wgpu_adapter;
+use prefdissect::solve::backend::wgpu::DevWidth;
 use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 
+/// At the paper's width and at 32 features, the widest whose warm-up runs on the device
+/// (`lockstep::DEVICE_WARMUP_NF`: past 32 the fit kernel disagrees with `fit_lane` on
+/// lavapipe, so wider designs warm up on the host).
 #[test]
 fn warmup_kernels_match_the_host_adaptation_and_fit() {
-    use prefdissect::base::mcmc::adaptation::{DualAveraging, Welford};
-    use prefdissect::solve::backend::wgpu::warmup::kernel::{
-        CLOSES_WINDOW, DUAL, GRADIENT, IN_WINDOW, LAST, MOMENTS, TAIL, TAIL_START, hmc_fit_model,
-        hmc_warmup_accept,
-    };
-    use prefdissect::solve::posterior::model_fit::{LaneMoments, RIDGE, fit_lane, min_draws};
     let adapter = match wgpu_adapter() {
         Ok(a) => a,
         Err(why) => return println!("skipped: {why}"),
     };
     let client = FusedWgpuBackend::new(adapter).client();
-    let (lanes, lambda, target, iterations) = (16usize, 10.0f64, 0.8f64, 80usize);
+    warmup_at::<29>(&client);
+    warmup_at::<32>(&client);
+}
+
+fn warmup_at<const NF: usize>(client: &cubecl::client::Client) {
+    use prefdissect::base::mcmc::adaptation::{DualAveraging, Welford};
+    use prefdissect::solve::backend::wgpu::warmup::kernel::{
+        CLOSES_WINDOW, DUAL, GRADIENT, IN_WINDOW, LAST, TAIL, TAIL_START, hmc_fit_model,
+        hmc_warmup_accept, moments_len,
+    };
+    use prefdissect::solve::posterior::model_fit::{LaneMoments, RIDGE, fit_lane, min_draws};
+    let width = DevWidth::of(NF);
+    let field_len = width.field();
+    let at = |i: usize, k: usize| (i / 16) * field_len + k * 16 + i % 16;
+    // Enough tail draws for the final fit at any width.
+    let iterations = 80usize.max(min_draws(NF) as usize + 8);
+    let (lanes, lambda, target) = (16usize, 10.0f64, 0.8f64);
     let live: Vec<u32> = (0..lanes).map(|i| (i != 7) as u32).collect();
     let mut lcg = common::Lcg(33);
     let mut r = move || lcg.next();
@@ -35,7 +48,7 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
     let mut u: Vec<f64> = (0..lanes).map(|_| 200.0 + 20.0 * r()).collect();
     let mut gu: Vec<[f64; NF]> = vec![[0.0; NF]; lanes];
     let to_field = |v: &[[f64; NF]]| -> Vec<f32> {
-        let mut f = vec![0f32; FIELD];
+        let mut f = vec![0f32; field_len];
         for (i, x) in v.iter().enumerate() {
             for k in 0..NF {
                 f[at(i, k)] = x[k] as f32;
@@ -54,17 +67,17 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
         |h: &(Handle, usize)| f32::from_bytes(&client.read_one_unchecked(h.0.clone())).to_vec();
     let q_h = f(&to_field(&q));
     let u_h = f(&u.iter().map(|&v| v as f32).collect::<Vec<_>>());
-    let gu_h = f(&vec![0.0; FIELD]);
+    let gu_h = f(&vec![0.0; field_len]);
     let eps_h = f(&vec![0.5; lanes]);
     let mut dual0 = vec![0f32; lanes * DUAL];
     for l in 0..lanes {
         dual0[l * DUAL] = (10.0f64 * 0.5).ln() as f32;
     }
     let dual_h = f(&dual0);
-    let welford_h = f(&vec![0.0; lanes + 2 * FIELD]);
-    let (inv_h, sqrt_h) = (f(&vec![1.0; FIELD]), f(&vec![1.0; FIELD]));
-    let (centre_h, shift_h) = (f(&vec![0.0; FIELD]), f(&vec![0.0; FIELD]));
-    let moments_h = f(&vec![0.0; MOMENTS * 16]);
+    let welford_h = f(&vec![0.0; lanes + 2 * field_len]);
+    let (inv_h, sqrt_h) = (f(&vec![1.0; field_len]), f(&vec![1.0; field_len]));
+    let (centre_h, shift_h) = (f(&vec![0.0; field_len]), f(&vec![0.0; field_len]));
+    let moments_h = f(&vec![0.0; moments_len(NF) * 16]);
     let live_h = u32s(&live);
     // Host adaptation.
     let mut dual: Vec<DualAveraging> = (0..lanes)
@@ -92,7 +105,7 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
         }
         // Proposals with known energy errors, and accept uniforms well away from α.
         let mut qn = vec![[0f64; NF]; lanes];
-        let mut grad = vec![0f32; FIELD];
+        let mut grad = vec![0f32; field_len];
         let (mut dk, mut dv, mut au) = (vec![0f32; lanes], vec![0f32; lanes], vec![0f32; lanes]);
         let mut alpha = vec![0f64; lanes];
         for i in 0..lanes {
@@ -102,7 +115,7 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
             dv[i] = (0.5 * (r() - 0.5)) as f32;
             let l1: f64 = qn[i].iter().map(|v| v.abs()).sum();
             let loss = (u[i] + delta - dk[i] as f64 - lambda * l1) as f32;
-            grad[(i / 16) * FIELD + 464 + i % 16] = loss;
+            grad[(i / 16) * field_len + NF * 16 + i % 16] = loss;
             for k in 0..NF {
                 grad[at(i, k)] = (2.0 * (r() - 0.5)) as f32;
             }
@@ -117,7 +130,7 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
         let (qn_h, grad_h) = (f(&to_field(&qn)), f(&grad));
         let (dk_h, dv_h, au_h) = (f(&dk), f(&dv), f(&au));
         hmc_warmup_accept::launch(
-            &client,
+            client,
             CubeCount::Static(1, 1, 1),
             CubeDim::new_1d(64),
             arg(&q_h),
@@ -140,12 +153,14 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
             lambda as f32,
             target as f32,
             flags,
+            NF,
+            width.kpad,
         );
         for i in (0..lanes).filter(|&i| live[i] != 0) {
             if (au[i] as f64) < alpha[i] {
                 q[i] = qn[i];
                 let l1: f64 = qn[i].iter().map(|v| v.abs()).sum();
-                u[i] = grad[(i / 16) * FIELD + 464 + i % 16] as f64 + lambda * l1;
+                u[i] = grad[(i / 16) * field_len + NF * 16 + i % 16] as f64 + lambda * l1;
                 gu[i] = std::array::from_fn(|k| grad[at(i, k)] as f64);
             }
             let tuned = (-(dv[i] as f64 + dk[i] as f64)).exp().min(1.0);
@@ -185,7 +200,7 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
         }
     }
     println!(
-        "warm-up accept vs host: step size {worst_eps:.1e} relative, metric {worst_var:.1e} relative, centre {worst_c:.1e}"
+        "warm-up accept ({NF} features) vs host: step size {worst_eps:.1e} relative, metric {worst_var:.1e} relative, centre {worst_c:.1e}"
     );
     assert!(
         worst_eps < 1e-4 && worst_var < 1e-4 && worst_c < 1e-5,
@@ -212,9 +227,9 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
             }
         }
     }
-    let (mgrad_h, hess_h) = (f(&vec![0.0; FIELD]), f(&hess));
+    let (mgrad_h, hess_h) = (f(&vec![0.0; field_len]), f(&hess));
     hmc_fit_model::launch(
-        &client,
+        client,
         CubeCount::Static(1, 1, 1),
         CubeDim::new_1d(64),
         arg(&moments_h),
@@ -223,6 +238,8 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
         arg(&hess_h),
         RIDGE as f32,
         min_draws(NF) as f32,
+        NF,
+        width.kpad,
     );
     let (mgrad_d, hess_d) = (read(&mgrad_h), read(&hess_h));
     let (mut worst_g, mut worst_h) = (0f64, 0f64);
@@ -240,7 +257,7 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
         }
     }
     println!(
-        "fit kernel vs fit_lane: intercept {worst_g:.1e}, slopes {worst_h:.1e} of the largest correction"
+        "fit kernel ({NF} features) vs fit_lane: intercept {worst_g:.1e}, slopes {worst_h:.1e} of the largest correction"
     );
     assert!(worst_g < 1e-5 && worst_h < 1e-3, "{worst_g:e} {worst_h:e}");
 }

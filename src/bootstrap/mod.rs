@@ -202,11 +202,6 @@ pub fn bootstrap(req: &BootstrapRequest) -> Result<BootstrapOutcome> {
     let blocks = (chunk_reps * models * lanes_per_fit).div_ceil(crate::design::LANES);
     let (backend, selected) =
         crate::solve::backend::engine::EngineBackend::select(req.backend, blocks);
-    let (backend, selected) = backend.for_design(
-        selected,
-        nf,
-        lanes_per_fit > 1 || !matches!(settings, EstimatorSettings::Map(_)),
-    );
     if let Some(w) = &selected.warning {
         warnings.push(w.clone());
     }

@@ -102,7 +102,6 @@ pub(crate) fn solve_loaded(
     };
     let (engine, selected) =
         EngineBackend::select(job.backend, lanes.div_ceil(crate::design::LANES));
-    let (engine, selected) = engine.for_design(selected, design.nf(), !map);
     if map && engine.is_wgpu() {
         design.blocks = design.chain_blocks(&data, 1)?;
     }

@@ -72,3 +72,34 @@ pub const FIELD: usize = 512;
 pub fn at(i: usize, k: usize) -> usize {
     (i / 16) * FIELD + k * 16 + i % 16
 }
+
+/// A pairs table of `k` properties (all signs, or the last one real-valued), two groups, one
+/// judge: a design wider than the paper's 29 for the wide kernels.
+pub fn wide_data(k: usize, real_valued: bool) -> prefdissect::load::Dataset {
+    let mut rng = super::Lcg(31 + k as u64);
+    let mut text = String::from("groups");
+    for j in 0..k {
+        text.push_str(&format!(",property:p{j}"));
+    }
+    text.push_str(",label:ann\n");
+    for r in 0..400 {
+        text.push_str(if r % 2 == 0 { "east" } else { "east;west" });
+        for j in 0..k {
+            let u = rng.next();
+            let v = if real_valued && j == k - 1 {
+                format!("{:.3}", u * 2.0 - 1.0)
+            } else if u < 0.3 {
+                "-1".into()
+            } else if u < 0.6 {
+                "0".into()
+            } else {
+                "1".into()
+            };
+            text.push_str(&format!(",{v}"));
+        }
+        text.push_str(if rng.next() < 0.5 { ",A\n" } else { ",B\n" });
+    }
+    let path = super::temp_dir(&format!("wgpu-wide-{k}-{real_valued}")).join("pairs.csv");
+    std::fs::write(&path, text).unwrap();
+    prefdissect::load::Dataset::load(&path, &prefdissect::load::Selection::default()).unwrap()
+}

@@ -36,7 +36,6 @@ pub fn agreement(data: &Path, judge: &str) -> Result<Value> {
         },
     )?;
     let design = BatchDesign::build(&data, 10, 0)?;
-    let (engine, selected) = engine.for_design(selected, design.nf(), true);
     if let Some(why) = selected.warning.filter(|_| !engine.is_wgpu()) {
         return Err(Error::Setting {
             name: "backend",

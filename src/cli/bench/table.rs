@@ -101,7 +101,6 @@ pub fn run(req: &TableRequest) -> Result<Vec<TableRow>> {
     let mut rows = Vec::new();
     for &choice in &req.backends {
         let (engine, selected) = EngineBackend::select(choice, design.blocks.len());
-        let (engine, selected) = engine.for_design(selected, design.nf(), true);
         if choice == BackendChoice::Wgpu && selected.kind != BackendKind::Wgpu {
             eprintln!(
                 "skipping wgpu: {}",

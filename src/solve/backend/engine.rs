@@ -32,29 +32,6 @@ impl EngineBackend {
         (b, s)
     }
 
-    /// `self` for a design of `nf` slots and a job that samples posteriors (`posterior`) or
-    /// not: the MAP's device kernels take any width up to 64, the posterior's (curvature, HMC)
-    /// the paper's 29, so a wider posterior job runs on the CPU, with a warning in `selected`
-    /// when wgpu was chosen.
-    pub fn for_design(
-        self,
-        mut selected: Selected,
-        nf: usize,
-        posterior: bool,
-    ) -> (EngineBackend, Selected) {
-        if !self.is_wgpu() || !posterior || super::wgpu::posterior_fits_device(nf) {
-            return (self, selected);
-        }
-        selected.warning = Some(format!(
-            "the wgpu posterior kernels hold {} properties and this data set has {nf}: the \
-             posterior runs on the CPU",
-            super::wgpu::DEV_NF
-        ));
-        selected.kind = BackendKind::Cpu;
-        selected.adapter = None;
-        (EngineBackend::Cpu(CpuBackend), selected)
-    }
-
     /// Whether this is the wgpu path (whose failures fall back to the CPU).
     pub fn is_wgpu(&self) -> bool {
         matches!(self, EngineBackend::Wgpu(_))

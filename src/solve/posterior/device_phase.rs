@@ -53,7 +53,8 @@ pub(super) fn sample_on_device(
     calls: &mut KernelCalls,
 ) -> usize {
     let lanes = out.len();
-    let field = to_kernel_layout;
+    let nf = chains.model.nf;
+    let field = |f: &Field| to_kernel_layout(f, nf);
     let (centre, model_grad, hess) = chains.model.export();
     let mut keys = [[0u32; 2]; LANES];
     for (key, r) in keys.iter_mut().zip(rng.iter_mut()) {

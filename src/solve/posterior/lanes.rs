@@ -32,12 +32,13 @@ impl Metric {
     }
 }
 
-/// A field in the device kernels' f32 weight layout (`DEV_KPAD × LANES`, lane-fastest; the
-/// padding features zero). Only designs that fit the device (29 slots) go there.
-pub fn to_kernel_layout(f: &Field) -> Vec<f32> {
-    use crate::solve::backend::wgpu::{DEV_KPAD, DEV_NF};
-    let mut v = vec![0f32; DEV_KPAD * LANES];
-    for (k, row) in f.iter().enumerate().take(DEV_NF) {
+/// A field of `nf` slots in the device kernels' f32 weight layout (a
+/// [`DevWidth`](crate::solve::backend::wgpu::DevWidth) field, lane-fastest; the padding
+/// features zero).
+pub fn to_kernel_layout(f: &Field, nf: usize) -> Vec<f32> {
+    let width = crate::solve::backend::wgpu::DevWidth::of(nf);
+    let mut v = vec![0f32; width.field()];
+    for (k, row) in f.iter().enumerate().take(nf) {
         for (l, &x) in row.iter().enumerate() {
             v[k * LANES + l] = x as f32;
         }

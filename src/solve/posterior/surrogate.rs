@@ -92,13 +92,13 @@ impl QuadraticModel {
         }
     }
 
-    /// The model in the device sampler's layout: centre and gradient as `KPAD × LANES` f32
-    /// fields, the Hessian `[row][column][lane]` over the model's `nf` features.
+    /// The model in the device sampler's layout: centre and gradient as f32 fields of the
+    /// model's width, the Hessian `[row][column][lane]` over the model's `nf` features.
     pub fn export(&self) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let hess = self.hess.iter().flatten().copied().collect();
         (
-            to_kernel_layout(&self.centre),
-            to_kernel_layout(&self.grad),
+            to_kernel_layout(&self.centre, self.nf),
+            to_kernel_layout(&self.grad, self.nf),
             hess,
         )
     }

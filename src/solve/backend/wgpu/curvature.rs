@@ -9,28 +9,24 @@ pub mod kernel;
 use cubecl::prelude::*;
 
 use super::resident::{Chunk, Handle, ResidentBlocks};
-use super::{DEV_KPAD, DEV_NF};
+use super::{DEV_NF, DevWidth};
 use crate::design::LANES;
 
-/// Hessian entries per block in the kernel's layout: `[row][column][lane]`.
+/// Hessian entries per block in the kernel's layout (`[row][column][lane]`) at the paper's 29.
 pub const BLOCK_HESS: usize = DEV_NF * DEV_NF * LANES;
 
 impl ResidentBlocks {
-    /// Each lane's Hessian at `w` (blocks × DEV_KPAD × LANES) for the blocks with `wanted[b]`
-    /// (the others' entries are left 0): blocks × [`BLOCK_HESS`] values, `[row][column][lane]`
-    /// per block. `None` when the rows are not packed (the kernel reads packed rows only) or are
-    /// wider than the kernel's 29 features.
+    /// Each lane's Hessian at `w` (a [`DevWidth::field`] per block) for the blocks with
+    /// `wanted[b]` (the others' entries are left 0): blocks × [`DevWidth::hess_len`] values,
+    /// `[row][column][lane]` per block. `None` when the rows are not packed (the kernel reads
+    /// packed rows only).
     pub fn curvatures(&self, w: &[f32], wanted: &[bool]) -> Option<Vec<f32>> {
-        if !self.packed() || self.width != super::DevWidth::PAPER {
+        if !self.packed() {
             return None;
         }
-        assert_eq!(
-            w.len(),
-            self.blocks() * DEV_KPAD * LANES,
-            "one weight field per block"
-        );
-        let field = DEV_KPAD * LANES;
-        let mut out = Vec::with_capacity(self.blocks() * BLOCK_HESS);
+        let field = self.width.field();
+        assert_eq!(w.len(), self.blocks() * field, "one weight field per block");
+        let mut out = Vec::with_capacity(self.blocks() * self.width.hess_len());
         for ch in &self.chunks {
             let wc = &w[ch.first * field..(ch.first + ch.blocks) * field];
             let wanted = &wanted[ch.first..ch.first + ch.blocks];
@@ -59,7 +55,7 @@ pub(crate) fn launch_curvature(
         }
     }
     let live = (client.create_from_slice(u32::as_bytes(&live)), live.len());
-    let len = ch.blocks * BLOCK_HESS;
+    let len = ch.blocks * ch.data.width.hess_len();
     // Zeroed, so blocks not wanted read back as 0, not as stale memory.
     let hess = (
         client.create_from_slice(f32::as_bytes(&vec![0f32; len])),
@@ -81,7 +77,8 @@ pub(crate) fn launch_curvature_into(
     let [signs, counts] = ch.data.rows.as_slice() else {
         return None;
     };
-    let pairs = kernel::pair_table();
+    let width = ch.data.width;
+    let pairs = kernel::pair_table(width.nf);
     let pairs = (client.create_from_slice(u32::as_bytes(&pairs)), pairs.len());
     // SAFETY: every length is the number of elements uploaded into that handle, and the kernel
     // indexes them within `row_start`'s offsets and the blocks launched.
@@ -97,17 +94,19 @@ pub(crate) fn launch_curvature_into(
         arg(live),
         arg(&pairs),
         arg(hess),
+        width.nf,
+        width.kpad,
     );
     Some(())
 }
 
 /// One block's kernel output (`[row][column][lane]`) in the solvers' layout: `LANES`
-/// row-major 29 × 29 matrices, f64.
-pub fn to_lane_matrices(block_hess: &[f32], hess: &mut [f64]) {
-    const NN: usize = DEV_NF * DEV_NF;
+/// row-major nf × nf matrices, f64.
+pub fn to_lane_matrices(block_hess: &[f32], hess: &mut [f64], width: DevWidth) {
+    let nn = width.nf * width.nf;
     for l in 0..LANES {
-        for e in 0..NN {
-            hess[l * NN + e] = block_hess[e * LANES + l] as f64;
+        for e in 0..nn {
+            hess[l * nn + e] = block_hess[e * LANES + l] as f64;
         }
     }
 }

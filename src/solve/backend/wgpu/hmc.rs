@@ -10,17 +10,15 @@ pub mod kernel;
 
 use cubecl::prelude::*;
 
+use super::DevWidth;
 use super::resident::{Chunk, Handle, ResidentBlocks, launch_into};
-use super::{DEV_KPAD, DEV_NF};
 use crate::design::{Block, LANES};
 
 /// Lanes per cube of the propose and accept kernels (4 blocks).
 pub(crate) const LANE_CUBE: usize = 64;
-/// Hessian entries per block: `[row][column][lane]`.
-pub const HESS_LEN: usize = DEV_NF * DEV_NF * LANES;
 
-/// A block's chains at the end of warm-up, in the kernels' layout (`DEV_KPAD × LANES` fields,
-/// lane-fastest): everything the sampling phase reads.
+/// A block's chains at the end of warm-up, in the kernels' layout (fields of the design's
+/// [`DevWidth`], lane-fastest): everything the sampling phase reads.
 #[derive(Clone, Debug)]
 pub struct Handoff {
     /// Current positions.
@@ -35,7 +33,8 @@ pub struct Handoff {
     pub sqrt_mass: Vec<f32>,
     /// Adapted step sizes.
     pub eps: [f32; LANES],
-    /// The quadratic model: its centre, its gradient there, its Hessian ([`HESS_LEN`]).
+    /// The quadratic model: its centre, its gradient there, its Hessian
+    /// ([`DevWidth::hess_len`]).
     pub centre: Vec<f32>,
     /// ∇loss at the centre.
     pub model_grad: Vec<f32>,
@@ -57,7 +56,7 @@ pub struct Handoff {
 /// What a segment of sampling gave one block.
 #[derive(Clone, Debug, Default)]
 pub struct Segment {
-    /// Per used lane, the segment's draws, `n × 29`, draw-major.
+    /// Per used lane, the segment's draws, `n × nf`, draw-major.
     pub draws: Vec<Vec<f32>>,
     /// Per used lane, the scores at the draws (control variates), else empty.
     pub scores: Vec<Vec<f32>>,
@@ -111,6 +110,8 @@ impl Segment {
 
 /// One chunk's chains on the device.
 pub(crate) struct ChunkChains {
+    /// The width of every field below (the resident blocks').
+    pub(crate) width: DevWidth,
     pub(crate) q: (Handle, usize),
     pub(crate) u: (Handle, usize),
     pub(crate) grad_u: (Handle, usize),
@@ -140,7 +141,7 @@ pub(crate) fn propose(
     iteration: u32,
 ) {
     // SAFETY: every length is the number of elements allocated for that handle; the kernel
-    // indexes lanes below `live.len()` and their 29 features.
+    // indexes lanes below `live.len()` and their `nf` features.
     let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };
     let lanes = chunk.blocks * LANES;
     kernel::hmc_propose::launch(
@@ -163,6 +164,8 @@ pub(crate) fn propose(
         lambda,
         steps,
         iteration,
+        cc.width.nf,
+        cc.width.kpad,
     );
 }
 
@@ -190,14 +193,9 @@ impl DeviceChains {
         lambda: f64,
         scores: bool,
     ) -> DeviceChains {
-        // The sampler's kernels hold the paper's 29 features (a wider posterior runs on the CPU).
-        assert_eq!(
-            resident.width,
-            super::DevWidth::PAPER,
-            "the device sampler holds 29 features"
-        );
         let client = &resident.client;
-        let field = DEV_KPAD * LANES;
+        let width = resident.width;
+        let field = width.field();
         let chunks = resident
             .chunks
             .iter()
@@ -222,6 +220,7 @@ impl DeviceChains {
                 }
                 let empty = |len: usize| (client.empty(len * 4), len);
                 ChunkChains {
+                    width,
                     q: gather(&|h| &h.q, field),
                     u: gather(&|h| &h.u, LANES),
                     grad_u: gather(&|h| &h.grad_u, field),
@@ -230,7 +229,7 @@ impl DeviceChains {
                     eps: gather(&|h| &h.eps, LANES),
                     centre: gather(&|h| &h.centre, field),
                     model_grad: gather(&|h| &h.model_grad, field),
-                    hess: gather(&|h| &h.hess, HESS_LEN),
+                    hess: gather(&|h| &h.hess, width.hess_len()),
                     keys: (client.create_from_slice(u32::as_bytes(&keys)), keys.len()),
                     qn: empty(ch.blocks * field),
                     dk: empty(ch.blocks * LANES),
@@ -283,7 +282,7 @@ impl DeviceChains {
         max_binding_bytes: u64,
     ) -> Vec<Option<Segment>> {
         let widest = resident.chunks.iter().map(|c| c.blocks).max().unwrap_or(1);
-        let per_slot = (widest * DEV_KPAD * LANES * 4) as u64;
+        let per_slot = (widest * resident.width.field() * 4) as u64;
         let slots = ((max_binding_bytes / per_slot) as usize).max(1);
         let mut result: Vec<Option<Segment>> = vec![None; live.len()];
         let mut done = 0;
@@ -310,7 +309,7 @@ impl DeviceChains {
     ) -> Vec<Option<Segment>> {
         let client = &resident.client;
         let n = lengths.len();
-        let field = DEV_KPAD * LANES;
+        let (field, nf) = (resident.width.field(), resident.width.nf);
         let outs: Vec<SegmentBuffers> = resident
             .chunks
             .iter()
@@ -362,10 +361,10 @@ impl DeviceChains {
                 }
                 let lanes = cc.lanes[b];
                 let per_lane = |src: &[f32], l: usize| -> Vec<f32> {
-                    let mut v = Vec::with_capacity(n * DEV_NF);
+                    let mut v = Vec::with_capacity(n * nf);
                     for s in 0..n {
                         let at = (s * ch.blocks + b) * field + l;
-                        v.extend((0..DEV_NF).map(|k| src[at + k * LANES]));
+                        v.extend((0..nf).map(|k| src[at + k * LANES]));
                     }
                     v
                 };
@@ -398,7 +397,7 @@ impl DeviceChains {
         steps: u32,
     ) {
         // SAFETY: every length is the number of elements allocated for that handle; the
-        // kernels index lanes below `live.len()`, their 29 features and draw slot `slot` of a
+        // kernels index lanes below `live.len()`, their `nf` features and draw slot `slot` of a
         // buffer sized for the segment.
         let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };
         let lanes = chunk.blocks * LANES;
@@ -426,6 +425,8 @@ impl DeviceChains {
             self.lambda,
             slot,
             self.scores as u32,
+            cc.width.nf,
+            cc.width.kpad,
         );
     }
 }

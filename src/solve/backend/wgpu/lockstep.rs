@@ -8,8 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 
-use super::DevWidth;
-use super::curvature::{BLOCK_HESS, to_lane_matrices};
+use super::curvature::to_lane_matrices;
 use super::hmc::{DeviceChains, DeviceSampler, Handoff, Segment};
 use super::resident::{FusedWgpuBackend, ResidentBlocks};
 use crate::design::{Block, GroupDesign};
@@ -230,7 +229,7 @@ impl<'a> Lockstep<'a> {
                         self.resident
                             .curvatures(&w, &wanted)
                             .expect("curvature requests come only for packed rows"),
-                        BLOCK_HESS,
+                        self.resident.width.hess_len(),
                     ),
                 };
                 answers.extend(
@@ -273,6 +272,9 @@ impl<'a> Lockstep<'a> {
     }
 }
 
+/// The widest design whose warm-up runs on the device (see [`DeviceSampler::warms_up`]).
+pub const DEVICE_WARMUP_NF: usize = 32;
+
 /// Marks a block's solver finished (also when it panics), so the others need not wait for it.
 struct Done<'l, 'a>(&'l Lockstep<'a>);
 
@@ -303,12 +305,12 @@ impl GradientBackend for Lockstep<'_> {
     }
 
     /// Through the rendezvous, one launch for every block that asks (the surrogate's refits
-    /// come at the same iterations in every block); dense rows, and rows wider than the
-    /// curvature kernel's 29 features, take the CPU kernel.
+    /// come at the same iterations in every block); dense rows take the CPU kernel.
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
         match self.index_of(block) {
-            Some(i) if self.resident.packed() && self.resident.width == DevWidth::PAPER => {
-                to_lane_matrices(&self.request(i, w, Want::Curvature), hess);
+            Some(i) if self.resident.packed() => {
+                let width = self.resident.width;
+                to_lane_matrices(&self.request(i, w, Want::Curvature), hess, width);
             }
             _ => crate::solve::backend::cpu::CpuBackend.block_curvature(group, block, w, hess),
         }
@@ -320,8 +322,14 @@ impl GradientBackend for Lockstep<'_> {
 }
 
 impl DeviceSampler for Lockstep<'_> {
+    /// Packed rows of at most [`DEVICE_WARMUP_NF`] features: the model fit kernel that ends
+    /// the device's warm-up is held to its host reference only that far (past 32 features it
+    /// disagrees with it on lavapipe; wider designs warm up on the host in lock-step, through
+    /// the device's gradient and curvature kernels, and sample on the device).
     fn warms_up(&self) -> bool {
-        self.resident.packed() && self.fallback.device_warmup()
+        self.resident.packed()
+            && self.fallback.device_warmup()
+            && self.resident.width.nf <= DEVICE_WARMUP_NF
     }
 
     fn hand_over(&self, block: &Block, handoff: Handoff) {

@@ -10,13 +10,12 @@
 //!
 //! The MAP's device FISTA is a solver and lives with it (`solve::map::wgpu_fista`).
 //!
-//! The gradient kernels and the device FISTA take their width at compile time ([`DevWidth`]):
-//! the paper's 29 features in a 32-float stride, or any design of up to 64 slots in a stride of
-//! its own, so the MAP (and the bootstrap built on it) runs on the device for any property set.
-//! The posterior's kernels (curvature, HMC, its warm-up) hold the paper's 29 ([`DEV_NF`],
-//! [`DEV_KPAD`]); a posterior job of a wider design runs on the CPU
-//! ([`posterior_fits_device`]). A host field (`KPAD × LANES`, feature-major) begins with the
-//! device's field wherever the device's stride is at most the host's, so a host buffer is
+//! Every kernel takes its width at compile time ([`DevWidth`]): the paper's 29 features in a
+//! 32-float stride ([`DEV_NF`], [`DEV_KPAD`]), or any design of up to 64 slots in a stride of
+//! its own, so the MAP, the bootstrap and the posterior run on the device for any property
+//! set (a design past 32 features warms its chains up on the host in lock-step:
+//! [`lockstep::DEVICE_WARMUP_NF`]). A host field (`KPAD × LANES`, feature-major) begins with
+//! the device's field wherever the device's stride is at most the host's, so a host buffer is
 //! handed over as its first `kpad × LANES` values ([`DevWidth::field_of`]).
 
 pub mod curvature;
@@ -30,11 +29,6 @@ pub const DEV_NF: usize = 29;
 /// The device kernels' feature stride: a field is `DEV_KPAD × LANES`.
 pub const DEV_KPAD: usize = 32;
 
-/// Whether a posterior job of a design of `nf` slots fits the device kernels (curvature, HMC).
-pub fn posterior_fits_device(nf: usize) -> bool {
-    nf <= DEV_NF
-}
-
 /// The width the device's gradient kernels compute a design at: `nf` features in a field of
 /// stride `kpad` (a multiple of 16 above `nf`: slot `nf` of an output carries the loss). Each
 /// width is a kernel of its own (the values are compile-time in `kernels/wgpu_logistic.rs`).
@@ -47,7 +41,7 @@ pub struct DevWidth {
 }
 
 impl DevWidth {
-    /// The paper's width: 29 features in 32 (the posterior kernels' only one).
+    /// The paper's width: 29 features in 32.
     pub const PAPER: DevWidth = DevWidth {
         nf: DEV_NF,
         kpad: DEV_KPAD,
@@ -68,6 +62,11 @@ impl DevWidth {
     /// Floats in one block's field.
     pub fn field(&self) -> usize {
         self.kpad * crate::design::LANES
+    }
+
+    /// Floats in one block's Hessians in the kernels' layout (`[row][column][lane]`).
+    pub fn hess_len(&self) -> usize {
+        self.nf * self.nf * crate::design::LANES
     }
 
     /// u32 words of a packed row's signs: (+1s, −1s) of features 0–31, and of 32–63 past 32.

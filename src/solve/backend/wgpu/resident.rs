@@ -270,8 +270,10 @@ impl ResidentBlocks {
         let client = backend.client.clone();
         let width = DevWidth::of(groups.iter().map(|g| g.nf).max().unwrap_or(DEV_NF));
         // The largest per-block buffer of any solver: dense x (kpad floats per entry), or the
-        // HMC warm-up's gradient moments (1,741 floats per lane).
-        let moments = (super::warmup::kernel::MOMENTS * LANES * std::mem::size_of::<f32>()) as u64;
+        // HMC warm-up's gradient moments (1,741 floats per lane at 29 features).
+        let moments = (super::warmup::kernel::moments_len(width.nf)
+            * LANES
+            * std::mem::size_of::<f32>()) as u64;
         let bytes = |b: &Block| {
             ((b.entries() * width.kpad * std::mem::size_of::<f32>()) as u64).max(moments)
         };
@@ -415,17 +417,11 @@ impl GradientBackend for FusedWgpuBackend {
         Some(self)
     }
 
-    /// `kernels/wgpu_curvature.rs` on packed rows of the paper's width; the CPU's fused kernel
-    /// (`kernels/cpu_curvature.rs`) for dense or wider ones.
+    /// `kernels/wgpu_curvature.rs` on packed rows; the CPU's fused kernel
+    /// (`kernels/cpu_curvature.rs`) for dense ones.
     fn block_curvature(&self, group: &GroupDesign, block: &Block, w: &[f32], hess: &mut [f64]) {
-        if group.nf > DEV_NF {
-            return crate::solve::backend::cpu::CpuBackend.block_curvature(group, block, w, hess);
-        }
-        let packed = pack(
-            std::iter::once((group, block)),
-            self.packed_rows,
-            DevWidth::PAPER,
-        );
+        let width = DevWidth::of(group.nf);
+        let packed = pack(std::iter::once((group, block)), self.packed_rows, width);
         if !matches!(packed.rows, Rows::Signs { .. }) {
             // The kernel reads packed rows only.
             return crate::solve::backend::cpu::CpuBackend.block_curvature(group, block, w, hess);
@@ -433,10 +429,10 @@ impl GradientBackend for FusedWgpuBackend {
         match super::curvature::launch_curvature(
             &self.client,
             &self.one_block(&packed),
-            &w[..DEV_KPAD * LANES],
+            &width.field_of(w),
             &[true],
         ) {
-            Some(out) => super::curvature::to_lane_matrices(&out, hess),
+            Some(out) => super::curvature::to_lane_matrices(&out, hess, width),
             None => crate::solve::backend::cpu::CpuBackend.block_curvature(group, block, w, hess),
         }
     }

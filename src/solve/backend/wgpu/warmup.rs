@@ -10,7 +10,6 @@ pub mod kernel;
 
 use cubecl::prelude::*;
 
-use super::DEV_KPAD;
 use super::curvature::launch_curvature_into;
 use super::hmc::{ChunkChains, DeviceChains, LANE_CUBE, propose};
 use super::resident::{Chunk, Handle, ResidentBlocks, launch_into};
@@ -171,6 +170,7 @@ struct Adaptation {
 impl Adaptation {
     fn new(client: &cubecl::client::Client, ch: &Chunk, plan: &WarmupPlan) -> Adaptation {
         let lanes = ch.blocks * LANES;
+        let width = ch.data.width;
         let f = |v: Vec<f32>| {
             let len = v.len();
             (client.create_from_slice(f32::as_bytes(&v)), len)
@@ -182,9 +182,9 @@ impl Adaptation {
         }
         Adaptation {
             dual: f(dual),
-            welford: f(vec![0.0; lanes + ch.blocks * 2 * DEV_KPAD * LANES]),
-            shift: f(vec![0.0; ch.blocks * DEV_KPAD * LANES]),
-            moments: f(vec![0.0; ch.blocks * kernel::MOMENTS * LANES]),
+            welford: f(vec![0.0; lanes + ch.blocks * 2 * width.field()]),
+            shift: f(vec![0.0; ch.blocks * width.field()]),
+            moments: f(vec![0.0; ch.blocks * kernel::moments_len(width.nf) * LANES]),
         }
     }
 
@@ -227,6 +227,8 @@ impl Adaptation {
             lambda,
             target,
             flags,
+            cc.width.nf,
+            cc.width.kpad,
         );
     }
 
@@ -251,6 +253,8 @@ impl Adaptation {
             arg(&cc.hess),
             plan.ridge as f32,
             plan.min_draws as f32,
+            cc.width.nf,
+            cc.width.kpad,
         );
     }
 }
