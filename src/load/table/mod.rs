@@ -16,6 +16,7 @@
 //! (the order the authors' directory yields), so a table and the directory it was converted
 //! from give the same job, fit for fit.
 
+mod bounded;
 mod csv;
 mod parquet;
 

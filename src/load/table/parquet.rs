@@ -17,6 +17,7 @@ use parquet::column::page::{Page, PageReader};
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::serialized_reader::SerializedPageReader;
 
+use super::bounded::BoundedFile;
 use super::{Builder, Layout, Role};
 use crate::base::error::{Error, Result};
 
@@ -55,7 +56,7 @@ fn read_unguarded(path: &Path) -> Result<Builder> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let file_error = |message: String| file_error(path, message);
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let reader = ParquetRecordBatchReaderBuilder::try_new(BoundedFile(file))
         .map_err(|e| file_error(format!("not a readable Parquet file: {e}")))?
         .with_batch_size(BATCH_ROWS);
     // Every column chunk must lie inside the file (arrow-rs asserts it while reading).
@@ -124,7 +125,8 @@ fn read_unguarded(path: &Path) -> Result<Builder> {
 /// dictionary page is read here first and its count held to its size: each PLAIN value takes
 /// at least its physical width (a byte string its 4-byte length, a boolean one bit).
 fn check_dictionaries(path: &Path, meta: &ParquetMetaData, mask: &ProjectionMask) -> Result<()> {
-    let file = std::sync::Arc::new(std::fs::File::open(path).map_err(|e| Error::io(path, e))?);
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = std::sync::Arc::new(BoundedFile(file));
     let schema = meta.file_metadata().schema_descr();
     for (g, rg) in meta.row_groups().iter().enumerate() {
         let rows = usize::try_from(rg.num_rows()).unwrap_or(0);
