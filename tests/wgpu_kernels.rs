@@ -159,6 +159,20 @@ fn batches_cut_to_the_adapters_limits_give_the_same_gradients() {
     assert_eq!(fits(&whole), fits(&cut));
 }
 
+/// The largest difference of two sets of a block's lane Hessians in units of Σc/4: f32
+/// round-off scales with the rows summed, and Σ c / 4 bounds every entry.
+fn curvature_gap(gpu: &[f64], cpu: &[f64], block: &prefdissect::design::Block) -> f64 {
+    let scale = (0..block.entries())
+        .map(|i| block.c[i * 16] as f64)
+        .sum::<f64>()
+        .max(1.0)
+        / 4.0;
+    gpu.iter()
+        .zip(cpu)
+        .map(|(g, c)| (g - c).abs() / scale)
+        .fold(0f64, f64::max)
+}
+
 #[test]
 fn curvature_kernel_matches_the_cpu_kernel() {
     use prefdissect::solve::backend::wgpu::curvature::{BLOCK_HESS, to_lane_matrices};
@@ -197,15 +211,7 @@ fn curvature_kernel_matches_the_cpu_kernel() {
         CpuBackend.block_curvature(group, block, wb, &mut cpu);
         fused.block_curvature(group, block, wb, &mut one);
         assert_eq!(gpu, one, "one block alone gives the same Hessians");
-        // f32 round-off scales with the rows summed: Σ c / 4 bounds every entry.
-        let scale = (0..block.entries())
-            .map(|i| block.c[i * 16] as f64)
-            .sum::<f64>()
-            .max(1.0)
-            / 4.0;
-        for (g, c) in gpu.iter().zip(&cpu) {
-            worst = worst.max((g - c).abs() / scale);
-        }
+        worst = worst.max(curvature_gap(&gpu, &cpu, block));
     }
     println!(
         "curvature kernel, {} blocks: max |Δ| vs the cpu kernel {worst:.2e} of Σc/4",
@@ -331,14 +337,7 @@ fn wide_designs_give_the_cpu_kernels_gradients() {
                 to_lane_matrices(out, &mut gpu, width);
                 let group = &design.groups[block.group];
                 CpuBackend.block_curvature(group, block, &host[b], &mut cpu);
-                let scale = (0..block.entries())
-                    .map(|i| block.c[i * 16] as f64)
-                    .sum::<f64>()
-                    .max(1.0)
-                    / 4.0;
-                for (g, c) in gpu.iter().zip(&cpu) {
-                    worst = worst.max((g - c).abs() / scale);
-                }
+                worst = worst.max(curvature_gap(&gpu, &cpu, block));
             }
             println!("k = {k}: curvature kernel vs the cpu kernel {worst:.2e} of Σc/4");
             assert!(worst < 1e-5, "k = {k} curvature: {worst:e}");
