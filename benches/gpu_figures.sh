@@ -7,7 +7,10 @@
 #      warm-up on the device and on the host, the rerankers) for the paper's 33 judges;
 #   3. the posterior-mean job with configs/paper.json and configs/fast.json on wgpu, and the MAP
 #      job, each a warm-up run then RUNS timed runs (median of `timings_s.solve`);
-#   4. a 1,000-replicate bootstrap on wgpu.
+#   4. a 1,000-replicate bootstrap on wgpu;
+#   5. the wide kernels: a 64-property table (benches/scale_table.py: 20,000 pairs, 33 judges,
+#      16 groups = 5,280 fits; needs python3 with numpy), its MAP and fast.json jobs on wgpu and
+#      on the CPU (a design past 32 features warms up on the host: docs/gpu.md).
 # Every step has a time limit (STEP_LIMIT seconds) so one slow step cannot eat the device budget;
 # a step that hits it prints "timeout" in its row.
 #
@@ -63,6 +66,29 @@ if timeout "$STEP_LIMIT" "$BIN" bootstrap --data "$DATA" --out "$OUT/boot" --rep
   boot=$(echo "$(date +%s.%N) - $t0" | bc)
 fi
 
+echo "== 5. a 64-property table: MAP and fast.json, wgpu and cpu (one run each)"
+wide=()
+if timeout "$STEP_LIMIT" python3 benches/scale_table.py --pairs 20000 --properties 64 --judges 33 \
+    --groups 16 --out "$OUT/wide.csv" >/dev/null 2>"$OUT/wide.log"; then
+  for backend in wgpu cpu; do
+    for job in map fast; do
+      case $job in
+        map) args=(--estimator map) ;;
+        *) args=(--config configs/fast.json) ;;
+      esac
+      rm -rf "$OUT/wide-$job"
+      if timeout "$STEP_LIMIT" "$BIN" fit --data "$OUT/wide.csv" "${args[@]}" --backend "$backend" \
+          --out "$OUT/wide-$job" --quiet 2>>"$OUT/wide.log"; then
+        wide+=("$job|$backend|$(solve_s "$OUT/wide-$job/summary.json")")
+      else
+        wide+=("$job|$backend|timeout")
+      fi
+    done
+  done
+else
+  echo "wide table: $(tail -1 "$OUT/wide.log")"
+fi
+
 echo "== summary (seconds; the paper's numpyro: about 5.5 s per fit on a CPU, 7-8 h for the job)"
 row "job" "runs" "median s"
 for r in "${results[@]}"; do
@@ -70,3 +96,8 @@ for r in "${results[@]}"; do
   row "fit $job (5,280 fits, --backend wgpu)" "$n" "$med"
 done
 row "bootstrap 1,000 replicates (--backend wgpu)" "$([ "$boot" = timeout ] && echo 0 || echo 1)" "$boot"
+for r in "${wide[@]:-}"; do
+  [ -n "$r" ] || continue
+  IFS='|' read -r job backend t <<<"$r"
+  row "64 properties: fit $job (5,280 fits, --backend $backend)" 1 "$t"
+done
