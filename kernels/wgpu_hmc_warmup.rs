@@ -183,19 +183,25 @@ pub fn hmc_warmup_accept(
     }
 }
 
-/// The model's final fit to the tail's draws, per lane, after the host has refitted the
-/// Taylor model at the draws' mean (`mgrad`, `hess` there): intercept = the mean true
-/// gradient, slopes = H + sym(D), D the ridge least-squares slopes of the Taylor model's
-/// residual gradients (C_qq (1 + κ on the diagonal) D = C_qg − C_qq H), solved by Cholesky. A
-/// lane with fewer than `min_draws` draws, or whose system is not positive definite, keeps its
-/// Taylor model — as `QuadraticModel::fit_to` does.
+/// The model's final fit to the tail's draws, after the host has refitted the Taylor model at
+/// the draws' mean (`mgrad`, `hess` there): intercept = the mean true gradient, slopes =
+/// H + sym(D), D the ridge least-squares slopes of the Taylor model's residual gradients
+/// (C_qq (1 + κ on the diagonal) D = C_qg − C_qq H), solved by Cholesky. A lane with fewer than
+/// `min_draws` draws, or whose system is not positive definite, keeps its Taylor model — as
+/// `QuadraticModel::fit_to` does. Five launches, in place of the tail's moments (their last
+/// use), each unit's loops short: llvmpipe cuts a shader's loops off after 65,535 iterations,
+/// which one unit doing the whole fit of a lane passed at 38 features
+/// (`solve::backend::wgpu::warmup::launch_model_fit` runs them):
+///
+/// 1. [`hmc_fit_model()`], a unit per lane: a = C_qq and b = C_qg, centred;
+/// 2. [`hmc_fit_model_taylor()`], a unit per lane and column: b −= a H;
+/// 3. [`hmc_fit_model_cholesky()`], a unit per lane: the ridge, a = L Lᵀ;
+/// 4. [`hmc_fit_model_solve()`], a unit per lane and column: D = a⁻¹ b;
+/// 5. [`hmc_fit_model_finish()`], a unit per lane: the model's intercept and slopes.
 #[cube(launch)]
 pub fn hmc_fit_model(
     moments: &mut [f32],
     live: &[u32],
-    mgrad: &mut [f32],
-    hess: &mut [f32],
-    ridge: f32,
     min_draws: f32,
     #[comptime] nf: usize,
     #[comptime] kpad: usize,
@@ -205,8 +211,6 @@ pub fn hmc_fit_model(
         if live[i] != 0u32 {
             let block = i / 16;
             let lane = i % 16;
-            let base = block * (kpad * 16) + lane;
-            let hbase = block * (nf * nf * 16) + lane;
             let mb = block * comptime!(moments_len(nf) * 16) + lane;
             let n = moments[mb];
             if n >= min_draws {
@@ -216,9 +220,8 @@ pub fn hmc_fit_model(
                     mq[k] = moments[mb + (1 + k) * 16] / n;
                     mg[k] = moments[mb + (1 + nf + k) * 16] / n;
                 }
-                // a = C_qq with the ridge, b = C_qr = C_qg − C_qq H, each in place of the sums
-                // it comes from (the fit is the warm-up's last use of them): an nf × nf matrix
-                // a lane in registers would not compile on every driver at 64 features.
+                // a = C_qq, b = C_qg, each in place of the sums it comes from: an nf × nf
+                // matrix a lane in private memory would not compile on every driver at 64.
                 let qa = mb + comptime!((1 + 2 * nf) * 16);
                 let qb = mb + comptime!((1 + 2 * nf + nf * nf) * 16);
                 for k in 0..nf {
@@ -227,19 +230,66 @@ pub fn hmc_fit_model(
                         moments[qb + (k * nf + j) * 16] -= n * mq[k] * mg[j];
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Step 2 of the final fit: column `col` of b = C_qr = C_qg − C_qq H.
+#[cube(launch)]
+pub fn hmc_fit_model_taylor(
+    moments: &mut [f32],
+    live: &[u32],
+    hess: &[f32],
+    min_draws: f32,
+    #[comptime] nf: usize,
+) {
+    let unit = ABSOLUTE_POS;
+    let i = unit / nf;
+    let col = unit % nf;
+    if i < live.len() {
+        if live[i] != 0u32 {
+            let block = i / 16;
+            let lane = i % 16;
+            let hbase = block * (nf * nf * 16) + lane;
+            let mb = block * comptime!(moments_len(nf) * 16) + lane;
+            let qa = mb + comptime!((1 + 2 * nf) * 16);
+            let qb = mb + comptime!((1 + 2 * nf + nf * nf) * 16);
+            if moments[mb] >= min_draws {
                 for k in 0..nf {
-                    for j in 0..nf {
-                        let mut ch = 0.0f32;
-                        for m in 0..nf {
-                            ch += moments[qa + (k * nf + m) * 16] * hess[hbase + (m * nf + j) * 16];
-                        }
-                        moments[qb + (k * nf + j) * 16] -= ch;
+                    let mut ch = 0.0f32;
+                    for m in 0..nf {
+                        ch += moments[qa + (k * nf + m) * 16] * hess[hbase + (m * nf + col) * 16];
                     }
+                    moments[qb + (k * nf + col) * 16] -= ch;
                 }
+            }
+        }
+    }
+}
+
+/// Step 3 of the final fit: the ridge on a's diagonal, then a = L Lᵀ in place (lower
+/// triangle); a lane whose system is not positive definite keeps its Taylor model: its count
+/// goes to 0, so the later steps pass it by.
+#[cube(launch)]
+pub fn hmc_fit_model_cholesky(
+    moments: &mut [f32],
+    live: &[u32],
+    ridge: f32,
+    min_draws: f32,
+    #[comptime] nf: usize,
+) {
+    let i = ABSOLUTE_POS;
+    if i < live.len() {
+        if live[i] != 0u32 {
+            let block = i / 16;
+            let lane = i % 16;
+            let mb = block * comptime!(moments_len(nf) * 16) + lane;
+            let qa = mb + comptime!((1 + 2 * nf) * 16);
+            if moments[mb] >= min_draws {
                 for k in 0..nf {
                     moments[qa + (k * nf + k) * 16] *= 1.0 + ridge;
                 }
-                // Cholesky a = L Lᵀ in place (lower triangle); not positive definite → keep.
                 let mut ok = 1u32;
                 for j in 0..nf {
                     let mut diag = moments[qa + (j * nf + j) * 16];
@@ -260,33 +310,82 @@ pub fn hmc_fit_model(
                         moments[qa + (r * nf + j) * 16] = v / root;
                     }
                 }
-                if ok != 0u32 {
-                    for col in 0..nf {
-                        for r in 0..nf {
-                            let mut v = moments[qb + (r * nf + col) * 16];
-                            for m in 0..r {
-                                v -= moments[qa + (r * nf + m) * 16]
-                                    * moments[qb + (m * nf + col) * 16];
-                            }
-                            moments[qb + (r * nf + col) * 16] = v / moments[qa + (r * nf + r) * 16];
-                        }
-                        for rr in 0..nf {
-                            let r = nf - 1 - rr;
-                            let mut v = moments[qb + (r * nf + col) * 16];
-                            for m in r + 1..nf {
-                                v -= moments[qa + (m * nf + r) * 16]
-                                    * moments[qb + (m * nf + col) * 16];
-                            }
-                            moments[qb + (r * nf + col) * 16] = v / moments[qa + (r * nf + r) * 16];
-                        }
+                if ok == 0u32 {
+                    moments[mb] = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// Step 4 of the final fit: forward and back substitution of column `col` of b through the
+/// Cholesky factor of step 3.
+#[cube(launch)]
+pub fn hmc_fit_model_solve(
+    moments: &mut [f32],
+    live: &[u32],
+    min_draws: f32,
+    #[comptime] nf: usize,
+) {
+    let unit = ABSOLUTE_POS;
+    let i = unit / nf;
+    let col = unit % nf;
+    if i < live.len() {
+        if live[i] != 0u32 {
+            let block = i / 16;
+            let lane = i % 16;
+            let mb = block * comptime!(moments_len(nf) * 16) + lane;
+            let qa = mb + comptime!((1 + 2 * nf) * 16);
+            let qb = mb + comptime!((1 + 2 * nf + nf * nf) * 16);
+            if moments[mb] >= min_draws {
+                for r in 0..nf {
+                    let mut v = moments[qb + (r * nf + col) * 16];
+                    for m in 0..r {
+                        v -= moments[qa + (r * nf + m) * 16] * moments[qb + (m * nf + col) * 16];
                     }
-                    for k in 0..nf {
-                        mgrad[base + k * 16] = mg[k];
-                        for j in 0..nf {
-                            hess[hbase + (k * nf + j) * 16] += 0.5
-                                * (moments[qb + (k * nf + j) * 16]
-                                    + moments[qb + (j * nf + k) * 16]);
-                        }
+                    moments[qb + (r * nf + col) * 16] = v / moments[qa + (r * nf + r) * 16];
+                }
+                for rr in 0..nf {
+                    let r = nf - 1 - rr;
+                    let mut v = moments[qb + (r * nf + col) * 16];
+                    for m in r + 1..nf {
+                        v -= moments[qa + (m * nf + r) * 16] * moments[qb + (m * nf + col) * 16];
+                    }
+                    moments[qb + (r * nf + col) * 16] = v / moments[qa + (r * nf + r) * 16];
+                }
+            }
+        }
+    }
+}
+
+/// Step 5 of the final fit: each lane that steps 1–4 solved takes intercept = its mean true
+/// gradient and slopes = H + sym(D), D from the solved columns in the moments.
+#[cube(launch)]
+pub fn hmc_fit_model_finish(
+    moments: &[f32],
+    live: &[u32],
+    mgrad: &mut [f32],
+    hess: &mut [f32],
+    min_draws: f32,
+    #[comptime] nf: usize,
+    #[comptime] kpad: usize,
+) {
+    let i = ABSOLUTE_POS;
+    if i < live.len() {
+        if live[i] != 0u32 {
+            let block = i / 16;
+            let lane = i % 16;
+            let base = block * (kpad * 16) + lane;
+            let hbase = block * (nf * nf * 16) + lane;
+            let mb = block * comptime!(moments_len(nf) * 16) + lane;
+            let qb = mb + comptime!((1 + 2 * nf + nf * nf) * 16);
+            let n = moments[mb];
+            if n >= min_draws {
+                for k in 0..nf {
+                    mgrad[base + k * 16] = moments[mb + (1 + nf + k) * 16] / n;
+                    for j in 0..nf {
+                        hess[hbase + (k * nf + j) * 16] += 0.5
+                            * (moments[qb + (k * nf + j) * 16] + moments[qb + (j * nf + k) * 16]);
                     }
                 }
             }

@@ -180,9 +180,8 @@ fn posterior_mean_on_wgpu_matches_the_cpu_within_mcse() {
     assert!(worst_host <= 4.0, "max |z| {worst_host}");
 }
 
-/// Property sets wider than the paper's: 32 signs (the device warms up too) and 64 (the
-/// warm-up on the host in lock-step, the sampling on the device), packed rows; the posterior
-/// means agree with the CPU's within their Monte-Carlo errors, on the device at both widths.
+/// Property sets wider than the paper's: 32 and 64 signs, packed rows, warm-up and sampling on
+/// the device; the posterior means agree with the CPU's within their Monte-Carlo errors.
 #[test]
 fn wide_posteriors_on_wgpu_match_the_cpu_within_mcse() {
     let Some(a) = adapter() else { return };

@@ -11,9 +11,8 @@ use prefdissect::base::device::wgpu_adapter;
 use prefdissect::solve::backend::wgpu::DevWidth;
 use prefdissect::solve::backend::wgpu::resident::FusedWgpuBackend;
 
-/// At the paper's width and at 32 features, the widest whose warm-up runs on the device
-/// (`lockstep::DEVICE_WARMUP_NF`: past 32 the fit kernel disagrees with `fit_lane` on
-/// lavapipe, so wider designs warm up on the host).
+/// At the paper's width, at 33 and 40 features (past one mask word; past where one unit doing a
+/// lane's whole fit overran llvmpipe's loop limit, at 38) and at 64.
 #[test]
 fn warmup_kernels_match_the_host_adaptation_and_fit() {
     let adapter = match wgpu_adapter() {
@@ -22,14 +21,16 @@ fn warmup_kernels_match_the_host_adaptation_and_fit() {
     };
     let client = FusedWgpuBackend::new(adapter).client();
     warmup_at::<29>(&client);
-    warmup_at::<32>(&client);
+    warmup_at::<33>(&client);
+    warmup_at::<40>(&client);
+    warmup_at::<64>(&client);
 }
 
 fn warmup_at<const NF: usize>(client: &cubecl::client::Client) {
     use prefdissect::base::mcmc::adaptation::{DualAveraging, Welford};
     use prefdissect::solve::backend::wgpu::warmup::kernel::{
-        CLOSES_WINDOW, DUAL, GRADIENT, IN_WINDOW, LAST, TAIL, TAIL_START, hmc_fit_model,
-        hmc_warmup_accept, moments_len,
+        CLOSES_WINDOW, DUAL, GRADIENT, IN_WINDOW, LAST, TAIL, TAIL_START, hmc_warmup_accept,
+        moments_len,
     };
     use prefdissect::solve::posterior::model_fit::{LaneMoments, RIDGE, fit_lane, min_draws};
     let width = DevWidth::of(NF);
@@ -228,19 +229,12 @@ fn warmup_at<const NF: usize>(client: &cubecl::client::Client) {
         }
     }
     let (mgrad_h, hess_h) = (f(&vec![0.0; field_len]), f(&hess));
-    hmc_fit_model::launch(
-        client,
-        CubeCount::Static(1, 1, 1),
-        CubeDim::new_1d(64),
-        arg(&moments_h),
-        arg(&live_h),
-        arg(&mgrad_h),
-        arg(&hess_h),
-        RIDGE as f32,
-        min_draws(NF) as f32,
-        NF,
-        width.kpad,
-    );
+    prefdissect::solve::backend::wgpu::warmup::ModelFit {
+        ridge: RIDGE as f32,
+        min_draws: min_draws(NF) as f32,
+        width,
+    }
+    .launch(client, 16, [&moments_h, &live_h, &mgrad_h, &hess_h]);
     let (mgrad_d, hess_d) = (read(&mgrad_h), read(&hess_h));
     let (mut worst_g, mut worst_h) = (0f64, 0f64);
     for i in (0..lanes).filter(|&i| live[i] != 0) {

@@ -72,6 +72,7 @@ from numpyro.diagnostics import effective_sample_size, split_gelman_rubin  # noq
 from numpyro.infer import MCMC, NUTS  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+NAME = "k12"            # tests/data/k40/make_reference.py runs this file with its own values
 SEED = 20261201
 N_ROWS = 900
 K = 12
@@ -104,7 +105,7 @@ def generate_table(path):
         p_plus = rng.uniform(0.4, 0.6)
         sign = np.where(rng.random(n) < p_plus, 1.0, -1.0)
         X[:, k] = np.where(nz, sign, 0.0)
-    X[:, 11] = np.round(rng.standard_normal(n), 3) + 0.0       # no "-0.000"
+    X[:, K - 1] = np.round(rng.standard_normal(n), 3) + 0.0    # no "-0.000"
     miss_p05 = rng.random(n) < P_MISSING_P05
     labels = {}
     for j in JUDGES:
@@ -118,7 +119,7 @@ def generate_table(path):
         w.writerow(header)
         for i in range(n):
             gs = ["north" if north[i] else "south"] + (["wide"] if wide[i] else [])
-            cells = [str(int(v)) for v in X[i, :11]] + [f"{X[i, 11]:.3f}"]
+            cells = [str(int(v)) for v in X[i, :K - 1]] + [f"{X[i, K - 1]:.3f}"]
             if miss_p05[i]:
                 cells[4] = ""
             la = "A" if labels["alpha"][i] else "B"
@@ -267,7 +268,7 @@ def main():
     generate_table(csv_path)
     X, missing, groups, Y = read_table(csv_path)
     sizes = {g: int(len(usable_rows(groups, missing, g))) for g in GROUPS}
-    print(f"[k12] rows={len(X)} dropped(missing property)={int(missing.sum())} usable per group "
+    print(f"[{NAME}] rows={len(X)} dropped(missing property)={int(missing.sum())} usable per group "
           f"{sizes} beta unlabelled={int((Y['beta'] < 0).sum())}", file=sys.stderr)
     assert all(v >= 250 for v in sizes.values()), sizes
     if a.table_only:
@@ -300,10 +301,10 @@ def main():
     done = len(fits)
     want = len(judges) * len(gnames) * NUM_FOLD
     if stopped or done < want:
-        print(f"[k12] {done}/{want} fits present; run again to continue", file=sys.stderr)
+        print(f"[{NAME}] {done}/{want} fits present; run again to continue", file=sys.stderr)
         return
     if judges != JUDGES or gnames != GROUPS:
-        print(f"[k12] {done} fits of a subset done; numpyro.json is only written for all of "
+        print(f"[{NAME}] {done} fits of a subset done; numpyro.json is only written for all of "
               f"{JUDGES} x {GROUPS}", file=sys.stderr)
         return
 

@@ -272,9 +272,6 @@ impl<'a> Lockstep<'a> {
     }
 }
 
-/// The widest design whose warm-up runs on the device (see [`DeviceSampler::warms_up`]).
-pub const DEVICE_WARMUP_NF: usize = 32;
-
 /// Marks a block's solver finished (also when it panics), so the others need not wait for it.
 struct Done<'l, 'a>(&'l Lockstep<'a>);
 
@@ -322,14 +319,8 @@ impl GradientBackend for Lockstep<'_> {
 }
 
 impl DeviceSampler for Lockstep<'_> {
-    /// Packed rows of at most [`DEVICE_WARMUP_NF`] features: the model fit kernel that ends
-    /// the device's warm-up is held to its host reference only that far (past 32 features it
-    /// disagrees with it on lavapipe; wider designs warm up on the host in lock-step, through
-    /// the device's gradient and curvature kernels, and sample on the device).
     fn warms_up(&self) -> bool {
-        self.resident.packed()
-            && self.fallback.device_warmup()
-            && self.resident.width.nf <= DEVICE_WARMUP_NF
+        self.resident.packed() && self.fallback.device_warmup()
     }
 
     fn hand_over(&self, block: &Block, handoff: Handoff) {

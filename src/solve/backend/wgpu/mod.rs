@@ -12,9 +12,8 @@
 //!
 //! Every kernel takes its width at compile time ([`DevWidth`]): the paper's 29 features in a
 //! 32-float stride ([`DEV_NF`], [`DEV_KPAD`]), or any design of up to 64 slots in a stride of
-//! its own, so the MAP, the bootstrap and the posterior run on the device for any property
-//! set (a design past 32 features warms its chains up on the host in lock-step:
-//! [`lockstep::DEVICE_WARMUP_NF`]). A host field (`KPAD × LANES`, feature-major) begins with
+//! its own, so the MAP, the bootstrap and the posterior (its warm-up included) run on the
+//! device for any property set. A host field (`KPAD × LANES`, feature-major) begins with
 //! the device's field wherever the device's stride is at most the host's, so a host buffer is
 //! handed over as its first `kpad × LANES` values ([`DevWidth::field_of`]).
 

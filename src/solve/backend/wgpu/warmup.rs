@@ -10,6 +10,7 @@ pub mod kernel;
 
 use cubecl::prelude::*;
 
+use super::DevWidth;
 use super::curvature::launch_curvature_into;
 use super::hmc::{ChunkChains, DeviceChains, LANE_CUBE, propose};
 use super::resident::{Chunk, Handle, ResidentBlocks, launch_into};
@@ -240,21 +241,93 @@ impl Adaptation {
         live: &(Handle, usize),
         plan: &WarmupPlan,
     ) {
-        // SAFETY: as for `accept`.
+        let fit = ModelFit {
+            ridge: plan.ridge as f32,
+            min_draws: plan.min_draws as f32,
+            width: cc.width,
+        };
+        fit.launch(
+            client,
+            ch.blocks * LANES,
+            [&self.moments, live, &cc.model_grad, &cc.hess],
+        );
+    }
+}
+
+/// The warm-up's final model fit (`kernels/wgpu_hmc_warmup.rs`, `hmc_fit_model` and the four
+/// launches after it): public so that `tests/wgpu_warmup.rs` runs it as the warm-up does.
+pub struct ModelFit {
+    /// The ridge κ on C_qq's diagonal.
+    pub ridge: f32,
+    /// Fewest tail draws for a fit.
+    pub min_draws: f32,
+    /// The fields' width.
+    pub width: DevWidth,
+}
+
+impl ModelFit {
+    /// The five launches over `lanes` lanes: `[moments, live, mgrad, hess]` (the moments are
+    /// used up; mgrad and hess hold the Taylor model and come back as the fitted one).
+    pub fn launch(&self, client: &cubecl::client::Client, lanes: usize, h: [&(Handle, usize); 4]) {
+        let [moments, live, mgrad, hess] = h;
+        // SAFETY: every length is the number of elements allocated for that handle; the
+        // kernels index lanes below `live.len()` and their entries of each buffer.
         let arg = |h: &(Handle, usize)| unsafe { BufferArg::from_raw_parts(h.0.clone(), h.1) };
-        let lanes = ch.blocks * LANES;
+        let (nf, kpad) = (self.width.nf, self.width.kpad);
+        let per_lane = CubeCount::Static(lanes.div_ceil(LANE_CUBE) as u32, 1, 1);
+        let per_column = CubeCount::Static((lanes * nf).div_ceil(LANE_CUBE) as u32, 1, 1);
+        let dim = CubeDim::new_1d(LANE_CUBE as u32);
+        let min = self.min_draws;
         kernel::hmc_fit_model::launch(
             client,
-            CubeCount::Static(lanes.div_ceil(LANE_CUBE) as u32, 1, 1),
-            CubeDim::new_1d(LANE_CUBE as u32),
-            arg(&self.moments),
+            per_lane.clone(),
+            dim,
+            arg(moments),
             arg(live),
-            arg(&cc.model_grad),
-            arg(&cc.hess),
-            plan.ridge as f32,
-            plan.min_draws as f32,
-            cc.width.nf,
-            cc.width.kpad,
+            min,
+            nf,
+            kpad,
+        );
+        kernel::hmc_fit_model_taylor::launch(
+            client,
+            per_column.clone(),
+            dim,
+            arg(moments),
+            arg(live),
+            arg(hess),
+            min,
+            nf,
+        );
+        kernel::hmc_fit_model_cholesky::launch(
+            client,
+            per_lane.clone(),
+            dim,
+            arg(moments),
+            arg(live),
+            self.ridge,
+            min,
+            nf,
+        );
+        kernel::hmc_fit_model_solve::launch(
+            client,
+            per_column,
+            dim,
+            arg(moments),
+            arg(live),
+            min,
+            nf,
+        );
+        kernel::hmc_fit_model_finish::launch(
+            client,
+            per_lane,
+            dim,
+            arg(moments),
+            arg(live),
+            arg(mgrad),
+            arg(hess),
+            min,
+            nf,
+            kpad,
         );
     }
 }
