@@ -18,8 +18,6 @@ use cubecl::prelude::*;
 
 /// Rows per tile (shared memory: TILE × 16 weights + TILE × 2 or 4 mask words, ≤ 5 KiB).
 pub const TILE: usize = 64;
-/// Pairs i ≤ j of the paper's 29 features.
-pub const PAIRS: usize = 435;
 
 /// The pair list the kernel reads at `nf` features: pair p = i | j << 8, in row-major order of
 /// the lower triangle's transpose (i ≤ j).

@@ -37,11 +37,24 @@ pub const TAIL_START: u32 = 64;
 /// Per lane, the moments' entries at `nf` features: n, Σ(q − s), Σg, Σ(q − s)(q − s)ᵀ,
 /// Σ(q − s)gᵀ (s = the state at the tail's start, which keeps the f32 sums from cancelling).
 pub const fn moments_len(nf: usize) -> usize {
-    1 + 2 * nf + 2 * nf * nf
+    qg_at(nf) + nf * nf
 }
 
-/// The moments' entries at the paper's 29 features.
-pub const MOMENTS: usize = moments_len(29);
+/// Where Σ(q − s)(q − s)ᵀ starts among a lane's moments (after n, Σ(q − s) and Σg).
+pub const fn qq_at(nf: usize) -> usize {
+    1 + 2 * nf
+}
+
+/// Where Σ(q − s)gᵀ starts among a lane's moments.
+pub const fn qg_at(nf: usize) -> usize {
+    qq_at(nf) + nf * nf
+}
+
+/// Lane i's first moment (`n`); its entries lie 16 lanes apart, `moments_len(nf)` of them.
+#[cube]
+fn lane_moments(i: usize, #[comptime] nf: usize) -> usize {
+    (i / 16) * comptime!(moments_len(nf) * 16) + i % 16
+}
 /// Dual-averaging state per lane: μ, h̄, log ε̄, count.
 pub const DUAL: usize = 4;
 
@@ -145,7 +158,7 @@ pub fn hmc_warmup_accept(
                 e = f32::exp(log_eps_bar);
             }
             eps[i] = e;
-            let mb = block * comptime!(moments_len(nf) * 16) + lane;
+            let mb = lane_moments(i, nf);
             if (flags & TAIL_START) != 0u32 {
                 for k in 0..nf {
                     shift[base + k * 16] = q[base + k * 16];
@@ -161,8 +174,9 @@ pub fn hmc_warmup_accept(
                 }
                 for k in 0..nf {
                     for j in 0..nf {
-                        moments[mb + (1 + 2 * nf + k * nf + j) * 16] += dq[k] * dq[j];
-                        moments[mb + (1 + 2 * nf + nf * nf + k * nf + j) * 16] +=
+                        moments[mb + comptime!(qq_at(nf) * 16) + (k * nf + j) * 16] +=
+                            dq[k] * dq[j];
+                        moments[mb + comptime!(qg_at(nf) * 16) + (k * nf + j) * 16] +=
                             dq[k] * grad_u[base + j * 16];
                     }
                 }
@@ -209,9 +223,7 @@ pub fn hmc_fit_model(
     let i = ABSOLUTE_POS;
     if i < live.len() {
         if live[i] != 0u32 {
-            let block = i / 16;
-            let lane = i % 16;
-            let mb = block * comptime!(moments_len(nf) * 16) + lane;
+            let mb = lane_moments(i, nf);
             let n = moments[mb];
             if n >= min_draws {
                 let mut mq = Array::<f32>::new(kpad);
@@ -222,8 +234,8 @@ pub fn hmc_fit_model(
                 }
                 // a = C_qq, b = C_qg, each in place of the sums it comes from: an nf × nf
                 // matrix a lane in private memory would not compile on every driver at 64.
-                let qa = mb + comptime!((1 + 2 * nf) * 16);
-                let qb = mb + comptime!((1 + 2 * nf + nf * nf) * 16);
+                let qa = mb + comptime!(qq_at(nf) * 16);
+                let qb = mb + comptime!(qg_at(nf) * 16);
                 for k in 0..nf {
                     for j in 0..nf {
                         moments[qa + (k * nf + j) * 16] -= n * mq[k] * mq[j];
@@ -252,9 +264,9 @@ pub fn hmc_fit_model_taylor(
             let block = i / 16;
             let lane = i % 16;
             let hbase = block * (nf * nf * 16) + lane;
-            let mb = block * comptime!(moments_len(nf) * 16) + lane;
-            let qa = mb + comptime!((1 + 2 * nf) * 16);
-            let qb = mb + comptime!((1 + 2 * nf + nf * nf) * 16);
+            let mb = lane_moments(i, nf);
+            let qa = mb + comptime!(qq_at(nf) * 16);
+            let qb = mb + comptime!(qg_at(nf) * 16);
             if moments[mb] >= min_draws {
                 for k in 0..nf {
                     let mut ch = 0.0f32;
@@ -282,10 +294,8 @@ pub fn hmc_fit_model_cholesky(
     let i = ABSOLUTE_POS;
     if i < live.len() {
         if live[i] != 0u32 {
-            let block = i / 16;
-            let lane = i % 16;
-            let mb = block * comptime!(moments_len(nf) * 16) + lane;
-            let qa = mb + comptime!((1 + 2 * nf) * 16);
+            let mb = lane_moments(i, nf);
+            let qa = mb + comptime!(qq_at(nf) * 16);
             if moments[mb] >= min_draws {
                 for k in 0..nf {
                     moments[qa + (k * nf + k) * 16] *= 1.0 + ridge;
@@ -332,11 +342,9 @@ pub fn hmc_fit_model_solve(
     let col = unit % nf;
     if i < live.len() {
         if live[i] != 0u32 {
-            let block = i / 16;
-            let lane = i % 16;
-            let mb = block * comptime!(moments_len(nf) * 16) + lane;
-            let qa = mb + comptime!((1 + 2 * nf) * 16);
-            let qb = mb + comptime!((1 + 2 * nf + nf * nf) * 16);
+            let mb = lane_moments(i, nf);
+            let qa = mb + comptime!(qq_at(nf) * 16);
+            let qb = mb + comptime!(qg_at(nf) * 16);
             if moments[mb] >= min_draws {
                 for r in 0..nf {
                     let mut v = moments[qb + (r * nf + col) * 16];
@@ -377,8 +385,8 @@ pub fn hmc_fit_model_finish(
             let lane = i % 16;
             let base = block * (kpad * 16) + lane;
             let hbase = block * (nf * nf * 16) + lane;
-            let mb = block * comptime!(moments_len(nf) * 16) + lane;
-            let qb = mb + comptime!((1 + 2 * nf + nf * nf) * 16);
+            let mb = lane_moments(i, nf);
+            let qb = mb + comptime!(qg_at(nf) * 16);
             let n = moments[mb];
             if n >= min_draws {
                 for k in 0..nf {

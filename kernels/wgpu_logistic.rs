@@ -20,10 +20,6 @@ use cubecl::prelude::*;
 pub const SLICES: usize = 16;
 /// Lanes per block (the engine's `LANES`).
 pub const LANES: usize = 16;
-/// The paper's field stride (29 features and the loss in 32 slots).
-pub const KPAD: usize = 32;
-/// The paper's features.
-pub const NF: usize = 29;
 
 /// `x`: rows × kpad; `c`, `cy`: rows × LANES (lane fastest); `w`: blocks × kpad × LANES;
 /// `row_start`: blocks + 1 offsets into the rows; `live`: blocks × LANES flags (a block none

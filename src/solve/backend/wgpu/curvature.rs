@@ -8,12 +8,9 @@ pub mod kernel;
 
 use cubecl::prelude::*;
 
+use super::DevWidth;
 use super::resident::{Chunk, Handle, ResidentBlocks};
-use super::{DEV_NF, DevWidth};
 use crate::design::LANES;
-
-/// Hessian entries per block in the kernel's layout (`[row][column][lane]`) at the paper's 29.
-pub const BLOCK_HESS: usize = DEV_NF * DEV_NF * LANES;
 
 impl ResidentBlocks {
     /// Each lane's Hessian at `w` (a [`DevWidth::field`] per block) for the blocks with

@@ -23,9 +23,9 @@ pub mod lockstep;
 pub mod resident;
 pub mod warmup;
 
-/// Features the device kernels compute (the paper's 29).
+/// The paper's features: the narrowest width a design computes at ([`DevWidth::PAPER`]).
 pub const DEV_NF: usize = 29;
-/// The device kernels' feature stride: a field is `DEV_KPAD × LANES`.
+/// The paper's field stride ([`DevWidth::PAPER`]).
 pub const DEV_KPAD: usize = 32;
 
 /// The width the device's gradient kernels compute a design at: `nf` features in a field of

@@ -12,11 +12,11 @@ use cubecl::prelude::*;
 use cubecl::wgpu::{WgpuBackend, WgpuDevice, WgpuRuntime};
 use cubecl_runtime::runtime::Runtime;
 
-use super::{DEV_KPAD, DEV_NF, DevWidth};
+use super::{DEV_NF, DevWidth};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::solve::backend::GradientBackend;
 
-const _: () = assert!(DEV_KPAD == kernel::KPAD && LANES == kernel::LANES && DEV_NF == kernel::NF);
+const _: () = assert!(LANES == kernel::LANES);
 
 /// The fused-kernel wgpu backend, on the Vulkan runtime that [`crate::base::device::wgpu_adapter`]
 /// brought up.
