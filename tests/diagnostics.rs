@@ -118,7 +118,7 @@ fn too_short_chains_give_nan_not_a_panic() {
 
 #[test]
 fn fast_path_equals_the_reference_including_ties() {
-    use prefdissect::base::mcmc::diagnostics::FastDiagnostics;
+    use prefdissect::base::mcmc::fast_diagnostics::FastDiagnostics;
     let mut rng = Rng::new(5);
     let (m, n) = (4, 600);
     let mut fast = FastDiagnostics::new(m, n);

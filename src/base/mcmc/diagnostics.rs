@@ -106,16 +106,19 @@ pub fn split(chains: &[&[f64]]) -> Vec<Vec<f64>> {
 }
 
 /// Classic R-hat of (already split) chains: √(((N−1)/N·W + B/N) / W).
+#[inline(always)]
 pub fn rhat(chains: &[&[f64]]) -> f64 {
     let m = chains.len() as f64;
     let n = chains[0].len() as f64;
-    let means: Vec<f64> = chains.iter().map(|c| c.iter().sum::<f64>() / n).collect();
+    let means: Vec<f64> = chain_sums(chains, |_, v| v)
+        .into_iter()
+        .map(|s| s / n)
+        .collect();
     let grand = means.iter().sum::<f64>() / m;
     let b = n / (m - 1.0) * means.iter().map(|x| (x - grand) * (x - grand)).sum::<f64>();
-    let w = chains
-        .iter()
-        .zip(&means)
-        .map(|(c, mu)| c.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / (n - 1.0))
+    let w = chain_sums(chains, |c, v| (v - means[c]) * (v - means[c]))
+        .into_iter()
+        .map(|s| s / (n - 1.0))
         .sum::<f64>()
         / m;
     if w == 0.0 {
@@ -124,46 +127,103 @@ pub fn rhat(chains: &[&[f64]]) -> f64 {
     (((n - 1.0) / n * w + b / n) / w).sqrt()
 }
 
-/// Σ a[i]·b[i] in four interleaved partial sums.
-fn lagged_dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0f64; 4];
-    let (a4, a_rest) = a.as_chunks::<4>();
-    let (b4, b_rest) = b[..a.len()].as_chunks::<4>();
-    for (x, y) in a4.iter().zip(b4) {
-        for j in 0..4 {
-            acc[j] += x[j] * y[j];
+/// Σ f(c, v) over the values v of each chain c, each chain's sum in its own order, so the bits
+/// of `chain.iter().map(..).sum()`; chains of equal length are summed side by side, eight at a
+/// time: one running sum waits on each addition, eight overlap.
+#[inline(always)]
+fn chain_sums(chains: &[&[f64]], f: impl Fn(usize, f64) -> f64) -> Vec<f64> {
+    const TOGETHER: usize = 8;
+    let mut out = Vec::with_capacity(chains.len());
+    let n = chains[0].len();
+    for (g, group) in chains.chunks(TOGETHER).enumerate() {
+        let c0 = g * TOGETHER;
+        if group.iter().any(|c| c.len() != n) {
+            for (i, c) in group.iter().enumerate() {
+                out.push(c.iter().map(|&v| f(c0 + i, v)).sum::<f64>());
+            }
+            continue;
+        }
+        // −0.0, as `Sum for f64` starts: x + (−0.0) is x for every x, +0.0 included.
+        let mut acc = [-0.0f64; TOGETHER];
+        for d in 0..n {
+            for (i, c) in group.iter().enumerate() {
+                acc[i] += f(c0 + i, c[d]);
+            }
+        }
+        out.extend_from_slice(&acc[..group.len()]);
+    }
+    out
+}
+
+/// `LAGS` autocovariance sums at once, lags t0, t0 + 1, …: entry i is the bits of
+/// Σⱼ c[j]·c[j + t0 + i] over j < n − t0 − i, summed as four interleaved partial sums (the
+/// order [`ess`] has always used); one pass over the chain serves all lags, and their sums
+/// overlap instead of each waiting on its own additions. A lag ≥ n gives 0.
+#[inline(always)]
+fn lagged_dots<const LAGS: usize>(c: &[f64], t0: usize) -> [f64; LAGS] {
+    let n = c.len();
+    let len = |i: usize| n.saturating_sub(t0 + i);
+    let chunks = |i: usize| len(i) / 4;
+    let mut acc = [[0f64; 4]; LAGS];
+    // Chunks every lag has (the longest lag has fewest), all lags together.
+    let common = chunks(LAGS - 1);
+    for q in 0..common {
+        let x = &c[4 * q..4 * q + 4];
+        for (i, a) in acc.iter_mut().enumerate() {
+            let y = &c[t0 + i + 4 * q..t0 + i + 4 * q + 4];
+            for j in 0..4 {
+                a[j] += x[j] * y[j];
+            }
         }
     }
-    let tail: f64 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    let mut out = [0f64; LAGS];
+    for (i, a) in acc.iter_mut().enumerate() {
+        let t = t0 + i;
+        for q in common..chunks(i) {
+            for j in 0..4 {
+                a[j] += c[4 * q + j] * c[t + 4 * q + j];
+            }
+        }
+        let tail: f64 = (4 * chunks(i)..len(i)).map(|j| c[j] * c[t + j]).sum();
+        out[i] = (a[0] + a[1]) + (a[2] + a[3]) + tail;
+    }
+    out
 }
 
 /// Stan's multi-chain ESS as ArviZ implements it (bit for bit up to the FFT's round-off):
 /// autocorrelations combined across chains, Geyer's initial positive and monotone sequences,
 /// and the antithetic-chain correction.
+#[inline(always)]
 pub fn ess(chains: &[&[f64]]) -> f64 {
+    /// Autocovariances computed per pass over the chains (a few wasted at the end).
+    const LAGS: usize = 4;
     let m = chains.len();
     let n = chains[0].len();
     if n < 4 {
         return f64::NAN; // too short for any autocorrelation estimate
     }
-    let means: Vec<f64> = chains
-        .iter()
-        .map(|c| c.iter().sum::<f64>() / n as f64)
+    let means: Vec<f64> = chain_sums(chains, |_, v| v)
+        .into_iter()
+        .map(|s| s / n as f64)
         .collect();
-    // Autocovariance (biased, /N) of every chain at lag t, computed lazily, from chains
-    // centred once; four partial sums, as one running sum would wait on each addition.
+    // Autocovariance (biased, /N) of every chain at lag t, computed lazily (LAGS lags a pass)
+    // from chains centred once.
     let centred: Vec<Vec<f64>> = chains
         .iter()
         .zip(&means)
         .map(|(c, mu)| c.iter().map(|v| v - mu).collect())
         .collect();
-    let acov = |t: usize| -> f64 {
-        centred
-            .iter()
-            .map(|c| lagged_dot(&c[..n - t], &c[t..]) / n as f64)
-            .sum::<f64>()
-            / m as f64
+    let mut acov_at: Vec<f64> = Vec::new();
+    let mut acov = |t: usize| -> f64 {
+        while acov_at.len() <= t {
+            let t0 = acov_at.len();
+            let per_chain: Vec<[f64; LAGS]> =
+                centred.iter().map(|c| lagged_dots::<LAGS>(c, t0)).collect();
+            for i in 0..LAGS {
+                acov_at.push(per_chain.iter().map(|d| d[i] / n as f64).sum::<f64>() / m as f64);
+            }
+        }
+        acov_at[t]
     };
     let acov0 = acov(0);
     let mean_var = acov0 * n as f64 / (n as f64 - 1.0);
@@ -175,7 +235,7 @@ pub fn ess(chains: &[&[f64]]) -> f64 {
     if var_plus == 0.0 {
         return (m * n) as f64;
     }
-    let rho = |t: usize| 1.0 - (mean_var - acov(t)) / var_plus;
+    let mut rho = |t: usize| 1.0 - (mean_var - acov(t)) / var_plus;
     let mut rho_hat = vec![0f64; n + 2];
     rho_hat[0] = 1.0;
     let mut even = 1.0;
@@ -290,247 +350,6 @@ pub fn inverse_normal_cdf(p: f64) -> f64 {
     }
 }
 
-/// [`diagnose`] for many quantities with the same chain shape, computed faster and to the same
-/// result: one integer sort per quantity (draws are f32), the folded ranks by merging outwards
-/// from the median instead of a second sort, and Φ⁻¹ of every possible (half-)rank tabulated
-/// once. Summarising 5,280 fits × 29 weights × 8,000 draws is otherwise a large part of a run.
-pub struct FastDiagnostics {
-    chains: usize,
-    draws: usize,
-    /// Φ⁻¹((m/2 − 3/8)/(S + 1/4)) for m = 2·(average rank), m in 0..=2S.
-    table: Vec<f64>,
-    keys: Vec<u64>,
-    scratch: Vec<u64>,
-    run_start: Vec<u32>,
-    merged_dist: Vec<f64>,
-    merged_order: Vec<u32>,
-    sorted: Vec<f64>,
-    order: Vec<u32>,
-    /// Split-chain values, flat: draw d of chain c is entry c·draws + d, so split chain 2c
-    /// (the first half of chain c) and 2c + 1 are consecutive runs of draws/2.
-    bulk: Vec<f64>,
-    folded: Vec<f64>,
-    raw: Vec<f64>,
-}
-
-impl FastDiagnostics {
-    /// A workspace for `chains` chains of `draws` draws (an even number, ≥ 4).
-    pub fn new(chains: usize, draws: usize) -> Self {
-        assert!(
-            draws >= 4 && draws.is_multiple_of(2),
-            "even number of draws ≥ 4"
-        );
-        let s = chains * draws;
-        let table = (0..=2 * s)
-            .map(|m| inverse_normal_cdf((m as f64 / 2.0 - 0.375) / (s as f64 + 0.25)))
-            .collect();
-        FastDiagnostics {
-            chains,
-            draws,
-            table,
-            keys: Vec::with_capacity(s),
-            scratch: vec![0; s],
-            run_start: vec![0; s],
-            merged_dist: vec![0.0; s],
-            merged_order: vec![0; s],
-            sorted: vec![0.0; s],
-            order: vec![0; s],
-            bulk: vec![0.0; s],
-            folded: vec![0.0; s],
-            raw: vec![0.0; s],
-        }
-    }
-
-    /// Diagnostics of one quantity; `value(c, d)` is draw `d` of chain `c`.
-    pub fn diagnose(&mut self, value: impl Fn(usize, usize) -> f32) -> Diagnostics {
-        let (m, n) = (self.chains, self.draws);
-        let s = m * n;
-        let half = n / 2;
-        self.keys.clear();
-        let (mut sum, mut count) = (0.0f64, 0.0f64);
-        for c in 0..m {
-            for d in 0..n {
-                let v = value(c, d);
-                self.raw[c * n + d] = v as f64;
-                sum += v as f64;
-                count += 1.0;
-                let bits = v.to_bits();
-                let key = if bits >> 31 == 1 {
-                    !bits
-                } else {
-                    bits | 0x8000_0000
-                };
-                self.keys.push(((key as u64) << 32) | (c * n + d) as u64);
-            }
-        }
-        // The keys' low halves (the indices) rise in push order, so a stable sort on the high
-        // halves is the full sort of the keys.
-        sort_by_high_half(&mut self.keys, &mut self.scratch);
-        for (i, &k) in self.keys.iter().enumerate() {
-            let idx = (k & 0xffff_ffff) as usize;
-            self.order[i] = idx as u32;
-            self.sorted[i] = self.raw[idx];
-        }
-        let mean = sum / count;
-        let sd = (self
-            .raw
-            .iter()
-            .map(|v| (v - mean) * (v - mean))
-            .sum::<f64>()
-            / (count - 1.0))
-            .sqrt();
-        let median = if s % 2 == 1 {
-            self.sorted[s / 2]
-        } else {
-            0.5 * (self.sorted[s / 2 - 1] + self.sorted[s / 2])
-        };
-        // Bulk ranks: runs of equal values share their average rank.
-        average_ranks(&self.sorted, &self.table, &mut self.run_start, |i, z| {
-            self.bulk[self.order[i] as usize] = z
-        });
-        // Folded ranks of |x − median|: merge the two sides, nearest to the median first
-        // (without branches: which side comes next is a coin toss the CPU cannot predict).
-        let split_at = self.sorted.partition_point(|&v| v < median);
-        let (mut lo, mut hi) = (split_at, split_at); // left side: lo-1 downwards
-        for slot in 0..s {
-            let dist_lo = if lo > 0 {
-                median - self.sorted[lo.saturating_sub(1)]
-            } else {
-                f64::INFINITY
-            };
-            let dist_hi = if hi < s {
-                self.sorted[hi.min(s - 1)] - median
-            } else {
-                f64::INFINITY
-            };
-            let take_lo = dist_lo <= dist_hi;
-            let at = if take_lo {
-                lo.saturating_sub(1)
-            } else {
-                hi.min(s - 1)
-            };
-            self.merged_dist[slot] = if take_lo { dist_lo } else { dist_hi };
-            self.merged_order[slot] = self.order[at];
-            lo -= take_lo as usize;
-            hi += !take_lo as usize;
-        }
-        average_ranks(
-            &self.merged_dist,
-            &self.table,
-            &mut self.run_start,
-            |i, z| self.folded[self.merged_order[i] as usize] = z,
-        );
-        fn halves(v: &[f64], half: usize) -> Vec<&[f64]> {
-            v.chunks(half).collect()
-        }
-        let ess_mean = ess(&halves(&self.raw, half));
-        let bulk = halves(&self.bulk, half);
-        Diagnostics {
-            mean,
-            sd,
-            mcse: sd / ess_mean.sqrt(),
-            rhat: rhat(&bulk).max(rhat(&halves(&self.folded, half))),
-            ess_bulk: ess(&bulk),
-        }
-    }
-}
-
-/// Calls `set(i, z)` for every position of the ascending `sorted` with z = `table[a + b + 2]`,
-/// where a..=b is the run of values equal to `sorted[i]` (so z is Φ⁻¹ of the run's average
-/// rank). Two branch-free passes: run starts forwards, run ends backwards.
-fn average_ranks(
-    sorted: &[f64],
-    table: &[f64],
-    run_start: &mut [u32],
-    mut set: impl FnMut(usize, f64),
-) {
-    let s = sorted.len();
-    if s == 0 {
-        return;
-    }
-    let mut start = 0u32;
-    run_start[0] = 0;
-    for i in 1..s {
-        start = if sorted[i] == sorted[i - 1] {
-            start
-        } else {
-            i as u32
-        };
-        run_start[i] = start;
-    }
-    let mut end = s - 1;
-    for i in (0..s).rev() {
-        end = if i + 1 < s && sorted[i + 1] == sorted[i] {
-            end
-        } else {
-            i
-        };
-        set(i, table[run_start[i] as usize + end + 2]);
-    }
-}
-
-/// Sorts `keys` stably by their high 32 bits: a least-significant-digit radix sort in three
-/// passes of 11, 11 and 10 bits (all three histograms from one read). On a fit's 8,000 draws it
-/// is several times faster than a comparison sort, whose branches on random data mispredict.
-fn sort_by_high_half(keys: &mut [u64], scratch: &mut Vec<u64>) {
-    const SHIFTS: [u32; 3] = [32, 43, 54];
-    const BUCKETS: usize = 1 << 11;
-    scratch.resize(keys.len(), 0);
-    let mut counts = [[0usize; BUCKETS]; 3];
-    for &k in keys.iter() {
-        for (c, shift) in counts.iter_mut().zip(SHIFTS) {
-            c[((k >> shift) as usize) & (BUCKETS - 1)] += 1;
-        }
-    }
-    let (mut from, mut to): (&mut [u64], &mut [u64]) = (keys, scratch.as_mut_slice());
-    for (c, shift) in counts.iter_mut().zip(SHIFTS) {
-        let mut at = 0;
-        for slot in c.iter_mut() {
-            let n = *slot;
-            *slot = at;
-            at += n;
-        }
-        for &k in from.iter() {
-            let b = ((k >> shift) as usize) & (BUCKETS - 1);
-            to[c[b]] = k;
-            c[b] += 1;
-        }
-        std::mem::swap(&mut from, &mut to);
-    }
-    // Three passes leave the result in `scratch`.
-    to.copy_from_slice(from);
-}
-
-#[cfg(test)]
-mod radix_tests {
-    use super::sort_by_high_half;
-    use crate::base::rng::Rng;
-
-    /// The radix sort gives the comparison sort's order on keys whose low halves rise, with
-    /// many ties (the draws of a chain that rejects repeat its value).
-    #[test]
-    fn radix_sort_is_the_full_sort() {
-        let mut rng = Rng::new(3);
-        for n in [0, 1, 7, 1000, 8000] {
-            let keys: Vec<u64> = (0..n)
-                .map(|i| {
-                    let v = if rng.uniform() < 0.3 {
-                        5
-                    } else {
-                        rng.next_u64() as u32
-                    };
-                    ((v as u64) << 32) | i as u64
-                })
-                .collect();
-            let mut expected = keys.clone();
-            expected.sort_unstable();
-            let mut got = keys.clone();
-            sort_by_high_half(&mut got, &mut Vec::new());
-            assert_eq!(got, expected, "n = {n}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod resolution_tests {
     use super::*;
@@ -591,5 +410,56 @@ mod resolution_tests {
         let refs: Vec<&[f64]> = c.iter().map(|v| v.as_slice()).collect();
         let d = diagnose(&refs);
         assert!(d.rhat > rhat_threshold(4, d.ess_bulk), "{d:?}");
+    }
+}
+
+#[cfg(test)]
+mod sum_tests {
+    use super::{chain_sums, lagged_dots};
+    use crate::base::rng::Rng;
+
+    /// The four partial sums `ess` has always used for one lag, as it wrote them.
+    fn lagged_dot(a: &[f64], b: &[f64]) -> f64 {
+        let mut acc = [0f64; 4];
+        let (a4, a_rest) = a.as_chunks::<4>();
+        let (b4, b_rest) = b[..a.len()].as_chunks::<4>();
+        for (x, y) in a4.iter().zip(b4) {
+            for j in 0..4 {
+                acc[j] += x[j] * y[j];
+            }
+        }
+        let tail: f64 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+        (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    }
+
+    /// Several lags in one pass, and chains summed side by side, give the bits of one lag and
+    /// one chain at a time, at every length's remainder mod 4 and lags past the end.
+    #[test]
+    fn batched_sums_are_the_one_at_a_time_bits() {
+        let mut rng = Rng::new(4);
+        for n in [4, 5, 6, 7, 13, 300, 1001] {
+            let c: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+            for t0 in [0, 1, 2, n - 2, n - 1, n] {
+                let got = lagged_dots::<4>(&c, t0);
+                for (i, g) in got.iter().enumerate() {
+                    let t = t0 + i;
+                    let want = if t < n {
+                        lagged_dot(&c[..n - t], &c[t..])
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(g.to_bits(), want.to_bits(), "n {n}, lag {t}");
+                }
+            }
+            let chains: Vec<Vec<f64>> = (0..11)
+                .map(|_| (0..n).map(|_| rng.normal()).collect())
+                .collect();
+            let refs: Vec<&[f64]> = chains.iter().map(|c| c.as_slice()).collect();
+            let got = chain_sums(&refs, |c, v| v * v + c as f64);
+            for (c, (g, chain)) in got.iter().zip(&chains).enumerate() {
+                let want: f64 = chain.iter().map(|&v| v * v + c as f64).sum();
+                assert_eq!(g.to_bits(), want.to_bits(), "n {n}, chain {c}");
+            }
+        }
     }
 }

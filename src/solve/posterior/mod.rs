@@ -26,7 +26,8 @@ pub use params::{HmcParams, Trajectory, ValidHmcParams};
 
 use crate::base::error::Result;
 use crate::base::features::MAX_K;
-use crate::base::mcmc::diagnostics::{FastDiagnostics, diagnose};
+use crate::base::mcmc::diagnostics::diagnose;
+use crate::base::mcmc::fast_diagnostics::FastDiagnostics;
 use crate::design::{BatchDesign, Block};
 use crate::load::Dataset;
 use crate::solve::backend::GradientBackend;
