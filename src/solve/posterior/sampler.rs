@@ -268,7 +268,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
         for l in 0..lanes {
             let mut k = 0;
             while k < nf {
-                let (a, b) = (rng[l].normal_ziggurat(), rng[l].normal_ziggurat());
+                let (a, b) = rng[l].normal_pair_polar();
                 p[k][l] = a * metric.sqrt_mass[k][l];
                 if k + 1 < nf {
                     p[k + 1][l] = b * metric.sqrt_mass[k + 1][l];
