@@ -61,15 +61,30 @@ impl Rng {
     /// pairs. A different stream from [`Rng::normal_pair`], which the simulator keeps so that
     /// simulated data sets do not change.
     pub fn normal_pair_polar(&mut self) -> (f64, f64) {
+        let (u, v, s) = self.polar_uniforms();
+        let f = Self::polar_factor(s);
+        (u * f, v * f)
+    }
+
+    /// The polar method's accepted point (u, v) in the unit disc and s = u² + v²: what
+    /// [`Rng::normal_pair_polar`] draws; the pair is (u·f, v·f) with f = [`Rng::polar_factor`]
+    /// of s. Apart, so that many pairs' factors can be computed together.
+    #[inline]
+    pub fn polar_uniforms(&mut self) -> (f64, f64, f64) {
         loop {
             let u = 2.0 * self.uniform() - 1.0;
             let v = 2.0 * self.uniform() - 1.0;
             let s = u * u + v * v;
             if s > 0.0 && s < 1.0 {
-                let f = (-2.0 * s.ln() / s).sqrt();
-                return (u * f, v * f);
+                return (u, v, s);
             }
         }
+    }
+
+    /// √(−2·ln s / s): the polar method's factor for an accepted s.
+    #[inline]
+    pub fn polar_factor(s: f64) -> f64 {
+        (-2.0 * s.ln() / s).sqrt()
     }
 
     /// Uniform integer in `0..n`.

@@ -205,6 +205,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     let mut step = [0f64; LANES];
     let mut half = [0f64; LANES];
     let mut column = [0f64; MAX_K];
+    let mut polar = PolarPairs::default();
     // Trajectory lengths vary per iteration, uniform in 1..=2L−1 (mean L): with a fixed length,
     // near-Gaussian targets make HMC nearly periodic: chain means then agree superbly but the
     // spread mixes slowly (chains' sds differed by 25% and the folded R-hat exceeded 1.01).
@@ -265,16 +266,8 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
             break;
         }
         let steps = 1 + length_rng.below(2 * steps - 1);
+        refresh_momentum(&mut rng, &metric, nf, &mut polar, &mut p);
         for l in 0..lanes {
-            let mut k = 0;
-            while k < nf {
-                let (a, b) = rng[l].normal_pair_polar();
-                p[k][l] = a * metric.sqrt_mass[k][l];
-                if k + 1 < nf {
-                    p[k + 1][l] = b * metric.sqrt_mass[k + 1][l];
-                }
-                k += 2;
-            }
             step[l] = eps[l] * (1.0 + STEP_JITTER * (2.0 * rng[l].uniform() - 1.0));
             half[l] = 0.5 * step[l];
         }
@@ -432,6 +425,60 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
         calls.curvatures += 1;
     }
     (out, calls)
+}
+
+/// The accepted uniform pairs (u, v) of Marsaglia's polar method and s = u² + v², a pair per
+/// two features and lane.
+struct PolarPairs {
+    u: [[f64; LANES]; MAX_K / 2],
+    v: [[f64; LANES]; MAX_K / 2],
+    s: [[f64; LANES]; MAX_K / 2],
+}
+
+impl Default for PolarPairs {
+    fn default() -> Self {
+        let zero = [[0.0; LANES]; MAX_K / 2];
+        PolarPairs {
+            u: zero,
+            v: zero,
+            s: zero,
+        }
+    }
+}
+
+/// New momenta p ~ N(0, M) for the lanes of `rng`, each lane's normals those of
+/// [`Rng::normal_pair_polar`] in feature order (the same draws, to the bit). Done in two
+/// passes: every lane's accepted (u, v) first, then the logarithms, roots and divisions of all
+/// pairs together. Drawn a pair at a time, each rejection (a fifth of the pairs, at random)
+/// cost the CPU the pair's logarithm and root already under way.
+fn refresh_momentum(
+    rng: &mut [Rng],
+    metric: &Metric,
+    nf: usize,
+    pairs: &mut PolarPairs,
+    p: &mut Field,
+) {
+    let n_pairs = nf.div_ceil(2);
+    for (l, r) in rng.iter_mut().enumerate() {
+        for i in 0..n_pairs {
+            let (u, v, s) = r.polar_uniforms();
+            pairs.u[i][l] = u;
+            pairs.v[i][l] = v;
+            pairs.s[i][l] = s;
+        }
+    }
+    let lanes = rng.len();
+    for i in 0..n_pairs {
+        let (k, odd) = (2 * i, 2 * i + 1 < nf);
+        for l in 0..lanes {
+            let s = pairs.s[i][l];
+            let f = Rng::polar_factor(s);
+            p[k][l] = (pairs.u[i][l] * f) * metric.sqrt_mass[k][l];
+            if odd {
+                p[k + 1][l] = (pairs.v[i][l] * f) * metric.sqrt_mass[k + 1][l];
+            }
+        }
+    }
 }
 
 /// p −= h·g for every (feature, lane) of the first `nf` features: a half kick.
