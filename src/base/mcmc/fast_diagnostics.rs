@@ -58,35 +58,54 @@ impl FastDiagnostics {
 
     /// Diagnostics of one quantity; `value(c, d)` is draw `d` of chain `c`.
     pub fn diagnose(&mut self, value: impl Fn(usize, usize) -> f32) -> Diagnostics {
+        self.diagnose_with(value, true)
+    }
+
+    /// [`FastDiagnostics::diagnose`], with the MCSE of the plain mean left NaN unless `mcse`:
+    /// where control variates give the mean and its error, the draws' own ESS (an
+    /// autocovariance sweep of every chain) is not needed.
+    pub fn diagnose_with(
+        &mut self,
+        value: impl Fn(usize, usize) -> f32,
+        mcse: bool,
+    ) -> Diagnostics {
         #[cfg(target_arch = "x86_64")]
         {
             use crate::base::simd::{Level, level};
             // SAFETY (both arms): the CPU supports the features the functions are compiled for.
             match level() {
-                Level::Avx512 => unsafe { return self.diagnose_avx512(value) },
-                Level::Avx2 => unsafe { return self.diagnose_avx2(value) },
+                Level::Avx512 => unsafe { return self.diagnose_avx512(value, mcse) },
+                Level::Avx2 => unsafe { return self.diagnose_avx2(value, mcse) },
                 Level::Portable => {}
             }
         }
-        self.diagnose_body(value)
+        self.diagnose_body(value, mcse)
     }
 
     /// The same operations in the same order as the baseline build (the same bits), with the
     /// autocovariance and sum loops four or eight doubles wide instead of SSE2's two.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    unsafe fn diagnose_avx512(&mut self, value: impl Fn(usize, usize) -> f32) -> Diagnostics {
-        self.diagnose_body(value)
+    unsafe fn diagnose_avx512(
+        &mut self,
+        value: impl Fn(usize, usize) -> f32,
+        mcse: bool,
+    ) -> Diagnostics {
+        self.diagnose_body(value, mcse)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn diagnose_avx2(&mut self, value: impl Fn(usize, usize) -> f32) -> Diagnostics {
-        self.diagnose_body(value)
+    unsafe fn diagnose_avx2(
+        &mut self,
+        value: impl Fn(usize, usize) -> f32,
+        mcse: bool,
+    ) -> Diagnostics {
+        self.diagnose_body(value, mcse)
     }
 
     #[inline(always)]
-    fn diagnose_body(&mut self, value: impl Fn(usize, usize) -> f32) -> Diagnostics {
+    fn diagnose_body(&mut self, value: impl Fn(usize, usize) -> f32, mcse: bool) -> Diagnostics {
         let (m, n) = (self.chains, self.draws);
         let s = m * n;
         let half = n / 2;
@@ -150,7 +169,11 @@ impl FastDiagnostics {
         fn halves(v: &[f64], half: usize) -> Vec<&[f64]> {
             v.chunks(half).collect()
         }
-        let ess_mean = ess(&halves(&self.raw, half));
+        let ess_mean = if mcse {
+            ess(&halves(&self.raw, half))
+        } else {
+            f64::NAN
+        };
         let bulk = halves(&self.bulk, half);
         Diagnostics {
             mean,

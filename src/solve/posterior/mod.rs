@@ -394,12 +394,19 @@ fn summarise(
                 }
             }
         }
+        // With recorded scores, the mean and its error come from the control-variate estimate
+        // (sd, R-hat and ESS stay those of the draws themselves, whose own MCSE is then not
+        // needed).
+        let cv = match checked_cvs.as_mut() {
+            Some(cvs) => cvs.next().flatten(),
+            None => cv_means(own),
+        };
         // A zero column's slot (K < 29 properties) is the prior alone and is never shown.
         for k in 0..k_used {
             let d = match fast.as_mut() {
                 Some(fast) => {
                     let column = &columns[k * own.len() * draws..(k + 1) * own.len() * draws];
-                    fast.diagnose(|c, d| column[c * draws + d])
+                    fast.diagnose_with(|c, d| column[c * draws + d], cv.is_none())
                 }
                 None => {
                     for (trace, chain) in traces.iter_mut().zip(own) {
@@ -417,12 +424,6 @@ fn summarise(
             summary.rhat[k] = d.rhat;
             summary.ess_bulk[k] = d.ess_bulk;
         }
-        // With recorded scores, the mean and its error come from the control-variate estimate
-        // (sd, R-hat and ESS stay those of the draws themselves).
-        let cv = match checked_cvs.as_mut() {
-            Some(cvs) => cvs.next().flatten(),
-            None => cv_means(own),
-        };
         if let Some(cv) = cv {
             summary.mean = cv.mean;
             summary.mcse = cv.mcse;
