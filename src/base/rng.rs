@@ -81,6 +81,37 @@ impl Rng {
         }
     }
 
+    /// [`Rng::polar_uniforms`] `pairs` times from each of the (at most `W`) generators, into
+    /// row i < `pairs`, column g of `u`, `v` and `s`: the same points, each generator left where
+    /// drawing them one at a time leaves it. The generators step side by side, one candidate
+    /// each per round, a generator stopping once it has its pairs; a rejected candidate (a fifth
+    /// of them, at random) costs a masked slot, not a mispredicted branch, and the generators'
+    /// steps run as vector code. Drawn one generator at a time, the polar method's uniforms were
+    /// over half of the HMC sampler's momentum refresh.
+    pub fn polar_uniforms_lockstep<const W: usize>(
+        rngs: &mut [Rng],
+        pairs: usize,
+        u: &mut [[f64; W]],
+        v: &mut [[f64; W]],
+        s: &mut [[f64; W]],
+    ) {
+        assert!(
+            rngs.len() <= W && pairs <= MAX_PAIRS,
+            "at most {W} generators, {MAX_PAIRS} pairs"
+        );
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::base::simd::{Level, level};
+            // SAFETY (both arms): the CPU supports the features the functions are compiled for.
+            match level() {
+                Level::Avx512 => unsafe { return lockstep_avx512(rngs, pairs, u, v, s) },
+                Level::Avx2 => unsafe { return lockstep_avx2(rngs, pairs, u, v, s) },
+                Level::Portable => {}
+            }
+        }
+        lockstep_body(rngs, pairs, u, v, s);
+    }
+
     /// √(−2·ln s / s): the polar method's factor for an accepted s.
     #[inline]
     pub fn polar_factor(s: f64) -> f64 {
@@ -99,6 +130,102 @@ impl Rng {
             items.swap(i, j);
         }
     }
+}
+
+/// The most pairs [`Rng::polar_uniforms_lockstep`] draws per generator (64 features).
+const MAX_PAIRS: usize = 32;
+
+/// The same integer and IEEE operations as the baseline build (the same bits), the
+/// generators' steps eight (or four) at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+unsafe fn lockstep_avx512<const W: usize>(
+    rngs: &mut [Rng],
+    pairs: usize,
+    u: &mut [[f64; W]],
+    v: &mut [[f64; W]],
+    s: &mut [[f64; W]],
+) {
+    lockstep_body(rngs, pairs, u, v, s);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn lockstep_avx2<const W: usize>(
+    rngs: &mut [Rng],
+    pairs: usize,
+    u: &mut [[f64; W]],
+    v: &mut [[f64; W]],
+    s: &mut [[f64; W]],
+) {
+    lockstep_body(rngs, pairs, u, v, s);
+}
+
+#[inline(always)]
+fn lockstep_body<const W: usize>(
+    rngs: &mut [Rng],
+    pairs: usize,
+    u: &mut [[f64; W]],
+    v: &mut [[f64; W]],
+    s: &mut [[f64; W]],
+) {
+    let n = rngs.len();
+    let mut st = [[0u64; W]; 4];
+    for (g, r) in rngs.iter().enumerate() {
+        for w in 0..4 {
+            st[w][g] = r.s[w];
+        }
+    }
+    // Accepted points by row; row `pairs` takes every rejected or surplus candidate.
+    let (mut bu, mut bv, mut bs) = (
+        [[0f64; W]; MAX_PAIRS + 1],
+        [[0f64; W]; MAX_PAIRS + 1],
+        [[0f64; W]; MAX_PAIRS + 1],
+    );
+    let mut filled = [pairs; W];
+    filled[..n].fill(0);
+    while filled.iter().any(|&f| f < pairs) {
+        let mut x = [[0f64; W]; 2];
+        for xd in x.iter_mut() {
+            for g in 0..W {
+                let active = filled[g] < pairs;
+                let (s0, s1, s2, s3) = (st[0][g], st[1][g], st[2][g], st[3][g]);
+                // xoshiro256**, as Rng::next_u64.
+                let result = s1.wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+                let t = s1 << 17;
+                let n2 = s2 ^ s0;
+                let n3 = s3 ^ s1;
+                let n1 = s1 ^ n2;
+                let n0 = s0 ^ n3;
+                let n2 = n2 ^ t;
+                let n3 = n3.rotate_left(45);
+                st[0][g] = if active { n0 } else { s0 };
+                st[1][g] = if active { n1 } else { s1 };
+                st[2][g] = if active { n2 } else { s2 };
+                st[3][g] = if active { n3 } else { s3 };
+                // As polar_uniforms: 2·uniform − 1.
+                xd[g] = 2.0 * ((result >> 11) as f64 * (1.0 / (1u64 << 53) as f64)) - 1.0;
+            }
+        }
+        for g in 0..W {
+            let (a, b) = (x[0][g], x[1][g]);
+            let r2 = a * a + b * b;
+            let ok = filled[g] < pairs && r2 > 0.0 && r2 < 1.0;
+            let row = if ok { filled[g] } else { pairs };
+            bu[row][g] = a;
+            bv[row][g] = b;
+            bs[row][g] = r2;
+            filled[g] += ok as usize;
+        }
+    }
+    for (g, r) in rngs.iter_mut().enumerate() {
+        for w in 0..4 {
+            r.s[w] = st[w][g];
+        }
+    }
+    u[..pairs].copy_from_slice(&bu[..pairs]);
+    v[..pairs].copy_from_slice(&bv[..pairs]);
+    s[..pairs].copy_from_slice(&bs[..pairs]);
 }
 
 #[cfg(test)]
@@ -140,5 +267,33 @@ mod tests {
             (cross / n as f64).abs() < 4.0 / (n as f64).sqrt(),
             "correlation"
         );
+    }
+
+    /// The generators stepped side by side draw each one's own points, to the bit, and leave
+    /// each where one-at-a-time drawing leaves it (fewer generators than columns included).
+    #[test]
+    fn lockstep_polar_points_are_each_generators_own() {
+        for (gens, pairs) in [(16, 15), (5, 32), (1, 1), (16, 0)] {
+            let mut one: Vec<Rng> = (0..gens).map(|g| Rng::new(100 + g as u64)).collect();
+            let mut many: Vec<Rng> = (0..gens).map(|g| Rng::new(100 + g as u64)).collect();
+            let z = [[0f64; 16]; 32];
+            let (mut u, mut v, mut s) = (z, z, z);
+            Rng::polar_uniforms_lockstep::<16>(&mut many, pairs, &mut u, &mut v, &mut s);
+            for (g, r) in one.iter_mut().enumerate() {
+                for i in 0..pairs {
+                    let (a, b, c) = r.polar_uniforms();
+                    assert_eq!(
+                        (a.to_bits(), b.to_bits(), c.to_bits()),
+                        (u[i][g].to_bits(), v[i][g].to_bits(), s[i][g].to_bits()),
+                        "generator {g}, pair {i}"
+                    );
+                }
+                assert_eq!(
+                    r.next_u64(),
+                    many[g].next_u64(),
+                    "generator {g} left elsewhere"
+                );
+            }
+        }
     }
 }

@@ -448,9 +448,10 @@ impl Default for PolarPairs {
 
 /// New momenta p ~ N(0, M) for the lanes of `rng`, each lane's normals those of
 /// [`Rng::normal_pair_polar`] in feature order (the same draws, to the bit). Done in two
-/// passes: every lane's accepted (u, v) first, then the logarithms, roots and divisions of all
-/// pairs together. Drawn a pair at a time, each rejection (a fifth of the pairs, at random)
-/// cost the CPU the pair's logarithm and root already under way.
+/// passes: every lane's accepted (u, v) first, the lanes' generators side by side
+/// ([`Rng::polar_uniforms_lockstep`]), then the logarithms, roots and divisions of all pairs
+/// together. Drawn a pair at a time, each rejection (a fifth of the pairs, at random) cost the
+/// CPU the pair's logarithm and root already under way.
 fn refresh_momentum(
     rng: &mut [Rng],
     metric: &Metric,
@@ -459,14 +460,7 @@ fn refresh_momentum(
     p: &mut Field,
 ) {
     let n_pairs = nf.div_ceil(2);
-    for (l, r) in rng.iter_mut().enumerate() {
-        for i in 0..n_pairs {
-            let (u, v, s) = r.polar_uniforms();
-            pairs.u[i][l] = u;
-            pairs.v[i][l] = v;
-            pairs.s[i][l] = s;
-        }
-    }
+    Rng::polar_uniforms_lockstep::<LANES>(rng, n_pairs, &mut pairs.u, &mut pairs.v, &mut pairs.s);
     let lanes = rng.len();
     for i in 0..n_pairs {
         let (k, odd) = (2 * i, 2 * i + 1 < nf);
