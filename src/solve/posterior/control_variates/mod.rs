@@ -27,7 +27,7 @@
 
 use super::sampler::ChainOutput;
 use crate::base::features::{MAX_K, PAPER_K};
-use crate::base::mcmc::diagnostics::{ess, split};
+use crate::base::mcmc::diagnostics::ess;
 use ndarray::{Array2, s};
 use regression::coefficients;
 
@@ -115,34 +115,52 @@ pub fn cv_means(chains: &[ChainOutput]) -> Option<CvMeans> {
         beta_s.as_slice().expect("standard layout"),
         f.as_slice_mut().expect("standard layout"),
     );
-    for j in 0..nf {
-        for o in 0..OWN {
-            let (b, col) = (beta_own[j][o], z.column(k0 + j * OWN + o));
-            f.column_mut(j).zip_mut_with(&col, |v, &h| *v -= b * h);
+    // The own terms row by row (each weight's three in order): down the columns, every value
+    // was a cache line of its own.
+    let z_rows = z.as_slice().expect("standard layout").chunks_exact(cols);
+    for (z_row, f_row) in z_rows.zip(
+        f.as_slice_mut()
+            .expect("standard layout")
+            .chunks_exact_mut(nf),
+    ) {
+        for (j, v) in f_row.iter_mut().enumerate() {
+            let h = &z_row[k0 + j * OWN..k0 + (j + 1) * OWN];
+            for o in 0..OWN {
+                *v -= beta_own[j][o] * h[o];
+            }
+        }
+    }
+    // Weight-major: each weight's corrected series, chain after chain, contiguous.
+    let mut series = vec![0f64; nf * total];
+    for (r, f_row) in f
+        .as_slice()
+        .expect("standard layout")
+        .chunks_exact(nf)
+        .enumerate()
+    {
+        for (j, &v) in f_row.iter().enumerate() {
+            series[j * total + r] = v;
         }
     }
     let mut out = CvMeans {
         mean: [0.0; MAX_K],
         mcse: [0.0; MAX_K],
     };
-    let mut series: Vec<Vec<f64>> = vec![vec![0.0; n]; chains.len()];
+    let half = n / 2;
     for j in 0..nf {
-        let column = f.column(j);
-        for (c, trace) in series.iter_mut().enumerate() {
-            for (d, v) in trace.iter_mut().enumerate() {
-                *v = column[c * n + d];
-            }
-        }
-        let mean = column.sum() / total as f64;
+        let column = &series[j * total..(j + 1) * total];
+        let mean = column.iter().sum::<f64>() / total as f64;
         let var = column.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (total - 1) as f64;
-        let refs: Vec<&[f64]> = series.iter().map(|t| t.as_slice()).collect();
-        let halves = split(&refs);
-        let half_refs: Vec<&[f64]> = halves.iter().map(|t| t.as_slice()).collect();
+        // Split chains as `split` cuts them (the middle draw dropped when odd), as slices.
+        let halves: Vec<&[f64]> = column
+            .chunks_exact(n)
+            .flat_map(|c| [&c[..half], &c[n - half..]])
+            .collect();
         out.mean[j] = mean;
         out.mcse[j] = if var > 0.0 {
             // The coefficients were fitted to the same draws: P of the effective draws are spent
             // on them (as residual degrees of freedom in a regression).
-            (var / (ess(&half_refs) - p as f64).max(1.0)).sqrt()
+            (var / (ess(&halves) - p as f64).max(1.0)).sqrt()
         } else {
             0.0
         };
