@@ -388,8 +388,9 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 moments.add(&q, &grad_u);
             }
             if it + 1 == warmup
-                && let Some(moments) = moments.as_ref()
+                && let Some(moments) = moments.as_mut()
             {
+                moments.flush();
                 model.fit_to(backend, group, block, moments);
                 pot.calls.gradients += 1;
                 pot.calls.curvatures += 1;
