@@ -214,13 +214,22 @@ pub fn ess(chains: &[&[f64]]) -> f64 {
         .map(|(c, mu)| c.iter().map(|v| v - mu).collect())
         .collect();
     let mut acov_at: Vec<f64> = Vec::new();
+    let mut per_chain: Vec<[f64; LAGS]> = vec![[0.0; LAGS]; m];
     let mut acov = |t: usize| -> f64 {
         while acov_at.len() <= t {
+            // Plain loops, not iterator adaptors: those stay out-of-line generic code, compiled
+            // for baseline x86-64 even inside a caller built for AVX-512.
             let t0 = acov_at.len();
-            let per_chain: Vec<[f64; LAGS]> =
-                centred.iter().map(|c| lagged_dots::<LAGS>(c, t0)).collect();
+            for (d, c) in per_chain.iter_mut().zip(&centred) {
+                *d = lagged_dots::<LAGS>(c, t0);
+            }
             for i in 0..LAGS {
-                acov_at.push(per_chain.iter().map(|d| d[i] / n as f64).sum::<f64>() / m as f64);
+                // −0.0 as `Sum for f64` starts.
+                let mut sum = -0.0f64;
+                for d in &per_chain {
+                    sum += d[i] / n as f64;
+                }
+                acov_at.push(sum / m as f64);
             }
         }
         acov_at[t]
