@@ -82,18 +82,16 @@ impl Rng {
     }
 
     /// [`Rng::polar_uniforms`] `pairs` times from each of the (at most `W`) generators, into
-    /// row i < `pairs`, column g of `u`, `v` and `s`: the same points, each generator left where
-    /// drawing them one at a time leaves it. The generators step side by side, one candidate
-    /// each per round, a generator stopping once it has its pairs; a rejected candidate (a fifth
-    /// of them, at random) costs a masked slot, not a mispredicted branch, and the generators'
-    /// steps run as vector code. Drawn one generator at a time, the polar method's uniforms were
-    /// over half of the HMC sampler's momentum refresh.
+    /// row i < `pairs`, column g of `out`: the same points, each generator left where drawing
+    /// them one at a time leaves it. The generators step side by side, one candidate each per
+    /// round, a generator stopping once it has its pairs; a rejected candidate (a fifth of
+    /// them, at random) costs a masked slot, not a mispredicted branch, and the generators'
+    /// steps run as vector code. Drawn one generator at a time, the polar method's uniforms
+    /// were over half of the HMC sampler's momentum refresh.
     pub fn polar_uniforms_lockstep<const W: usize>(
         rngs: &mut [Rng],
         pairs: usize,
-        u: &mut [[f64; W]],
-        v: &mut [[f64; W]],
-        s: &mut [[f64; W]],
+        out: &mut PolarPoints<W>,
     ) {
         assert!(
             rngs.len() <= W && pairs <= MAX_PAIRS,
@@ -104,12 +102,12 @@ impl Rng {
             use crate::base::simd::{Level, level};
             // SAFETY (both arms): the CPU supports the features the functions are compiled for.
             match level() {
-                Level::Avx512 => unsafe { return lockstep_avx512(rngs, pairs, u, v, s) },
-                Level::Avx2 => unsafe { return lockstep_avx2(rngs, pairs, u, v, s) },
+                Level::Avx512 => unsafe { return lockstep_avx512(rngs, pairs, out) },
+                Level::Avx2 => unsafe { return lockstep_avx2(rngs, pairs, out) },
                 Level::Portable => {}
             }
         }
-        lockstep_body(rngs, pairs, u, v, s);
+        lockstep_body(rngs, pairs, out);
     }
 
     /// √(−2·ln s / s): the polar method's factor for an accepted s.
@@ -132,8 +130,31 @@ impl Rng {
     }
 }
 
-/// The most pairs [`Rng::polar_uniforms_lockstep`] draws per generator (64 features).
-const MAX_PAIRS: usize = 32;
+/// The most pairs [`Rng::polar_uniforms_lockstep`] draws per generator (one per two features).
+pub const MAX_PAIRS: usize = crate::base::features::MAX_K / 2;
+
+/// Accepted polar-method points of up to `W` generators, as
+/// [`Rng::polar_uniforms_lockstep`] leaves them: row i, column g is generator g's i-th point
+/// (u, v) and s = u² + v². One row past the most pairs takes the rejected candidates.
+pub struct PolarPoints<const W: usize> {
+    /// First coordinates.
+    pub u: [[f64; W]; MAX_PAIRS + 1],
+    /// Second coordinates.
+    pub v: [[f64; W]; MAX_PAIRS + 1],
+    /// u² + v².
+    pub s: [[f64; W]; MAX_PAIRS + 1],
+}
+
+impl<const W: usize> Default for PolarPoints<W> {
+    fn default() -> Self {
+        let zero = [[0.0; W]; MAX_PAIRS + 1];
+        PolarPoints {
+            u: zero,
+            v: zero,
+            s: zero,
+        }
+    }
+}
 
 /// The same integer and IEEE operations as the baseline build (the same bits), the
 /// generators' steps eight (or four) at a time.
@@ -142,33 +163,19 @@ const MAX_PAIRS: usize = 32;
 unsafe fn lockstep_avx512<const W: usize>(
     rngs: &mut [Rng],
     pairs: usize,
-    u: &mut [[f64; W]],
-    v: &mut [[f64; W]],
-    s: &mut [[f64; W]],
+    out: &mut PolarPoints<W>,
 ) {
-    lockstep_body(rngs, pairs, u, v, s);
+    lockstep_body(rngs, pairs, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn lockstep_avx2<const W: usize>(
-    rngs: &mut [Rng],
-    pairs: usize,
-    u: &mut [[f64; W]],
-    v: &mut [[f64; W]],
-    s: &mut [[f64; W]],
-) {
-    lockstep_body(rngs, pairs, u, v, s);
+unsafe fn lockstep_avx2<const W: usize>(rngs: &mut [Rng], pairs: usize, out: &mut PolarPoints<W>) {
+    lockstep_body(rngs, pairs, out);
 }
 
 #[inline(always)]
-fn lockstep_body<const W: usize>(
-    rngs: &mut [Rng],
-    pairs: usize,
-    u: &mut [[f64; W]],
-    v: &mut [[f64; W]],
-    s: &mut [[f64; W]],
-) {
+fn lockstep_body<const W: usize>(rngs: &mut [Rng], pairs: usize, out: &mut PolarPoints<W>) {
     let n = rngs.len();
     let mut st = [[0u64; W]; 4];
     for (g, r) in rngs.iter().enumerate() {
@@ -176,12 +183,7 @@ fn lockstep_body<const W: usize>(
             st[w][g] = r.s[w];
         }
     }
-    // Accepted points by row; row `pairs` takes every rejected or surplus candidate.
-    let (mut bu, mut bv, mut bs) = (
-        [[0f64; W]; MAX_PAIRS + 1],
-        [[0f64; W]; MAX_PAIRS + 1],
-        [[0f64; W]; MAX_PAIRS + 1],
-    );
+    // Row `pairs` takes every rejected or surplus candidate.
     let mut filled = [pairs; W];
     filled[..n].fill(0);
     while filled.iter().any(|&f| f < pairs) {
@@ -212,9 +214,9 @@ fn lockstep_body<const W: usize>(
             let r2 = a * a + b * b;
             let ok = filled[g] < pairs && r2 > 0.0 && r2 < 1.0;
             let row = if ok { filled[g] } else { pairs };
-            bu[row][g] = a;
-            bv[row][g] = b;
-            bs[row][g] = r2;
+            out.u[row][g] = a;
+            out.v[row][g] = b;
+            out.s[row][g] = r2;
             filled[g] += ok as usize;
         }
     }
@@ -223,9 +225,6 @@ fn lockstep_body<const W: usize>(
             r.s[w] = st[w][g];
         }
     }
-    u[..pairs].copy_from_slice(&bu[..pairs]);
-    v[..pairs].copy_from_slice(&bv[..pairs]);
-    s[..pairs].copy_from_slice(&bs[..pairs]);
 }
 
 #[cfg(test)]
@@ -276,9 +275,9 @@ mod tests {
         for (gens, pairs) in [(16, 15), (5, 32), (1, 1), (16, 0)] {
             let mut one: Vec<Rng> = (0..gens).map(|g| Rng::new(100 + g as u64)).collect();
             let mut many: Vec<Rng> = (0..gens).map(|g| Rng::new(100 + g as u64)).collect();
-            let z = [[0f64; 16]; 32];
-            let (mut u, mut v, mut s) = (z, z, z);
-            Rng::polar_uniforms_lockstep::<16>(&mut many, pairs, &mut u, &mut v, &mut s);
+            let mut out = super::PolarPoints::<16>::default();
+            Rng::polar_uniforms_lockstep(&mut many, pairs, &mut out);
+            let (u, v, s) = (&out.u, &out.v, &out.s);
             for (g, r) in one.iter_mut().enumerate() {
                 for i in 0..pairs {
                     let (a, b, c) = r.polar_uniforms();

@@ -17,7 +17,7 @@ use super::params::{Trajectory, ValidHmcParams};
 use super::surrogate::QuadraticModel;
 use crate::base::features::MAX_K;
 use crate::base::mcmc::adaptation::{DualAveraging, WarmupSchedule, Welford};
-use crate::base::rng::Rng;
+use crate::base::rng::{PolarPoints, Rng};
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::solve::backend::wgpu::warmup::WarmupPlan;
 use crate::solve::backend::{GradientBackend, KernelCalls};
@@ -205,7 +205,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     let mut step = [0f64; LANES];
     let mut half = [0f64; LANES];
     let mut column = [0f64; MAX_K];
-    let mut polar = PolarPairs::default();
+    let mut polar = PolarPoints::<LANES>::default();
     // Trajectory lengths vary per iteration, uniform in 1..=2L−1 (mean L): with a fixed length,
     // near-Gaussian targets make HMC nearly periodic: chain means then agree superbly but the
     // spread mixes slowly (chains' sds differed by 25% and the folded R-hat exceeded 1.01).
@@ -428,25 +428,6 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     (out, calls)
 }
 
-/// The accepted uniform pairs (u, v) of Marsaglia's polar method and s = u² + v², a pair per
-/// two features and lane.
-struct PolarPairs {
-    u: [[f64; LANES]; MAX_K / 2],
-    v: [[f64; LANES]; MAX_K / 2],
-    s: [[f64; LANES]; MAX_K / 2],
-}
-
-impl Default for PolarPairs {
-    fn default() -> Self {
-        let zero = [[0.0; LANES]; MAX_K / 2];
-        PolarPairs {
-            u: zero,
-            v: zero,
-            s: zero,
-        }
-    }
-}
-
 /// New momenta p ~ N(0, M) for the lanes of `rng`, each lane's normals those of
 /// [`Rng::normal_pair_polar`] in feature order (the same draws, to the bit). Done in two
 /// passes: every lane's accepted (u, v) first, the lanes' generators side by side
@@ -457,11 +438,11 @@ fn refresh_momentum(
     rng: &mut [Rng],
     metric: &Metric,
     nf: usize,
-    pairs: &mut PolarPairs,
+    pairs: &mut PolarPoints<LANES>,
     p: &mut Field,
 ) {
     let n_pairs = nf.div_ceil(2);
-    Rng::polar_uniforms_lockstep::<LANES>(rng, n_pairs, &mut pairs.u, &mut pairs.v, &mut pairs.s);
+    Rng::polar_uniforms_lockstep(rng, n_pairs, pairs);
     let lanes = rng.len();
     for i in 0..n_pairs {
         let (k, odd) = (2 * i, 2 * i + 1 < nf);
