@@ -5,10 +5,11 @@
 
 use super::diagnostics::{Diagnostics, ess, inverse_normal_cdf, rhat};
 
-/// [`diagnose`] for many quantities with the same chain shape, computed faster and to the same
-/// result: one integer sort per quantity (draws are f32), the folded ranks by merging outwards
-/// from the median instead of a second sort, and Φ⁻¹ of every possible (half-)rank tabulated
-/// once. Summarising 5,280 fits × 29 weights × 8,000 draws is otherwise a large part of a run.
+/// [`diagnose`](super::diagnostics::diagnose) for many quantities with the same chain shape,
+/// computed faster and to the same result: one integer sort per quantity (draws are f32), the
+/// folded ranks by merging outwards from the median instead of a second sort, and Φ⁻¹ of every
+/// possible (half-)rank tabulated once. Summarising 5,280 fits × 29 weights × 8,000 draws is
+/// otherwise a large part of a run.
 pub struct FastDiagnostics {
     chains: usize,
     draws: usize,

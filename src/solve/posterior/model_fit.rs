@@ -59,7 +59,7 @@ impl GradientMoments {
 
     /// Adds one draw of every lane and its true loss gradient: 2·nf² multiply-adds per lane,
     /// every warm-up iteration from the first mass-matrix window on. The products wait in a
-    /// batch of [`PENDING`] draws ([`GradientMoments::flush`] sums them in).
+    /// batch of four draws ([`GradientMoments::flush`] sums them in).
     pub fn add(&mut self, q: &Field, g: &Field) {
         self.n += 1.0;
         for k in 0..self.nf {
