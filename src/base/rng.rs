@@ -293,6 +293,34 @@ mod tests {
                     "generator {g} left elsewhere"
                 );
             }
+            // Each vector path the CPU has, and the plain loops, draw the same points.
+            let run = |path: &dyn Fn(&mut [Rng], &mut super::PolarPoints<16>)| {
+                let mut rngs: Vec<Rng> = (0..gens).map(|g| Rng::new(100 + g as u64)).collect();
+                let mut out = super::PolarPoints::<16>::default();
+                path(&mut rngs, &mut out);
+                let next: Vec<u64> = rngs.iter_mut().map(|r| r.next_u64()).collect();
+                (
+                    out.u[..pairs].to_vec(),
+                    out.v[..pairs].to_vec(),
+                    out.s[..pairs].to_vec(),
+                    next,
+                )
+            };
+            let plain = run(&|r, o| super::lockstep_body(r, pairs, o));
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                if has!("avx2") && has!("fma") {
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    let avx2 = run(&|r, o| unsafe { super::lockstep_avx2(r, pairs, o) });
+                    assert!(avx2 == plain, "avx2 path");
+                }
+                if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx512bw") {
+                    // SAFETY: the CPU has AVX-512 (F, DQ, VL, BW).
+                    let avx512 = run(&|r, o| unsafe { super::lockstep_avx512(r, pairs, o) });
+                    assert!(avx512 == plain, "avx512 path");
+                }
+            }
         }
     }
 }

@@ -477,15 +477,18 @@ mod tests {
     }
 
     /// The batched products (the CPU's widest vector path, and batches cut short by a flush)
-    /// are the bits of adding the draws one by one in plain loops.
+    /// are the bits of adding the draws one by one in plain loops; so are a batch's by each
+    /// vector path the CPU has.
     #[test]
     fn batched_moments_are_the_one_by_one_sums() {
         let mut rng = Rng::new(8);
         for nf in [29, 64] {
             let (mut batched, mut plain) = (GradientMoments::new(nf), GradientMoments::new(nf));
+            let draw = |rng: &mut Rng| -> Field {
+                std::array::from_fn(|_| std::array::from_fn(|_| rng.normal()))
+            };
             for d in 0..11 {
-                let q: Field = std::array::from_fn(|_| std::array::from_fn(|_| rng.normal()));
-                let g: Field = std::array::from_fn(|_| std::array::from_fn(|_| rng.normal()));
+                let (q, g) = (draw(&mut rng), draw(&mut rng));
                 batched.add(&q, &g);
                 if d == 5 {
                     batched.flush(); // a batch cut short
@@ -495,6 +498,47 @@ mod tests {
                 plain.pending.clear();
             }
             batched.flush();
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                let batch: Vec<(Field, Field)> =
+                    (0..3).map(|_| (draw(&mut rng), draw(&mut rng))).collect();
+                let mut want = GradientMoments::new(nf);
+                want.pending = batch.clone();
+                want.flush_portable();
+                let same = |got: &GradientMoments, path: &str| {
+                    for k in 0..nf {
+                        for j in 0..nf {
+                            for l in 0..LANES {
+                                assert_eq!(
+                                    got.qq[k][j][l].to_bits(),
+                                    want.qq[k][j][l].to_bits(),
+                                    "{path}"
+                                );
+                                assert_eq!(
+                                    got.qg[k][j][l].to_bits(),
+                                    want.qg[k][j][l].to_bits(),
+                                    "{path}"
+                                );
+                            }
+                        }
+                    }
+                };
+                if has!("avx2") && has!("fma") {
+                    let mut got = GradientMoments::new(nf);
+                    got.pending = batch.clone();
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    unsafe { got.flush_avx2() };
+                    same(&got, "avx2");
+                }
+                if has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx512bw") {
+                    let mut got = GradientMoments::new(nf);
+                    got.pending = batch;
+                    // SAFETY: the CPU has AVX-512 (F, DQ, VL, BW).
+                    unsafe { got.flush_avx512() };
+                    same(&got, "avx512");
+                }
+            }
             for k in 0..nf {
                 for j in 0..nf {
                     for l in 0..LANES {
