@@ -59,7 +59,9 @@ impl Rng {
     /// Two independent standard normals by Marsaglia's polar method: no sin/cos (a fifth of the
     /// HMC sampler's momentum refresh otherwise), at the cost of rejecting 21% of the uniform
     /// pairs. A different stream from [`Rng::normal_pair`], which the simulator keeps so that
-    /// simulated data sets do not change.
+    /// simulated data sets do not change. The HMC sampler draws this stream for all lanes at
+    /// once ([`Rng::polar_uniforms_lockstep`], then [`Rng::polar_factor`]); this one-pair form
+    /// is its reference, and the normality test below holds it to N(0, 1).
     pub fn normal_pair_polar(&mut self) -> (f64, f64) {
         let (u, v, s) = self.polar_uniforms();
         let f = Self::polar_factor(s);
