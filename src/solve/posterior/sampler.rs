@@ -333,12 +333,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
                 u[l] = un[l];
             }
         }
-        for k in 0..nf {
-            for l in 0..LANES {
-                q[k][l] = if accepted[l] { qn[k][l] } else { q[k][l] };
-                grad_u[k][l] = if accepted[l] { gn[k][l] } else { grad_u[k][l] };
-            }
-        }
+        take_accepted(&accepted, (&mut q, &mut grad_u), (&qn, &gn), nf);
         for l in 0..lanes {
             let (alpha, divergent) = (alphas[l], divergents[l]);
             for k in 0..nf {
@@ -537,6 +532,113 @@ fn kick_body(p: &mut Field, half: &[f64; LANES], g: &Field, nf: usize) {
     }
 }
 
+/// For every lane whose proposal was accepted, its position and gradient (`to`) replaced by
+/// the proposal's (`from`), as bit masks: written as a choice per lane, LLVM loaded every
+/// value through a pointer chosen per lane, one scalar at a time. Compiled for AVX-512 or AVX2
+/// where the CPU has them; a copy on every path, so the same bits.
+fn take_accepted(
+    accepted: &[bool; LANES],
+    to: (&mut Field, &mut Field),
+    from: (&Field, &Field),
+    nf: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::base::simd::{Level, level};
+        // SAFETY (both arms): the CPU supports the features the functions are compiled for.
+        match level() {
+            Level::Avx512 => unsafe { return take_accepted_avx512(accepted, to, from, nf) },
+            Level::Avx2 => unsafe { return take_accepted_avx2(accepted, to, from, nf) },
+            Level::Portable => {}
+        }
+    }
+    take_accepted_body(accepted, to, from, nf);
+}
+
+/// [`take_accepted_body`] with one 8-lane mask per register half. Intrinsics: left to itself,
+/// LLVM vectorised across rows, with gathers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+unsafe fn take_accepted_avx512(
+    accepted: &[bool; LANES],
+    (q, g): (&mut Field, &mut Field),
+    (qn, gn): (&Field, &Field),
+    nf: usize,
+) {
+    use std::arch::x86_64::{_mm512_loadu_pd, _mm512_mask_blend_pd, _mm512_storeu_pd};
+    const W: usize = 8;
+    let masks: [u8; 2] =
+        std::array::from_fn(|h| (0..W).fold(0u8, |m, i| m | ((accepted[h * W + i] as u8) << i)));
+    // SAFETY: every pointer is to a 16-double row, read and written in halves.
+    unsafe {
+        for (to, from) in [(q, qn), (g, gn)] {
+            for (tr, fr) in to[..nf].iter_mut().zip(&from[..nf]) {
+                for (h, &m) in masks.iter().enumerate() {
+                    let (tp, fp) = (tr.as_mut_ptr().add(h * W), fr.as_ptr().add(h * W));
+                    let v = _mm512_mask_blend_pd(m, _mm512_loadu_pd(tp), _mm512_loadu_pd(fp));
+                    _mm512_storeu_pd(tp, v);
+                }
+            }
+        }
+    }
+}
+
+/// [`take_accepted_avx512`] with 4-lane blends.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn take_accepted_avx2(
+    accepted: &[bool; LANES],
+    (q, g): (&mut Field, &mut Field),
+    (qn, gn): (&Field, &Field),
+    nf: usize,
+) {
+    use std::arch::x86_64::{
+        __m256d, _mm256_blendv_pd, _mm256_castsi256_pd, _mm256_loadu_pd, _mm256_set_epi64x,
+        _mm256_storeu_pd,
+    };
+    const W: usize = 4;
+    let bit = |l: usize| if accepted[l] { -1i64 } else { 0 };
+    let masks: [__m256d; 4] = std::array::from_fn(|h| {
+        let l = h * W;
+        _mm256_castsi256_pd(_mm256_set_epi64x(
+            bit(l + 3),
+            bit(l + 2),
+            bit(l + 1),
+            bit(l),
+        ))
+    });
+    // SAFETY: every pointer is to a 16-double row, read and written in quarters.
+    unsafe {
+        for (to, from) in [(q, qn), (g, gn)] {
+            for (tr, fr) in to[..nf].iter_mut().zip(&from[..nf]) {
+                for (h, &m) in masks.iter().enumerate() {
+                    let (tp, fp) = (tr.as_mut_ptr().add(h * W), fr.as_ptr().add(h * W));
+                    let v = _mm256_blendv_pd(_mm256_loadu_pd(tp), _mm256_loadu_pd(fp), m);
+                    _mm256_storeu_pd(tp, v);
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn take_accepted_body(
+    accepted: &[bool; LANES],
+    (q, g): (&mut Field, &mut Field),
+    (qn, gn): (&Field, &Field),
+    nf: usize,
+) {
+    let mask = accepted.map(|a| if a { u64::MAX } else { 0 });
+    let pick =
+        |new: f64, old: f64, m: u64| f64::from_bits((new.to_bits() & m) | (old.to_bits() & !m));
+    for k in 0..nf {
+        for l in 0..LANES {
+            q[k][l] = pick(qn[k][l], q[k][l], mask[l]);
+            g[k][l] = pick(gn[k][l], g[k][l], mask[l]);
+        }
+    }
+}
+
 /// Rounds every position to f32, the grid the kernel evaluates (so U and ∇U are exactly its).
 #[inline(always)]
 fn to_f32_grid(q: &mut Field, nf: usize) {
@@ -581,6 +683,60 @@ fn centre_lane(centre: &mut Field, l: usize, mean: &[f64; MAX_K], nf: usize) {
 mod tests {
     use super::*;
     use crate::base::rng::Rng;
+
+    /// The accepted lanes' copies, by every path the CPU has, are the plain choices' bits.
+    #[test]
+    fn accepted_copies_are_the_plain_choices() {
+        let mut rng = Rng::new(22);
+        for nf in [29, MAX_K] {
+            let field = |rng: &mut Rng| -> Field {
+                std::array::from_fn(|_| std::array::from_fn(|_| rng.normal()))
+            };
+            let (q, g, qn, gn) = (
+                field(&mut rng),
+                field(&mut rng),
+                field(&mut rng),
+                field(&mut rng),
+            );
+            let accepted: [bool; LANES] = std::array::from_fn(|_| rng.uniform() < 0.5);
+            let check = |q1: &Field, g1: &Field| {
+                for k in 0..MAX_K {
+                    for l in 0..LANES {
+                        let take = accepted[l] && k < nf;
+                        let (wq, wg) = if take {
+                            (qn[k][l], gn[k][l])
+                        } else {
+                            (q[k][l], g[k][l])
+                        };
+                        assert_eq!(q1[k][l].to_bits(), wq.to_bits());
+                        assert_eq!(g1[k][l].to_bits(), wg.to_bits());
+                    }
+                }
+            };
+            let (mut q1, mut g1) = (q, g);
+            take_accepted_body(&accepted, (&mut q1, &mut g1), (&qn, &gn), nf);
+            check(&q1, &g1);
+            let (mut q1, mut g1) = (q, g);
+            take_accepted(&accepted, (&mut q1, &mut g1), (&qn, &gn), nf);
+            check(&q1, &g1);
+            #[cfg(target_arch = "x86_64")]
+            {
+                use crate::base::simd::{Level, detected};
+                if detected() >= Level::Avx2 {
+                    let (mut q1, mut g1) = (q, g);
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    unsafe { take_accepted_avx2(&accepted, (&mut q1, &mut g1), (&qn, &gn), nf) };
+                    check(&q1, &g1);
+                }
+                if detected() >= Level::Avx512 {
+                    let (mut q1, mut g1) = (q, g);
+                    // SAFETY: the CPU has the AVX-512 features.
+                    unsafe { take_accepted_avx512(&accepted, (&mut q1, &mut g1), (&qn, &gn), nf) };
+                    check(&q1, &g1);
+                }
+            }
+        }
+    }
 
     /// The kick's AVX2 and AVX-512 paths (as far as the CPU has them) give the plain loop's
     /// bits, at the paper's width and the widest.
