@@ -200,11 +200,12 @@ fn prior_flow_of(
                 excursion[i] = 2.0 * v0[i] * inv_b;
                 side[i] = s;
             }
-            // Whole excursions within the step: 0 unless some lane may complete one.
+            // Whole excursions within the step: 0 unless some lane may complete one (`left` is
+            // never NaN: `max` takes the 0 over a NaN).
             let divide = left
                 .iter()
                 .zip(&excursion)
-                .fold(0u32, |any, (&a, &e)| any | (e > 0.0 && !(a < e)) as u32);
+                .fold(0u32, |any, (&a, &e)| any | (e > 0.0 && a >= e) as u32);
             let mut whole = [0f64; CHUNK];
             if divide != 0 {
                 for i in 0..CHUNK {
