@@ -9,6 +9,7 @@
 
 pub mod control_variates;
 mod device_phase;
+mod field_updates;
 pub mod lanes;
 pub mod laplace_flow;
 pub mod model_fit;
