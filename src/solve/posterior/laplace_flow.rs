@@ -173,32 +173,17 @@ fn prior_flow_of(
         let (qk, pk_row) = (&mut q[k], &mut p[k]);
         let (im_row, m_row) = (&metric.inv_mass[k], &metric.mass[k]);
         for c in (0..LANES).step_by(CHUNK) {
-            // The motion up to the crossing, per lane (one vector each).
+            // Each lane's motion up to the crossing, field by field (one vector each).
             let (mut side, mut b, mut u) = ([0f64; CHUNK], [0f64; CHUNK], [0f64; CHUNK]);
             let (mut v0, mut t_zero) = ([0f64; CHUNK], [0f64; CHUNK]);
             let (mut left, mut excursion) = ([0f64; CHUNK], [0f64; CHUNK]);
             for i in 0..CHUNK {
                 let l = c + i;
-                let (x, pk, im, m, t) = (qk[l], pk_row[l], im_row[l], m_row[l], step[l]);
-                let sx = if x > 0.0 { 1.0 } else { -1.0 };
-                let sp = if pk > 0.0 {
-                    1.0
-                } else if pk < 0.0 {
-                    -1.0
-                } else {
-                    0.0
-                };
-                // Side of the kink the coordinate is on (or leaving to); 0 = at rest on it.
-                let s = if x != 0.0 { sx } else { sp };
-                b[i] = im * lambda;
-                let inv_b = m * inv_lambda;
-                let y = s * x;
-                u[i] = s * im * pk;
-                v0[i] = (u[i] * u[i] + 2.0 * b[i] * y).sqrt();
-                t_zero[i] = (u[i] + v0[i]) * inv_b;
-                left[i] = (t - t_zero[i]).max(0.0);
-                excursion[i] = 2.0 * v0[i] * inv_b;
-                side[i] = s;
+                let a = Arc::of(
+                    qk[l], pk_row[l], im_row[l], m_row[l], step[l], lambda, inv_lambda,
+                );
+                (side[i], b[i], u[i], v0[i]) = (a.s, a.b, a.u, a.v0);
+                (t_zero[i], left[i], excursion[i]) = (a.t_zero, a.left, a.excursion);
             }
             // Whole excursions within the step: 0 unless some lane may complete one (`left` is
             // never NaN: `max` takes the 0 over a NaN).
@@ -214,35 +199,100 @@ fn prior_flow_of(
             }
             for i in 0..CHUNK {
                 let l = c + i;
-                let (x, pk, m, t) = (qk[l], pk_row[l], m_row[l], step[l]);
-                let (s, b, u, v0) = (side[i], b[i], u[i], v0[i]);
-                // No crossing within the step: one parabola.
-                let x_stay = x + s * (u * t - 0.5 * b * t * t);
-                let p_stay = pk - s * lambda * t;
-                // Crossing: whole excursions of 2v₀/b, then a partial one on the final side.
-                let rest = (left[i] - whole[i] * excursion[i]).max(0.0);
-                let parity = whole[i] - 2.0 * (0.5 * whole[i]).floor(); // 0 or 1
-                let end_side = -s * (1.0 - 2.0 * parity);
-                let x_cross = end_side * (v0 * rest - 0.5 * b * rest * rest);
-                let p_cross = end_side * (v0 - b * rest) * m;
-                let stays = t_zero[i] >= t;
-                let moving = s != 0.0;
-                qk[l] = if !moving {
-                    x
-                } else if stays {
-                    x_stay
-                } else {
-                    x_cross
+                let a = Arc {
+                    s: side[i],
+                    b: b[i],
+                    u: u[i],
+                    v0: v0[i],
+                    t_zero: t_zero[i],
+                    left: left[i],
+                    excursion: excursion[i],
                 };
-                pk_row[l] = if !moving {
-                    pk
-                } else if stays {
-                    p_stay
-                } else {
-                    p_cross
-                };
+                (qk[l], pk_row[l]) = a.end(qk[l], pk_row[l], m_row[l], step[l], lambda, whole[i]);
             }
         }
+    }
+}
+
+/// One coordinate's motion over a step up to its first crossing of the kink: what the
+/// closed form needs besides the count of whole excursions.
+#[derive(Clone, Copy)]
+struct Arc {
+    /// Side of the kink the coordinate is on (or leaving to); 0 = at rest on it.
+    s: f64,
+    /// The acceleration towards the kink, inv_m·λ.
+    b: f64,
+    /// The speed away from the kink.
+    u: f64,
+    /// The speed at the kink (energy conservation: v₀² = u² + 2by).
+    v0: f64,
+    /// When the coordinate reaches the kink.
+    t_zero: f64,
+    /// The step's time left after that (0 if it does not reach it).
+    left: f64,
+    /// One excursion to a side and back, 2v₀/b.
+    excursion: f64,
+}
+
+impl Arc {
+    /// The motion of (x, p) with inverse mass `im` (and mass `m`) over a step `t`.
+    #[inline(always)]
+    fn of(x: f64, p: f64, im: f64, m: f64, t: f64, lambda: f64, inv_lambda: f64) -> Arc {
+        let sx = if x > 0.0 { 1.0 } else { -1.0 };
+        let sp = if p > 0.0 {
+            1.0
+        } else if p < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        let s = if x != 0.0 { sx } else { sp };
+        let b = im * lambda;
+        let inv_b = m * inv_lambda;
+        let (y, u) = (s * x, s * im * p);
+        let v0 = (u * u + 2.0 * b * y).sqrt();
+        let t_zero = (u + v0) * inv_b;
+        Arc {
+            s,
+            b,
+            u,
+            v0,
+            t_zero,
+            left: (t - t_zero).max(0.0),
+            excursion: 2.0 * v0 * inv_b,
+        }
+    }
+
+    /// (x, p) at the step's end, with `whole` excursions completed within it.
+    #[inline(always)]
+    fn end(&self, x: f64, p: f64, m: f64, t: f64, lambda: f64, whole: f64) -> (f64, f64) {
+        let Arc { s, b, u, v0, .. } = *self;
+        // No crossing within the step: one parabola.
+        let x_stay = x + s * (u * t - 0.5 * b * t * t);
+        let p_stay = p - s * lambda * t;
+        // Crossing: whole excursions of 2v₀/b, then a partial one on the final side.
+        let rest = (self.left - whole * self.excursion).max(0.0);
+        let parity = whole - 2.0 * (0.5 * whole).floor(); // 0 or 1
+        let end_side = -s * (1.0 - 2.0 * parity);
+        let x_cross = end_side * (v0 * rest - 0.5 * b * rest * rest);
+        let p_cross = end_side * (v0 - b * rest) * m;
+        let stays = self.t_zero >= t;
+        let moving = s != 0.0;
+        let x_end = if !moving {
+            x
+        } else if stays {
+            x_stay
+        } else {
+            x_cross
+        };
+        let p_end = if !moving {
+            p
+        } else if stays {
+            p_stay
+        } else {
+            p_cross
+        };
+        (x_end, p_end)
     }
 }
 
@@ -256,8 +306,8 @@ fn whole_excursions(left: f64, excursion: f64) -> f64 {
     }
 }
 
-/// The closed form dividing for every lane: the reference [`prior_flow_of`]'s bits are
-/// tested against (the flow as it was before its divisions were skipped).
+/// The closed form dividing for every lane, as the flow did before its divisions were
+/// skipped: the reference [`prior_flow_of`]'s skipping is tested against.
 #[cfg(test)]
 fn prior_flow_dividing(
     q: &mut Field,
@@ -270,52 +320,10 @@ fn prior_flow_dividing(
     let inv_lambda = 1.0 / lambda;
     for k in 0..nf {
         for l in 0..LANES {
-            let (x, pk) = (q[k][l], p[k][l]);
-            let (im, m, t) = (metric.inv_mass[k][l], metric.mass[k][l], step[l]);
-            let sx = if x > 0.0 { 1.0 } else { -1.0 };
-            let sp = if pk > 0.0 {
-                1.0
-            } else if pk < 0.0 {
-                -1.0
-            } else {
-                0.0
-            };
-            let s = if x != 0.0 { sx } else { sp };
-            let b = im * lambda;
-            let inv_b = m * inv_lambda;
-            let (y, u) = (s * x, s * im * pk);
-            let v0 = (u * u + 2.0 * b * y).sqrt();
-            let t_zero = (u + v0) * inv_b;
-            let x_stay = x + s * (u * t - 0.5 * b * t * t);
-            let p_stay = pk - s * lambda * t;
-            let excursion = 2.0 * v0 * inv_b;
-            let left = (t - t_zero).max(0.0);
-            let whole = if excursion > 0.0 {
-                (left / excursion).floor()
-            } else {
-                0.0
-            };
-            let rest = (left - whole * excursion).max(0.0);
-            let parity = whole - 2.0 * (0.5 * whole).floor();
-            let side = -s * (1.0 - 2.0 * parity);
-            let x_cross = side * (v0 * rest - 0.5 * b * rest * rest);
-            let p_cross = side * (v0 - b * rest) * m;
-            let stays = t_zero >= t;
-            let moving = s != 0.0;
-            q[k][l] = if !moving {
-                x
-            } else if stays {
-                x_stay
-            } else {
-                x_cross
-            };
-            p[k][l] = if !moving {
-                pk
-            } else if stays {
-                p_stay
-            } else {
-                p_cross
-            };
+            let (x, pk, m) = (q[k][l], p[k][l], metric.mass[k][l]);
+            let a = Arc::of(x, pk, metric.inv_mass[k][l], m, step[l], lambda, inv_lambda);
+            let whole = whole_excursions(a.left, a.excursion);
+            (q[k][l], p[k][l]) = a.end(x, pk, m, step[l], lambda, whole);
         }
     }
 }
