@@ -117,23 +117,23 @@ fn cv_means_body(chains: &[ChainOutput]) -> Option<CvMeans> {
     {
         return None;
     }
-    // One row per draw, chain by chain.
-    let mut z = Array2::<f64>::zeros((total, cols));
-    let rows = z
-        .as_slice_mut()
-        .expect("standard layout")
-        .chunks_exact_mut(cols);
-    for (out, (c, d)) in rows.zip(chains.iter().flat_map(|c| (0..n).map(move |d| (c, d)))) {
+    // One row per draw, chain by chain: each row built on the stack and appended, so the
+    // matrix (megabytes) is written once instead of zeroed first.
+    let mut z = Vec::with_capacity(total * cols);
+    let mut row = [0f64; (2 + OWN) * MAX_K];
+    for (c, d) in chains.iter().flat_map(|c| (0..n).map(move |d| (c, d))) {
         let at = d * nf..(d + 1) * nf;
         let (w, s) = (&c.draws[at.clone()], &c.scores[at]);
         // The paper's width gets its own copy, its offsets constants (with the width known
         // only at run time, the estimate took about twice as long as the 29-wide engine's).
         if nf == PAPER_K {
-            fill_row(PAPER_K, w, s, out);
+            fill_row(PAPER_K, w, s, &mut row);
         } else {
-            fill_row(nf, w, s, out);
+            fill_row(nf, w, s, &mut row);
         }
+        z.extend_from_slice(&row[..cols]);
     }
+    let z = Array2::from_shape_vec((total, cols), z).expect("total × cols");
     let (beta_s, beta_own) = coefficients(z.view(), lay)?;
     // Corrected draws f = w − βᵀh (h uncentred: its posterior mean is 0, not its sample mean).
     let mut f = z.slice(s![.., w0..]).to_owned();
