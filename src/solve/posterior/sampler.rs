@@ -18,7 +18,7 @@ use super::params::{Trajectory, ValidHmcParams};
 use super::surrogate::QuadraticModel;
 use crate::base::features::MAX_K;
 use crate::base::mcmc::adaptation::{DualAveraging, WarmupSchedule, Welford};
-use crate::base::rng::{PolarPoints, Rng};
+use crate::base::rng::Rng;
 use crate::design::{Block, GroupDesign, KPAD, LANES};
 use crate::solve::backend::wgpu::warmup::WarmupPlan;
 use crate::solve::backend::{GradientBackend, KernelCalls};
@@ -206,7 +206,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     let mut step = [0f64; LANES];
     let mut half = [0f64; LANES];
     let mut column = [0f64; MAX_K];
-    let mut polar = PolarPoints::<LANES>::default();
+    let mut normals: Field = [[0.0; LANES]; MAX_K];
     // Trajectory lengths vary per iteration, uniform in 1..=2L−1 (mean L): with a fixed length,
     // near-Gaussian targets make HMC nearly periodic: chain means then agree superbly but the
     // spread mixes slowly (chains' sds differed by 25% and the folded R-hat exceeded 1.01).
@@ -267,7 +267,7 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
             break;
         }
         let steps = 1 + length_rng.below(2 * steps - 1);
-        refresh_momentum(&mut rng, &metric, nf, &mut polar, &mut p);
+        refresh_momentum(&mut rng, &metric, nf, &mut normals, &mut p);
         for l in 0..lanes {
             step[l] = eps[l] * (1.0 + STEP_JITTER * (2.0 * rng[l].uniform() - 1.0));
             half[l] = 0.5 * step[l];
@@ -437,30 +437,20 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
 }
 
 /// New momenta p ~ N(0, M) for the lanes of `rng`, each lane's normals those of
-/// [`Rng::normal_pair_polar`] in feature order (the same draws, to the bit). Done in two
-/// passes: every lane's accepted (u, v) first, the lanes' generators side by side
-/// ([`Rng::polar_uniforms_lockstep`]), then the logarithms, roots and divisions of all pairs
-/// together. Drawn a pair at a time, each rejection (a fifth of the pairs, at random) cost the
-/// CPU the pair's logarithm and root already under way.
+/// Fresh momenta p ~ N(0, M): [`Rng::normal_pair_own`] in feature order for every lane, all
+/// lanes' generators side by side ([`Rng::normals_lockstep`]), scaled by √M.
 fn refresh_momentum(
     rng: &mut [Rng],
     metric: &Metric,
     nf: usize,
-    pairs: &mut PolarPoints<LANES>,
+    normals: &mut Field,
     p: &mut Field,
 ) {
-    let n_pairs = nf.div_ceil(2);
-    Rng::polar_uniforms_lockstep(rng, n_pairs, pairs);
+    Rng::normals_lockstep(rng, nf, normals);
     let lanes = rng.len();
-    for i in 0..n_pairs {
-        let (k, odd) = (2 * i, 2 * i + 1 < nf);
+    for k in 0..nf {
         for l in 0..lanes {
-            let s = pairs.s[i][l];
-            let f = Rng::polar_factor(s);
-            p[k][l] = (pairs.u[i][l] * f) * metric.sqrt_mass[k][l];
-            if odd {
-                p[k + 1][l] = (pairs.v[i][l] * f) * metric.sqrt_mass[k + 1][l];
-            }
+            p[k][l] = normals[k][l] * metric.sqrt_mass[k][l];
         }
     }
 }
