@@ -5,9 +5,8 @@
 //! useful GFLOP of its kernel calls by kind (gradient, forward, curvature). Each kind is then
 //! timed on its own over every lane block of the same design, all cores, as the sampler calls
 //! it (one block per task, called many times in a row, its data warm in cache), and the job's
-//! floor is Σ GFLOP_kind / rate_kind. A job at 1× its
-//! floor would spend all its time in the kernel; the ratio is what the sampler around the
-//! kernel costs.
+//! floor is Σ GFLOP_kind / rate_kind. A job at 1× its floor would spend all its time in the
+//! kernel; the ratio is what the sampler around the kernel costs.
 
 use std::path::Path;
 use std::time::Instant;

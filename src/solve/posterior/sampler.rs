@@ -436,7 +436,6 @@ pub fn sample_block<B: GradientBackend + ?Sized>(
     (out, calls)
 }
 
-/// New momenta p ~ N(0, M) for the lanes of `rng`, each lane's normals those of
 /// Fresh momenta p ~ N(0, M): [`Rng::normal_pair_own`] in feature order for every lane, all
 /// lanes' generators side by side ([`Rng::normals_lockstep`]), scaled by √M.
 fn refresh_momentum(

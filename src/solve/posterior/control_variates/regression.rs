@@ -29,8 +29,7 @@ pub(super) fn coefficients(
     let means = z.mean_axis(Axis(0))?;
     let means = means.as_slice().expect("standard layout");
     // Row by row into a buffer of its own, the subtraction ndarray's broadcast `&z - &means`
-    // makes (the same bits); that went through a strided zip and a second pass, a tenth of the
-    // estimate's time.
+    // makes (the same bits), without its broadcasting zip (2% of a fast.json run in `perf`).
     let mut centred = Vec::with_capacity(z.len());
     for row in z.as_slice().expect("standard layout").chunks_exact(cols) {
         centred.extend(row.iter().zip(means).map(|(v, m)| v - m));
