@@ -71,8 +71,8 @@ const COS: [f64; 7] = [
 ];
 
 /// (sin 2πu, cos 2πu) for `u` in [0, 1): the nearest quarter turn q taken off exactly
-/// (4u − q in [−½, ½] is exact; a tie goes to the even q), the rest t = (4u − q)·π/2 in [−π/4, π/4] by Taylor series,
-/// and the quarter turns put back by swapping and negating.
+/// (4u − q in [−½, ½] is exact; a tie goes to the even q), the rest t = (4u − q)·π/2 in
+/// [−π/4, π/4] by Taylor series, and the quarter turns put back by swapping and negating.
 #[inline(always)]
 pub fn sin_cos_turns(u: f64) -> (f64, f64) {
     let w = 4.0 * u;

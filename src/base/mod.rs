@@ -1,8 +1,8 @@
 //! The ground floor: what every step and feature above uses, and nothing of theirs.
 //!
 //! Property [`features`], the crate's [`error`] type, the [`device`] choice, the seeded
-//! [`rng`] and its [`box_muller`] normals, [`atomic`] file writes, BOM-tolerant [`text`] reads, one writer per output
-//! ([`lock`]), [`fingerprint`] hashing, third-party panics on damaged input caught as errors ([`guarded`]), the [`logistic`] function, the machine's measured
+//! [`rng`] and its [`box_muller`] normals, [`atomic`] file writes, BOM-tolerant [`text`]
+//! reads, one writer per output ([`lock`]), [`fingerprint`] hashing, third-party panics on damaged input caught as errors ([`guarded`]), the [`logistic`] function, the machine's measured
 //! [`peak`], the [`simd`] level of the hand-vectorised loops, order [`stats`] and the [`mcmc`] building blocks (warm-up adaptation, R-hat and
 //! ESS). Nothing here imports a module outside `base/`, so every other folder may import it
 //! without closing a circle.
