@@ -284,52 +284,102 @@ fn average_ranks(
 }
 
 /// Sorts `keys` stably by their high 32 bits: a least-significant-digit radix sort, four
-/// passes of 8 bits (all four histograms from one read), a pass skipped where every key has the
+/// passes of 8 bits (all histograms from one read), a pass skipped where every key has the
 /// same digit (a weight's draws often share the sign and exponent byte). 256 buckets keep each
 /// pass's scattered writes within 256 cache lines, which L1 holds (2,048 buckets did not). On a
 /// fit's 8,000 draws it is several times faster than a comparison sort, whose branches on
 /// random data mispredict.
+///
+/// The keys are counted and moved as [`STREAMS`] consecutive runs side by side, each with its
+/// own counters (a run's keys go into each bucket after the runs before it, so the sort stays
+/// stable). One run alone waits on its counters: where consecutive keys share a digit (the
+/// exponent byte, mostly), each increment waits for the one before it to be stored.
 #[inline(always)]
 fn sort_by_high_half(keys: &mut [u64], scratch: &mut Vec<u64>) {
     const PASSES: usize = 4;
     const BUCKETS: usize = 256;
     let n = keys.len();
     scratch.resize(n, 0);
-    let mut counts = [[0u32; BUCKETS]; PASSES];
-    for &k in keys.iter() {
-        let h = (k >> 32) as u32;
-        for (p, c) in counts.iter_mut().enumerate() {
-            c[((h >> (8 * p)) & 0xff) as usize] += 1;
+    // Runs 0..STREAMS − 1 hold `run` keys each, the last one the rest.
+    let run = n / STREAMS;
+    let tail = STREAMS * run;
+    let mut counts = [[[0u32; BUCKETS]; PASSES]; STREAMS];
+    let digit = |k: u64, p: usize| ((k >> (32 + 8 * p)) & 0xff) as usize;
+    for i in 0..run {
+        for (s, c) in counts.iter_mut().enumerate() {
+            let k = keys[s * run + i];
+            for (p, cp) in c.iter_mut().enumerate() {
+                cp[digit(k, p)] += 1;
+            }
+        }
+    }
+    for &k in &keys[tail..] {
+        for (p, cp) in counts[STREAMS - 1].iter_mut().enumerate() {
+            cp[digit(k, p)] += 1;
         }
     }
     let mut in_keys = true; // where the data is now
-    for (p, c) in counts.iter_mut().enumerate() {
-        if c.iter().any(|&m| m as usize == n) {
+    let mut moved = false; // whether a pass has moved the keys from their first order
+    for p in 0..PASSES {
+        let one_digit =
+            (0..BUCKETS).any(|b| counts.iter().map(|c| c[p][b] as usize).sum::<usize>() == n);
+        if one_digit {
             continue; // one digit for all: the pass would not move anything
         }
-        let mut at = 0u32;
-        for slot in c.iter_mut() {
-            let m = *slot;
-            *slot = at;
-            at += m;
+        let from: &[u64] = if in_keys { keys } else { scratch };
+        if moved {
+            // A pass before this one moved the keys: the runs' counts are those of the keys'
+            // order now.
+            for c in counts.iter_mut() {
+                c[p] = [0; BUCKETS];
+            }
+            for i in 0..run {
+                for (s, c) in counts.iter_mut().enumerate() {
+                    c[p][digit(from[s * run + i], p)] += 1;
+                }
+            }
+            for &k in &from[tail..] {
+                counts[STREAMS - 1][p][digit(k, p)] += 1;
+            }
+        }
+        // Each run's first slot in each bucket.
+        let mut at = [[0u32; BUCKETS]; STREAMS];
+        let mut next = 0u32;
+        for b in 0..BUCKETS {
+            for s in 0..STREAMS {
+                at[s][b] = next;
+                next += counts[s][p][b];
+            }
         }
         let (from, to): (&[u64], &mut [u64]) = if in_keys {
             (keys, scratch.as_mut_slice())
         } else {
             (scratch.as_slice(), keys)
         };
-        let shift = 32 + 8 * p as u32;
-        for &k in from {
-            let b = ((k >> shift) & 0xff) as usize;
-            to[c[b] as usize] = k;
-            c[b] += 1;
+        for i in 0..run {
+            for (s, a) in at.iter_mut().enumerate() {
+                let k = from[s * run + i];
+                let b = digit(k, p);
+                to[a[b] as usize] = k;
+                a[b] += 1;
+            }
+        }
+        let last = &mut at[STREAMS - 1];
+        for &k in &from[tail..] {
+            let b = digit(k, p);
+            to[last[b] as usize] = k;
+            last[b] += 1;
         }
         in_keys = !in_keys;
+        moved = true;
     }
     if !in_keys {
         keys.copy_from_slice(scratch);
     }
 }
+
+/// Runs of keys [`sort_by_high_half`] counts and moves side by side.
+const STREAMS: usize = 4;
 
 #[cfg(test)]
 mod radix_tests {
