@@ -5,7 +5,7 @@
 //!
 //! The trajectory follows either the true loss gradient (L kernel calls per iteration) or each
 //! lane's quadratic model of the loss (`surrogate.rs`, one forward pass per iteration for the
-//! accept test); the prior always moves by its exact flow (`laplace_flow.rs`). With surrogate
+//! accept test); the prior always moves by its exact flow (`laplace_flow`). With surrogate
 //! trajectories on a backend with a device sampler, the chains run on the device from their
 //! start (or, where the device cannot warm up, from the end of warm-up; `device_phase.rs`).
 
