@@ -173,17 +173,6 @@ fn prior_flow_of(
         let (qk, pk_row) = (&mut q[k], &mut p[k]);
         let (im_row, m_row) = (&metric.inv_mass[k], &metric.mass[k]);
         for c in (0..LANES).step_by(CHUNK) {
-            // Most chunks end the step on their own side of the kink: one parabola each, no
-            // square root (the flow's largest cost) and the same bits as the closed form.
-            let clear = (c..c + CHUNK).fold(true, |all, l| {
-                all & clear_of_kink(qk[l], pk_row[l], im_row[l], step[l], lambda)
-            });
-            if clear {
-                for l in c..c + CHUNK {
-                    (qk[l], pk_row[l]) = parabola(qk[l], pk_row[l], im_row[l], step[l], lambda);
-                }
-                continue;
-            }
             // Each lane's motion up to the crossing, field by field (one vector each).
             let (mut side, mut b, mut u) = ([0f64; CHUNK], [0f64; CHUNK], [0f64; CHUNK]);
             let (mut v0, mut t_zero) = ([0f64; CHUNK], [0f64; CHUNK]);
@@ -225,46 +214,6 @@ fn prior_flow_of(
     }
 }
 
-/// The side a coordinate is on or, at x = 0, leaving to (0 at rest on the kink), with the
-/// acceleration towards the kink b = inv_m·λ, the height y = s·x and the speed away u: the
-/// quantities [`Arc::of`] starts from, in its operations.
-#[inline(always)]
-fn frame(x: f64, p: f64, im: f64, lambda: f64) -> (f64, f64, f64, f64) {
-    let sx = if x > 0.0 { 1.0 } else { -1.0 };
-    let sp = if p > 0.0 {
-        1.0
-    } else if p < 0.0 {
-        -1.0
-    } else {
-        0.0
-    };
-    let s = if x != 0.0 { sx } else { sp };
-    (s, im * lambda, s * x, s * im * p)
-}
-
-/// Whether a coordinate surely stays on its side for the step `t`, so that [`Arc::of`]'s
-/// `t_zero >= t` holds and its end is the parabola: the height at the step's end,
-/// e = y + u·t − ½·b·t², beats the rounding of `t_zero` by a wide margin, tested without the
-/// square root. With t_zero − t = 2e/(b·t + v₀ − u) and `t_zero`'s rounding error at most
-/// 10ε·(|u| + v₀)/b, e·b > 40ε·Q suffices, Q = u² + b·y + |u|·b·t + b²t² (since
-/// (|u| + v₀)(b·t + |u| + v₀) ≤ 8Q); the test asks for 10⁻¹² Q, which also covers the rounding
-/// of e itself. Lanes nearer the kink (and NaNs) take the closed form.
-#[inline(always)]
-fn clear_of_kink(x: f64, p: f64, im: f64, t: f64, lambda: f64) -> bool {
-    let (_, b, y, u) = frame(x, p, im, lambda);
-    let e = y + u * t - 0.5 * b * t * t;
-    let q = u * u + b * y + u.abs() * b * t + b * b * t * t;
-    e * b > 1e-12 * q
-}
-
-/// (x, p) at the end of a step that stays on one side (see [`clear_of_kink`]): [`Arc::end`]'s
-/// `x_stay` and `p_stay`, in its operations, so the same bits.
-#[inline(always)]
-fn parabola(x: f64, p: f64, im: f64, t: f64, lambda: f64) -> (f64, f64) {
-    let (s, b, _, u) = frame(x, p, im, lambda);
-    (x + s * (u * t - 0.5 * b * t * t), p - s * lambda * t)
-}
-
 /// One coordinate's motion over a step up to its first crossing of the kink: what the
 /// closed form needs besides the count of whole excursions.
 #[derive(Clone, Copy)]
@@ -289,8 +238,18 @@ impl Arc {
     /// The motion of (x, p) with inverse mass `im` (and mass `m`) over a step `t`.
     #[inline(always)]
     fn of(x: f64, p: f64, im: f64, m: f64, t: f64, lambda: f64, inv_lambda: f64) -> Arc {
-        let (s, b, y, u) = frame(x, p, im, lambda);
+        let sx = if x > 0.0 { 1.0 } else { -1.0 };
+        let sp = if p > 0.0 {
+            1.0
+        } else if p < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        let s = if x != 0.0 { sx } else { sp };
+        let b = im * lambda;
         let inv_b = m * inv_lambda;
+        let (y, u) = (s * x, s * im * p);
         let v0 = (u * u + 2.0 * b * y).sqrt();
         let t_zero = (u + v0) * inv_b;
         Arc {
