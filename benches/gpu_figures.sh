@@ -1,103 +1,145 @@
 #!/usr/bin/env bash
-# The GPU-figures run, in one go, for a machine with a GPU and no Rust toolchain:
-#   1. the wgpu adapter and the CPU-vs-wgpu agreement check on the dev data
-#      (`bench --agreement`: MAP max |dw| <= 1e-4, posterior-mean max |z| <= 4);
-#   2. the backend table (`bench --table`: gradient pass per block and in one launch with packed
-#      and dense rows, upload, the MAP job, the posterior mean with fast.json's sampler with its
-#      warm-up on the device and on the host, the rerankers) for the paper's 33 judges;
-#   3. the posterior-mean job with configs/paper.json and configs/fast.json on wgpu, and the MAP
-#      job, each a warm-up run then RUNS timed runs (median of `timings_s.solve`);
-#   4. a 1,000-replicate bootstrap on wgpu;
-#   5. the wide kernels: a 64-property table (benches/scale_table.py: 20,000 pairs, 33 judges,
-#      16 groups = 5,280 fits; needs python3 with numpy), its MAP and fast.json jobs on wgpu and
-#      on the CPU (a design past 32 features warms up on the host: docs/gpu.md).
-# Every step has a time limit (STEP_LIMIT seconds) so one slow step cannot eat the device budget;
-# a step that hits it prints "timeout" in its row.
+# The GPU-figures run of issue 22, in one go, on a machine with a GPU and no Rust toolchain.
+# In priority order, each step under its own time limit inside one overall deadline (a slow
+# step costs only its limit; a step that cannot start before the deadline is skipped):
+#   1. the wgpu adapter, the CPU-vs-wgpu agreement check (`bench --agreement`: MAP max |dw|,
+#      posterior-mean max |z| in combined MCSE) and the wgpu fits against the authors' numpyro
+#      runs (`fidelity --backend wgpu`);
+#   2. the full 5,280-fit jobs on wgpu, MAP, configs/fast.json and configs/paper.json (a warm-up
+#      run, then timed runs), then the same jobs with --backend cpu on the machine's cores;
+#   3. the peers of ../shared/peers on the same card and data: peer_jax_batched.py (MAP, f32),
+#      peer_jax_vmap_nuts.py --judges all (compile and run apart), peer_numpyro.py on two fits;
+#   4. a 10,000-replicate MAP bootstrap on wgpu and on the CPU;
+#   5. `bench --table` (the kernel rows per backend), as time allows.
+# It writes to OUTDIR (default $OUT, the device tool's folder, else a temporary one):
+# table.tsv (step, backend, runs, median solve s, median wall s, status), weights-JOB.tar.gz
+# (each job's fits.jsonl on wgpu and cpu, for the comparisons here), nuts.json.gz (the NUTS
+# peer's posterior means), compare.json (wgpu against cpu, weight by weight:
+# benches/gpu_compare.py) and logs.tar.gz: seven files.
 #
-# Usage (on the device, from the repository root):
-#   BIN=./prefdissect DATA=dev benches/gpu_figures.sh
-# with the release binary and the dev data (e.g. unpacked from a carried dev.tar.gz) beside it.
-# Vulkan: see the device README (carry the loader; VK_DRIVER_FILES for the NVIDIA ICD).
+# Usage (on the device, from the repository root, after benches/gpu_pack.sh here):
+#   BIN=.gpu/prefdissect DATA=.gpu/dev PEERS=.gpu/peers DEADLINE_S=480 benches/gpu_figures.sh
+# Vulkan: the loader as the device README says; VK_DRIVER_FILES for the NVIDIA ICD.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/prefdissect}
 DATA=${DATA:-../shared/data/dev}
+PEERS=${PEERS:-../shared/peers}
 RUNS=${RUNS:-3}
-STEP_LIMIT=${STEP_LIMIT:-150}
-OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
+OUTDIR=${OUTDIR:-${OUT:-$(mktemp -d)}}
+DEADLINE=$(( $(date +%s) + ${DEADLINE_S:-480} ))
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+# The runs' own files stay outside OUTDIR: the device tool brings back at most 8 files.
+WORK=${WORK:-$(mktemp -d)}
+export PEERS_RESULTS="$WORK/peers"
+LOGS="$WORK/logs"
+mkdir -p "$LOGS" "$PEERS_RESULTS"
+TABLE="$OUTDIR/table.tsv"
+printf 'step\tbackend\truns\tmedian_solve_s\tmedian_wall_s\tstatus\n' >"$TABLE"
 
-solve_s() { grep -o '"solve": [0-9.e+-]*' "$1" | head -1 | awk '{print $2}'; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "timeout"; else print a[int((NR + 1) / 2)]}'; }
-row() { printf '%-44s %-10s %s\n' "$1" "$2" "$3"; }
+left() { echo $(( DEADLINE - $(date +%s) )); }
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else print a[int((NR + 1) / 2)]}'; }
+solve_s() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timings_s"]["solve"])' "$1" 2>/dev/null || echo -; }
 
-echo "== 1. adapter and agreement (dev data: $DATA)"
-timeout "$STEP_LIMIT" "$BIN" bench --agreement "$DATA" --judge human || echo "agreement: FAILED or timeout"
-
-echo "== 2. backend table (33 judges, $RUNS runs)"
-timeout "$STEP_LIMIT" "$BIN" bench --table --judges 33 --runs "$RUNS" --backends cpu,wgpu || echo "table: timeout"
-
-echo "== 3. full jobs on wgpu (warm-up + $RUNS runs, median of the solve time)"
-results=()
-for job in paper fast map; do
-  case $job in
-    map) args=(--estimator map) ;;
-    *) args=(--config "configs/$job.json") ;;
+# run NAME LIMIT CMD...: CMD under min(LIMIT, time left); its output in logs/NAME.log; sets
+# LAST_WALL and LAST_STATUS (ok, timeout, failed rc, skipped).
+run() {
+  local name=$1 limit=$2; shift 2
+  local l; l=$(left)
+  [ "$limit" -gt "$l" ] && limit=$l
+  if [ "$limit" -lt 5 ]; then
+    LAST_STATUS=skipped LAST_WALL=-
+    echo "$name: skipped (deadline)"
+    return 1
+  fi
+  local t0 rc=0; t0=$(now)
+  timeout "$limit" "$@" >"$LOGS/$name.log" 2>&1 || rc=$?
+  LAST_WALL=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
+  case $rc in
+    0) LAST_STATUS=ok ;;
+    124) LAST_STATUS="timeout ${limit}s" ;;
+    *) LAST_STATUS="failed rc $rc" ;;
   esac
-  times=()
-  for i in $(seq 0 "$RUNS"); do
-    rm -rf "$OUT/$job"
-    if timeout "$STEP_LIMIT" "$BIN" fit --data "$DATA" "${args[@]}" --backend wgpu --out "$OUT/$job" --quiet 2>"$OUT/$job.log"; then
-      [ "$i" -gt 0 ] && times+=("$(solve_s "$OUT/$job/summary.json")")
-    else
-      echo "$job: run $i failed or timed out: $(tail -1 "$OUT/$job.log")"
+  echo "$name: $LAST_STATUS in ${LAST_WALL}s"
+  [ "$rc" -eq 0 ]
+}
+
+# job NAME BACKEND RUNS STEP_LIMIT ARGS...: a warm-up run, then RUNS timed runs of `fit`; a row.
+job() {
+  local name=$1 backend=$2 runs=$3 limit=$4; shift 4
+  local solves=() walls=() status=ok i
+  for i in $(seq 0 "$runs"); do
+    rm -rf "$WORK/$name-$backend"
+    if ! run "$name-$backend-$i" "$limit" "$BIN" fit --data "$DATA" "$@" --backend "$backend" \
+        --out "$WORK/$name-$backend" --quiet; then
+      status=$LAST_STATUS
       break
     fi
+    if [ "$i" -gt 0 ]; then
+      solves+=("$(solve_s "$WORK/$name-$backend/summary.json")")
+      walls+=("$LAST_WALL")
+    elif awk -v w="$LAST_WALL" 'BEGIN { exit !(w > 20) }'; then
+      runs=1 # a slow warm-up: one timed run, so the steps after it keep their time
+    fi
+    [ "$i" -ge "$runs" ] && break
   done
-  med=$(printf '%s\n' "${times[@]:-}" | grep . | median)
-  results+=("$job|${#times[@]}|$med")
+  [ -f "$WORK/$name-$backend/fits.jsonl" ] && cp "$WORK/$name-$backend/fits.jsonl" "$WORK/fits-$name-$backend.jsonl"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$backend" "${#solves[@]}" \
+    "$(printf '%s\n' "${solves[@]:-}" | grep . | median)" \
+    "$(printf '%s\n' "${walls[@]:-}" | grep . | median)" "$status" >>"$TABLE"
+}
+
+# once NAME BACKEND LIMIT CMD...: one timed command; a row with its wall time.
+once() {
+  local name=$1 backend=$2 limit=$3; shift 3
+  run "$name" "$limit" "$@"
+  printf '%s\t%s\t%s\t-\t%s\t%s\n' "$name" "$backend" "$([ "$LAST_STATUS" = ok ] && echo 1 || echo 0)" \
+    "$LAST_WALL" "$LAST_STATUS" >>"$TABLE"
+}
+
+echo "== 1. adapter, agreement, fidelity on wgpu"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"$WORK/gpu.txt" 2>&1 || true
+cat "$WORK/gpu.txt"
+once agreement wgpu 90 "$BIN" bench --agreement "$DATA" --judge human
+grep -m3 -i 'adapter' "$LOGS/agreement.log" || true
+once fidelity-paper wgpu 90 "$BIN" fidelity --dev "$DATA" --backend wgpu --json "$WORK/fidelity-wgpu.json"
+
+echo "== 2. full jobs: wgpu, then cpu ($(nproc) cores)"
+job map wgpu "$RUNS" 30 --estimator map
+job fast wgpu 2 60 --config configs/fast.json
+job paper wgpu 2 90 --config configs/paper.json
+job map cpu "$RUNS" 30 --estimator map
+job fast cpu 1 60 --config configs/fast.json
+job paper cpu 1 120 --config configs/paper.json
+
+echo "== 3. peers on the same card"
+once peer-jax-fista-f32 jax-gpu 90 python3 "$PEERS/peer_jax_batched.py" --dtype float32 --tol 1e-3
+once peer-jax-vmap-nuts jax-gpu 240 python3 "$PEERS/peer_jax_vmap_nuts.py" --judges all \
+  --warmup 500 --draws 2000 --out "$WORK/nuts.json"
+once peer-numpyro-2-fits jax-gpu 90 python3 "$PEERS/peer_numpyro.py" --judges human \
+  --groups Advice --folds 0,1
+
+echo "== 4. bootstrap, 10,000 replicates, MAP"
+for backend in wgpu cpu; do
+  once bootstrap-10000 "$backend" 120 "$BIN" bootstrap --data "$DATA" --replicates 10000 \
+    --backend "$backend" --out "$WORK/boot-$backend" --quiet
 done
 
-echo "== 4. bootstrap, 1,000 replicates, MAP, wgpu"
-boot="timeout"
-t0=$(date +%s.%N)
-if timeout "$STEP_LIMIT" "$BIN" bootstrap --data "$DATA" --out "$OUT/boot" --replicates 1000 --backend wgpu --quiet 2>"$OUT/boot.log"; then
-  boot=$(echo "$(date +%s.%N) - $t0" | bc)
-fi
+echo "== 5. kernel rows (bench --table)"
+once bench-table wgpu+cpu 120 "$BIN" bench --table --judges 33 --runs "$RUNS" --backends cpu,wgpu
 
-echo "== 5. a 64-property table: MAP and fast.json, wgpu and cpu (one run each)"
-wide=()
-if timeout "$STEP_LIMIT" python3 benches/scale_table.py --pairs 20000 --properties 64 --judges 33 \
-    --groups 16 --out "$OUT/wide.csv" >/dev/null 2>"$OUT/wide.log"; then
-  for backend in wgpu cpu; do
-    for job in map fast; do
-      case $job in
-        map) args=(--estimator map) ;;
-        *) args=(--config configs/fast.json) ;;
-      esac
-      rm -rf "$OUT/wide-$job"
-      if timeout "$STEP_LIMIT" "$BIN" fit --data "$OUT/wide.csv" "${args[@]}" --backend "$backend" \
-          --out "$OUT/wide-$job" --quiet 2>>"$OUT/wide.log"; then
-        wide+=("$job|$backend|$(solve_s "$OUT/wide-$job/summary.json")")
-      else
-        wide+=("$job|$backend|timeout")
-      fi
-    done
-  done
-else
-  echo "wide table: $(tail -1 "$OUT/wide.log")"
-fi
-
-echo "== summary (seconds; the paper's numpyro: about 5.5 s per fit on a CPU, 7-8 h for the job)"
-row "job" "runs" "median s"
-for r in "${results[@]}"; do
-  IFS='|' read -r job n med <<<"$r"
-  row "fit $job (5,280 fits, --backend wgpu)" "$n" "$med"
+echo "== results"
+python3 benches/gpu_compare.py "$WORK" >"$OUTDIR/compare.json" 2>"$LOGS/compare.log" \
+  || echo "compare: $(tail -1 "$LOGS/compare.log")"
+# The peers' one-line JSON results, the last line of each log, into the logs' tarball too.
+# One tarball a job (each under the tool's 16 MiB a file): the wgpu and cpu fits.jsonl.
+for j in map fast paper; do
+  (cd "$WORK" && ls fits-$j-*.jsonl >/dev/null 2>&1 && tar czf "$OUTDIR/weights-$j.tar.gz" fits-$j-*.jsonl)
 done
-row "bootstrap 1,000 replicates (--backend wgpu)" "$([ "$boot" = timeout ] && echo 0 || echo 1)" "$boot"
-for r in "${wide[@]:-}"; do
-  [ -n "$r" ] || continue
-  IFS='|' read -r job backend t <<<"$r"
-  row "64 properties: fit $job (5,280 fits, --backend $backend)" 1 "$t"
-done
+[ -f "$WORK/nuts.json" ] && gzip -c "$WORK/nuts.json" >"$OUTDIR/nuts.json.gz"
+(cd "$WORK" && tar czf "$OUTDIR/logs.tar.gz" logs gpu.txt fidelity-wgpu.json peers 2>/dev/null)
+column -t -s $'\t' "$TABLE" 2>/dev/null || cat "$TABLE"
+cat "$OUTDIR/compare.json" 2>/dev/null
+for f in "$LOGS"/peer-*.log; do [ -f "$f" ] && echo "$(basename "$f" .log): $(tail -1 "$f")"; done
+echo "deadline left: $(left) s"
