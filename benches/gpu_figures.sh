@@ -12,7 +12,8 @@
 #   4. a 10,000-replicate MAP bootstrap on wgpu and on the CPU;
 #   5. `bench --table` (the kernel rows per backend), as time allows.
 # It writes to OUTDIR (default $OUT, the device tool's folder, else a temporary one):
-# table.tsv (step, backend, runs, median solve s, median wall s, status), weights-JOB.tar.gz
+# table.tsv (step, backend, runs, median solve s, median wall s, status, the backend a fit
+# reported using), weights-JOB.tar.gz
 # (each job's fits.jsonl on wgpu and cpu, for the comparisons here), nuts.json.gz (the NUTS
 # peer's posterior means), compare.json (wgpu against cpu, weight by weight:
 # benches/gpu_compare.py) and logs.tar.gz: seven files.
@@ -35,7 +36,7 @@ export PEERS_RESULTS="$WORK/peers"
 LOGS="$WORK/logs"
 mkdir -p "$LOGS" "$PEERS_RESULTS"
 TABLE="$OUTDIR/table.tsv"
-printf 'step\tbackend\truns\tmedian_solve_s\tmedian_wall_s\tstatus\n' >"$TABLE"
+printf 'step\tbackend\truns\tmedian_solve_s\tmedian_wall_s\tstatus\tused\n' >"$TABLE"
 
 left() { echo $(( DEADLINE - $(date +%s) )); }
 now() { date +%s.%N; }
@@ -65,37 +66,61 @@ run() {
   [ "$rc" -eq 0 ]
 }
 
-# job NAME BACKEND RUNS STEP_LIMIT ARGS...: a warm-up run, then RUNS timed runs of `fit`; a row.
+# job NAME BACKEND RUNS STEP_LIMIT ARGS...: a warm-up run, then RUNS timed runs of `fit`; a row
+# with the backend the runs reported using (summary.json), so a wgpu run that fell back to the
+# CPU says so. Each run writes its own folder; the last finished one's fits.jsonl is kept and
+# packed at once, so a run cut later loses nothing that finished.
 job() {
   local name=$1 backend=$2 runs=$3 limit=$4; shift 4
-  local solves=() walls=() status=ok i
+  local solves=() walls=() status=ok used=- i dir
   for i in $(seq 0 "$runs"); do
-    rm -rf "$WORK/$name-$backend"
+    dir="$WORK/$name-$backend-$i"
     if ! run "$name-$backend-$i" "$limit" "$BIN" fit --data "$DATA" "$@" --backend "$backend" \
-        --out "$WORK/$name-$backend" --quiet; then
+        --out "$dir" --quiet; then
       status=$LAST_STATUS
       break
     fi
+    used=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["backend"])' \
+      "$dir/summary.json" 2>/dev/null || echo -)
+    cp "$dir/fits.jsonl" "$WORK/fits-$name-$backend.jsonl" 2>/dev/null
     if [ "$i" -gt 0 ]; then
-      solves+=("$(solve_s "$WORK/$name-$backend/summary.json")")
+      solves+=("$(solve_s "$dir/summary.json")")
       walls+=("$LAST_WALL")
     elif awk -v w="$LAST_WALL" 'BEGIN { exit !(w > 20) }'; then
       runs=1 # a slow warm-up: one timed run, so the steps after it keep their time
     fi
     [ "$i" -ge "$runs" ] && break
   done
-  [ -f "$WORK/$name-$backend/fits.jsonl" ] && cp "$WORK/$name-$backend/fits.jsonl" "$WORK/fits-$name-$backend.jsonl"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$backend" "${#solves[@]}" \
+  case "$backend:$used" in
+    wgpu:wgpu*|cpu:cpu*|*:-) ;;
+    *) status="$status; ran on $used" ;;
+  esac
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$backend" "${#solves[@]}" \
     "$(printf '%s\n' "${solves[@]:-}" | grep . | median)" \
-    "$(printf '%s\n' "${walls[@]:-}" | grep . | median)" "$status" >>"$TABLE"
+    "$(printf '%s\n' "${walls[@]:-}" | grep . | median)" "$status" "$used" >>"$TABLE"
+  pack
 }
 
 # once NAME BACKEND LIMIT CMD...: one timed command; a row with its wall time.
 once() {
   local name=$1 backend=$2 limit=$3; shift 3
   run "$name" "$limit" "$@"
-  printf '%s\t%s\t%s\t-\t%s\t%s\n' "$name" "$backend" "$([ "$LAST_STATUS" = ok ] && echo 1 || echo 0)" \
+  printf '%s\t%s\t%s\t-\t%s\t%s\t-\n' "$name" "$backend" "$([ "$LAST_STATUS" = ok ] && echo 1 || echo 0)" \
     "$LAST_WALL" "$LAST_STATUS" >>"$TABLE"
+  pack
+}
+
+# pack: what has finished so far into OUTDIR, after every step, so that a call cut short (less
+# device time left than asked for) still brings back the steps before the cut.
+pack() {
+  local j
+  # One tarball a job (each under the tool's 16 MiB a file): the wgpu and cpu fits.jsonl.
+  for j in map fast paper; do
+    (cd "$WORK" && ls fits-$j-*.jsonl >/dev/null 2>&1 && tar czf "$OUTDIR/weights-$j.tar.gz" fits-$j-*.jsonl)
+  done
+  [ -f "$WORK/nuts.json" ] && gzip -c "$WORK/nuts.json" >"$OUTDIR/nuts.json.gz"
+  (cd "$WORK" && tar czf "$OUTDIR/logs.tar.gz" logs gpu.txt fidelity-wgpu.json peers 2>/dev/null)
+  return 0
 }
 
 echo "== 1. adapter, agreement, fidelity on wgpu"
@@ -132,13 +157,7 @@ once bench-table wgpu+cpu 120 "$BIN" bench --table --judges 33 --runs "$RUNS" --
 echo "== results"
 python3 benches/gpu_compare.py "$WORK" >"$OUTDIR/compare.json" 2>"$LOGS/compare.log" \
   || echo "compare: $(tail -1 "$LOGS/compare.log")"
-# The peers' one-line JSON results, the last line of each log, into the logs' tarball too.
-# One tarball a job (each under the tool's 16 MiB a file): the wgpu and cpu fits.jsonl.
-for j in map fast paper; do
-  (cd "$WORK" && ls fits-$j-*.jsonl >/dev/null 2>&1 && tar czf "$OUTDIR/weights-$j.tar.gz" fits-$j-*.jsonl)
-done
-[ -f "$WORK/nuts.json" ] && gzip -c "$WORK/nuts.json" >"$OUTDIR/nuts.json.gz"
-(cd "$WORK" && tar czf "$OUTDIR/logs.tar.gz" logs gpu.txt fidelity-wgpu.json peers 2>/dev/null)
+pack
 column -t -s $'\t' "$TABLE" 2>/dev/null || cat "$TABLE"
 cat "$OUTDIR/compare.json" 2>/dev/null
 for f in "$LOGS"/peer-*.log; do [ -f "$f" ] && echo "$(basename "$f" .log): $(tail -1 "$f")"; done

@@ -14,6 +14,10 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     mapfile -t targets < <(cargo +nightly fuzz list)
 fi
+if [ ${#targets[@]} -eq 0 ]; then
+    echo "no fuzz targets (cargo fuzz list gave none)" >&2
+    exit 1
+fi
 # Built once; the runs below call the binaries directly, so a long queue of runs keeps
 # fuzzing the code it was built from.
 BIN_DIR="$TARGET_DIR/x86_64-unknown-linux-gnu/release"
@@ -31,8 +35,23 @@ if [ "$status" -eq 124 ]; then
     echo "fuzz smoke: skipped (the instrumented build did not finish before the deadline)"
     exit 0
 elif [ "$status" -ne 0 ]; then
-    [ -x "$BIN_DIR/${targets[0]}" ] || timeout "$(left)" cargo +nightly fuzz build -O --target-dir "$TARGET_DIR"
-    echo "warning: the fuzz build failed; running the binaries built before" >&2
+    if ! [ -x "$BIN_DIR/${targets[0]}" ]; then
+        # Nothing built before: the build again with its errors shown, and CI fails on them.
+        l=$(left)
+        if [ "$l" -lt 60 ]; then
+            echo "fuzz smoke: skipped (the build failed and no time is left to show why)"
+            exit 0
+        fi
+        status=0
+        timeout "$l" cargo +nightly fuzz build -O --target-dir "$TARGET_DIR" || status=$?
+        if [ "$status" -eq 124 ]; then
+            echo "fuzz smoke: skipped (the instrumented build did not finish before the deadline)"
+            exit 0
+        fi
+        [ "$status" -eq 0 ] || exit "$status"
+    else
+        echo "warning: the fuzz build failed; running the binaries built before" >&2
+    fi
 fi
 for i in "${!targets[@]}"; do
     t="${targets[$i]}"
@@ -46,8 +65,9 @@ for i in "${!targets[@]}"; do
     mkdir -p "corpus/$t" "artifacts/$t" logs
     log="logs/$t.log"
     # -timeout: an input taking over 10 s is a hang; -rss_limit_mb: one over 2 GiB a blow-up.
+    # `timeout` bounds what -max_total_time does not (loading the corpus, the final stats).
     status=0
-    "$BIN_DIR/$t" -artifact_prefix="artifacts/$t/" \
+    timeout $(( seconds + 60 )) "$BIN_DIR/$t" -artifact_prefix="artifacts/$t/" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 "corpus/$t" >"$log" 2>&1 || status=$?
     execs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')

@@ -1,4 +1,5 @@
-//! The closed-form flow held to the event-by-event reference and to its own shortcuts.
+//! The closed-form flow held to the event-by-event reference and its SIMD paths to each other;
+//! its energy and reversibility; one coordinate's flow against a fine numerical integration.
 
 use super::*;
 use crate::base::features::MAX_K;
