@@ -2,7 +2,7 @@
 """The wgpu fits against the CPU's, weight by weight, for benches/gpu_figures.sh.
 
 Reads WORK/fits-JOB-wgpu.jsonl and WORK/fits-JOB-cpu.jsonl for each job (map, fast, paper)
-where both exist and prints one JSON object: for MAP, max and median |Δw|; for the posterior
+where both exist and prints a JSON list, one object a job: for MAP, max and median |Δw|; for the posterior
 jobs, z = Δw / sqrt(mcse_wgpu² + mcse_cpu²) over every weight of every fit (max |z|, sd, mean)
 and the median |Δw|. Two samplers on different backends draw different streams, so the
 posterior means agree within Monte-Carlo error, not bit for bit; the MAP agrees within f32

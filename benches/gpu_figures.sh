@@ -13,10 +13,9 @@
 #   5. `bench --table` (the kernel rows per backend), as time allows.
 # It writes to OUTDIR (default $OUT, the device tool's folder, else a temporary one):
 # table.tsv (step, backend, runs, median solve s, median wall s, status, the backend a fit
-# reported using), weights-JOB.tar.gz
-# (each job's fits.jsonl on wgpu and cpu, for the comparisons here), nuts.json.gz (the NUTS
-# peer's posterior means), compare.json (wgpu against cpu, weight by weight:
-# benches/gpu_compare.py) and logs.tar.gz: seven files.
+# reported using), weights-JOB.tar.gz (each job's fits.jsonl on wgpu and cpu, for the
+# comparisons here), nuts.json.gz (the NUTS peer's posterior means), compare.json (wgpu against
+# cpu, weight by weight: benches/gpu_compare.py) and logs.tar.gz: seven files.
 #
 # Usage (on the device, from the repository root, after benches/gpu_pack.sh here):
 #   BIN=.gpu/prefdissect DATA=.gpu/dev PEERS=.gpu/peers DEADLINE_S=480 benches/gpu_figures.sh
@@ -41,7 +40,11 @@ printf 'step\tbackend\truns\tmedian_solve_s\tmedian_wall_s\tstatus\tused\n' >"$T
 left() { echo $(( DEADLINE - $(date +%s) )); }
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else print a[int((NR + 1) / 2)]}'; }
-solve_s() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timings_s"]["solve"])' "$1" 2>/dev/null || echo -; }
+# A fit's summary.json: its solve seconds, then the backend it reported using.
+solve_and_backend() {
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["timings_s"]["solve"], d["backend"])' \
+    "$1" 2>/dev/null || echo "- -"
+}
 
 # run NAME LIMIT CMD...: CMD under min(LIMIT, time left); its output in logs/NAME.log; sets
 # LAST_WALL and LAST_STATUS (ok, timeout, failed rc, skipped).
@@ -69,10 +72,10 @@ run() {
 # job NAME BACKEND RUNS STEP_LIMIT ARGS...: a warm-up run, then RUNS timed runs of `fit`; a row
 # with the backend the runs reported using (summary.json), so a wgpu run that fell back to the
 # CPU says so. Each run writes its own folder; the last finished one's fits.jsonl is kept and
-# packed at once, so a run cut later loses nothing that finished.
+# the job's weights are packed when it ends, so a run cut later loses nothing that finished.
 job() {
   local name=$1 backend=$2 runs=$3 limit=$4; shift 4
-  local solves=() walls=() status=ok used=- i dir
+  local solves=() walls=() status=ok used=- solve i dir
   for i in $(seq 0 "$runs"); do
     dir="$WORK/$name-$backend-$i"
     if ! run "$name-$backend-$i" "$limit" "$BIN" fit --data "$DATA" "$@" --backend "$backend" \
@@ -80,11 +83,10 @@ job() {
       status=$LAST_STATUS
       break
     fi
-    used=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["backend"])' \
-      "$dir/summary.json" 2>/dev/null || echo -)
+    read -r solve used < <(solve_and_backend "$dir/summary.json")
     cp "$dir/fits.jsonl" "$WORK/fits-$name-$backend.jsonl" 2>/dev/null
     if [ "$i" -gt 0 ]; then
-      solves+=("$(solve_s "$dir/summary.json")")
+      solves+=("$solve")
       walls+=("$LAST_WALL")
     elif awk -v w="$LAST_WALL" 'BEGIN { exit !(w > 20) }'; then
       runs=1 # a slow warm-up: one timed run, so the steps after it keep their time
@@ -98,6 +100,9 @@ job() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$backend" "${#solves[@]}" \
     "$(printf '%s\n' "${solves[@]:-}" | grep . | median)" \
     "$(printf '%s\n' "${walls[@]:-}" | grep . | median)" "$status" "$used" >>"$TABLE"
+  # This job's weights (each tarball under the tool's 16 MiB a file), then the logs.
+  (cd "$WORK" && ls fits-$name-*.jsonl >/dev/null 2>&1 \
+    && tar czf "$OUTDIR/weights-$name.tar.gz" fits-$name-*.jsonl)
   pack
 }
 
@@ -110,15 +115,10 @@ once() {
   pack
 }
 
-# pack: what has finished so far into OUTDIR, after every step, so that a call cut short (less
-# device time left than asked for) still brings back the steps before the cut.
+# pack: the logs so far into OUTDIR after every step (the weights go when their job ends), so
+# that a call cut short (less device time left than asked for) still brings back the steps
+# before the cut.
 pack() {
-  local j
-  # One tarball a job (each under the tool's 16 MiB a file): the wgpu and cpu fits.jsonl.
-  for j in map fast paper; do
-    (cd "$WORK" && ls fits-$j-*.jsonl >/dev/null 2>&1 && tar czf "$OUTDIR/weights-$j.tar.gz" fits-$j-*.jsonl)
-  done
-  [ -f "$WORK/nuts.json" ] && gzip -c "$WORK/nuts.json" >"$OUTDIR/nuts.json.gz"
   (cd "$WORK" && tar czf "$OUTDIR/logs.tar.gz" logs gpu.txt fidelity-wgpu.json peers 2>/dev/null)
   return 0
 }
@@ -142,6 +142,7 @@ echo "== 3. peers on the same card"
 once peer-jax-fista-f32 jax-gpu 90 python3 "$PEERS/peer_jax_batched.py" --dtype float32 --tol 1e-3
 once peer-jax-vmap-nuts jax-gpu 240 python3 "$PEERS/peer_jax_vmap_nuts.py" --judges all \
   --warmup 500 --draws 2000 --out "$WORK/nuts.json"
+[ -f "$WORK/nuts.json" ] && gzip -c "$WORK/nuts.json" >"$OUTDIR/nuts.json.gz"
 once peer-numpyro-2-fits jax-gpu 90 python3 "$PEERS/peer_numpyro.py" --judges human \
   --groups Advice --folds 0,1
 
