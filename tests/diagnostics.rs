@@ -163,3 +163,65 @@ fn fast_path_equals_the_reference_including_ties() {
         }
     }
 }
+
+#[test]
+fn numpyro_definition_agrees_with_numpyro() {
+    // tests/data/numpyro_reference.json (written by numpyro_reference.py beside it): seeded
+    // chains and numpyro 0.22's split_gelman_rubin and effective_sample_size for them.
+    use prefdissect::base::mcmc::numpyro_diagnostics::{
+        NumpyroDiagnostics, effective_sample_size, split_gelman_rubin,
+    };
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("data/numpyro_reference.json")).unwrap();
+    let mut held = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let chains: Vec<Vec<f64>> = case["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                c.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[f64]> = chains.iter().map(|c| c.as_slice()).collect();
+        let name = case["name"].as_str().unwrap();
+        let theirs_rhat = case["split_rhat"].as_f64().unwrap();
+        let theirs_ess = case["ess"].as_f64().unwrap();
+        // Where numpyro's τ = S/ESS is below 1/log10 S, ours holds τ at that bound.
+        let total = (chains.len() * chains[0].len()) as f64;
+        let want_ess = if total / theirs_ess < 1.0 / total.log10() {
+            held += 1;
+            total * total.log10()
+        } else {
+            theirs_ess
+        };
+        // numpyro's autocovariances come from an FFT: agreement to round-off, not bits.
+        let close = |ours: f64, theirs: f64, what: &str| {
+            assert!(
+                (ours - theirs).abs() <= 1e-9 * theirs.abs(),
+                "{name} {what}: ours {ours} vs numpyro {theirs}"
+            );
+        };
+        close(split_gelman_rubin(&refs), theirs_rhat, "split_rhat");
+        close(effective_sample_size(&refs), want_ess, "ess");
+        // The fast path reads f32 draws: the fixture's values rounded to f32 move the figures
+        // by far less than they resolve.
+        let mut fast = NumpyroDiagnostics::new(chains.len(), chains[0].len());
+        let d = fast.diagnose(|c, i| chains[c][i] as f32);
+        assert!(
+            (d.rhat - theirs_rhat).abs() <= 1e-6 * theirs_rhat,
+            "{name}: fast rhat {} vs {theirs_rhat}",
+            d.rhat
+        );
+        assert!(
+            (d.ess_bulk - want_ess).abs() <= 1e-4 * want_ess,
+            "{name}: fast ess {} vs {want_ess}",
+            d.ess_bulk
+        );
+    }
+    assert_eq!(held, 1, "the antithetic case is the one held at the bound");
+}

@@ -378,7 +378,7 @@ pub(crate) fn solve_loaded(
             }
             if low_ess > 0 {
                 mixing.push(format!(
-                    "{low_ess} fits have a weight with bulk ESS < {ESS_WARN}; more draws \
+                    "{low_ess} fits have a weight with ESS < {ESS_WARN}; more draws \
                      (--draws, or configs/paper.json) raise it"
                 ));
             }

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::base::error::{Error, Result};
+use crate::base::mcmc::Definition;
 use crate::solve::map::MapParams;
 use crate::solve::map::ValidMapParams;
 use crate::solve::posterior::{HmcParams, Trajectory, ValidHmcParams};
@@ -80,6 +81,11 @@ pub struct FitConfig {
     /// [default: surrogate].
     #[arg(long, value_enum)]
     pub trajectory: Option<Trajectory>,
+    /// Which R-hat and ESS each weight reports: `numpyro` (numpyro's split R-hat and ESS on the
+    /// raw draws, as the paper's authors' summaries) or `rank-normalised` (Vehtari et al. 2021,
+    /// as Stan and ArviZ; adds the folded tail R-hat, several times the cost) [default: numpyro].
+    #[arg(long, value_enum)]
+    pub diagnostics: Option<Definition>,
 }
 
 /// The settings files of `configs/`, built into the binary so that commands (the demo) and
@@ -140,6 +146,7 @@ impl FitConfig {
             check_every: over.check_every.or(self.check_every),
             control_variates: over.control_variates.or(self.control_variates),
             trajectory: over.trajectory.or(self.trajectory),
+            diagnostics: over.diagnostics.or(self.diagnostics),
         }
     }
 }
@@ -164,7 +171,8 @@ impl EstimatorSettings {
                 "draws": h.draws(), "leapfrog_steps": h.leapfrog_steps(),
                 "target_accept": h.target_accept(), "seed": h.seed(),
                 "mcse_target": h.mcse_target(), "check_every": h.check_every(),
-                "control_variates": h.control_variates(), "trajectory": h.trajectory()}),
+                "control_variates": h.control_variates(), "trajectory": h.trajectory(),
+                "diagnostics": h.diagnostics()}),
         }
     }
 }
@@ -204,6 +212,9 @@ impl FitConfig {
                 }
                 if let Some(v) = cfg.trajectory {
                     p = p.trajectory(v);
+                }
+                if let Some(v) = cfg.diagnostics {
+                    p = p.diagnostics(v);
                 }
                 EstimatorSettings::Posterior(p.check()?)
             }

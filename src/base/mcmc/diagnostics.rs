@@ -131,7 +131,7 @@ pub fn rhat(chains: &[&[f64]]) -> f64 {
 /// of `chain.iter().map(..).sum()`; chains of equal length are summed side by side, eight at a
 /// time: one running sum waits on each addition, eight overlap.
 #[inline(always)]
-fn chain_sums(chains: &[&[f64]], f: impl Fn(usize, f64) -> f64) -> Vec<f64> {
+pub(super) fn chain_sums(chains: &[&[f64]], f: impl Fn(usize, f64) -> f64) -> Vec<f64> {
     const TOGETHER: usize = 8;
     let mut out = Vec::with_capacity(chains.len());
     let n = chains[0].len();
@@ -160,7 +160,7 @@ fn chain_sums(chains: &[&[f64]], f: impl Fn(usize, f64) -> f64) -> Vec<f64> {
 /// order [`ess`] has always used); one pass over the chain serves all lags, and their sums
 /// overlap instead of each waiting on its own additions. A lag ≥ n gives 0.
 #[inline(always)]
-fn lagged_dots<const LAGS: usize>(c: &[f64], t0: usize) -> [f64; LAGS] {
+pub(super) fn lagged_dots<const LAGS: usize>(c: &[f64], t0: usize) -> [f64; LAGS] {
     let n = c.len();
     let len = |i: usize| n.saturating_sub(t0 + i);
     let chunks = |i: usize| len(i) / 4;

@@ -27,8 +27,10 @@ pub use params::{HmcParams, Trajectory, ValidHmcParams};
 
 use crate::base::error::Result;
 use crate::base::features::MAX_K;
+use crate::base::mcmc::Definition;
 use crate::base::mcmc::diagnostics::diagnose;
 use crate::base::mcmc::fast_diagnostics::FastDiagnostics;
+use crate::base::mcmc::numpyro_diagnostics::NumpyroDiagnostics;
 use crate::design::{BatchDesign, Block};
 use crate::load::Dataset;
 use crate::solve::backend::GradientBackend;
@@ -47,9 +49,9 @@ pub struct PosteriorFit {
     pub sd: [f64; MAX_K],
     /// Monte-Carlo standard error of each mean.
     pub mcse: [f64; MAX_K],
-    /// Rank-normalised split R-hat per weight.
+    /// Split R-hat per weight, by the run's [`Definition`](crate::base::mcmc::Definition).
     pub rhat: [f64; MAX_K],
-    /// Bulk ESS per weight.
+    /// ESS per weight: numpyro's, or the rank-normalised bulk ESS (the run's `Definition`).
     pub ess_bulk: [f64; MAX_K],
     /// Mean acceptance probability over chains and kept draws.
     pub accept_rate: f64,
@@ -71,7 +73,7 @@ impl PosteriorFit {
     pub fn max_rhat(&self) -> f64 {
         self.rhat[..self.k].iter().copied().fold(f64::NAN, f64::max)
     }
-    /// Smallest bulk ESS over weights.
+    /// Smallest ESS over weights.
     pub fn min_ess(&self) -> f64 {
         self.ess_bulk[..self.k]
             .iter()
@@ -237,14 +239,14 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
             let target = params.mcse_target().unwrap_or(f64::INFINITY);
             let fits = outs.chunks(params.chains());
             if !params.control_variates() {
-                return fits
-                    .into_iter()
-                    .all(|fc| (0..k_used).all(|k| mcse_of_mean(fc, k) <= target));
+                return fits.into_iter().all(|fc| {
+                    (0..k_used).all(|k| mcse_of_mean(params.diagnostics(), fc, k) <= target)
+                });
             }
             let cvs: Vec<Option<CvMeans>> = fits.clone().map(cv_means).collect();
             let met = fits.zip(&cvs).all(|(fc, cv)| match cv {
                 Some(cv) => cv.mcse[..k_used].iter().all(|&m| m <= target),
-                None => (0..k_used).all(|k| mcse_of_mean(fc, k) <= target),
+                None => (0..k_used).all(|k| mcse_of_mean(params.diagnostics(), fc, k) <= target),
             });
             *checked.borrow_mut() = (outs[0].draws.len() / outs[0].nf, cvs);
             met
@@ -254,6 +256,7 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
         let kept = chains[0].draws.len() / group.nf;
         let (checked_at, checked_cvs) = checked.take();
         let summaries = summarise(
+            params.diagnostics(),
             k_used,
             &block.fits,
             &chains,
@@ -315,10 +318,16 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
     })
 }
 
-/// MCSE of the mean of weight `k` over `chains` (sd / √ESS of the split raw draws).
-fn mcse_of_mean(chains: &[sampler::ChainOutput], k: usize) -> f64 {
+/// MCSE of the mean of weight `k` over `chains`: sd / √ESS, the ESS that `definition`'s
+/// summary will report the MCSE with (of the split raw draws, or numpyro's of the raw chains).
+fn mcse_of_mean(definition: Definition, chains: &[sampler::ChainOutput], k: usize) -> f64 {
     let nf = chains[0].nf;
     let kept = chains[0].draws.len() / nf;
+    if definition == Definition::Numpyro {
+        return NumpyroDiagnostics::new(chains.len(), kept)
+            .diagnose(|c, d| chains[c].draws[d * nf + k])
+            .mcse;
+    }
     let traces: Vec<Vec<f64>> = chains
         .iter()
         .map(|c| (0..kept).map(|d| c.draws[d * nf + k] as f64).collect())
@@ -345,9 +354,11 @@ fn chain_seed(seed: u64, key: u64, chain: u16) -> u64 {
     z
 }
 
-/// Groups a block's lanes by fit and computes each fit's summary; `checked_cvs` are the
-/// control-variate estimates (one per fit, lane order) of the check that ended the sampling.
+/// Groups a block's lanes by fit and computes each fit's summary, with the diagnostics of
+/// `definition`; `checked_cvs` are the control-variate estimates (one per fit, lane order) of
+/// the check that ended the sampling.
 fn summarise(
+    definition: Definition,
     k_used: usize,
     lane_fits: &[usize],
     chains: &[sampler::ChainOutput],
@@ -357,9 +368,13 @@ fn summarise(
     let mut checked_cvs = checked_cvs.map(Vec::into_iter);
     let mut out = Vec::new();
     let chains_per_fit = lane_fits.iter().filter(|&&f| f == lane_fits[0]).count();
-    // The fast path needs an even number of draws (split halves without a dropped middle).
-    let mut fast = (draws >= 4 && draws.is_multiple_of(2))
-        .then(|| FastDiagnostics::new(chains_per_fit, draws));
+    // The rank-normalised fast path needs an even number of draws (split halves without a
+    // dropped middle); numpyro's takes any count.
+    let mut fast =
+        (definition == Definition::RankNormalised && draws >= 4 && draws.is_multiple_of(2))
+            .then(|| FastDiagnostics::new(chains_per_fit, draws));
+    let mut numpyro =
+        (definition == Definition::Numpyro).then(|| NumpyroDiagnostics::new(chains_per_fit, draws));
     let mut columns: Vec<f32> = Vec::new();
     let mut i = 0;
     while i < lane_fits.len() {
@@ -385,7 +400,7 @@ fn summarise(
         let mut traces: Vec<Vec<f64>> = vec![vec![0.0; draws]; own.len()];
         // Weight-major copy of the draws (`[weight][chain][draw]`): the diagnostics read one
         // weight's draws at a time, which in the draw-major layout is a new cache line a draw.
-        if fast.is_some() {
+        if fast.is_some() || numpyro.is_some() {
             columns.resize(k_used * own.len() * draws, 0.0);
             for (c, chain) in own.iter().enumerate() {
                 for (d, row) in chain.draws.chunks_exact(chain.nf).enumerate() {
@@ -404,12 +419,17 @@ fn summarise(
         };
         // A zero column's slot (K < 29 properties) is the prior alone and is never shown.
         for k in 0..k_used {
-            let d = match fast.as_mut() {
-                Some(fast) => {
-                    let column = &columns[k * own.len() * draws..(k + 1) * own.len() * draws];
+            let column = || &columns[k * own.len() * draws..(k + 1) * own.len() * draws];
+            let d = match (fast.as_mut(), numpyro.as_mut()) {
+                (_, Some(numpyro)) => {
+                    let column = column();
+                    numpyro.diagnose(|c, d| column[c * draws + d])
+                }
+                (Some(fast), _) => {
+                    let column = column();
                     fast.diagnose_with(|c, d| column[c * draws + d], cv.is_none())
                 }
-                None => {
+                (None, None) => {
                     for (trace, chain) in traces.iter_mut().zip(own) {
                         for (d, v) in trace.iter_mut().enumerate() {
                             *v = chain.draws[d * chain.nf + k] as f64;

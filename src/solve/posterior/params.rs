@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::base::error::{Error, Result};
+use crate::base::mcmc::Definition;
 use crate::design::LANES;
 
 /// What moves the particle along an HMC trajectory. Both leave the posterior exactly invariant
@@ -34,6 +35,7 @@ pub struct HmcParams {
     check_every: usize,
     control_variates: bool,
     trajectory: Trajectory,
+    diagnostics: Definition,
 }
 
 impl Default for HmcParams {
@@ -50,6 +52,7 @@ impl Default for HmcParams {
             check_every: 250,
             control_variates: false,
             trajectory: Trajectory::Surrogate,
+            diagnostics: Definition::Numpyro,
         }
     }
 }
@@ -117,6 +120,13 @@ impl HmcParams {
     /// fraction of the kernel work.
     pub fn trajectory(mut self, t: Trajectory) -> Self {
         self.trajectory = t;
+        self
+    }
+    /// Which R-hat and ESS each weight's summary reports ([`Definition`]). Default
+    /// [`Definition::Numpyro`] (the paper's authors' numpyro figures, no sort);
+    /// [`Definition::RankNormalised`] gives Stan's and ArviZ's at several times the cost.
+    pub fn diagnostics(mut self, d: Definition) -> Self {
+        self.diagnostics = d;
         self
     }
     /// Draws between two early-stopping checks. Default 250.
@@ -215,6 +225,10 @@ impl ValidHmcParams {
     /// What moves the particle between accept tests.
     pub fn trajectory(&self) -> Trajectory {
         self.0.trajectory
+    }
+    /// Which R-hat and ESS the summaries report.
+    pub fn diagnostics(&self) -> Definition {
+        self.0.diagnostics
     }
     /// L1 weight λ = 1/b of the potential.
     pub fn lambda(&self) -> f64 {
