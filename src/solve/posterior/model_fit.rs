@@ -228,6 +228,7 @@ impl QuadraticModel {
                 }
             }
         }
+        self.pack();
     }
 }
 
@@ -405,6 +406,18 @@ mod tests {
         let mean_g: Field = std::array::from_fn(|k| {
             std::array::from_fn(|l| draws.iter().map(|(_, g)| g[k][l]).sum::<f64>() / 200.0)
         });
+        // The AVX-512 path reads the packed copy of the Hessian, the AVX2 path the Hessian
+        // itself: equal bits mean the copy followed the fit's corrections.
+        #[cfg(target_arch = "x86_64")]
+        if crate::base::simd::detected() >= crate::base::simd::Level::Avx512 {
+            let (mut a, mut b) = ([[0.0; LANES]; MAX_K], [[0.0; LANES]; MAX_K]);
+            // SAFETY: the CPU has both feature sets.
+            unsafe {
+                fitted.gradient_avx2(&draws[0].0, &mut a);
+                fitted.gradient_avx512(&draws[0].0, &mut b);
+            }
+            assert_eq!(a, b);
+        }
         let mut m = [[0.0; LANES]; MAX_K];
         fitted.gradient(&fitted.centre, &mut m);
         for k in 0..MAX_K {

@@ -39,6 +39,12 @@ pub struct QuadraticModel {
     /// column block in one L1 set: the surrogate gradient was 12% slower). f32 suffices: the
     /// model only steers proposals, and the accept test corrects whatever it gets wrong.
     pub(super) hess: Vec<[f32; LANES]>,
+    /// `hess` in the order the AVX-512 gradient reads it ([`QuadraticModel::pack`]): rows in
+    /// blocks of [`ROWS512`], each block's entries column by column, (i, j) of the block from
+    /// row k0 at `k0 * nf + j * rows + (i − k0)`. The gradient then streams one run of memory
+    /// with constant offsets instead of eight rows `nf` cells apart (each with its own pointer
+    /// and bounds check).
+    packed: Vec<[f32; LANES]>,
 }
 
 impl QuadraticModel {
@@ -54,6 +60,7 @@ impl QuadraticModel {
             centre: [[0.0; LANES]; MAX_K],
             grad: [[0.0; LANES]; MAX_K],
             hess: vec![[0.0; LANES]; group.nf * group.nf],
+            packed: vec![[0.0; LANES]; group.nf * group.nf],
         };
         model.refit(backend, group, block, centre);
         model
@@ -90,6 +97,22 @@ impl QuadraticModel {
                 }
             }
         }
+        self.pack();
+    }
+
+    /// Copies `hess` into `packed`; every change of `hess` ends with it.
+    pub(super) fn pack(&mut self) {
+        let nf = self.nf;
+        let mut k0 = 0;
+        while k0 < nf {
+            let rows = ROWS512.min(nf - k0);
+            for j in 0..nf {
+                for r in 0..rows {
+                    self.packed[k0 * nf + j * rows + r] = self.hess[(k0 + r) * nf + j];
+                }
+            }
+            k0 += rows;
+        }
     }
 
     /// The model in the device sampler's layout: centre and gradient as f32 fields of the
@@ -119,37 +142,33 @@ impl QuadraticModel {
         self.gradient_portable(q, g);
     }
 
-    /// The AVX2 path's sums with a lane block in one 512-bit register: rows in eights, each
-    /// lane's multiply-adds in the same order (so the same bits as the AVX2 path).
+    /// The AVX2 path's sums with a lane block in one 512-bit register: rows in eights read from
+    /// `packed`, each lane's multiply-adds in the same order (so the same bits as the AVX2 path).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-    unsafe fn gradient_avx512(&self, q: &Field, g: &mut Field) {
-        use std::arch::x86_64::{
-            __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_setzero_ps, _mm512_storeu_ps,
-        };
-        const ROWS512: usize = 8;
+    pub(super) unsafe fn gradient_avx512(&self, q: &Field, g: &mut Field) {
+        use std::arch::x86_64::_mm512_storeu_ps;
         let nf = self.nf;
+        assert!(self.packed.len() >= nf * nf);
         // SAFETY: the CPU has the features `offsets_avx512` is compiled for.
         let d = unsafe { self.offsets_avx512(q) };
-        let mut k0 = 0;
-        while k0 < nf {
+        for k0 in (0..nf).step_by(ROWS512) {
             let rows = ROWS512.min(nf - k0);
-            let mut acc: [__m512; ROWS512] = [_mm512_setzero_ps(); ROWS512];
-            for (j, dj) in d[..nf].iter().enumerate() {
-                // SAFETY: every pointer is to a 16-float array, read whole.
-                unsafe {
-                    let dv = _mm512_loadu_ps(dj.as_ptr());
-                    if rows == ROWS512 {
-                        for (r, a) in acc.iter_mut().enumerate() {
-                            let h = self.hess[(k0 + r) * nf + j].as_ptr();
-                            *a = _mm512_fmadd_ps(_mm512_loadu_ps(h), dv, *a);
-                        }
-                    } else {
-                        for (r, a) in acc.iter_mut().enumerate().take(rows) {
-                            let h = self.hess[(k0 + r) * nf + j].as_ptr();
-                            *a = _mm512_fmadd_ps(_mm512_loadu_ps(h), dv, *a);
-                        }
-                    }
+            let mut acc = [std::arch::x86_64::_mm512_setzero_ps(); ROWS512];
+            // SAFETY: the block's rows · nf entries start at k0 · nf (`pack`), within `packed`
+            // (asserted above); the CPU has the features the blocks are compiled for.
+            unsafe {
+                let p = self.packed.as_ptr().add(k0 * nf) as *const f32;
+                let d = &d[..nf];
+                match rows {
+                    8 => acc = row_block::<8>(p, d),
+                    7 => acc[..7].copy_from_slice(&row_block::<7>(p, d)),
+                    6 => acc[..6].copy_from_slice(&row_block::<6>(p, d)),
+                    5 => acc[..5].copy_from_slice(&row_block::<5>(p, d)),
+                    4 => acc[..4].copy_from_slice(&row_block::<4>(p, d)),
+                    3 => acc[..3].copy_from_slice(&row_block::<3>(p, d)),
+                    2 => acc[..2].copy_from_slice(&row_block::<2>(p, d)),
+                    _ => acc[..1].copy_from_slice(&row_block::<1>(p, d)),
                 }
             }
             for (r, a) in acc.iter().enumerate().take(rows) {
@@ -160,7 +179,6 @@ impl QuadraticModel {
                     g[k0 + r][l] = self.grad[k0 + r][l] + sums[l] as f64;
                 }
             }
-            k0 += rows;
         }
     }
 
@@ -224,7 +242,7 @@ impl QuadraticModel {
     /// itself, kept one row's 16 lanes in four 128-bit chains).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn gradient_avx2(&self, q: &Field, g: &mut Field) {
+    pub(super) unsafe fn gradient_avx2(&self, q: &Field, g: &mut Field) {
         use std::arch::x86_64::_mm256_storeu_ps;
         use std::arch::x86_64::{__m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps};
         let nf = self.nf;
@@ -274,6 +292,38 @@ impl QuadraticModel {
 /// Rows of the model's Hessian taken together by the AVX2 path of [`QuadraticModel::gradient`].
 #[cfg(target_arch = "x86_64")]
 const ROWS: usize = 4;
+
+/// Rows taken together by the AVX-512 path (one register of 16 lanes each): the block size of
+/// [`QuadraticModel::pack`]'s layout.
+const ROWS512: usize = 8;
+
+/// The sums Σⱼ H(k0 + r, j) · d[j] of one block of `R` rows for the 16 lanes, from the block's
+/// packed entries at `p` (`R` consecutive 16-lane entries per column j), j ascending.
+///
+/// # Safety
+/// `p` points to `R · d.len()` entries of 16 floats; the CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+#[inline]
+unsafe fn row_block<const R: usize>(
+    p: *const f32,
+    d: &[[f32; LANES]],
+) -> [std::arch::x86_64::__m512; R] {
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_setzero_ps};
+    let mut acc = [_mm512_setzero_ps(); R];
+    let mut p = p;
+    for dj in d {
+        // SAFETY: `p` walks the block's entries (the caller's contract); `dj` is 16 floats.
+        unsafe {
+            let dv = _mm512_loadu_ps(dj.as_ptr());
+            for (r, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_fmadd_ps(_mm512_loadu_ps(p.add(r * LANES)), dv, *a);
+            }
+            p = p.add(R * LANES);
+        }
+    }
+    acc
+}
 
 #[cfg(test)]
 pub(super) mod tests {
