@@ -30,7 +30,7 @@ use crate::base::features::MAX_K;
 use crate::base::mcmc::Definition;
 use crate::base::mcmc::diagnostics::diagnose;
 use crate::base::mcmc::fast_diagnostics::FastDiagnostics;
-use crate::base::mcmc::numpyro_diagnostics::NumpyroDiagnostics;
+use crate::base::mcmc::numpyro_diagnostics::{NumpyroDiagnostics, diagnose_numpyro};
 use crate::design::{BatchDesign, Block};
 use crate::load::Dataset;
 use crate::solve::backend::GradientBackend;
@@ -323,7 +323,7 @@ pub fn solve_posterior_resumable<B: GradientBackend>(
 fn mcse_of_mean(definition: Definition, chains: &[sampler::ChainOutput], k: usize) -> f64 {
     let nf = chains[0].nf;
     let kept = chains[0].draws.len() / nf;
-    if definition == Definition::Numpyro {
+    if definition == Definition::Numpyro && kept >= 4 {
         return NumpyroDiagnostics::new(chains.len(), kept)
             .diagnose(|c, d| chains[c].draws[d * nf + k])
             .mcse;
@@ -369,12 +369,13 @@ fn summarise(
     let mut out = Vec::new();
     let chains_per_fit = lane_fits.iter().filter(|&&f| f == lane_fits[0]).count();
     // The rank-normalised fast path needs an even number of draws (split halves without a
-    // dropped middle); numpyro's takes any count.
+    // dropped middle), numpyro's at least 4; fewer (never from checked settings) take the
+    // plain reference.
     let mut fast =
         (definition == Definition::RankNormalised && draws >= 4 && draws.is_multiple_of(2))
             .then(|| FastDiagnostics::new(chains_per_fit, draws));
-    let mut numpyro =
-        (definition == Definition::Numpyro).then(|| NumpyroDiagnostics::new(chains_per_fit, draws));
+    let mut numpyro = (definition == Definition::Numpyro && draws >= 4)
+        .then(|| NumpyroDiagnostics::new(chains_per_fit, draws));
     let mut columns: Vec<f32> = Vec::new();
     let mut i = 0;
     while i < lane_fits.len() {
@@ -436,7 +437,10 @@ fn summarise(
                         }
                     }
                     let refs: Vec<&[f64]> = traces.iter().map(|t| t.as_slice()).collect();
-                    diagnose(&refs)
+                    match definition {
+                        Definition::RankNormalised => diagnose(&refs),
+                        Definition::Numpyro => diagnose_numpyro(&refs),
+                    }
                 }
             };
             summary.mean[k] = d.mean;
