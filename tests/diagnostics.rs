@@ -75,6 +75,22 @@ fn disagreeing_chains_have_large_rhat() {
     assert!(r > 1.2, "rhat {r}");
 }
 
+/// A fixture case's `chains`: arrays of draws.
+fn fixture_chains(case: &serde_json::Value) -> Vec<Vec<f64>> {
+    case["chains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn agrees_with_arviz() {
     // tests/data/arviz_reference.json: seeded chains and ArviZ 0.23.4's rhat (rank), ess_bulk
@@ -82,18 +98,7 @@ fn agrees_with_arviz() {
     let doc: serde_json::Value =
         serde_json::from_str(include_str!("data/arviz_reference.json")).unwrap();
     for case in doc["cases"].as_array().unwrap() {
-        let chains: Vec<Vec<f64>> = case["chains"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                c.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_f64().unwrap())
-                    .collect()
-            })
-            .collect();
+        let chains = fixture_chains(case);
         let refs: Vec<&[f64]> = chains.iter().map(|c| c.as_slice()).collect();
         let d = diagnose(&refs);
         let name = case["name"].as_str().unwrap();
@@ -175,18 +180,7 @@ fn numpyro_definition_agrees_with_numpyro() {
         serde_json::from_str(include_str!("data/numpyro_reference.json")).unwrap();
     let mut held = 0;
     for case in doc["cases"].as_array().unwrap() {
-        let chains: Vec<Vec<f64>> = case["chains"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                c.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_f64().unwrap())
-                    .collect()
-            })
-            .collect();
+        let chains = fixture_chains(case);
         let refs: Vec<&[f64]> = chains.iter().map(|c| c.as_slice()).collect();
         let name = case["name"].as_str().unwrap();
         let theirs_rhat = case["split_rhat"].as_f64().unwrap();
