@@ -51,10 +51,13 @@ for cfg in paper fast; do
 import json, sys
 old, new = ([json.loads(l) for l in open(p)] for p in sys.argv[1:3])
 assert len(old) == len(new), "different fit counts"
-pairs = [(x, y, m) for a, b in zip(old, new) for x, y, m in zip(a["weights"], b["weights"], a["mcse"])]
-dw = max(abs(x - y) for x, y, _ in pairs)
-dz = max(abs(x - y) / m for x, y, m in pairs if m)
-moved = max(abs(x / y - 1) for a, b in zip(old, new) for x, y in zip(b["mcse"], a["mcse"]) if y)
+# NaN is written as null; a weight without a finite value on either side is left out.
+pairs = [(x, y, m) for a, b in zip(old, new) for x, y, m in zip(a["weights"], b["weights"], a["mcse"])
+         if x is not None and y is not None]
+dw = max((abs(x - y) for x, y, _ in pairs), default=0.0)
+dz = max((abs(x - y) / m for x, y, m in pairs if m), default=0.0)
+moved = max((abs(x / y - 1) for a, b in zip(old, new) for x, y in zip(b["mcse"], a["mcse"])
+             if x is not None and y), default=0.0)
 means = "identical" if dw == 0 else f"differ by at most {dw:.2g} ({dz:.2g} of an MCSE)"
 print(f"{sys.argv[3]}: fits.jsonl DIFFERS; posterior means {means}; "
       f"largest relative MCSE change {moved:.3g}")

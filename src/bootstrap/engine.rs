@@ -19,8 +19,8 @@ use crate::solve::settings::EstimatorSettings;
 pub struct VectorFits {
     /// Weights per fit.
     pub weights: Vec<[f64; MAX_K]>,
-    /// Fits in doubt: a MAP over the KKT tolerance, or a posterior with R-hat > 1.01, bulk
-    /// ESS < 400 or a divergence.
+    /// Fits in doubt: a MAP over the KKT tolerance, or a posterior with R-hat > 1.01, ESS <
+    /// 400 or a divergence.
     pub flagged: usize,
     /// Useful GFLOP the gradient kernel did.
     pub kernel_gflop: f64,

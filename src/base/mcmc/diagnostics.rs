@@ -1,14 +1,16 @@
 //! MCMC convergence diagnostics as Stan and ArviZ compute them (Vehtari et al. 2021): rank-
 //! normalised split R-hat, bulk effective sample size, and the Monte-Carlo standard error of the
-//! mean. The posterior-mean estimator reports these per weight, and the fidelity check against
-//! numpyro needs MCSEs computed the same way numpyro's own summaries are.
+//! mean (from the ESS of the split raw draws). A posterior job reports these per weight with
+//! `"diagnostics": "rank-normalised"` ([`Definition`](super::Definition)); the warning rule and the
+//! [`Diagnostics`] record here serve both definitions.
 
 /// A fit flagged when any weight's R-hat exceeds this (Vehtari et al. 2021), or the larger
 /// [`rhat_resolution`] where the run's draws cannot resolve 1.01.
 pub const RHAT_WARN: f64 = 1.01;
 
-/// Chance of a false alarm per weight that [`rhat_resolution`] allows: with 29 weights, two
-/// R-hats (bulk and tail) each and 5,280 fits, about one false alarm in three runs.
+/// Chance of a false alarm per weight that [`rhat_resolution`] allows: with 29 weights, up to two
+/// R-hats each (rank-normalised: bulk and tail; numpyro's: one) and 5,280 fits, at most about
+/// one false alarm in three runs.
 pub const RHAT_FALSE_ALARM: f64 = 1e-6;
 
 /// The largest R-hat that converged chains still show with probability 1 − [`RHAT_FALSE_ALARM`],
@@ -46,7 +48,7 @@ fn normal_quantile_upper(p: f64) -> f64 {
     t - (2.515517 + 0.802853 * t + 0.010328 * t * t)
         / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t)
 }
-/// A fit flagged when any weight's bulk ESS is below this.
+/// A fit flagged when any weight's ESS (bulk ESS, or numpyro's) is below this.
 pub const ESS_WARN: f64 = 400.0;
 
 /// Diagnostics of one scalar quantity over several chains.
@@ -56,11 +58,13 @@ pub struct Diagnostics {
     pub mean: f64,
     /// Standard deviation over all draws.
     pub sd: f64,
-    /// Monte-Carlo standard error of `mean` (sd / √ESS of the split raw draws).
+    /// Monte-Carlo standard error of `mean`: sd / √ESS of the split raw draws (rank-normalised)
+    /// or of numpyro's ESS (numpyro's definition).
     pub mcse: f64,
-    /// Rank-normalised split R-hat: max of the bulk and the folded (tail) versions.
+    /// Split R-hat: for rank-normalised, the max of the bulk and folded (tail) versions; for
+    /// numpyro's, of the raw draws.
     pub rhat: f64,
-    /// Bulk ESS: ESS of the rank-normalised split chains.
+    /// ESS: bulk ESS of the rank-normalised split chains, or numpyro's of the raw chains.
     pub ess_bulk: f64,
 }
 
@@ -131,7 +135,7 @@ pub fn rhat(chains: &[&[f64]]) -> f64 {
 /// of `chain.iter().map(..).sum()`; chains of equal length are summed side by side, eight at a
 /// time: one running sum waits on each addition, eight overlap.
 #[inline(always)]
-pub(super) fn chain_sums(chains: &[&[f64]], f: impl Fn(usize, f64) -> f64) -> Vec<f64> {
+fn chain_sums(chains: &[&[f64]], f: impl Fn(usize, f64) -> f64) -> Vec<f64> {
     const TOGETHER: usize = 8;
     let mut out = Vec::with_capacity(chains.len());
     let n = chains[0].len();

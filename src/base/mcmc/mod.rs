@@ -11,8 +11,9 @@ pub mod diagnostics;
 pub mod fast_diagnostics;
 pub mod numpyro_diagnostics;
 
-/// Which R-hat and ESS a posterior job reports for each weight (the MCSE of the plain mean is
-/// the draws' sd over the square root of that ESS; the mean and sd are the same for both).
+/// Which R-hat and ESS a posterior job reports for each weight. The mean and sd are the same
+/// for both (to round-off); the MCSE of the plain mean is the sd over √ESS, of numpyro's ESS or,
+/// for rank-normalised, of the split raw draws' ESS (not the reported bulk ESS).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Definition {

@@ -42,8 +42,12 @@ fn rhat_of(w: f64, v: f64) -> f64 {
     (v / w).sqrt()
 }
 
-/// S/τ with τ held at least 1/log₁₀ S (see the module's doc).
+/// S/τ with τ held at least 1/log₁₀ S (see the module's doc); NaN where τ is (non-finite
+/// draws), which `max` would otherwise turn into the bound.
 fn ess_of(total: f64, tau: f64) -> f64 {
+    if tau.is_nan() {
+        return f64::NAN;
+    }
     total / tau.max(1.0 / total.log10())
 }
 
@@ -379,5 +383,20 @@ mod tests {
     fn constant_draws_are_converged() {
         let d = NumpyroDiagnostics::new(4, 10).diagnose(|_, _| 0.25);
         assert_eq!((d.rhat, d.ess_bulk, d.sd), (1.0, 40.0, 0.0));
+    }
+
+    /// A NaN draw gives NaN diagnostics, not the ESS bound.
+    #[test]
+    fn a_nan_draw_is_not_a_large_ess() {
+        let mut rng = Rng::new(4);
+        let chains = ar1(&mut rng, 4, 50, 0.3, 0.0);
+        let d = NumpyroDiagnostics::new(4, 50).diagnose(|c, i| {
+            if (c, i) == (2, 7) {
+                f32::NAN
+            } else {
+                chains[c][i]
+            }
+        });
+        assert!(d.ess_bulk.is_nan() && d.rhat.is_nan(), "{d:?}");
     }
 }
