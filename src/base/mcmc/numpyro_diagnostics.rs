@@ -15,22 +15,17 @@ use super::diagnostics::{Diagnostics, lagged_dots};
 /// variance with ddof 1, averaged) and the estimator V̂ = W·(N−1)/N + the chain means'
 /// variance (ddof 1); with one chain both are W·(N−1)/N.
 fn variance_stats(chains: &[&[f64]]) -> (f64, f64) {
-    let m = chains.len() as f64;
-    let n = chains[0].len() as f64;
-    let means: Vec<f64> = chains.iter().map(|c| c.iter().sum::<f64>() / n).collect();
-    let w = chains
+    let n = chains[0].len();
+    let means: Vec<f64> = chains
+        .iter()
+        .map(|c| c.iter().sum::<f64>() / n as f64)
+        .collect();
+    let vars: Vec<f64> = chains
         .iter()
         .zip(&means)
-        .map(|(c, mu)| c.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / (n - 1.0))
-        .sum::<f64>()
-        / m;
-    let v = w * (n - 1.0) / n;
-    if chains.len() == 1 {
-        return (v, v);
-    }
-    let grand = means.iter().sum::<f64>() / m;
-    let between = means.iter().map(|x| (x - grand) * (x - grand)).sum::<f64>() / (m - 1.0);
-    (w, v + between)
+        .map(|(c, mu)| c.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / (n as f64 - 1.0))
+        .collect();
+    stats_from(&means, &vars, n)
 }
 
 /// √(V̂/W); chains that never move (W = 0) give 1 when they agree and ∞ when they do not, as
@@ -137,6 +132,11 @@ pub struct NumpyroDiagnostics {
     raw: Vec<f64>,
     centred: Vec<f64>,
     acov: Vec<f64>,
+    /// Each chain's mean and variance, then each half's (first halves, then second halves).
+    chain_mean: Vec<f64>,
+    chain_var: Vec<f64>,
+    half_mean: Vec<f64>,
+    half_var: Vec<f64>,
 }
 
 /// Partial sums kept side by side (one AVX-512 register of doubles).
@@ -152,6 +152,10 @@ impl NumpyroDiagnostics {
             raw: vec![0.0; chains * draws],
             centred: vec![0.0; chains * draws],
             acov: Vec::new(),
+            chain_mean: vec![0.0; chains],
+            chain_var: vec![0.0; chains],
+            half_mean: vec![0.0; 2 * chains],
+            half_var: vec![0.0; 2 * chains],
         }
     }
 
@@ -187,32 +191,36 @@ impl NumpyroDiagnostics {
         let (m, n) = (self.chains, self.draws);
         let h = n / 2;
         let total = (m * n) as f64;
+        let (chain_mean, chain_var) = (&mut self.chain_mean, &mut self.chain_var);
+        let (half_mean, half_var) = (&mut self.half_mean, &mut self.half_var);
         // Pass 1: the draws as f64, each chain's and each half's sum.
-        let mut chain_mean = vec![0.0; m];
-        let mut half_mean = vec![0.0; 2 * m];
         for c in 0..m {
             let row = &mut self.raw[c * n..(c + 1) * n];
             for (d, r) in row.iter_mut().enumerate() {
                 *r = value(c, d) as f64;
             }
-            chain_mean[c] = sum(row) / n as f64;
-            half_mean[c] = sum(&row[..h]) / h as f64;
-            half_mean[m + c] = sum(&row[n - h..]) / h as f64;
+            chain_mean[c] = wide_sum(row, |v| v) / n as f64;
+            half_mean[c] = wide_sum(&row[..h], |v| v) / h as f64;
+            half_mean[m + c] = wide_sum(&row[n - h..], |v| v) / h as f64;
         }
         let mean = chain_mean.iter().sum::<f64>() / m as f64;
         // Pass 2: deviations from the grand, chain and half means; the chains centred.
-        let (mut all_sq, mut chain_var, mut half_var) = (0.0, vec![0.0; m], vec![0.0; 2 * m]);
+        let squares = |x: &[f64], mu: f64| wide_sum(x, |v| (v - mu) * (v - mu));
+        let mut all_sq = 0.0;
         for c in 0..m {
             let row = &self.raw[c * n..(c + 1) * n];
             all_sq += squares(row, mean);
             half_var[c] = squares(&row[..h], half_mean[c]) / (h as f64 - 1.0);
             half_var[m + c] = squares(&row[n - h..], half_mean[m + c]) / (h as f64 - 1.0);
             let out = &mut self.centred[c * n..(c + 1) * n];
-            chain_var[c] = centre(row, chain_mean[c], out) / (n as f64 - 1.0);
+            for (o, v) in out.iter_mut().zip(row) {
+                *o = v - chain_mean[c];
+            }
+            chain_var[c] = wide_sum(out, |v| v * v) / (n as f64 - 1.0);
         }
         let sd = (all_sq / (total - 1.0)).sqrt();
-        let (hw, hv) = stats_from(&half_mean, &half_var, h);
-        let (w, v) = stats_from(&chain_mean, &chain_var, n);
+        let (hw, hv) = stats_from(half_mean, half_var, h);
+        let (w, v) = stats_from(chain_mean, chain_var, n);
         let ess = if v == 0.0 {
             total
         } else {
@@ -276,46 +284,15 @@ fn stats_from(means: &[f64], vars: &[f64], len: usize) -> (f64, f64) {
     (w, v + between)
 }
 
-/// Σ x, [`WIDE`] partial sums side by side.
+/// Σ f(x), [`WIDE`] partial sums side by side.
 #[inline(always)]
-fn sum(x: &[f64]) -> f64 {
+fn wide_sum(x: &[f64], f: impl Fn(f64) -> f64) -> f64 {
     let mut acc = [0.0f64; WIDE];
     let chunks = x.chunks_exact(WIDE);
-    let tail: f64 = chunks.remainder().iter().sum();
+    let tail: f64 = chunks.remainder().iter().map(|&v| f(v)).sum();
     for ch in chunks {
-        for (a, v) in acc.iter_mut().zip(ch) {
-            *a += v;
-        }
-    }
-    acc.iter().sum::<f64>() + tail
-}
-
-/// Σ (x − mu)², [`WIDE`] partial sums side by side.
-#[inline(always)]
-fn squares(x: &[f64], mu: f64) -> f64 {
-    let mut acc = [0.0f64; WIDE];
-    let chunks = x.chunks_exact(WIDE);
-    let tail: f64 = chunks.remainder().iter().map(|v| (v - mu) * (v - mu)).sum();
-    for ch in chunks {
-        for (a, v) in acc.iter_mut().zip(ch) {
-            *a += (v - mu) * (v - mu);
-        }
-    }
-    acc.iter().sum::<f64>() + tail
-}
-
-/// `out` = x − mu; returns Σ (x − mu)².
-#[inline(always)]
-fn centre(x: &[f64], mu: f64, out: &mut [f64]) -> f64 {
-    for (o, v) in out.iter_mut().zip(x) {
-        *o = v - mu;
-    }
-    let mut acc = [0.0f64; WIDE];
-    let chunks = out.chunks_exact(WIDE);
-    let tail: f64 = chunks.remainder().iter().map(|v| v * v).sum();
-    for ch in chunks {
-        for (a, v) in acc.iter_mut().zip(ch) {
-            *a += v * v;
+        for (a, &v) in acc.iter_mut().zip(ch) {
+            *a += f(v);
         }
     }
     acc.iter().sum::<f64>() + tail

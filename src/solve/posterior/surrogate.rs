@@ -103,15 +103,13 @@ impl QuadraticModel {
     /// Copies `hess` into `packed`; every change of `hess` ends with it.
     pub(super) fn pack(&mut self) {
         let nf = self.nf;
-        let mut k0 = 0;
-        while k0 < nf {
+        for k0 in (0..nf).step_by(ROWS512) {
             let rows = ROWS512.min(nf - k0);
             for j in 0..nf {
                 for r in 0..rows {
                     self.packed[k0 * nf + j * rows + r] = self.hess[(k0 + r) * nf + j];
                 }
             }
-            k0 += rows;
         }
     }
 
